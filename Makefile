@@ -1,0 +1,58 @@
+# ECR Portal. `make run` and `make test` each set up everything they need in a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: run test test-fast lint format check bench install migrate seed schedules e2e-deps clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+schedules: migrate
+	$(BIN)/python manage.py ensure_schedules
+
+# Web (threaded: the simulator is served by the same server and the portal calls it over
+# HTTP) plus one django-q2 worker. Ctrl-C stops both.
+run: seed schedules
+	@echo "Portal: http://127.0.0.1:$(PORT)/  ·  Simulador: http://127.0.0.1:$(PORT)/simulator/"
+	@trap 'kill 0' INT TERM EXIT; \
+	  ECR_SIMULATOR_BASE_URL=http://127.0.0.1:$(PORT)/simulator $(BIN)/python manage.py qcluster & \
+	  ECR_SIMULATOR_BASE_URL=http://127.0.0.1:$(PORT)/simulator $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -x -m "not e2e"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: $(STAMP)
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: $(STAMP)
+	$(BIN)/python bench/polling.py
+	@test ! -f bench/api.py || $(BIN)/python bench/api.py
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-*

@@ -1,0 +1,21 @@
+"""Top-level URL map. The simulator is mounted only when ECR_SIMULATOR is on."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="registration/login.html"),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("stores.urls")),
+    path("", include("transactions.dashboard.urls")),
+]
+
+if settings.ECR_SIMULATOR:
+    urlpatterns.append(path("simulator/", include("simulator.urls")))

@@ -1,0 +1,40 @@
+"""The one place that says what each role may do.
+
+Views, API and services ask `role_allows(role, action)` (or the selectors built on it); nothing
+else in the code compares role names.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Dueño"
+    MANAGER = "manager", "Encargado"
+    CASHIER = "cashier", "Cajero"
+    FINANCE = "finance", "Finanzas"
+
+
+class Action(models.TextChoices):
+    VIEW = "view", "Ver"
+    CHARGE = "charge", "Cobrar"
+    CANCEL = "cancel", "Cancelar una intención pendiente"
+    REVERSE = "reverse", "Anular"
+    REFUND = "refund", "Devolver"
+    CLOSE_BATCH = "close_batch", "Cerrar lote"
+    RESOLVE = "resolve", "Resolver una intención en duda"
+    VIEW_REPORTS = "view_reports", "Ver reportes"
+    MANAGE_SETTINGS = "manage_settings", "Configurar"
+
+
+_ALL = frozenset(Action)
+PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.OWNER: _ALL,
+    Role.MANAGER: _ALL - {Action.MANAGE_SETTINGS},
+    Role.CASHIER: frozenset({Action.VIEW, Action.CHARGE, Action.CANCEL}),
+    # Finance reads everything and the reports, and moves no money.
+    Role.FINANCE: frozenset({Action.VIEW, Action.VIEW_REPORTS}),
+}
+
+
+def role_allows(role: str, action: str) -> bool:
+    return action in PERMISSIONS.get(role, frozenset())

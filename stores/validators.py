@@ -1,0 +1,59 @@
+"""Validation of Argentine tax ids (CUIT/CUIL) and Prisma terminal ids."""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+_CUIT_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_TERMINAL_ID = re.compile(r"^\d{8}$")
+# The provider's sandbox insists on this fictitious CUIT, whose check digit is wrong (the valid
+# digit for 30-12345678 is 1). Merchants used only with sandbox credentials may carry it.
+SANDBOX_CUIT = "30-12345678-9"
+
+
+def cuit_digits(value: str) -> str:
+    """Strips dashes, dots and spaces; raises if what is left is not 11 digits."""
+    raw = (value or "").strip()
+    digits = re.sub(r"[\s.\-]", "", raw)
+    if not digits.isdigit():
+        raise ValidationError("El CUIT solo puede contener números y guiones.", code="cuit_format")
+    if len(digits) != 11:
+        raise ValidationError("El CUIT debe tener 11 dígitos.", code="cuit_length")
+    return digits
+
+
+def cuit_check_digit(first_ten: str) -> int | None:
+    """The check digit AFIP's modulo-11 rule gives, or None when the rule gives 10 (then no CUIT
+    with these first ten digits is valid)."""
+    total = sum(int(d) * w for d, w in zip(first_ten, _CUIT_WEIGHTS, strict=True))
+    digit = 11 - total % 11
+    if digit == 11:
+        return 0
+    return None if digit == 10 else digit
+
+
+def normalize_cuit(value: str) -> str:
+    """Returns the CUIT as `XX-XXXXXXXX-X` without checking the check digit."""
+    digits = cuit_digits(value)
+    return f"{digits[:2]}-{digits[2:10]}-{digits[10]}"
+
+
+def cuit_has_valid_check_digit(value: str) -> bool:
+    digits = cuit_digits(value)
+    return cuit_check_digit(digits[:10]) == int(digits[10])
+
+
+def validate_cuit(value: str) -> None:
+    """Django validator: 11 digits with a valid check digit."""
+    normalize_cuit(value)
+    if not cuit_has_valid_check_digit(value):
+        raise ValidationError(
+            "El dígito verificador del CUIT no es válido.", code="cuit_check_digit"
+        )
+
+
+def validate_terminal_id(value: str) -> None:
+    if not _TERMINAL_ID.match(value or ""):
+        raise ValidationError(
+            "El número de terminal debe tener exactamente 8 dígitos.", code="terminal_id"
+        )
