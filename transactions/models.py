@@ -1,0 +1,268 @@
+"""Money: intents sent to the provider, their history, every provider call, and closed batches."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from stores.models import Credential, PosClient, Store, Terminal
+from transactions.states import FINAL_STATES, RESERVING_STATES, Kind, State
+
+
+class Method(models.TextChoices):
+    CARD = "card", "Tarjeta"
+    QR = "qr", "QR"
+
+
+class PrintCopies(models.TextChoices):
+    BOTH = "BOTH", "Comercio y cliente"
+    MERCHANT_ONLY = "MERCHANT_ONLY", "Solo comercio"
+    CUSTOMER_ONLY = "CUSTOMER_ONLY", "Solo cliente"
+    NONE = "NONE", "Ninguna"
+
+
+class Intent(models.Model):
+    """One intention sent (or about to be sent) to the provider: payment, reversal, refund or
+    settlement.
+
+    The row is committed in `created` before the provider is called, so nothing the provider may
+    have received is ever unknown to the ledger. `state` only moves along `states.TRANSITIONS`,
+    through guarded updates in `transactions.services`; final states never change again.
+    `provider_status` is the provider's word, verbatim, including statuses we do not know.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField("tipo", max_length=16, choices=Kind.choices)
+    state = models.CharField("estado", max_length=16, choices=State.choices, default=State.CREATED)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="intents")
+    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="intents")
+    offered_terminals = models.ManyToManyField(
+        Terminal, related_name="offered_intents", verbose_name="terminales ofrecidas"
+    )
+    terminal = models.ForeignKey(
+        Terminal,
+        on_delete=models.PROTECT,
+        related_name="taken_intents",
+        null=True,
+        blank=True,
+        help_text="La terminal que tomó la intención.",
+    )
+    original = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        related_name="followups",
+        null=True,
+        blank=True,
+        help_text="El cobro que esta anulación o devolución afecta.",
+    )
+
+    # What was asked.
+    amount = models.DecimalField("importe", max_digits=14, decimal_places=2, null=True, blank=True)
+    installments = models.PositiveSmallIntegerField("cuotas", default=1)
+    brand_restriction = models.CharField("marca exigida", max_length=4, blank=True)
+    method = models.CharField("medio", max_length=8, choices=Method.choices, default=Method.CARD)
+    reference = models.CharField(
+        "referencia POS", max_length=64, blank=True, help_text="ecr_transaction_id"
+    )
+    menu_text = models.CharField("texto en la terminal", max_length=40, blank=True)
+    print_copies = models.CharField(
+        max_length=16, choices=PrintCopies.choices, default=PrintCopies.BOTH
+    )
+    receipt_notes = models.CharField("nota en el ticket", max_length=120, blank=True)
+    print_receipt = models.BooleanField("imprimir ticket de cierre", default=True)
+
+    # Who asked.
+    requested_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_by_pos = models.ForeignKey(
+        PosClient, on_delete=models.PROTECT, null=True, blank=True, related_name="intents"
+    )
+
+    # What the provider said.
+    provider_id = models.CharField("id en Prisma", max_length=64, blank=True, db_index=True)
+    provider_status = models.CharField("estado en Prisma", max_length=64, blank=True)
+    provider_status_at = models.DateTimeField(null=True, blank=True)
+    unknown_status = models.BooleanField(
+        "estado desconocido",
+        default=False,
+        help_text="Prisma respondió un estado que no conocemos.",
+    )
+    authorized_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    payment_type = models.CharField("crédito/débito", max_length=16, blank=True)
+    acquirer = models.CharField("adquirente", max_length=16, blank=True)
+    card_brand = models.CharField("marca", max_length=32, blank=True)
+    card_brand_code = models.CharField("código de marca", max_length=4, blank=True)
+    entry_mode = models.CharField("modo de lectura", max_length=32, blank=True)
+    card_bin = models.CharField("BIN", max_length=8, blank=True)
+    card_last_four = models.CharField("últimos 4", max_length=4, blank=True)
+    authorization_code = models.CharField("código de autorización", max_length=16, blank=True)
+    ticket_number = models.CharField("cupón", max_length=16, blank=True)
+    batch_number = models.PositiveIntegerField("lote", null=True, blank=True)
+    response_code = models.CharField(max_length=8, blank=True)
+    response_message = models.CharField(max_length=200, blank=True)
+    client_receipt = models.TextField("ticket cliente", blank=True)
+    merchant_receipt = models.TextField("ticket comercio", blank=True)
+
+    # Work bookkeeping.
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    watched_until = models.DateTimeField(
+        null=True, blank=True, help_text="Alguien espera el resultado (POS o tablero)."
+    )
+    cancel_attempts = models.PositiveSmallIntegerField(default=0)
+    ecr_transaction_id = models.CharField(
+        max_length=64, blank=True, help_text="La referencia enviada a Prisma (única por intención)."
+    )
+    needs_attention = models.BooleanField("requiere atención", default=False)
+    attention_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "intención"
+        verbose_name_plural = "intenciones"
+        ordering = ["-created_at"]
+        indexes = [
+            # The sweeper's query: due intents that are not final. Partial, so it stays as small
+            # as the work in flight however long the ledger grows.
+            models.Index(
+                fields=["next_poll_at"],
+                name="intent_due_poll",
+                condition=~Q(state__in=sorted(FINAL_STATES)),
+            ),
+            models.Index(fields=["store", "created_at"], name="intent_store_created"),
+            models.Index(fields=["terminal", "created_at"], name="intent_terminal_created"),
+        ]
+        constraints = [
+            # A POS order cannot be charged twice while a charge for it may still move money.
+            models.UniqueConstraint(
+                fields=["store", "reference"],
+                condition=Q(kind=Kind.PAYMENT, state__in=sorted(RESERVING_STATES))
+                & ~Q(reference=""),
+                name="intent_live_reference_per_store",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0), name="intent_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.public_id} ({self.get_state_display()})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class IntentEvent(models.Model):
+    """Append-only history of an intent: each state change, each provider answer that changed
+    something, each person's action. The raw answer is stored redacted (no PAN, no secrets)."""
+
+    class Type(models.TextChoices):
+        CREATED = "created", "Creada"
+        SENT = "sent", "Enviada a Prisma"
+        STATE = "state", "Cambio de estado"
+        PROVIDER = "provider", "Respuesta de Prisma"
+        CANCEL = "cancel", "Cancelación pedida"
+        RESOLVED = "resolved", "Resuelta por una persona"
+        ATTENTION = "attention", "Requiere atención"
+        NOTE = "note", "Nota"
+
+    intent = models.ForeignKey(Intent, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    type = models.CharField(max_length=16, choices=Type.choices)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    provider_status = models.CharField(max_length=64, blank=True)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_pos = models.ForeignKey(
+        PosClient, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=64, blank=True, help_text="sistema, sweeper, ...")
+    message = models.TextField(blank=True)
+    raw = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "evento de intención"
+        verbose_name_plural = "eventos de intención"
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.from_state}->{self.to_state}"
+
+
+class GatewayCall(models.Model):
+    """One call to the provider: what, how long, what came back. Never headers, keys or tokens.
+
+    Operators read these to see why something is stuck without reading logs.
+    """
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+        RETRYABLE = "retryable", "Error reintentable"
+        IN_DOUBT = "in_doubt", "En duda"
+
+    credential = models.ForeignKey(
+        Credential, on_delete=models.SET_NULL, null=True, related_name="gateway_calls"
+    )
+    intent = models.ForeignKey(
+        Intent, on_delete=models.SET_NULL, null=True, blank=True, related_name="gateway_calls"
+    )
+    operation = models.CharField(max_length=40)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "llamada a Prisma"
+        verbose_name_plural = "llamadas a Prisma"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.http_status or '-'} {self.outcome}"
+
+
+class Batch(models.Model):
+    """A terminal's closed lote: the settlement that closed it, the closing ticket, the totals the
+    portal computed from the intents it knows, and whether they agree with the ticket."""
+
+    class Verdict(models.TextChoices):
+        PENDING = "pending", "Sin conciliar"
+        MATCHED = "matched", "Conciliado"
+        MISMATCH = "mismatch", "Con diferencias"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="batches")
+    batch_number = models.PositiveIntegerField("lote")
+    settlement = models.OneToOneField(Intent, on_delete=models.PROTECT, related_name="closed_batch")
+    closed_at = models.DateTimeField()
+    closing_ticket = models.TextField(blank=True)
+    totals = models.JSONField(default=dict, blank=True)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, default=Verdict.PENDING)
+    differences = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "lote"
+        verbose_name_plural = "lotes"
+        ordering = ["-closed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["terminal", "batch_number"], name="batch_per_terminal")
+        ]
+
+    def __str__(self) -> str:
+        return f"Lote {self.batch_number} · {self.terminal}"
+
+
+from transactions.api.models import *  # noqa: E402,F401,F403

@@ -1,0 +1,147 @@
+"""Input rules of the intent services. Each refusal is an IntentRuleError with a stable code.
+
+They run before anything is written, so a refused request leaves no row behind.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+
+from stores.models import Store, Terminal
+from transactions.errors import IntentRuleError
+from transactions.models import Method, PrintCopies
+
+# Card brand products a payment may be restricted to (contract §3).
+BRAND_PRODUCTS = {
+    "VI": "Visa",
+    "EL": "Visa Débito",
+    "MC": "Mastercard",
+    "PD": "Mastercard Débito",
+    "MA": "Maestro",
+    "AM": "American Express",
+    "CA": "Cabal",
+    "C2": "Cabal Débito",
+    "NA": "Naranja",
+}
+MAX_INSTALLMENTS = 24
+MENU_TEXT_MAX = 40
+REFERENCE_MAX = 64
+
+
+def clean_amount(value, *, field: str = "amount") -> Decimal:
+    """A positive Decimal with at most two decimals, below the configured ceiling.
+
+    Floats are refused outright: 0.1 + 0.2 is not a price.
+    """
+    if isinstance(value, float | bool):
+        raise IntentRuleError(
+            "amount_invalid", "El importe debe ser un número decimal en texto.", field=field
+        )
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise IntentRuleError("amount_invalid", "El importe no es un número.", field=field) from exc
+    if not amount.is_finite():
+        raise IntentRuleError("amount_invalid", "El importe no es un número.", field=field)
+    if amount <= 0:
+        raise IntentRuleError("amount_invalid", "El importe debe ser mayor que cero.", field=field)
+    ceiling = Decimal(settings.ECR_MAX_AMOUNT)
+    if amount > ceiling:
+        raise IntentRuleError(
+            "amount_too_large",
+            f"El importe supera el máximo permitido ({format_ars(ceiling)}).",
+            field=field,
+        )
+    # After the ceiling: quantize of a huge number would overflow the context.
+    if amount != amount.quantize(Decimal("0.01")):
+        raise IntentRuleError(
+            "amount_invalid", "El importe admite como máximo dos decimales.", field=field
+        )
+    return amount.quantize(Decimal("0.01"))
+
+
+def clean_installments(value) -> int:
+    # Only whole numbers, as int or digit text: int(2.9) silently truncating would be a bug.
+    text = (
+        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    )
+    if not text.isdigit():
+        raise IntentRuleError(
+            "installments_invalid", "Las cuotas deben ser un número entero.", field="installments"
+        )
+    number = int(text)
+    if not 1 <= number <= MAX_INSTALLMENTS:
+        raise IntentRuleError(
+            "installments_invalid",
+            f"Las cuotas deben estar entre 1 y {MAX_INSTALLMENTS}.",
+            field="installments",
+        )
+    return number
+
+
+def clean_brand(value: str | None) -> str:
+    brand = (value or "").strip().upper()
+    if brand and brand not in BRAND_PRODUCTS:
+        raise IntentRuleError(
+            "brand_invalid", f"Marca de tarjeta desconocida: {brand}.", field="brand"
+        )
+    return brand
+
+
+def clean_method(value: str | None) -> str:
+    method = (value or Method.CARD).strip().lower()
+    if method not in Method.values:
+        raise IntentRuleError(
+            "method_invalid", "El medio debe ser 'card' (tarjeta) o 'qr'.", field="method"
+        )
+    return method
+
+
+def clean_print_copies(value: str | None) -> str:
+    copies = (value or PrintCopies.BOTH).strip().upper()
+    if copies not in PrintCopies.values:
+        raise IntentRuleError(
+            "text_invalid",
+            "Copias del ticket: BOTH, MERCHANT_ONLY, CUSTOMER_ONLY o NONE.",
+            field="print_copies",
+        )
+    return copies
+
+
+def clean_text(value: str | None, *, field: str, max_length: int) -> str:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise IntentRuleError("text_invalid", f"Máximo {max_length} caracteres.", field=field)
+    if any(ord(ch) < 32 for ch in text):
+        raise IntentRuleError("text_invalid", "Caracteres de control no permitidos.", field=field)
+    return text
+
+
+def clean_terminals(*, store: Store, terminals: list[Terminal]) -> list[Terminal]:
+    if not terminals:
+        raise IntentRuleError(
+            "terminal_not_in_store", "Indique al menos una terminal.", field="terminal"
+        )
+    unique = {t.pk: t for t in terminals}
+    for terminal in unique.values():
+        if terminal.store_id != store.pk:
+            raise IntentRuleError(
+                "terminal_not_in_store",
+                "La terminal no pertenece a la sucursal.",
+                field="terminal",
+                http_status=404,
+            )
+        if not terminal.enabled:
+            raise IntentRuleError(
+                "terminal_disabled",
+                f"La terminal {terminal.terminal_id} está deshabilitada.",
+                field="terminal",
+                http_status=409,
+            )
+    return sorted(unique.values(), key=lambda t: t.pk)
+
+
+def format_ars(amount: Decimal) -> str:
+    """`$ 1.234,56`: es-AR grouping without depending on the process locale."""
+    text = f"{amount:,.2f}"
+    return "$ " + text.replace(",", "X").replace(".", ",").replace("X", ".")

@@ -1,0 +1,28 @@
+"""The recurring work, declared in code and created idempotently (`manage.py ensure_schedules`)."""
+
+from django_q.models import Schedule
+
+SCHEDULES = [
+    # name, function, kwargs, minutes
+    ("ecr-sweeper-watchdog", "transactions.tasks.sweeper_task", 1),
+    ("ecr-batch-close", "transactions.tasks.batch_close_due_task", 5),
+    ("ecr-token-warmup", "transactions.tasks.token_warmup_task", 30),
+    ("ecr-prune", "transactions.tasks.prune_task", 24 * 60),
+]
+
+
+def schedules_ensure() -> list[str]:
+    """Creates or updates every schedule by name; running it twice changes nothing."""
+    names = []
+    for name, func, minutes in SCHEDULES:
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )
+        names.append(name)
+    return names

@@ -1,0 +1,79 @@
+"""django-q2 tasks: thin interfaces that load by id and call a service.
+
+Delivery is at least once: every task here is safe to run twice. Arguments are ids and numbers,
+never credentials or model instances (they are stored and shown in the admin).
+"""
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from transactions import polling
+
+logger = logging.getLogger(__name__)
+
+SWEEPER_SECONDS = 40  # below Q_CLUSTER["timeout"] (60 s) with room for an in-flight poll
+
+
+def sweeper_task(seconds: int = SWEEPER_SECONDS) -> str:
+    """Runs the sweeper loop for `seconds` in a free slot, then chains the next run.
+
+    django-q2's scheduler fires about once a minute and has no delayed tasks, so detection cannot
+    ride on the schedule: the loop sweeps every quarter second, and chaining keeps it running
+    with no gap. The every-minute schedule is only the watchdog that restarts a dead chain; the
+    slot leases keep the number of loops at ECR_SWEEPERS however many fire.
+    """
+    token = secrets.token_hex(8)
+    for slot in range(settings.ECR_SWEEPERS):
+        key = f"ecr:sweeper-slot:{slot}"
+        if cache.add(key, token, timeout=seconds + 30):
+            break
+    else:
+        return "todas las ranuras del sweeper están ocupadas"
+    try:
+        polled = polling.sweeper_loop(seconds=seconds)
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+    if settings.ECR_SWEEPER_CHAIN:
+        from django_q.tasks import async_task
+
+        async_task("transactions.tasks.sweeper_task", seconds, task_name="ecr-sweeper-chain")
+    return f"{polled} consultas"
+
+
+def batch_close_due_task() -> str:
+    """Closes the batches of every store whose daily close hour has come (idempotent per day)."""
+    from transactions.services import store_batch_close_due
+
+    results = store_batch_close_due(now=timezone.now())
+    return f"{len(results)} cierres pedidos"
+
+
+def token_warmup_task() -> int:
+    """Fetches tokens before they are needed so the first payment of the day does not wait."""
+    from stores.models import Credential
+    from transactions.gateway import GatewayError, gateway_for
+
+    warmed = 0
+    for credential in Credential.objects.filter(merchants__stores__isnull=False).distinct():
+        try:
+            gateway_for(credential).token()
+            warmed += 1
+        except GatewayError as exc:
+            logger.warning("token warm-up for credential %s failed: %s", credential.pk, exc.message)
+    return warmed
+
+
+def prune_task(days: int = 90) -> int:
+    """Deletes provider-call records older than `days` (intents and events are kept)."""
+    from transactions.models import GatewayCall
+
+    deleted, _ = GatewayCall.objects.filter(
+        created_at__lt=timezone.now() - timedelta(days=days)
+    ).delete()
+    return deleted

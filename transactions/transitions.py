@@ -1,0 +1,255 @@
+"""Guarded state changes of intents and the recording of provider answers.
+
+Every change is `UPDATE ... WHERE pk = ? AND state = <expected>` in a short transaction with its
+event row, so two pollers, a poller and a POS long-poll, or a retry racing a cancel cannot
+corrupt an intent: the loser's update touches zero rows and it re-reads. Final states never
+change again (`states.TRANSITIONS` has no way out of them).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from stores.models import Terminal
+from transactions.backoff import next_poll_delay
+from transactions.models import Intent, IntentEvent
+from transactions.states import FINAL_STATES, TRANSITIONS, Kind, State, portal_state_for
+
+logger = logging.getLogger(__name__)
+
+# Fields of the intent filled from a provider answer (answer attribute -> intent field).
+_ANSWER_FIELDS = {
+    "payment_type": "payment_type",
+    "acquirer_id": "acquirer",
+    "card_brand": "card_brand",
+    "card_brand_product": "card_brand_code",
+    "entry_mode": "entry_mode",
+    "bin": "card_bin",
+    "last_four": "card_last_four",
+    "authorization_code": "authorization_code",
+    "ticket_number": "ticket_number",
+    "response_code": "response_code",
+    "response_message": "response_message",
+    "client_receipt": "client_receipt",
+    "merchant_receipt": "merchant_receipt",
+}
+_MAX_LENGTHS = {f.name: f.max_length for f in Intent._meta.fields if getattr(f, "max_length", None)}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a change: a person, a POS client, or the system (label)."""
+
+    user: object | None = None
+    pos_client: object | None = None
+    label: str = ""
+
+    def event_fields(self) -> dict:
+        return {
+            "actor_user": self.user if getattr(self.user, "is_authenticated", False) else None,
+            "actor_pos": self.pos_client,
+            "actor_label": self.label,
+        }
+
+
+SYSTEM = Actor(label="sistema")
+SWEEPER = Actor(label="sweeper")
+
+
+def after_final(intent_id: int, state: str) -> None:
+    """Work that follows an intent reaching a final or in-doubt state (after commit)."""
+    from transactions import webhooks
+
+    event = "intent.in_doubt" if state == State.IN_DOUBT else "intent.final"
+    transaction.on_commit(
+        lambda: webhooks.webhook_enqueue_for_intent(intent_id=intent_id, event=event)
+    )
+    if state == State.APPROVED:
+        transaction.on_commit(lambda: _after_approved(intent_id))
+
+
+def _after_approved(intent_id: int) -> None:
+    intent = Intent.objects.select_related("terminal").get(pk=intent_id)
+    if intent.kind == Kind.PAYMENT and intent.cancel_requested_at is not None:
+        intent_flag(
+            intent,
+            reason="La cancelación llegó tarde: la terminal cobró. Anule si corresponde.",
+        )
+    if intent.kind == Kind.SETTLEMENT:
+        from transactions.reconciliation import batch_record_for_settlement
+
+        batch_record_for_settlement(settlement=intent)
+
+
+def intent_transition(
+    intent: Intent,
+    *,
+    to_state: str,
+    actor: Actor = SYSTEM,
+    fields: dict | None = None,
+    event_type: str = IntentEvent.Type.STATE,
+    message: str = "",
+    raw: dict | None = None,
+    provider_status: str = "",
+) -> bool:
+    """Moves `intent` from its current state to `to_state` if nobody moved it meanwhile.
+
+    Returns True when this call made the change (and wrote one event); False when the intent had
+    already left the state we saw, or the move is not allowed. `intent` is updated in memory
+    either way (re-read on failure).
+    """
+    from_state = intent.state
+    if to_state != from_state and to_state not in TRANSITIONS[from_state]:
+        logger.warning(
+            "intent %s: refused transition %s -> %s", intent.public_id, from_state, to_state
+        )
+        return False
+    now = timezone.now()
+    values = dict(fields or {})
+    values["state"] = to_state
+    values["updated_at"] = now
+    if to_state in FINAL_STATES:
+        values.setdefault("finished_at", now)
+        values["next_poll_at"] = None
+    with transaction.atomic():
+        changed = Intent.objects.filter(pk=intent.pk, state=from_state).update(**values)
+        if changed != 1:
+            intent.refresh_from_db()
+            return False
+        IntentEvent.objects.create(
+            intent=intent,
+            type=event_type,
+            from_state=from_state,
+            to_state=to_state,
+            provider_status=provider_status or values.get("provider_status", ""),
+            message=message,
+            raw=raw,
+            **actor.event_fields(),
+        )
+        if to_state != from_state and (to_state in FINAL_STATES or to_state == State.IN_DOUBT):
+            after_final(intent.pk, to_state)
+    for name, value in values.items():
+        setattr(intent, name, value)
+    return True
+
+
+def intent_note(intent: Intent, *, type: str, message: str, actor: Actor = SYSTEM, raw=None):
+    """An event without a state change (attention flags, refused cancellations, notes)."""
+    IntentEvent.objects.create(
+        intent=intent,
+        type=type,
+        from_state=intent.state,
+        to_state=intent.state,
+        provider_status=intent.provider_status,
+        message=message,
+        raw=raw,
+        **actor.event_fields(),
+    )
+
+
+def intent_flag(intent: Intent, *, reason: str, actor: Actor = SYSTEM) -> None:
+    """Raises an intent to a person (once per reason)."""
+    if intent.needs_attention and intent.attention_reason == reason:
+        return
+    with transaction.atomic():
+        Intent.objects.filter(pk=intent.pk).update(
+            needs_attention=True, attention_reason=reason[:200], updated_at=timezone.now()
+        )
+        intent_note(intent, type=IntentEvent.Type.ATTENTION, message=reason, actor=actor)
+    intent.needs_attention = True
+    intent.attention_reason = reason[:200]
+
+
+def _clip(field: str, value):
+    limit = _MAX_LENGTHS.get(field)
+    if isinstance(value, str) and limit:
+        return value[:limit]
+    return value
+
+
+def answer_field_changes(intent: Intent, answer) -> dict:
+    """The intent fields an answer would change (only those that differ and are known)."""
+    changes: dict = {}
+    if answer.status and answer.status != intent.provider_status:
+        changes["provider_status"] = _clip("provider_status", answer.status)
+        changes["provider_status_at"] = answer.status_date or timezone.now()
+    if answer.provider_id and not intent.provider_id:
+        changes["provider_id"] = answer.provider_id
+    for source, target in _ANSWER_FIELDS.items():
+        value = getattr(answer, source, None)
+        if value in (None, ""):
+            continue
+        value = _clip(target, str(value))
+        if getattr(intent, target) != value:
+            changes[target] = value
+    if answer.batch_number is not None and intent.batch_number != answer.batch_number:
+        changes["batch_number"] = answer.batch_number
+    if (
+        answer.authorized_amount is not None
+        and intent.authorized_amount != answer.authorized_amount
+    ):
+        changes["authorized_amount"] = answer.authorized_amount
+    if answer.terminal_id and (
+        intent.terminal is None or intent.terminal.terminal_id != answer.terminal_id
+    ):
+        terminal = Terminal.objects.filter(
+            store_id=intent.store_id, terminal_id=answer.terminal_id
+        ).first()
+        if terminal is not None and terminal.pk != intent.terminal_id:
+            changes["terminal"] = terminal
+            changes["taken_at"] = intent.taken_at or timezone.now()
+    return changes
+
+
+def intent_record_answer(
+    intent: Intent, answer, *, actor: Actor = SWEEPER, reschedule: bool = False
+) -> bool:
+    """Applies a provider answer. Writes only when something changed; returns whether it did.
+
+    An unknown status keeps the intent where it is (a created or in-doubt intent becomes pending:
+    the provider has it), is stored verbatim and raised to a person. It never counts as approved.
+    """
+    if intent.is_final:
+        return False
+    changes = answer_field_changes(intent, answer)
+    mapped = portal_state_for(intent.kind, answer.status)
+    to_state = mapped
+    if mapped is None:
+        to_state = (
+            State.PENDING if intent.state in (State.CREATED, State.IN_DOUBT) else intent.state
+        )
+        if answer.status and not intent.unknown_status:
+            changes["unknown_status"] = True
+    if to_state == State.PENDING and intent.state == State.CANCELLING:
+        # We asked to cancel and the provider still lists it as waiting: the cancellation has not
+        # registered yet. Stay `cancelling`; the poller asks again.
+        to_state = State.CANCELLING
+    if to_state == State.PROCESSING and intent.state in (State.PENDING, State.CREATED):
+        changes.setdefault("taken_at", intent.taken_at or timezone.now())
+    if reschedule and to_state not in FINAL_STATES:
+        changes["next_poll_at"] = timezone.now() + next_poll_delay(intent, state=to_state)
+    if to_state == intent.state:
+        if not changes or set(changes) <= {"next_poll_at"}:
+            return False
+        changed = intent_transition(
+            intent,
+            to_state=to_state,
+            actor=actor,
+            fields=changes,
+            event_type=IntentEvent.Type.PROVIDER,
+            raw=answer.raw if "provider_status" in changes else None,
+        )
+    else:
+        changed = intent_transition(
+            intent, to_state=to_state, actor=actor, fields=changes, raw=answer.raw
+        )
+    if changed and mapped is None and "provider_status" in changes:
+        intent_flag(intent, reason=f"Estado desconocido de Prisma: {answer.status}")
+    return changed
+
+
+def in_future(seconds: float):
+    return timezone.now() + timedelta(seconds=seconds)
