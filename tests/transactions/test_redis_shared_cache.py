@@ -1,0 +1,55 @@
+"""With REDIS_URL, the per-intent poll lock and the sweeper slots are shared by every process.
+
+Skipped where no Redis answers (a laptop without one); CI's machine has one on 127.0.0.1:6379.
+"""
+
+import os
+import uuid
+
+import pytest
+from django.core.cache.backends.redis import RedisCache
+
+from transactions import polling
+
+REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_caches():
+    """Two independent cache clients, as two worker processes on two hosts would have."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    first = RedisCache(REDIS_URL, {"KEY_PREFIX": prefix})
+    second = RedisCache(REDIS_URL, {"KEY_PREFIX": prefix})
+    try:
+        first.set("ping", 1, timeout=5)
+    except Exception as exc:  # connection refused, no server
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc.__class__.__name__}")
+    yield first, second
+    first.clear()
+
+
+pytestmark = pytest.mark.redis
+
+
+def test_poll_lock_is_exclusive_across_processes(redis_caches, monkeypatch):
+    first, second = redis_caches
+    monkeypatch.setattr(polling, "cache", first)
+    with polling.poll_lock(42) as got_first:
+        assert got_first
+        monkeypatch.setattr(polling, "cache", second)
+        with polling.poll_lock(42) as got_second:
+            assert not got_second, "a second process must not poll the same intent"
+    monkeypatch.setattr(polling, "cache", second)
+    with polling.poll_lock(42) as again:
+        assert again, "released after the first poll ends"
+
+
+def test_sweeper_slots_limit_the_loops_across_processes(redis_caches, monkeypatch, settings):
+    from transactions import tasks
+
+    first, _ = redis_caches
+    settings.ECR_SWEEPERS = 1
+    settings.ECR_SWEEPER_CHAIN = False
+    monkeypatch.setattr(tasks, "cache", first)
+    first.add("ecr:sweeper-slot:0", "someone-else", timeout=30)
+    assert "ocupadas" in tasks.sweeper_task(seconds=0)
