@@ -36,9 +36,10 @@ def test_daily_close_waits_for_the_hour_and_runs_once(sim, store_a, store_b, ter
     with time_machine.travel(datetime(2026, 11, 27, 21, 30, tzinfo=BA)):
         assert store_batch_close_due(now=datetime(2026, 11, 27, 21, 30, tzinfo=BA)) == []
     at_22 = datetime(2026, 11, 27, 22, 5, tzinfo=BA)
-    results = store_batch_close_due(now=at_22)
-    assert [t for t, _ in results] == [terminal_a]
-    assert store_batch_close_due(now=at_22) == [], "only once a day per terminal"
+    with time_machine.travel(at_22, tick=True):
+        results = store_batch_close_due(now=at_22)
+        assert [t for t, _ in results] == [terminal_a]
+        assert store_batch_close_due(now=at_22) == [], "only once a day per terminal"
     assert Intent.objects.filter(kind=Kind.SETTLEMENT).count() == 1
 
 
