@@ -23,7 +23,7 @@ seed: migrate
 	$(BIN)/python manage.py seed_demo
 
 schedules: migrate
-	$(BIN)/python manage.py ensure_schedules
+	$(BIN)/python manage.py ensure_schedules --start-sweeper
 
 # Web (threaded: the simulator is served by the same server and the portal calls it over
 # HTTP) plus one django-q2 worker. Ctrl-C stops both.

@@ -16,13 +16,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from stores.models import Store, Terminal
 from stores.roles import Action
 from stores.selectors import credential_for_store, user_can
 from transactions import rules
-from transactions.backoff import CREATED_GRACE_SECONDS
+from transactions.backoff import CREATED_GRACE_SECONDS, IN_DOUBT_FAST_SEARCH
 from transactions.errors import IntentRuleError
 from transactions.gateway import (
     GatewayError,
@@ -72,11 +73,17 @@ def _credential(store: Store):
 
 
 def _busy_terminals(terminals: list[Terminal]) -> list[Terminal]:
-    """Terminals that hold an intention which may still be on their screen."""
+    """Terminals that hold an intention which may still be on their screen.
+
+    An in-doubt create that the resolver could not find within its fast search window is not on
+    any screen: it stops blocking the terminal (its POS reference stays reserved until a person
+    resolves it, so the order still cannot be charged twice).
+    """
+    stale_doubt = Q(state=State.IN_DOUBT, created_at__lt=timezone.now() - IN_DOUBT_FAST_SEARCH)
     busy_ids = set(
-        Intent.objects.filter(
-            offered_terminals__in=terminals, state__in=sorted(RESERVING_STATES)
-        ).values_list("offered_terminals", flat=True)
+        Intent.objects.filter(offered_terminals__in=terminals, state__in=sorted(RESERVING_STATES))
+        .exclude(stale_doubt)
+        .values_list("offered_terminals", flat=True)
     )
     return [t for t in terminals if t.pk in busy_ids]
 
