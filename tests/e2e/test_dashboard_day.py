@@ -1,0 +1,81 @@
+"""A store's day in a real browser: charge, approval shown live, reversal, batch close."""
+
+import pytest
+
+from tests.e2e.conftest import login
+from tests.factories import DEFAULT_PASSWORD
+from transactions.models import Intent
+from transactions.states import Kind
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_manager_runs_the_day(
+    simulated, new_page, artifacts, manager_a, cashier_a, terminal_a, store_a
+):
+    manager = new_page()
+    login(manager, "encargado_a", DEFAULT_PASSWORD)
+    assert manager.locator("h1").first.inner_text() == "Hoy"
+
+    # Charge on the terminal page; the answer replaces the form without a reload.
+    manager.goto(f"/terminales/{terminal_a.public_id}/")
+    manager.evaluate("window.__sameDocument = true")
+    manager.fill("#id_amount", "1.234,56")
+    manager.fill("#id_reference", "TICKET-1")
+    manager.click("[data-action=charge]")
+    manager.wait_for_selector(".intent-live[data-state=pending]")
+    assert manager.locator("[data-action=cancel]").is_visible()
+
+    # A person at the terminal picks the intention and pays with a Visa.
+    terminal_screen = new_page()
+    terminal_screen.goto(f"/simulator/terminals/{terminal_a.terminal_id}/")
+    terminal_screen.click("[data-testid=pick]")
+    terminal_screen.click("[data-testid=pay-visa_credito]")
+
+    # The first page shows the approval by itself (htmx polling), still the same document.
+    manager.wait_for_selector(".intent-live[data-state=approved]")
+    assert manager.evaluate("window.__sameDocument") is True
+    assert "$ 1.234,56" in manager.inner_text(".intent-live")
+    payment = Intent.objects.get(kind=Kind.PAYMENT)
+
+    # A cashier sees the payment but no reversal button; the manager does.
+    cashier = new_page()
+    login(cashier, "cajero_a", DEFAULT_PASSWORD)
+    cashier.goto(f"/intenciones/{payment.public_id}/")
+    cashier.wait_for_selector("#intent-panel[data-state=approved]")
+    assert cashier.locator("[data-action=reverse]").count() == 0
+    assert cashier.locator("[data-action=refund]").count() == 0
+
+    manager.click("text=Ver detalle")
+    manager.wait_for_selector("#intent-panel[data-state=approved]")
+    manager.screenshot(path=str(artifacts / "intent.png"), full_page=True)
+
+    # Reverse it: the reversal goes to the terminal and is confirmed there.
+    manager.click("[data-action=reverse]")
+    manager.wait_for_selector("#intent-panel[data-state=pending]")
+    terminal_screen.goto(f"/simulator/terminals/{terminal_a.terminal_id}/")
+    terminal_screen.click("[data-testid=pick]")
+    terminal_screen.click("[data-testid=confirm-reversal]")
+    manager.wait_for_selector("#intent-panel[data-state=approved]")
+    assert "Anulación" in manager.inner_text("#intent-panel h1")
+
+    # A second sale for the home page, then close the store's batch with live progress.
+    manager.goto(f"/terminales/{terminal_a.public_id}/")
+    manager.fill("#id_amount", "2500")
+    manager.click("[data-action=charge]")
+    manager.wait_for_selector(".intent-live[data-state=pending]")
+    terminal_screen.goto(f"/simulator/terminals/{terminal_a.terminal_id}/")
+    terminal_screen.click("[data-testid=pick]")
+    terminal_screen.click("[data-testid=pay-mastercard]")
+    manager.wait_for_selector(".intent-live[data-state=approved]")
+
+    manager.goto("/lotes/")
+    manager.click("[data-action=close-store]")
+    manager.wait_for_selector(".batch-progress progress")
+    manager.wait_for_selector(".batch-progress[data-finished=true]", timeout=20_000)
+    assert manager.locator("[data-ticket]").count() >= 1
+
+    manager.goto("/")
+    manager.wait_for_selector("[data-kpi=net]")
+    assert manager.inner_text(f"#store-{store_a.public_id} [data-kpi=net]") == "$ 2.500,00"
+    manager.screenshot(path=str(artifacts / "home.png"), full_page=True)

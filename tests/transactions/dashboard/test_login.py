@@ -1,0 +1,46 @@
+"""Login is rate limited per username and per address, and lands on "Hoy"."""
+
+import pytest
+from django.core.cache import cache
+
+from tests.factories import DEFAULT_PASSWORD
+from transactions.dashboard.auth import MAX_FAILURES
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_login_lands_on_home(client, manager_a):
+    response = client.post("/login/", {"username": "encargado_a", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
+    assert response.url == "/"
+
+
+def test_too_many_failures_lock_the_username(client, manager_a):
+    for _ in range(MAX_FAILURES):
+        response = client.post("/login/", {"username": "encargado_a", "password": "mal"})
+        assert response.status_code == 200
+    response = client.post("/login/", {"username": "encargado_a", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 429
+    assert "Demasiados intentos fallidos" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_too_many_failures_lock_the_address_for_any_username(client, manager_a, cashier_a):
+    for i in range(MAX_FAILURES):
+        client.post("/login/", {"username": f"nadie{i}", "password": "mal"})
+    response = client.post("/login/", {"username": "cajero_a", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 429
+
+
+def test_a_success_clears_the_username_counter(client, manager_a):
+    for _ in range(MAX_FAILURES - 1):
+        client.post("/login/", {"username": "encargado_a", "password": "mal"})
+    ok = client.post("/login/", {"username": "encargado_a", "password": DEFAULT_PASSWORD})
+    assert ok.status_code == 302

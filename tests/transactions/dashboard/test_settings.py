@@ -1,0 +1,234 @@
+"""Settings: owners only (403 for other roles), objects outside scope 404, secrets write-only."""
+
+import pytest
+from django.urls import reverse
+
+from stores.models import Credential, Membership, PosClient, Terminal
+from stores.roles import Role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("owner", 200), ("manager_a", 403), ("cashier_a", 403), ("finance", 403), ("outsider", 403)],
+)
+def test_settings_index(client_for, request, persona, expected, credential, terminal_a):
+    user = request.getfixturevalue(persona)
+    response = client_for(user).get(reverse("dashboard:settings"))
+    assert response.status_code == expected
+    if expected == 200:
+        body = response.content.decode()
+        assert "11111111" in body
+        assert credential.name in body
+        assert factories.DEFAULT_SECRET_KEY not in body
+        assert "Miembros y roles" in body
+
+
+@pytest.mark.parametrize("persona", ["manager_a", "cashier_a", "finance"])
+def test_settings_actions_refused_to_non_owners(client_for, request, persona, terminal_a, store_a):
+    client = client_for(request.getfixturevalue(persona))
+    assert (
+        client.get(reverse("dashboard:terminal_edit", args=[terminal_a.public_id])).status_code
+        == 403
+    )
+    assert client.get(reverse("dashboard:store_edit", args=[store_a.public_id])).status_code == 403
+    assert client.post(reverse("dashboard:terminal_create"), {}).status_code == 403
+    assert client.post(reverse("dashboard:pos_key_create"), {}).status_code == 403
+    assert client.post(reverse("dashboard:member_create"), {}).status_code == 403
+
+
+def test_objects_of_another_merchant_are_404(client_for, owner):
+    other_store = factories.make_store()
+    other_terminal = factories.make_terminal(other_store)
+    other_credential = factories.make_credential(merchants=[other_store.merchant])
+    client = client_for(owner)
+    assert (
+        client.get(reverse("dashboard:store_edit", args=[other_store.public_id])).status_code == 404
+    )
+    assert (
+        client.get(reverse("dashboard:terminal_edit", args=[other_terminal.public_id])).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            reverse("dashboard:credential_edit", args=[other_credential.public_id])
+        ).status_code
+        == 404
+    )
+
+
+def test_owner_adds_a_terminal_with_spanish_errors(client_for, owner, store_a):
+    client = client_for(owner)
+    url = reverse("dashboard:terminal_create")
+    response = client.post(url, {"store": store_a.pk, "terminal_id": "12ab", "label": "Caja 9"})
+    assert response.status_code == 422
+    assert "8 dígitos" in response.content.decode()
+    response = client.post(
+        url, {"store": store_a.pk, "terminal_id": "33333333", "label": "Caja 9", "enabled": "on"}
+    )
+    assert response.status_code == 302
+    assert Terminal.objects.get(terminal_id="33333333").store == store_a
+
+
+def test_owner_edits_a_store(client_for, owner, store_a, merchant):
+    url = reverse("dashboard:store_edit", args=[store_a.public_id])
+    response = client_for(owner).post(
+        url,
+        {
+            "name": "Sucursal Centro",
+            "code": store_a.code,
+            "time_zone": "America/Argentina/Cordoba",
+            "environment": "homologation",
+            "batch_close_hour": "21",
+            "pending_timeout_seconds": "90",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    store_a.refresh_from_db()
+    assert (store_a.name, store_a.batch_close_hour) == ("Sucursal Centro", 21)
+
+
+def test_credential_secret_is_write_only(client_for, owner, credential):
+    url = reverse("dashboard:credential_edit", args=[credential.public_id])
+    client = client_for(owner)
+    page = client.get(url).content.decode()
+    assert factories.DEFAULT_SECRET_KEY not in page
+    assert credential.secret_key_encrypted not in page
+    data = {
+        "name": credential.name,
+        "environment": credential.environment,
+        "base_url": "http://127.0.0.1:9/simulator",
+        "public_key": credential.public_key,
+        "secret_key": "",
+        "merchants": [m.pk for m in credential.merchants.all()],
+    }
+    assert client.post(url, data).status_code == 302
+    credential.refresh_from_db()
+    assert credential.get_secret() == factories.DEFAULT_SECRET_KEY  # empty keeps the old one
+    assert client.post(url, {**data, "secret_key": "nuevo-secreto"}).status_code == 302
+    credential.refresh_from_db()
+    assert credential.get_secret() == "nuevo-secreto"
+
+
+def test_credential_test_reports_gateway_errors(client_for, owner, credential, monkeypatch):
+    from transactions import gateway
+    from transactions.gateway.errors import GatewayError
+
+    class Fake:
+        def __init__(self, outcome):
+            self.outcome = outcome
+
+        def liveness(self):
+            if isinstance(self.outcome, Exception):
+                raise self.outcome
+            return self.outcome
+
+    url = reverse("dashboard:credential_test", args=[credential.public_id])
+    client = client_for(owner)
+    monkeypatch.setattr(gateway, "gateway_for", lambda c: Fake(True))
+    assert 'data-test-result="ok"' in client.post(url).content.decode()
+    monkeypatch.setattr(
+        gateway,
+        "gateway_for",
+        lambda c: Fake(GatewayError("Credencial rechazada", http_status=401)),
+    )
+    body = client.post(url).content.decode()
+    assert 'data-test-result="error"' in body and "Credencial rechazada" in body
+
+
+def test_credential_test_refused_to_manager(client_for, manager_a, credential):
+    url = reverse("dashboard:credential_test", args=[credential.public_id])
+    assert client_for(manager_a).post(url).status_code == 403
+
+
+def test_pos_key_is_shown_once_and_can_be_revoked(client_for, owner, store_a):
+    client = client_for(owner)
+    response = client.post(
+        reverse("dashboard:pos_key_create"), {"store": store_a.pk, "name": "POS 1"}
+    )
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+    key = response.context["key"]
+    assert key in response.content.decode()
+    index = client.get(reverse("dashboard:settings")).content.decode()
+    assert key not in index
+    pos = PosClient.objects.get(name="POS 1")
+    assert client.post(reverse("dashboard:pos_key_revoke", args=[pos.public_id])).status_code == 302
+    pos.refresh_from_db()
+    assert not pos.is_active
+
+
+def test_manager_cannot_revoke_a_pos_key(client_for, manager_a, store_a):
+    pos, _key = factories.make_pos_client(store_a)
+    url = reverse("dashboard:pos_key_revoke", args=[pos.public_id])
+    assert client_for(manager_a).post(url).status_code == 403
+    pos.refresh_from_db()
+    assert pos.is_active
+
+
+def test_owner_gives_a_new_person_a_role(client_for, owner, store_a):
+    client = client_for(owner)
+    url = reverse("dashboard:member_create")
+    response = client.post(url, {"username": "nueva", "role": "cashier", "store": store_a.pk})
+    assert response.status_code == 422
+    assert "indicá una contraseña inicial" in response.content.decode()
+    response = client.post(
+        url,
+        {
+            "username": "nueva",
+            "password": "una-clave-larga-1",
+            "role": "cashier",
+            "store": store_a.pk,
+        },
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(user__username="nueva")
+    assert (membership.role, membership.store) == (Role.CASHIER, store_a)
+
+
+def test_owner_changes_and_removes_a_role(client_for, owner, cashier_a):
+    membership = Membership.objects.get(user=cashier_a)
+    client = client_for(owner)
+    url = reverse("dashboard:member_edit", args=[membership.public_id])
+    assert client.post(url, {"role": "manager"}).status_code == 302
+    membership.refresh_from_db()
+    assert membership.role == Role.MANAGER
+    assert (
+        client.post(reverse("dashboard:member_delete", args=[membership.public_id])).status_code
+        == 302
+    )
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+
+
+def test_owner_cannot_demote_himself(client_for, owner):
+    membership = Membership.objects.get(user=owner)
+    response = client_for(owner).post(
+        reverse("dashboard:member_edit", args=[membership.public_id]), {"role": "cashier"}
+    )
+    assert response.status_code == 422, response.content.decode()[:3000]
+    membership.refresh_from_db()
+    assert membership.role == Role.OWNER
+
+
+def test_manager_cannot_change_roles(client_for, manager_a, cashier_a):
+    membership = Membership.objects.get(user=cashier_a)
+    url = reverse("dashboard:member_edit", args=[membership.public_id])
+    assert client_for(manager_a).post(url, {"role": "owner"}).status_code == 403
+
+
+def test_owner_creates_a_credential(client_for, owner, merchant):
+    response = client_for(owner).post(
+        reverse("dashboard:credential_create"),
+        {
+            "name": "Producción",
+            "environment": "production",
+            "base_url": "https://api.example.com",
+            "public_key": "pk-1",
+            "secret_key": "sk-1",
+            "merchants": [merchant.pk],
+        },
+    )
+    assert response.status_code == 302
+    assert Credential.objects.get(name="Producción").get_secret() == "sk-1"

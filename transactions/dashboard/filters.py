@@ -1,0 +1,74 @@
+"""The intents list's filters (django-filter), limited to what the user may see."""
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+
+from stores.models import Store, Terminal
+from transactions.models import Intent
+from transactions.states import Kind, State
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+class IntentFilter(django_filters.FilterSet):
+    store = django_filters.ModelChoiceFilter(
+        label="Sucursal",
+        queryset=Store.objects.none(),
+        to_field_name="public_id",
+        empty_label="Todas",
+    )
+    terminal = django_filters.ModelChoiceFilter(
+        label="Terminal",
+        queryset=Terminal.objects.none(),
+        to_field_name="public_id",
+        empty_label="Todas",
+        method="filter_terminal",
+    )
+    kind = django_filters.ChoiceFilter(label="Tipo", choices=Kind.choices, empty_label="Todos")
+    state = django_filters.ChoiceFilter(label="Estado", choices=State.choices, empty_label="Todos")
+    date_from = django_filters.DateFilter(
+        label="Desde",
+        method="filter_date_from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = django_filters.DateFilter(
+        label="Hasta",
+        method="filter_date_to",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    reference = django_filters.CharFilter(label="Referencia", lookup_expr="icontains")
+    last_four = django_filters.CharFilter(
+        label="Últimos 4",
+        field_name="card_last_four",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 4}),
+    )
+
+    class Meta:
+        model = Intent
+        fields = ["store", "terminal", "kind", "state", "reference", "last_four"]
+
+    def __init__(self, *args, stores, terminals, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["store"].queryset = stores
+        self.filters["terminal"].queryset = terminals
+
+    def filter_terminal(self, queryset, name, value):
+        # The terminal that took it, or one it was offered to while nobody had taken it yet.
+        # A subquery rather than a join, so rows are not repeated and no DISTINCT is needed.
+        offered = Intent.offered_terminals.through.objects.filter(terminal=value).values(
+            "intent_id"
+        )
+        return queryset.filter(Q(terminal=value) | Q(terminal__isnull=True, pk__in=offered))
+
+    # Dates are local days: `Hasta 05/03` includes the whole of March 5th.
+    def filter_date_from(self, queryset, name, value):
+        return queryset.filter(created_at__gte=_local_midnight(value))
+
+    def filter_date_to(self, queryset, name, value):
+        return queryset.filter(created_at__lt=_local_midnight(value + dt.timedelta(days=1)))

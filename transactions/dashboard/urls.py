@@ -1,0 +1,83 @@
+"""Dashboard URLs, mounted at the site root (`path("", include("transactions.dashboard.urls"))`)."""
+
+from django.urls import path
+
+from transactions.dashboard.views import batches, home, intent_list, intents, settings, terminals
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", home.home, name="home"),
+    # Terminals
+    path("terminales/<uuid:public_id>/", terminals.terminal_detail, name="terminal_detail"),
+    path("terminales/<uuid:public_id>/estado/", terminals.terminal_live, name="terminal_live"),
+    path("terminales/<uuid:public_id>/hoy/", terminals.terminal_today, name="terminal_today"),
+    path("terminales/<uuid:public_id>/cobrar/", terminals.terminal_charge, name="terminal_charge"),
+    # Intents
+    path("intenciones/", intent_list.intent_list, name="intent_list"),
+    path("intenciones/exportar.csv", intent_list.intent_export_csv, name="intent_export_csv"),
+    path("intenciones/<uuid:public_id>/", intents.intent_detail, name="intent_detail"),
+    path("intenciones/<uuid:public_id>/panel/", intents.intent_panel, name="intent_panel"),
+    path("intenciones/<uuid:public_id>/vivo/", intents.intent_live, name="intent_live"),
+    path("intenciones/<uuid:public_id>/cancelar/", intents.intent_cancel, name="intent_cancel"),
+    path("intenciones/<uuid:public_id>/anular/", intents.intent_reverse, name="intent_reverse"),
+    path("intenciones/<uuid:public_id>/devolver/", intents.intent_refund, name="intent_refund"),
+    path("intenciones/<uuid:public_id>/resolver/", intents.intent_resolve, name="intent_resolve"),
+    path(
+        "intenciones/<uuid:public_id>/revisada/",
+        intents.intent_acknowledge,
+        name="intent_acknowledge",
+    ),
+    # Batches
+    path("lotes/", batches.batch_index, name="batch_index"),
+    path("lotes/progreso/", batches.batch_progress, name="batch_progress"),
+    path("lotes/<uuid:public_id>/", batches.batch_detail, name="batch_detail"),
+    path(
+        "lotes/cerrar/terminal/<uuid:public_id>/",
+        batches.batch_close_terminal,
+        name="batch_close_terminal",
+    ),
+    path(
+        "lotes/cerrar/sucursal/<uuid:public_id>/",
+        batches.batch_close_store,
+        name="batch_close_store",
+    ),
+    # Settings (owners)
+    path("configuracion/", settings.settings_index, name="settings"),
+    path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),
+    path("configuracion/sucursales/<uuid:public_id>/", settings.store_edit, name="store_edit"),
+    path("configuracion/terminales/nueva/", settings.terminal_create, name="terminal_create"),
+    path(
+        "configuracion/terminales/<uuid:public_id>/",
+        settings.terminal_edit,
+        name="terminal_edit",
+    ),
+    path("configuracion/credenciales/nueva/", settings.credential_create, name="credential_create"),
+    path(
+        "configuracion/credenciales/<uuid:public_id>/",
+        settings.credential_edit,
+        name="credential_edit",
+    ),
+    path(
+        "configuracion/credenciales/<uuid:public_id>/probar/",
+        settings.credential_test,
+        name="credential_test",
+    ),
+    path("configuracion/claves-pos/nueva/", settings.pos_key_create, name="pos_key_create"),
+    path(
+        "configuracion/claves-pos/<uuid:public_id>/revocar/",
+        settings.pos_key_revoke,
+        name="pos_key_revoke",
+    ),
+    path(
+        "configuracion/webhooks/<uuid:public_id>/activar/",
+        settings.webhook_toggle,
+        name="webhook_toggle",
+    ),
+    path("configuracion/miembros/nuevo/", settings.member_create, name="member_create"),
+    path("configuracion/miembros/<uuid:public_id>/", settings.member_edit, name="member_edit"),
+    path(
+        "configuracion/miembros/<uuid:public_id>/quitar/",
+        settings.member_delete,
+        name="member_delete",
+    ),
+]

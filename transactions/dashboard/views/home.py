@@ -1,0 +1,36 @@
+"""Home ("Hoy"): every store of the user with today's numbers, terminals and what needs a person."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from stores.roles import Action
+from stores.selectors import store_list_for_user
+from transactions import reports, selectors
+from transactions.dashboard.access import StorePermissions
+
+
+@login_required
+def home(request):
+    stores = list(store_list_for_user(user=request.user))
+    totals = reports.store_day_totals(stores=stores)
+    attention = list(
+        selectors.intents_needing_attention(stores=stores)
+        .select_related("store", "terminal")
+        .order_by("-created_at")[:50]
+    )
+    permissions = StorePermissions(user=request.user, stores=stores)
+    sections = [
+        {
+            "store": day.store,
+            "totals": day,
+            "terminals": selectors.terminal_states_for_store(store=day.store),
+            "can_charge": permissions.allows(day.store, Action.CHARGE),
+            "attention": [i for i in attention if i.store_id == day.store.pk],
+        }
+        for day in totals
+    ]
+    return render(
+        request,
+        "transactions/home.html",
+        {"sections": sections, "attention": attention},
+    )

@@ -1,0 +1,397 @@
+"""Settings (owners): stores, terminals, credentials, POS keys, webhooks, members and roles.
+
+Scope: stores where the user's role allows `manage_settings`; merchant-wide owners also create
+stores and manage their merchant's credentials. Something the user cannot see at all is 404;
+something the user sees (e.g. as a manager) but cannot configure is 403.
+"""
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from stores.forms import CredentialForm
+from stores.models import Credential, Membership, Merchant, PosClient, Terminal
+from stores.roles import Action
+from stores.selectors import store_get_for_user, store_list_for_user, terminal_get_for_user
+from stores.services import pos_client_create, pos_client_revoke
+from transactions.dashboard.access import merchants_managed_by, require, stores_where
+from transactions.dashboard.forms import (
+    MemberForm,
+    MembershipRoleForm,
+    PosKeyForm,
+    StoreForm,
+    TerminalForm,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _scope(request):
+    """(stores, merchants) the user configures; 403 when there is nothing to configure."""
+    stores = stores_where(user=request.user, action=Action.MANAGE_SETTINGS)
+    merchants = merchants_managed_by(user=request.user)
+    if not stores.exists() and not merchants.exists():
+        raise PermissionDenied("Solo el dueño del comercio accede a la configuración.")
+    return stores, merchants
+
+
+def _webhook_model():
+    """The POS API's webhook endpoints, when that part of the portal is installed."""
+    try:
+        from transactions.api.models import WebhookEndpoint
+    except ImportError:
+        return None
+    return WebhookEndpoint
+
+
+def _members(stores, merchants):
+    return (
+        Membership.objects.filter(Q(store__in=stores) | Q(merchant__in=merchants))
+        .select_related("user", "store", "merchant")
+        .order_by("user__username")
+    )
+
+
+def _form_page(request, form, *, title, back="dashboard:settings", status=200, extra=None):
+    return render(
+        request,
+        "transactions/settings/form.html",
+        {"form": form, "title": title, "back": back, **(extra or {})},
+        status=status,
+    )
+
+
+@login_required
+def settings_index(request):
+    stores, merchants = _scope(request)
+    webhook_model = _webhook_model()
+    webhooks = []
+    if webhook_model is not None:
+        webhooks = list(
+            webhook_model.objects.filter(pos_client__store__in=stores).select_related(
+                "pos_client", "pos_client__store"
+            )[:200]
+        )
+    context = {
+        "stores": stores.order_by("name"),
+        "merchants": merchants,
+        "terminals": Terminal.objects.filter(store__in=stores).select_related("store"),
+        "credentials": Credential.objects.filter(merchants__in=merchants)
+        .distinct()
+        .prefetch_related("merchants"),
+        "pos_clients": PosClient.objects.filter(store__in=stores).select_related("store"),
+        "members": _members(stores, merchants),
+        "webhooks_available": webhook_model is not None,
+        "webhooks": webhooks,
+    }
+    return render(request, "transactions/settings/index.html", context)
+
+
+# --- Stores ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def store_create(request):
+    _stores, merchants = _scope(request)
+    if not merchants.exists():
+        raise PermissionDenied("Solo el dueño del comercio crea sucursales.")
+    form = StoreForm(request.POST or None, merchants=merchants)
+    if request.method == "POST" and form.is_valid():
+        store = form.save()
+        messages.success(request, f"Sucursal «{store.name}» creada.")
+        return redirect("dashboard:settings")
+    return _form_page(request, form, title="Nueva sucursal", status=422 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def store_edit(request, public_id):
+    store = store_get_for_user(user=request.user, public_id=public_id)
+    require(user=request.user, store=store, action=Action.MANAGE_SETTINGS)
+    form = StoreForm(
+        request.POST or None,
+        instance=store,
+        merchants=Merchant.objects.filter(pk=store.merchant_id),
+    )
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Sucursal guardada.")
+        return redirect("dashboard:settings")
+    return _form_page(
+        request, form, title=f"Sucursal {store.name}", status=422 if form.errors else 200
+    )
+
+
+# --- Terminals ------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def terminal_create(request):
+    stores, _merchants = _scope(request)
+    form = TerminalForm(request.POST or None, stores=stores)
+    if request.method == "POST" and form.is_valid():
+        terminal = form.save()
+        messages.success(request, f"Terminal {terminal.terminal_id} agregada.")
+        return redirect("dashboard:settings")
+    return _form_page(request, form, title="Nueva terminal", status=422 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def terminal_edit(request, public_id):
+    terminal = terminal_get_for_user(user=request.user, public_id=public_id)
+    require(user=request.user, store=terminal.store, action=Action.MANAGE_SETTINGS)
+    stores, _merchants = _scope(request)
+    form = TerminalForm(request.POST or None, instance=terminal, stores=stores)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Terminal guardada.")
+        return redirect("dashboard:settings")
+    return _form_page(
+        request, form, title=f"Terminal {terminal.terminal_id}", status=422 if form.errors else 200
+    )
+
+
+# --- Credentials ----------------------------------------------------------------------------
+
+
+def _visible_merchants(user):
+    """Merchants the user belongs to at all: through a store or the whole merchant."""
+    return Merchant.objects.filter(
+        Q(memberships__user=user) | Q(stores__in=store_list_for_user(user=user))
+    ).values("pk")
+
+
+def _credential_for(request, public_id) -> Credential:
+    """404 unless the credential serves a merchant the user sees; 403 unless he manages it."""
+    visible = _visible_merchants(request.user)
+    credential = (
+        Credential.objects.filter(public_id=public_id, merchants__in=visible).distinct().first()
+    )
+    if credential is None:
+        raise Http404("Credencial no encontrada")
+    managed = merchants_managed_by(user=request.user)
+    if not credential.merchants.filter(pk__in=managed).exists():
+        raise PermissionDenied("Solo el dueño del comercio configura credenciales.")
+    return credential
+
+
+def _credential_form(request, instance=None):
+    merchants = merchants_managed_by(user=request.user)
+    form = CredentialForm(request.POST or None, instance=instance)
+    form.fields["merchants"].queryset = merchants
+    form.fields["merchants"].label = "Comercios"
+    return form
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def credential_create(request):
+    _stores, merchants = _scope(request)
+    if not merchants.exists():
+        raise PermissionDenied("Solo el dueño del comercio configura credenciales.")
+    form = _credential_form(request)
+    if request.method == "POST" and form.is_valid():
+        credential = form.save()
+        messages.success(request, f"Credencial «{credential.name}» guardada.")
+        return redirect("dashboard:settings")
+    return _form_page(request, form, title="Nueva credencial", status=422 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def credential_edit(request, public_id):
+    credential = _credential_for(request, public_id)
+    form = _credential_form(request, instance=credential)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Credencial guardada.")
+        return redirect("dashboard:settings")
+    return _form_page(
+        request,
+        form,
+        title=f"Credencial {credential.name}",
+        status=422 if form.errors else 200,
+        extra={"credential": credential},
+    )
+
+
+@login_required
+@require_POST
+def credential_test(request, public_id):
+    """ "Probar conexión": asks the provider for a token and its liveness with this credential."""
+    credential = _credential_for(request, public_id)
+    from transactions.gateway import gateway_for
+    from transactions.gateway.errors import GatewayError
+
+    try:
+        alive = gateway_for(credential).liveness()
+    except GatewayError as exc:
+        ok, detail = False, str(exc)
+    else:
+        ok = bool(alive)
+        detail = (
+            "Prisma respondió y aceptó la credencial."
+            if ok
+            else "Prisma respondió pero informa que el servicio no está disponible."
+        )
+    return render(
+        request,
+        "transactions/settings/_credential_test.html",
+        {"ok": ok, "detail": detail, "credential": credential},
+    )
+
+
+# --- POS keys -------------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def pos_key_create(request):
+    stores, _merchants = _scope(request)
+    form = PosKeyForm(request.POST or None, stores=stores)
+    if request.method == "POST" and form.is_valid():
+        client, raw_key = pos_client_create(
+            store=form.cleaned_data["store"], name=form.cleaned_data["name"]
+        )
+        # Shown once, on this answer only (never_cache): it is not stored anywhere readable.
+        return render(
+            request,
+            "transactions/settings/pos_key_created.html",
+            {"client": client, "key": raw_key},
+        )
+    return _form_page(request, form, title="Nueva clave POS", status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def pos_key_revoke(request, public_id):
+    client = (
+        PosClient.objects.filter(
+            public_id=public_id, store__in=store_list_for_user(user=request.user)
+        )
+        .select_related("store")
+        .first()
+    )
+    if client is None:
+        raise Http404("Clave no encontrada")
+    require(user=request.user, store=client.store, action=Action.MANAGE_SETTINGS)
+    pos_client_revoke(client=client)
+    messages.success(request, f"Clave «{client.name}» revocada.")
+    return redirect("dashboard:settings")
+
+
+@login_required
+@require_POST
+def webhook_toggle(request, public_id):
+    """Pauses or resumes deliveries to a POS's webhook (the POS registers it through the API)."""
+    webhook_model = _webhook_model()
+    if webhook_model is None:
+        raise Http404("Webhooks no disponibles")
+    endpoint = (
+        webhook_model.objects.filter(
+            public_id=public_id, pos_client__store__in=store_list_for_user(user=request.user)
+        )
+        .select_related("pos_client__store")
+        .first()
+    )
+    if endpoint is None:
+        raise Http404("Webhook no encontrado")
+    require(user=request.user, store=endpoint.pos_client.store, action=Action.MANAGE_SETTINGS)
+    endpoint.active = not endpoint.active
+    endpoint.save(update_fields=["active", "updated_at"])
+    messages.success(request, "Webhook activado." if endpoint.active else "Webhook pausado.")
+    return redirect("dashboard:settings")
+
+
+# --- Members --------------------------------------------------------------------------------
+
+
+def _membership_for(request, public_id) -> Membership:
+    visible_stores = store_list_for_user(user=request.user)
+    membership = (
+        Membership.objects.filter(public_id=public_id)
+        .filter(Q(store__in=visible_stores) | Q(merchant__in=_visible_merchants(request.user)))
+        .select_related("user", "store", "merchant")
+        .first()
+    )
+    if membership is None:
+        raise Http404("Miembro no encontrado")
+    stores, merchants = _scope(request)
+    allowed = (
+        stores.filter(pk=membership.store_id).exists()
+        if membership.store_id
+        else merchants.filter(pk=membership.merchant_id).exists()
+    )
+    if not allowed:
+        raise PermissionDenied("No podés cambiar ese rol.")
+    return membership
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_create(request):
+    stores, merchants = _scope(request)
+    form = MemberForm(request.POST or None, stores=stores, merchants=merchants)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        with transaction.atomic():
+            user = data["user"]
+            if user is None:
+                user = get_user_model().objects.create_user(
+                    username=data["username"],
+                    password=data["password"],
+                    first_name=data["first_name"],
+                )
+            Membership.objects.create(
+                user=user, role=data["role"], store=data["store"], merchant=data["merchant"]
+            )
+        messages.success(request, f"{user.get_username()} ahora tiene acceso.")
+        return redirect("dashboard:settings")
+    return _form_page(request, form, title="Nuevo miembro", status=422 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_edit(request, public_id):
+    membership = _membership_for(request, public_id)
+    form = MembershipRoleForm(request.POST or None, initial={"role": membership.role})
+    if request.method == "POST" and form.is_valid():
+        if membership.user_id == request.user.pk:
+            form.add_error(None, "No podés cambiar tu propio rol.")
+        else:
+            membership.role = form.cleaned_data["role"]
+            membership.save(update_fields=["role"])
+            messages.success(request, "Rol guardado.")
+            return redirect("dashboard:settings")
+    return _form_page(
+        request,
+        form,
+        title=f"Rol de {membership.user.get_username()}",
+        status=422 if form.errors else 200,
+        extra={"membership": membership},
+    )
+
+
+@login_required
+@require_POST
+def member_delete(request, public_id):
+    membership = _membership_for(request, public_id)
+    if membership.user_id == request.user.pk:
+        messages.error(request, "No podés quitarte el acceso a vos mismo.")
+    else:
+        membership.delete()
+        messages.success(request, "Acceso quitado.")
+    return redirect("dashboard:settings")

@@ -1,0 +1,107 @@
+"""Terminal page: live state, the charge form, and the terminal's intents of today."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from stores.roles import Action
+from stores.selectors import terminal_get_for_user, user_can
+from transactions import reports, selectors, services
+from transactions.dashboard.access import require
+from transactions.dashboard.forms import ChargeForm, add_rule_error
+from transactions.dashboard.views.common import is_htmx
+from transactions.errors import IntentRuleError
+from transactions.gateway.errors import GatewayError
+
+
+def _context(request, terminal, form=None):
+    return {
+        "terminal": terminal,
+        "store": terminal.store,
+        "live": selectors.terminal_live_state(terminal=terminal),
+        "form": form or ChargeForm(),
+        "can_charge": user_can(user=request.user, store=terminal.store, action=Action.CHARGE),
+        "intents": reports.terminal_intents_today(terminal=terminal),
+    }
+
+
+@login_required
+@require_GET
+def terminal_detail(request, public_id):
+    terminal = terminal_get_for_user(user=request.user, public_id=public_id)
+    return render(request, "transactions/terminal_detail.html", _context(request, terminal))
+
+
+@login_required
+@require_GET
+def terminal_live(request, public_id):
+    """The state box, polled by the terminal page."""
+    terminal = terminal_get_for_user(user=request.user, public_id=public_id)
+    return render(
+        request,
+        "transactions/_terminal_live.html",
+        {"terminal": terminal, "live": selectors.terminal_live_state(terminal=terminal)},
+    )
+
+
+@login_required
+@require_GET
+def terminal_today(request, public_id):
+    terminal = terminal_get_for_user(user=request.user, public_id=public_id)
+    return render(
+        request,
+        "transactions/_terminal_today.html",
+        {"terminal": terminal, "intents": reports.terminal_intents_today(terminal=terminal)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def terminal_charge(request, public_id):
+    """Creates a payment on this terminal. With htmx it answers the live intent box in place of
+    the form's result area; without, it redirects to the intent page. GET gives a blank form
+    (the "Nuevo cobro" button of a finished charge)."""
+    terminal = terminal_get_for_user(user=request.user, public_id=public_id)
+    require(user=request.user, store=terminal.store, action=Action.CHARGE)
+    if request.method == "GET":
+        return render(
+            request,
+            "transactions/_charge_result.html",
+            {"form": ChargeForm(), "intent": None, "terminal": terminal, "can_charge": True},
+        )
+    form = ChargeForm(request.POST)
+    intent = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            intent = services.payment_create(
+                store=terminal.store,
+                terminals=[terminal],
+                amount=data["amount"],
+                installments=data["installments"],
+                brand=data["brand"],
+                method=data["method"],
+                reference=data["reference"],
+                user=request.user,
+            )
+        except IntentRuleError as exc:
+            add_rule_error(form, exc)
+        except GatewayError as exc:
+            form.add_error(None, f"Prisma no respondió: {exc.message}")
+    if intent is not None and not is_htmx(request):
+        return redirect("dashboard:intent_detail", public_id=intent.public_id)
+    if is_htmx(request):
+        # 200 even for a refused form: htmx swaps only 2xx answers by default.
+        actions = (
+            selectors.intent_actions_for_user(intent=intent, user=request.user)
+            if intent is not None
+            else set()
+        )
+        return render(
+            request,
+            "transactions/_charge_result.html",
+            {"form": form, "intent": intent, "terminal": terminal, "actions": actions},
+        )
+    return render(
+        request, "transactions/terminal_detail.html", _context(request, terminal, form), status=422
+    )
