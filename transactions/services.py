@@ -165,19 +165,10 @@ def _send(intent: Intent, call, *, actor: Actor) -> Intent:
         answer = call()
     except GatewayError as exc:
         return _record_create_error(intent, exc, actor=actor, sent_at=sent_at)
-    fields = {"sent_at": sent_at}
-    if answer.provider_id:
-        fields["provider_id"] = answer.provider_id
-    intent_transition(
-        intent,
-        to_state=intent.state,
-        actor=actor,
-        fields=fields,
-        event_type=IntentEvent.Type.SENT,
-        raw=answer.raw,
-        provider_status=answer.status or "",
+    # One write records both the sending and the provider's first answer.
+    intent_record_answer(
+        intent, answer, actor=actor, reschedule=True, extra_fields={"sent_at": sent_at}
     )
-    intent_record_answer(intent, answer, actor=actor, reschedule=True)
     if intent.state == State.CREATED:
         # An answer without a status we can map and without an id: keep polling via resolver.
         intent_transition(

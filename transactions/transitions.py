@@ -205,7 +205,12 @@ def answer_field_changes(intent: Intent, answer) -> dict:
 
 
 def intent_record_answer(
-    intent: Intent, answer, *, actor: Actor = SWEEPER, reschedule: bool = False
+    intent: Intent,
+    answer,
+    *,
+    actor: Actor = SWEEPER,
+    reschedule: bool = False,
+    extra_fields: dict | None = None,
 ) -> bool:
     """Applies a provider answer. Writes only when something changed; returns whether it did.
 
@@ -215,6 +220,7 @@ def intent_record_answer(
     if intent.is_final:
         return False
     changes = answer_field_changes(intent, answer)
+    changes.update(extra_fields or {})
     mapped = portal_state_for(intent.kind, answer.status)
     to_state = mapped
     if mapped is None:

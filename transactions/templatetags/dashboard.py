@@ -27,6 +27,15 @@ def state_badge(state: str) -> str:
     return _BADGES.get(state, "off")
 
 
+@register.filter
+def state_label(state: str) -> str:
+    """The Spanish name of a portal state (`pending` -> `Esperando terminal`)."""
+    try:
+        return State(state).label
+    except ValueError:
+        return state or "·"
+
+
 @register.simple_tag(takes_context=True)
 def can_configure(context) -> bool:
     """Whether the signed-in person sees the settings link (owners); cached per request."""

@@ -50,3 +50,12 @@ def test_parse_amount_accepts_es_ar_and_plain(text, expected):
 def test_parse_amount_refuses_nonsense(text):
     with pytest.raises(forms.ValidationError):
         parse_amount(text)
+
+
+def test_state_label_gives_the_spanish_name_and_tolerates_unknown_values():
+    from transactions.templatetags.dashboard import state_label
+
+    assert state_label("pending") == "Esperando terminal"
+    assert state_label("in_doubt") == "En duda"
+    assert state_label("") == "·"
+    assert state_label("weird") == "weird"
