@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.http import Http404
 
@@ -29,7 +30,7 @@ def intent_get_for_user(*, user, public_id) -> Intent:
             .select_related("store__merchant")
             .get(public_id=public_id)
         )
-    except (Intent.DoesNotExist, ValueError, TypeError) as exc:
+    except (Intent.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise Http404("Intención no encontrada") from exc
 
 
@@ -46,7 +47,7 @@ def intent_get_for_pos(*, pos_client, public_id) -> Intent:
             .select_related("store__merchant")
             .get(public_id=public_id)
         )
-    except (Intent.DoesNotExist, ValueError, TypeError) as exc:
+    except (Intent.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise Http404("Intención no encontrada") from exc
 
 
@@ -65,44 +66,26 @@ class TerminalState:
         return {"idle": "Libre", "busy": "Ocupada", "disabled": "Deshabilitada"}[self.state]
 
 
+def _with_health(terminals: QuerySet[Terminal]) -> QuerySet[Terminal]:
+    """Adds the last time an intention was taken and how many live ones are stuck."""
+    return terminals.annotate(
+        last_taken=Max("taken_intents__taken_at"),
+        stuck=Count(
+            "offered_intents",
+            filter=Q(offered_intents__needs_attention=True)
+            & Q(offered_intents__state__in=sorted(RESERVING_STATES)),
+            distinct=True,
+        ),
+    )
+
+
 def terminal_states_for_store(*, store: Store) -> list[TerminalState]:
     """Live state of every terminal of a store in a fixed number of queries."""
-    terminals = list(
-        store.terminals.annotate(
-            last_taken=Max("taken_intents__taken_at"),
-            stuck=Count(
-                "offered_intents",
-                filter=Q(offered_intents__needs_attention=True)
-                & ~Q(
-                    offered_intents__state__in=[
-                        State.APPROVED,
-                        State.DECLINED,
-                        State.FAILED,
-                        State.CANCELLED,
-                    ]
-                ),
-                distinct=True,
-            ),
-        ).order_by("label", "terminal_id")
-    )
-    return _states_for(terminals)
+    return _states_for(list(_with_health(store.terminals.all()).order_by("label", "terminal_id")))
 
 
 def terminal_live_state(*, terminal: Terminal) -> TerminalState:
-    terminal = (
-        Terminal.objects.filter(pk=terminal.pk)
-        .annotate(
-            last_taken=Max("taken_intents__taken_at"),
-            stuck=Count(
-                "offered_intents",
-                filter=Q(offered_intents__needs_attention=True)
-                & Q(offered_intents__state__in=sorted(RESERVING_STATES)),
-                distinct=True,
-            ),
-        )
-        .get()
-    )
-    return _states_for([terminal])[0]
+    return _states_for([_with_health(Terminal.objects.filter(pk=terminal.pk)).get()])[0]
 
 
 def _states_for(terminals: list[Terminal]) -> list[TerminalState]:

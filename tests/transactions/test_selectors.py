@@ -1,0 +1,75 @@
+"""Reads: terminal live state, actions per role, scoping."""
+
+from decimal import Decimal
+
+import pytest
+from django.http import Http404
+
+from tests import factories
+from transactions.models import Intent
+from transactions.selectors import (
+    intent_actions_for_user,
+    intent_get_for_user,
+    terminal_live_state,
+    terminal_states_for_store,
+)
+from transactions.states import Kind, State
+
+pytestmark = pytest.mark.django_db
+
+
+def _intent(store, credential, terminal, state, **kw):
+    intent = Intent.objects.create(
+        kind=kw.pop("kind", Kind.PAYMENT),
+        state=state,
+        store=store,
+        credential=credential,
+        amount=Decimal("10.00"),
+        terminal=terminal if state == State.APPROVED else None,
+        provider_id=kw.pop("provider_id", "p-1"),
+        **kw,
+    )
+    intent.offered_terminals.set([terminal])
+    return intent
+
+
+def test_terminal_states_agree_between_store_and_single_views(store_a, terminal_a, credential):
+    idle = factories.make_terminal(store_a)
+    disabled = factories.make_terminal(store_a, enabled=False)
+    busy = _intent(store_a, credential, terminal_a, State.PROCESSING, needs_attention=True)
+    states = {s.terminal.pk: s for s in terminal_states_for_store(store=store_a)}
+    assert states[terminal_a.pk].state == "busy"
+    assert states[terminal_a.pk].current_intent == busy
+    assert states[terminal_a.pk].stuck_count == 1
+    assert states[idle.pk].state == "idle"
+    assert states[disabled.pk].state == "disabled"
+    single = terminal_live_state(terminal=terminal_a)
+    assert (single.state, single.stuck_count) == ("busy", 1)
+    Intent.objects.filter(pk=busy.pk).update(state=State.APPROVED)
+    assert terminal_live_state(terminal=terminal_a).state == "idle"
+    assert terminal_live_state(terminal=terminal_a).stuck_count == 0
+
+
+def test_actions_follow_the_role(store_a, terminal_a, credential, manager_a, cashier_a, finance):
+    approved = _intent(
+        store_a, credential, terminal_a, State.APPROVED, card_brand_code="VI", batch_number=5
+    )
+    assert intent_actions_for_user(intent=approved, user=manager_a) == {"reverse", "refund"}
+    assert intent_actions_for_user(intent=approved, user=cashier_a) == set()
+    assert intent_actions_for_user(intent=approved, user=finance) == set()
+    pending = _intent(store_a, credential, factories.make_terminal(store_a), State.PENDING)
+    assert intent_actions_for_user(intent=pending, user=cashier_a) == {"cancel"}
+    doubt = _intent(store_a, credential, factories.make_terminal(store_a), State.IN_DOUBT)
+    assert intent_actions_for_user(intent=doubt, user=manager_a) == {"resolve"}
+    assert intent_actions_for_user(intent=doubt, user=cashier_a) == set()
+
+
+def test_intents_outside_the_users_stores_are_404(
+    store_b, terminal_b, credential, manager_a, owner
+):
+    other = _intent(store_b, credential, terminal_b, State.PENDING)
+    with pytest.raises(Http404):
+        intent_get_for_user(user=manager_a, public_id=other.public_id)
+    with pytest.raises(Http404):
+        intent_get_for_user(user=manager_a, public_id="not-a-uuid")
+    assert intent_get_for_user(user=owner, public_id=other.public_id) == other
