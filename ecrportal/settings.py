@@ -81,7 +81,9 @@ TEMPLATES = [
 # SQLite so a fresh checkout runs with no server; DATABASE_URL (postgres://...) in production.
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Tests run live-server threads whose kept-alive connections would block dropping the test
+    # database; production keeps connections for a minute.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0 if TESTING else 60)}
 else:
     DATABASES = {
         "default": {
@@ -103,8 +105,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The token cache and throttles live here; with REDIS_URL they are shared by every process.
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {
         "default": {
@@ -175,6 +178,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "transactions.api.problems.problem_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"pos": env_str("ECR_API_THROTTLE_RATE", "600/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ECR Portal POS API",

@@ -12,6 +12,7 @@ urlpatterns = [
     # Rate limited: failed logins per username and per address are counted in the cache.
     path("login/", RateLimitedLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("transactions.api.urls")),
     path("", include("stores.urls")),
     path("", include("transactions.dashboard.urls")),
 ]

@@ -64,11 +64,14 @@ def after_final(intent_id: int, state: str) -> None:
     from transactions import webhooks
 
     event = "intent.in_doubt" if state == State.IN_DOUBT else "intent.final"
+    # robust: a failing webhook queue or batch record must never undo or break the state change
+    # that has already been committed; the error is logged and the sweeper carries on.
     transaction.on_commit(
-        lambda: webhooks.webhook_enqueue_for_intent(intent_id=intent_id, event=event)
+        lambda: webhooks.webhook_enqueue_for_intent(intent_id=intent_id, event=event),
+        robust=True,
     )
     if state == State.APPROVED:
-        transaction.on_commit(lambda: _after_approved(intent_id))
+        transaction.on_commit(lambda: _after_approved(intent_id), robust=True)
 
 
 def _after_approved(intent_id: int) -> None:

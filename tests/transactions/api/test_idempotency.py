@@ -1,0 +1,177 @@
+"""Idempotency-Key: replays, reuse with another body, a request in progress, expiry, release.
+
+The lifecycle service is replaced by a fake that writes an intent and counts its calls: these
+tests are about the API layer. The concurrent test on PostgreSQL uses the real services and the
+simulator over HTTP (see test_concurrency_postgres.py).
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.transactions.api.conftest import make_intent, post
+from transactions import services
+from transactions.api.idempotency import idempotency_prune
+from transactions.api.models import IdempotencyRecord
+from transactions.errors import IntentRuleError
+from transactions.models import Intent
+
+
+@pytest.fixture
+def fake_create(monkeypatch, store_a, terminal_a, credential):
+    calls = []
+
+    def payment_create(*, store, terminals, amount, pos_client, **kwargs):
+        calls.append(kwargs)
+        return make_intent(
+            store,
+            terminal=terminals[0],
+            amount=amount,
+            requested_by_pos=pos_client,
+            reference=kwargs.get("reference", ""),
+        )
+
+    monkeypatch.setattr(services, "payment_create", payment_create)
+    return calls
+
+
+def _body(terminal, **extra):
+    return {"terminal": str(terminal.public_id), "amount": "1500.00", **extra}
+
+
+def test_post_without_key_is_400(api_a, terminal_a, fake_create):
+    response = api_a.post("/api/v1/payments", _body(terminal_a), format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "idempotency_key_missing"
+    assert fake_create == [] and Intent.objects.count() == 0
+
+
+@pytest.mark.parametrize("key", ["with space", "x" * 256, "ñandú"])
+def test_malformed_key_is_400(api_a, terminal_a, fake_create, key):
+    response = api_a.post(
+        "/api/v1/payments", _body(terminal_a), format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "idempotency_key_invalid"
+
+
+def test_replay_returns_the_first_answer_and_creates_nothing(api_a, terminal_a, fake_create):
+    first = post(api_a, "/payments", _body(terminal_a, reference="P-1"), key="order-1")
+    assert first.status_code == 201
+    # Same body, other key order: the same request.
+    again = post(api_a, "/payments", {"reference": "P-1", **_body(terminal_a)}, key="order-1")
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert len(fake_create) == 1
+    assert Intent.objects.count() == 1
+    record = IdempotencyRecord.objects.get(key="order-1")
+    assert record.state == "done" and record.intent.public_id == Intent.objects.get().public_id
+
+
+def test_same_key_other_body_is_422(api_a, terminal_a, fake_create):
+    assert post(api_a, "/payments", _body(terminal_a), key="order-2").status_code == 201
+    response = post(api_a, "/payments", _body(terminal_a, amount="1500.01"), key="order-2")
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert len(fake_create) == 1
+
+
+def test_same_key_other_endpoint_is_422(api_a, terminal_a, fake_create):
+    assert post(api_a, "/payments", _body(terminal_a), key="order-3").status_code == 201
+    response = post(api_a, "/settlements", {"terminal": str(terminal_a.public_id)}, key="order-3")
+    assert response.json()["code"] == "idempotency_key_reused"
+
+
+def test_keys_are_per_pos_client(api_a, key_a, store_a, terminal_a, fake_create):
+    from rest_framework.test import APIClient
+
+    from tests import factories
+
+    _, other_raw = factories.make_pos_client(store_a, name="Otra caja")
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Api-Key {other_raw}")
+    assert post(api_a, "/payments", _body(terminal_a), key="shared").status_code == 201
+    assert post(other, "/payments", _body(terminal_a), key="shared").status_code == 201
+    assert len(fake_create) == 2
+
+
+def test_request_in_progress_is_409(api_a, key_a, terminal_a, fake_create):
+    from transactions.api.idempotency import request_fingerprint
+
+    body = _body(terminal_a)
+    IdempotencyRecord.objects.create(
+        pos_client=key_a[0],
+        key="busy",
+        method="POST",
+        path="/api/v1/payments",
+        fingerprint=request_fingerprint(method="POST", path="/api/v1/payments", data=body),
+    )
+    response = post(api_a, "/payments", body, key="busy")
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_request_in_progress"
+    assert response["Retry-After"] == "1"
+    assert fake_create == []
+
+
+def test_validation_errors_release_the_key(api_a, terminal_a, fake_create):
+    bad = post(api_a, "/payments", _body(terminal_a, amount="-5"), key="fix-me")
+    assert bad.json()["code"] == "amount_invalid"
+    assert not IdempotencyRecord.objects.filter(key="fix-me").exists()
+    good = post(api_a, "/payments", _body(terminal_a), key="fix-me")
+    assert good.status_code == 201
+
+
+def test_rule_errors_are_the_keys_answer(api_a, terminal_a, fake_create, monkeypatch):
+    def busy(**kwargs):
+        raise IntentRuleError("terminal_busy", "Ocupada.", field="terminal", http_status=409)
+
+    monkeypatch.setattr(services, "payment_create", busy)
+    first = post(api_a, "/payments", _body(terminal_a), key="busy-once")
+    assert first.status_code == 409 and first.json()["code"] == "terminal_busy"
+    # The terminal is free now, but this key's answer was given: the same refusal comes back.
+    monkeypatch.undo()
+    replay = post(api_a, "/payments", _body(terminal_a), key="busy-once")
+    assert replay.status_code == 409
+    assert replay.json() == first.json()
+    assert replay["Content-Type"] == "application/problem+json"
+    assert replay["Idempotent-Replayed"] == "true"
+
+
+def test_unexpected_errors_are_stored_as_a_500_problem(api_a, terminal_a, monkeypatch):
+    def boom(**kwargs):
+        raise RuntimeError("gateway exploded")
+
+    monkeypatch.setattr(services, "payment_create", boom)
+    first = post(api_a, "/payments", _body(terminal_a), key="boom")
+    assert first.status_code == 500
+    assert first.json()["code"] == "internal_error"
+    assert "exploded" not in first.content.decode()
+    replay = post(api_a, "/payments", _body(terminal_a), key="boom")
+    assert replay.status_code == 500 and replay["Idempotent-Replayed"] == "true"
+
+
+def test_keys_live_48_hours_then_count_as_new(api_a, terminal_a, fake_create):
+    assert post(api_a, "/payments", _body(terminal_a), key="old").status_code == 201
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(hours=47)
+    )
+    assert post(api_a, "/payments", _body(terminal_a), key="old")["Idempotent-Replayed"] == "true"
+    assert idempotency_prune() == 0
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(hours=49)
+    )
+    again = post(api_a, "/payments", _body(terminal_a), key="old")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert len(fake_create) == 2
+
+
+def test_prune_deletes_old_keys_only(api_a, terminal_a, fake_create):
+    post(api_a, "/payments", _body(terminal_a), key="a")
+    post(api_a, "/payments", _body(terminal_a), key="b")
+    IdempotencyRecord.objects.filter(key="a").update(
+        created_at=timezone.now() - timedelta(hours=49)
+    )
+    assert idempotency_prune() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["b"]

@@ -1,0 +1,115 @@
+"""Idempotency keys: a POST repeated with the same `Idempotency-Key` runs once.
+
+Contract (also in the OpenAPI description):
+
+- Every POST needs `Idempotency-Key` (1-255 printable ASCII characters, e.g. a UUID):
+  absent -> 400 `idempotency_key_missing`, malformed -> 400 `idempotency_key_invalid`.
+- Same key, same method, path and body (canonical JSON) -> the stored answer again, same status
+  and body, with `Idempotent-Replayed: true`; nothing runs a second time.
+- Same key, another request -> 422 `idempotency_key_reused`.
+- Same key while the first request is still running -> 409 `idempotency_request_in_progress`
+  with `Retry-After: 1`.
+- What is stored as the key's answer: every answer of a request that reached the lifecycle
+  services, successes and refusals alike (`terminal_busy`, `reversal_not_allowed`, ...): a
+  replay returns the same refusal; to try again after fixing the cause, use a new key.
+  Requests refused by input validation (400 `validation_error`, `amount_invalid`, unknown
+  terminal, ...) or naming an object that does not exist (404) ran nothing, so the key is
+  released: it can be used again, with the corrected body.
+- Keys are kept at least 48 hours per POS client (`IDEMPOTENCY_TTL`); an older key counts as new.
+
+The claim is an INSERT guarded by the unique constraint (pos_client, key), committed before the
+request does anything, so under any concurrency exactly one request per key runs.
+"""
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from stores.models import PosClient
+from transactions.api.models import IdempotencyRecord
+
+IDEMPOTENCY_TTL = timedelta(hours=48)
+HEADER = "Idempotency-Key"
+KEY_PATTERN = r"^[!-~]{1,255}$"
+_KEY_RE = re.compile(KEY_PATTERN)
+
+
+def idempotency_key_is_valid(key: str) -> bool:
+    return bool(_KEY_RE.fullmatch(key))
+
+
+def request_fingerprint(*, method: str, path: str, data) -> str:
+    """sha256 of method, path and the body as canonical JSON (sorted keys, no spaces), so the
+    same body sent with other key order or whitespace is the same request."""
+    canonical = json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
+    )
+    return hashlib.sha256(f"{method.upper()}\n{path}\n{canonical}".encode()).hexdigest()
+
+
+def idempotency_claim(
+    *, pos_client: PosClient, key: str, method: str, path: str, fingerprint: str
+) -> tuple[IdempotencyRecord, bool]:
+    """Claims the key for this request: (record, True) when this request must run, or the
+    existing record and False when another request already holds or answered it."""
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    pos_client=pos_client,
+                    key=key,
+                    method=method.upper(),
+                    path=path[:300],
+                    fingerprint=fingerprint,
+                )
+            return record, True
+        except IntegrityError:
+            pass
+        existing = IdempotencyRecord.objects.filter(pos_client=pos_client, key=key).first()
+        if existing is None:
+            continue  # released between our insert and our read: claim again
+        if existing.created_at < timezone.now() - IDEMPOTENCY_TTL:
+            # Expired but not pruned yet: it counts as new. Delete that very row only.
+            IdempotencyRecord.objects.filter(
+                pk=existing.pk, created_at=existing.created_at
+            ).delete()
+            continue
+        return existing, False
+    raise RuntimeError("idempotency claim kept racing")  # pragma: no cover
+
+
+def idempotency_finish(
+    *,
+    record: IdempotencyRecord,
+    status_code: int,
+    body,
+    content_type: str,
+    intent_id: int | None = None,
+) -> None:
+    """Stores the answer of the request that held the key; later replays return it."""
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        state=IdempotencyRecord.State.DONE,
+        response_status=status_code,
+        response_body=body,
+        response_content_type=content_type[:64],
+        intent_id=intent_id,
+        finished_at=timezone.now(),
+    )
+
+
+def idempotency_release(*, record: IdempotencyRecord) -> None:
+    """Forgets a claim whose request ran nothing, so the key may be used again."""
+    IdempotencyRecord.objects.filter(
+        pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS
+    ).delete()
+
+
+def idempotency_prune(*, now=None) -> int:
+    """Deletes keys older than the TTL; returns how many. Scheduled daily."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

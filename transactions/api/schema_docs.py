@@ -1,0 +1,335 @@
+"""OpenAPI texts, examples and error responses of the POS API (drf-spectacular).
+
+Kept apart from the views so they stay short. Importing this module also registers the
+`Api-Key` security scheme.
+"""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+
+from transactions.api.idempotency import HEADER, KEY_PATTERN
+from transactions.api.problems import PROBLEM_CONTENT_TYPE, TITLES, problem_body
+from transactions.api.serializers import ProblemSerializer
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "transactions.api.auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Authorization: Api-Key <clave>`. La clave (`ecr_xxxxxxxx.<secreto>`) "
+            "la crea un administrador en el portal; pertenece a una sucursal y se puede revocar. "
+            "En Swagger UI escriba `Api-Key ` seguido de la clave.",
+        }
+
+
+API_DESCRIPTION = """
+API para que cualquier POS cobre con las terminales Paystore (Prisma / Payway) de su sucursal.
+
+## Autenticación
+`Authorization: Api-Key <clave>`. Cada clave pertenece a **una** sucursal: todo lo que está fuera
+de ella responde `404`. Límite por clave: al excederlo, `429` con `Retry-After` (segundos).
+
+## Flujo típico
+1. `POST /api/v1/payments` con `Idempotency-Key` → `201` con la intención (`state: pending`).
+2. `GET /api/v1/intents/{id}?wait=30` hasta que `is_final` sea `true` (responde apenas la
+   terminal termina, o a los 30 s con el estado actual: repetir).
+3. `state: approved` → imprimir `receipts.client`; `declined`/`cancelled`/`failed` → no cobrado.
+   `in_doubt`: la creación no tuvo respuesta; el portal la busca en Prisma. **No** cobrar de nuevo
+   el mismo pedido: seguir consultando la intención.
+
+## Importes
+Texto decimal en pesos, `"1500.00"`, mayor que cero, hasta dos decimales. Nunca números JSON.
+
+## Idempotencia
+Todo `POST` exige `Idempotency-Key` (1 a 255 caracteres ASCII visibles; use un UUID nuevo por
+operación y reutilícelo solo para reintentar **esa** operación).
+- Misma clave y mismo pedido (método, ruta y cuerpo JSON, sin importar orden ni espacios): la
+  misma respuesta que la primera vez (mismo código y cuerpo, encabezado
+  `Idempotent-Replayed: true`); no se crea otra intención.
+- Misma clave con otro pedido: `422 idempotency_key_reused`.
+- Misma clave mientras el primer pedido sigue en curso: `409 idempotency_request_in_progress`
+  con `Retry-After`.
+- Se guarda como respuesta de la clave todo lo que llegó a ejecutarse, éxitos y rechazos de
+  reglas (`terminal_busy`, `reversal_not_allowed`, ...): repetir devuelve el mismo rechazo; para
+  volver a intentar, use una clave nueva. Los errores de validación de datos (`400`) y los `404`
+  no ejecutan nada: la clave queda libre y puede reusarse con el cuerpo corregido.
+- Las claves se guardan al menos 48 horas por cliente POS.
+
+## Errores
+`application/problem+json`: `type`, `title`, `status`, `detail` (en castellano), `code`
+(estable, para programar contra él) y `errors` (lista de `{field, code, detail}`). Códigos:
+`validation_error`,
+`amount_invalid`, `amount_too_large`, `installments_invalid`, `brand_invalid`, `method_invalid`,
+`text_invalid`, `terminal_not_in_store`, `terminal_disabled`, `terminal_busy`, `reference_in_use`,
+`reversal_not_allowed`, `batch_closed`, `refund_not_allowed`, `refund_exceeds_balance`,
+`settlement_in_progress`, `not_cancellable`, `credential_missing`, `provider_rejected`,
+`provider_unavailable`, `not_found`, `authentication_failed`, `throttled`,
+`idempotency_key_missing`, `idempotency_key_invalid`, `idempotency_key_reused`,
+`idempotency_request_in_progress`, `webhook_url_invalid`, `invalid_json`,
+`unsupported_media_type`, `method_not_allowed`.
+
+## Webhooks
+Registre una URL https con `POST /api/v1/webhook` (recibe el secreto de firma **una sola vez**).
+Cuando una intención pedida por su clave llega a un estado final o queda `in_doubt`, el portal
+hace `POST` a su URL con:
+
+```json
+{"id": "<uuid de la entrega>", "event": "intent.final", "created_at": "...",
+ "data": { ...la intención, igual que GET /intents/{id}... }}
+```
+
+Encabezados: `X-ECR-Signature: t=<unix>,v1=<hex>`, `X-ECR-Event`, `X-ECR-Delivery`.
+Responda `2xx` en menos de 10 s. Si no, se reintenta con espera exponencial (30 s, 1 min, 2 min,
+... hasta 1 h; 8 intentos). La entrega es **al menos una vez**: descarte repetidos por
+`X-ECR-Delivery`. Una clave revocada no recibe más entregas.
+
+Verificación (Python; igual en cualquier lenguaje: HMAC-SHA256 de `"<t>." + cuerpo crudo`):
+
+```python
+import hashlib, hmac, time
+
+def verify(secret: str, raw_body: bytes, header: str) -> bool:
+    parts = dict(item.split("=", 1) for item in header.split(","))
+    signed = f"{parts['t']}.".encode() + raw_body   # bytes tal como llegaron
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    fresh = abs(time.time() - int(parts["t"])) < 300  # rechaza repeticiones viejas
+    return fresh and hmac.compare_digest(expected, parts["v1"])
+```
+"""
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    name=HEADER,
+    type={"type": "string", "pattern": KEY_PATTERN, "minLength": 1, "maxLength": 255},
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description="Clave única de esta operación (p. ej. un UUID). Repetir el pedido con la misma "
+    "clave devuelve la primera respuesta sin repetir la operación.",
+    examples=[OpenApiExample("uuid", value="6f1c2a9e-3b7d-4c55-9a0e-2f4b8d1e7c3a")],
+)
+
+PUBLIC_ID_PARAMETER = OpenApiParameter(
+    name="public_id",
+    type=OpenApiTypes.UUID,
+    location=OpenApiParameter.PATH,
+    description="El `id` (UUID) de la intención.",
+)
+
+_STATUS_DESCRIPTIONS = {
+    400: "Datos inválidos o falta Idempotency-Key.",
+    401: "Sin clave de API, clave inválida o revocada.",
+    404: "No existe en la sucursal de la clave.",
+    409: "El estado no lo permite (terminal ocupada, no cancelable, pedido en curso...).",
+    422: "Reglas de negocio (saldo, credencial, Prisma rechazó) o Idempotency-Key reusado.",
+    429: "Demasiados pedidos con esta clave; ver Retry-After.",
+    502: "Prisma respondió un error.",
+    503: "Prisma no responde; no se creó nada.",
+}
+
+_EXAMPLE_CODES = {
+    400: [
+        (
+            "amount_invalid",
+            "El importe debe ser un texto decimal positivo con hasta dos "
+            'decimales, p. ej. "1500.00".',
+            "amount",
+        ),
+        ("idempotency_key_missing", "Todo POST necesita el encabezado Idempotency-Key.", None),
+        ("terminal_not_in_store", "Terminal desconocida en esta sucursal.", "terminal"),
+    ],
+    401: [("authentication_failed", "La clave de API no existe o fue revocada.", None)],
+    404: [("not_found", "No encontrado.", None)],
+    409: [
+        ("terminal_busy", "La terminal 38011128 tiene una operación pendiente.", "terminal"),
+        ("reversal_not_allowed", "Solo se anula un cobro aprobado.", None),
+        ("batch_closed", "El lote del cobro ya se cerró: corresponde una devolución.", None),
+        (
+            "idempotency_request_in_progress",
+            "Un pedido con este Idempotency-Key todavía está en curso.",
+            None,
+        ),
+    ],
+    422: [
+        ("refund_exceeds_balance", "El importe supera el saldo devolvible ($ 1.000,00).", "amount"),
+        ("idempotency_key_reused", "Este Idempotency-Key ya se usó con otro pedido.", None),
+    ],
+    429: [("throttled", "Demasiados pedidos con esta clave. Reintente en 3 s.", None)],
+    502: [("provider_rejected", "Prisma rechazó la operación.", None)],
+    503: [("provider_unavailable", "No se pudo contactar a Prisma.", None)],
+}
+
+
+def _problem_example(status: int, code: str, detail: str, field: str | None) -> OpenApiExample:
+    errors = [{"field": field, "code": code, "detail": detail}] if field else []
+    return OpenApiExample(
+        code,
+        value=problem_body(code=code, status_code=status, detail=detail, errors=errors),
+        summary=TITLES.get(code, code),
+        response_only=True,
+        status_codes=[str(status)],
+    )
+
+
+def problems(*statuses: int) -> dict:
+    """`responses=` entries for these error statuses, as problem+json with examples."""
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            ProblemSerializer,
+            description=_STATUS_DESCRIPTIONS.get(status, ""),
+            examples=[_problem_example(status, *e) for e in _EXAMPLE_CODES.get(status, [])],
+        )
+        for status in statuses
+    }
+
+
+PAYMENT_CREATE = """Ofrece un cobro a una terminal (`terminal`) o a varias (`terminals`, la
+primera que lo tome lo cobra). Responde `201` con la intención, normalmente `pending` (en la
+lista de la terminal). Luego espere el resultado con `GET /intents/{id}?wait=30` o por webhook.
+
+Una misma `reference` no puede tener dos cobros vivos a la vez (`409 reference_in_use`).
+"""
+
+INTENT_RETRIEVE = """La intención con su estado. Con `?wait=N` (0-30 s) el portal consulta a Prisma
+y responde apenas la intención es final o al vencer la espera (con el estado de ese momento):
+el POS sabe el resultado dentro del segundo en que la terminal termina."""
+
+INTENT_CANCEL = """Pide a Prisma retirar una intención que todavía espera (`pending`) o está en
+proceso. La terminal puede ganar la carrera: la intención termina entonces como la terminal
+decidió (`approved`/`declined`); siga consultándola hasta que sea final."""
+
+REVERSAL_CREATE = """Anula un cobro aprobado mientras su lote siga abierto (mismo día). Crea una
+intención `reversal` que se ofrece a la terminal que cobró. Si el lote ya cerró (`batch_closed`)
+o es American Express, corresponde una devolución (`POST /refunds`)."""
+
+REFUND_CREATE = """Devolución: la tarjeta se presenta de nuevo en la terminal. Con `original` (el
+cobro aprobado) el importe no puede superar su saldo devolvible
+(`422 refund_exceeds_balance`)."""
+
+WEBHOOK_REGISTER = """Registra (o reemplaza) la URL que recibe los eventos de las intenciones de
+esta clave. La respuesta trae `secret` **una sola vez**: guárdelo para verificar las firmas (ver la
+receta en la descripción general). Debe ser https; http solo a localhost en desarrollo."""
+
+PAYMENT_REQUEST_EXAMPLE = OpenApiExample(
+    "Cobro en una terminal",
+    value={
+        "terminal": "0b7a6a4e-7f0c-4a8e-9a57-3f1f4c2b9d10",
+        "amount": "1500.00",
+        "installments": 1,
+        "method": "card",
+        "reference": "PEDIDO-1042",
+        "menu_text": "Pedido 1042",
+        "print_copies": "BOTH",
+    },
+    request_only=True,
+)
+
+PAYMENT_MULTI_REQUEST_EXAMPLE = OpenApiExample(
+    "Cobro en 3 cuotas ofrecido a dos terminales, solo Visa",
+    value={
+        "terminals": [
+            "0b7a6a4e-7f0c-4a8e-9a57-3f1f4c2b9d10",
+            "5d2c1b9a-8e7f-4a6b-9c3d-2e1f0a9b8c7d",
+        ],
+        "amount": "45999.90",
+        "installments": 3,
+        "brand": "VI",
+        "reference": "PEDIDO-1043",
+    },
+    request_only=True,
+)
+
+REFUND_REQUEST_EXAMPLE = OpenApiExample(
+    "Devolución parcial de un cobro",
+    value={
+        "terminal": "0b7a6a4e-7f0c-4a8e-9a57-3f1f4c2b9d10",
+        "amount": "500.00",
+        "original": "9a3e2f1c-4b5d-4e6f-8a7b-1c2d3e4f5a6b",
+    },
+    request_only=True,
+)
+
+_TERMINAL = {
+    "id": "0b7a6a4e-7f0c-4a8e-9a57-3f1f4c2b9d10",
+    "terminal_id": "38011128",
+    "label": "Caja 1",
+}
+_INTENT_ID = "9a3e2f1c-4b5d-4e6f-8a7b-1c2d3e4f5a6b"
+_LINKS = {"self": f"/api/v1/intents/{_INTENT_ID}", "wait": f"/api/v1/intents/{_INTENT_ID}?wait=30"}
+_INTENT_BASE = {
+    "id": _INTENT_ID,
+    "kind": "payment",
+    "amount": "1500.00",
+    "installments": 1,
+    "method": "card",
+    "brand_restriction": "",
+    "reference": "PEDIDO-1042",
+    "menu_text": "Pedido 1042",
+    "print_copies": "BOTH",
+    "offered_terminals": [_TERMINAL],
+    "original_id": None,
+    "needs_attention": False,
+    "created_at": "2025-05-02T14:03:11.120000-03:00",
+}
+
+INTENT_PENDING_EXAMPLE = OpenApiExample(
+    "Cobro ofrecido",
+    value={
+        **_INTENT_BASE,
+        "state": "pending",
+        "is_final": False,
+        "provider_status": "PAYMENT_REQUEST",
+        "provider_id": "c1d2e3f4-0000-4a4a-8b8b-123456789abc",
+        "authorized_amount": None,
+        "terminal": None,
+        "card": None,
+        "authorization_code": "",
+        "ticket_number": "",
+        "batch_number": None,
+        "response_code": "",
+        "response_message": "",
+        "receipts": {"client": "", "merchant": ""},
+        "updated_at": "2025-05-02T14:03:11.480000-03:00",
+        "taken_at": None,
+        "finished_at": None,
+        "links": {**_LINKS, "cancel": f"/api/v1/intents/{_INTENT_ID}/cancel"},
+    },
+    response_only=True,
+    status_codes=["201"],
+)
+
+INTENT_APPROVED_EXAMPLE = OpenApiExample(
+    "Cobro aprobado",
+    value={
+        **_INTENT_BASE,
+        "state": "approved",
+        "is_final": True,
+        "provider_status": "CONFIRMED",
+        "provider_id": "c1d2e3f4-0000-4a4a-8b8b-123456789abc",
+        "authorized_amount": "1500.00",
+        "terminal": _TERMINAL,
+        "card": {
+            "brand": "VISA",
+            "brand_code": "VI",
+            "last_four": "4242",
+            "payment_type": "CREDIT",
+            "entry_mode": "CHIP_CONTACTLESS",
+        },
+        "authorization_code": "123456",
+        "ticket_number": "0042",
+        "batch_number": 17,
+        "response_code": "00",
+        "response_message": "APROBADA",
+        "receipts": {"client": "COMERCIO DE PRUEBA\n...\nAPROBADA", "merchant": "..."},
+        "updated_at": "2025-05-02T14:03:40.010000-03:00",
+        "taken_at": "2025-05-02T14:03:25.300000-03:00",
+        "finished_at": "2025-05-02T14:03:39.870000-03:00",
+        "links": {**_LINKS, "reversal": f"/api/v1/payments/{_INTENT_ID}/reversal"},
+    },
+    response_only=True,
+    status_codes=["200"],
+)

@@ -1,0 +1,421 @@
+"""Input and output shapes of the POS API. No business rules here: the services decide.
+
+Inputs only parse and scope (a terminal UUID becomes a Terminal *of the key's store*); outputs
+never expose internal integer ids, only UUIDs and the provider's own identifiers.
+"""
+
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from stores.models import Terminal
+from transactions.models import Intent, Method, PrintCopies
+from transactions.rules import BRAND_PRODUCTS, MAX_INSTALLMENTS, MENU_TEXT_MAX, REFERENCE_MAX
+from transactions.states import Kind, State
+
+AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN)
+MAX_TERMINALS_PER_PAYMENT = 10
+
+
+def _no_surrogates(value: str) -> None:
+    # JSON may carry lone UTF-16 surrogates ("\ud800"); no database can store them.
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise serializers.ValidationError("Texto con caracteres inválidos.", code="text_invalid")
+
+
+class ApiText(serializers.CharField):
+    """A CharField that refuses what the database cannot store (NUL, lone surrogates)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(**kwargs)
+        self.validators.append(_no_surrogates)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": AMOUNT_PATTERN,
+        "example": "1500.00",
+        "description": "Importe en pesos como texto decimal, con hasta 2 decimales, mayor que "
+        "cero. Nunca un número JSON (los float no representan dinero).",
+    }
+)
+class AmountField(serializers.Field):
+    """Money as a decimal string: "1500.00". Numbers, signs, exponents and >2 decimals are
+    refused with `amount_invalid`; above the ceiling, `amount_too_large`."""
+
+    default_error_messages = {
+        "amount_invalid": "El importe debe ser un texto decimal positivo con hasta dos "
+        'decimales, p. ej. "1500.00".',
+        "zero": "El importe debe ser mayor que cero.",
+        "amount_too_large": "El importe supera el máximo permitido ({max}).",
+    }
+
+    def to_internal_value(self, data) -> Decimal:
+        if not isinstance(data, str) or not _AMOUNT_RE.fullmatch(data):
+            self.fail("amount_invalid")
+        amount = Decimal(data)
+        if amount <= 0:
+            raise serializers.ValidationError(self.error_messages["zero"], code="amount_invalid")
+        ceiling = Decimal(settings.ECR_MAX_AMOUNT)
+        if amount > ceiling:
+            self.fail("amount_too_large", max=f"{ceiling:.2f}")
+        return amount.quantize(Decimal("0.01"))
+
+    def to_representation(self, value) -> str | None:
+        return None if value is None else f"{value:.2f}"
+
+
+class _RecodingSerializer(serializers.Serializer):
+    """Field errors carry the domain code of their field (`installments_invalid`, ...) so the
+    problem's `code` is as precise as the services' own codes."""
+
+    field_codes: dict[str, str] = {}
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, dict):
+                for name, errors in detail.items():
+                    code = self.field_codes.get(name)
+                    if code and isinstance(errors, list):
+                        detail[name] = [
+                            e
+                            if getattr(e, "code", "") in _KEEP_CODES
+                            else serializers.ErrorDetail(str(e), code=code)
+                            for e in errors
+                        ]
+            raise serializers.ValidationError(detail) from exc
+
+
+_KEEP_CODES = frozenset({"amount_invalid", "amount_too_large", "terminal_not_in_store"})
+
+
+def _terminals_of_store(store, public_ids: list) -> list[Terminal]:
+    found = {t.public_id: t for t in Terminal.objects.filter(store=store, public_id__in=public_ids)}
+    missing = [str(pid) for pid in public_ids if pid not in found]
+    if missing:
+        raise serializers.ValidationError(
+            {
+                "terminal": serializers.ErrorDetail(
+                    f"Terminal desconocida en esta sucursal: {missing[0]}.",
+                    code="terminal_not_in_store",
+                )
+            }
+        )
+    return [found[pid] for pid in dict.fromkeys(public_ids)]
+
+
+class PaymentInputSerializer(_RecodingSerializer):
+    terminal = serializers.UUIDField(
+        required=False, help_text="La terminal (UUID) que ofrece el cobro."
+    )
+    terminals = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        min_length=1,
+        max_length=MAX_TERMINALS_PER_PAYMENT,
+        help_text="O varias terminales (UUID) de la sucursal: la primera que lo tome lo cobra.",
+    )
+    amount = AmountField()
+    installments = serializers.IntegerField(
+        required=False, default=1, min_value=1, max_value=MAX_INSTALLMENTS
+    )
+    brand = serializers.ChoiceField(
+        choices=sorted(BRAND_PRODUCTS),
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Restringe a una marca: "
+        + ", ".join(f"{k} {v}" for k, v in BRAND_PRODUCTS.items()),
+    )
+    method = serializers.ChoiceField(choices=Method.values, required=False, default=Method.CARD)
+    reference = ApiText(max_length=REFERENCE_MAX, help_text="Referencia del POS (pedido, ticket).")
+    menu_text = ApiText(max_length=MENU_TEXT_MAX, help_text="Texto en la lista de la terminal.")
+    print_copies = serializers.ChoiceField(
+        choices=PrintCopies.values, required=False, default=PrintCopies.BOTH
+    )
+    notes = ApiText(max_length=120, help_text="Nota impresa en el ticket.")
+
+    field_codes = {
+        "amount": "amount_invalid",
+        "installments": "installments_invalid",
+        "brand": "brand_invalid",
+        "method": "method_invalid",
+        "reference": "text_invalid",
+        "menu_text": "text_invalid",
+        "notes": "text_invalid",
+        "print_copies": "text_invalid",
+        "terminal": "terminal_not_in_store",
+        "terminals": "terminal_not_in_store",
+    }
+
+    def validate(self, attrs):
+        single, many = attrs.pop("terminal", None), attrs.pop("terminals", None)
+        if (single is None) == (many is None):
+            raise serializers.ValidationError(
+                {
+                    "terminal": serializers.ErrorDetail(
+                        "Indique `terminal` o `terminals` (uno de los dos).",
+                        code="terminal_not_in_store",
+                    )
+                }
+            )
+        attrs["terminals"] = _terminals_of_store(
+            self.context["store"], [single] if single else many
+        )
+        return attrs
+
+
+class ReversalInputSerializer(_RecodingSerializer):
+    reference = ApiText(max_length=REFERENCE_MAX)
+    menu_text = ApiText(max_length=MENU_TEXT_MAX)
+    field_codes = {"reference": "text_invalid", "menu_text": "text_invalid"}
+
+
+class RefundInputSerializer(_RecodingSerializer):
+    terminal = serializers.UUIDField(help_text="La terminal donde se presenta la tarjeta.")
+    amount = AmountField()
+    original = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="El cobro aprobado que se devuelve (opcional; limita el importe a su saldo).",
+    )
+    brand = serializers.ChoiceField(
+        choices=sorted(BRAND_PRODUCTS), required=False, allow_blank=True, default=""
+    )
+    reference = ApiText(max_length=REFERENCE_MAX)
+    menu_text = ApiText(max_length=MENU_TEXT_MAX)
+    field_codes = {
+        "amount": "amount_invalid",
+        "brand": "brand_invalid",
+        "reference": "text_invalid",
+        "menu_text": "text_invalid",
+        "terminal": "terminal_not_in_store",
+    }
+
+    def validate(self, attrs):
+        store = self.context["store"]
+        (attrs["terminal"],) = _terminals_of_store(store, [attrs["terminal"]])
+        original_id = attrs.get("original")
+        if original_id is not None:
+            original = Intent.objects.filter(
+                store=store, kind=Kind.PAYMENT, public_id=original_id
+            ).first()
+            if original is None:
+                raise serializers.ValidationError(
+                    {
+                        "original": serializers.ErrorDetail(
+                            "Cobro original desconocido en esta sucursal.", code="does_not_exist"
+                        )
+                    }
+                )
+            attrs["original"] = original
+        return attrs
+
+
+class SettlementInputSerializer(_RecodingSerializer):
+    terminal = serializers.UUIDField(help_text="La terminal cuyo lote se cierra.")
+    print_receipt = serializers.BooleanField(required=False, default=True)
+    field_codes = {"terminal": "terminal_not_in_store"}
+
+    def validate(self, attrs):
+        (attrs["terminal"],) = _terminals_of_store(self.context["store"], [attrs["terminal"]])
+        return attrs
+
+
+class WaitQuerySerializer(serializers.Serializer):
+    wait = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=30,
+        help_text="Segundos (0-30) a esperar que la intención llegue a un estado final.",
+    )
+
+
+class WebhookInputSerializer(serializers.Serializer):
+    url = serializers.URLField(
+        max_length=500,
+        help_text="URL https que recibe los eventos (http solo a localhost en desarrollo).",
+    )
+
+    def validate_url(self, value):
+        _no_surrogates(value)
+        return value
+
+
+# --- Outputs ---------------------------------------------------------------------------------
+
+
+class TerminalRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    terminal_id = serializers.CharField(help_text="Número de terminal de Prisma (8 dígitos).")
+    label = serializers.CharField()
+
+
+class CardSerializer(serializers.Serializer):
+    brand = serializers.CharField(source="card_brand")
+    brand_code = serializers.CharField(source="card_brand_code")
+    last_four = serializers.CharField(source="card_last_four")
+    payment_type = serializers.CharField(help_text="CREDIT o DEBIT.")
+    entry_mode = serializers.CharField(help_text="CHIP, CHIP_CONTACTLESS, QR_CODE, ...")
+
+
+class ReceiptsSerializer(serializers.Serializer):
+    client = serializers.CharField(source="client_receipt")
+    merchant = serializers.CharField(source="merchant_receipt")
+
+
+class IntentLinksSerializer(serializers.Serializer):
+    self = serializers.CharField()
+    wait = serializers.CharField()
+    cancel = serializers.CharField(required=False)
+    reversal = serializers.CharField(required=False)
+
+
+class IntentOutputSerializer(serializers.Serializer):
+    """An intent as the POS sees it."""
+
+    id = serializers.UUIDField(source="public_id")
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    state = serializers.ChoiceField(choices=State.choices)
+    is_final = serializers.BooleanField()
+    provider_status = serializers.CharField(help_text="El estado de Prisma, textual.")
+    provider_id = serializers.CharField(help_text="El id de la intención en Prisma.")
+    amount = AmountField(allow_null=True, help_text="Importe pedido (null en cierres de lote).")
+    authorized_amount = AmountField(allow_null=True)
+    installments = serializers.IntegerField()
+    method = serializers.CharField()
+    brand_restriction = serializers.CharField()
+    reference = serializers.CharField()
+    menu_text = serializers.CharField()
+    print_copies = serializers.CharField()
+    terminal = TerminalRefSerializer(allow_null=True, help_text="La terminal que la tomó.")
+    offered_terminals = serializers.SerializerMethodField()
+    card = serializers.SerializerMethodField()
+    authorization_code = serializers.CharField()
+    ticket_number = serializers.CharField(help_text="Cupón.")
+    batch_number = serializers.IntegerField(allow_null=True, help_text="Lote.")
+    response_code = serializers.CharField()
+    response_message = serializers.CharField()
+    receipts = ReceiptsSerializer(source="*")
+    original_id = serializers.SerializerMethodField()
+    needs_attention = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    taken_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    links = serializers.SerializerMethodField()
+
+    @extend_schema_field(TerminalRefSerializer(many=True))
+    def get_offered_terminals(self, intent) -> list:
+        return TerminalRefSerializer(intent.offered_terminals.all(), many=True).data
+
+    @extend_schema_field(CardSerializer(allow_null=True))
+    def get_card(self, intent):
+        if not (intent.card_brand or intent.card_last_four or intent.entry_mode):
+            return None
+        return CardSerializer(intent).data
+
+    @extend_schema_field(OpenApiTypes.UUID)
+    def get_original_id(self, intent) -> str | None:
+        return str(intent.original.public_id) if intent.original_id else None
+
+    @extend_schema_field(IntentLinksSerializer)
+    def get_links(self, intent) -> dict:
+        return intent_links(intent)
+
+
+def intent_links(intent: Intent) -> dict:
+    url = reverse("pos-api:intent-detail", kwargs={"public_id": intent.public_id})
+    links = {"self": url, "wait": f"{url}?wait=30"}
+    if intent.state in (State.PENDING, State.PROCESSING) and intent.kind != Kind.SETTLEMENT:
+        links["cancel"] = reverse("pos-api:intent-cancel", kwargs={"public_id": intent.public_id})
+    if intent.kind == Kind.PAYMENT and intent.state == State.APPROVED:
+        links["reversal"] = reverse(
+            "pos-api:payment-reversal", kwargs={"public_id": intent.public_id}
+        )
+    return links
+
+
+def intent_webhook_payload(*, intent: Intent) -> dict:
+    """The intent as the webhook body's `data` (the same shape as `GET /intents/{id}`)."""
+    return dict(IntentOutputSerializer(intent).data)
+
+
+class TerminalCurrentIntentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    kind = serializers.CharField()
+    state = serializers.CharField()
+    amount = AmountField(allow_null=True)
+
+
+class TerminalOutputSerializer(serializers.Serializer):
+    """A terminal of the store with its live state."""
+
+    id = serializers.UUIDField(source="terminal.public_id")
+    terminal_id = serializers.CharField(source="terminal.terminal_id")
+    label = serializers.CharField(source="terminal.label")
+    serial = serializers.CharField(source="terminal.serial")
+    model = serializers.CharField(source="terminal.model")
+    enabled = serializers.BooleanField(source="terminal.enabled")
+    state = serializers.ChoiceField(
+        choices=[("idle", "Libre"), ("busy", "Ocupada"), ("disabled", "Deshabilitada")]
+    )
+    current_intent = TerminalCurrentIntentSerializer(allow_null=True)
+    last_taken_at = serializers.DateTimeField(allow_null=True)
+    stuck_count = serializers.IntegerField(
+        help_text="Intenciones de esta terminal que requieren atención."
+    )
+
+
+class WebhookOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    url = serializers.URLField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WebhookCreatedSerializer(WebhookOutputSerializer):
+    secret = serializers.CharField(
+        allow_null=True,
+        help_text="Secreto de firma. Se muestra solo en esta respuesta (una repetición con el "
+        "mismo Idempotency-Key lo devuelve como null).",
+    )
+
+
+class PingSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    store = serializers.CharField()
+    pos_client = serializers.CharField()
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details with a stable `code`."""
+
+    type = serializers.CharField(help_text="urn:ecr-portal:problem:<code>")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="Código estable para programar contra él.")
+    errors = FieldErrorSerializer(many=True)

@@ -1,0 +1,173 @@
+"""django-q2 tasks of the POS API: deliver webhooks, sweep due retries, prune idempotency keys.
+
+Tasks take ids only and are safe to run twice: a delivery is claimed by a conditional UPDATE
+(`status = pending`, due, not claimed) that must change exactly one row, so two workers never
+send the same attempt. django-q2 has no delayed tasks: a failed attempt sets `next_attempt_at`
+(exponential backoff) and `webhook_retry_sweep`, scheduled every minute, enqueues what is due.
+"""
+
+import ipaddress
+import json
+import logging
+import socket
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from django.db.models import F, Q
+from django.utils import timezone
+
+from transactions.api.models import WebhookAttempt, WebhookDelivery
+from transactions.webhooks import (
+    SIGNATURE_HEADER,
+    loopback_http_allowed,
+    webhook_sign,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(hours=1)
+# Longer than one attempt can take (timeout below), shorter than a worker's task timeout.
+CLAIM_FOR = timedelta(seconds=60)
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+USER_AGENT = "ECR-Portal-Webhooks/1.0"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min, ... capped at one hour."""
+    return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
+
+
+def _client() -> httpx.Client:
+    """The HTTP client for deliveries (tests replace it to inject a transport)."""
+    return httpx.Client(timeout=TIMEOUT, follow_redirects=False, headers={"User-Agent": USER_AGENT})
+
+
+def _destination_refused(url: str) -> str:
+    """Why the URL's host may not be called now ("" if it may): it must resolve to public
+    addresses, or to loopback in development. Checked at every attempt because DNS changes."""
+    host = (urlsplit(url).hostname or "").lower()
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return f"no se pudo resolver {host}: {exc.strerror or exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.is_global:
+            continue
+        if address.is_loopback and loopback_http_allowed():
+            continue
+        return f"destino no permitido ({address})"
+    return ""
+
+
+def webhook_deliver(*, delivery_id: int, client: httpx.Client | None = None) -> bool:
+    """Makes one attempt of a due delivery. Returns whether there was work to do."""
+    now = timezone.now()
+    claimed = (
+        WebhookDelivery.objects.filter(
+            pk=delivery_id,
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__lte=now,
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + CLAIM_FOR, attempts=F("attempts") + 1)
+    )
+    if claimed != 1:
+        return False
+    delivery = WebhookDelivery.objects.select_related("endpoint", "endpoint__pos_client").get(
+        pk=delivery_id
+    )
+    endpoint = delivery.endpoint
+    if not endpoint.active or endpoint.pos_client.revoked_at is not None:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=WebhookDelivery.Status.CANCELLED,
+            claimed_until=None,
+            attempts=F("attempts") - 1,
+            last_error="cliente POS revocado o webhook desactivado",
+        )
+        return True
+
+    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: webhook_sign(secret=endpoint.get_secret(), body=body),
+        "X-ECR-Event": delivery.event,
+        "X-ECR-Delivery": str(delivery.public_id),
+    }
+    status_code: int | None = None
+    error = _destination_refused(endpoint.url)
+    started = time.monotonic()
+    if not error:
+        owns_client = client is None
+        http = client or _client()
+        try:
+            response = http.post(endpoint.url, content=body, headers=headers)
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{exc.__class__.__name__}: {exc}"[:300]
+        finally:
+            if owns_client:
+                http.close()
+    duration_ms = int((time.monotonic() - started) * 1000)
+    attempt_number = delivery.attempts
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=attempt_number,
+        status_code=status_code,
+        error=error[:300],
+        duration_ms=duration_ms,
+    )
+    done = timezone.now()
+    fields = {"claimed_until": None, "last_status_code": status_code, "last_error": error[:300]}
+    if not error:
+        fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=done)
+    elif attempt_number >= MAX_ATTEMPTS:
+        fields.update(status=WebhookDelivery.Status.FAILED)
+        logger.warning(
+            "webhook %s failed after %s attempts: %s", delivery.pk, attempt_number, error
+        )
+    else:
+        fields.update(next_attempt_at=done + retry_delay(attempt_number))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    return True
+
+
+def webhook_deliver_task(delivery_id: int) -> bool:
+    """django-q2 entry point: one attempt of one delivery."""
+    return webhook_deliver(delivery_id=delivery_id)
+
+
+def webhook_retry_sweep(limit: int = 200) -> int:
+    """Enqueues the deliveries whose next attempt is due. Scheduled every minute."""
+    from django_q.tasks import async_task
+
+    now = timezone.now()
+    due = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for delivery_id in due:
+        async_task(
+            "transactions.tasks_webhooks.webhook_deliver_task",
+            delivery_id,
+            task_name=f"webhook-{delivery_id}",
+            q_options={"timeout": 30},
+        )
+    return len(due)
+
+
+def idempotency_prune_task() -> int:
+    """Deletes idempotency keys older than 48 h. Scheduled daily."""
+    from transactions.api.idempotency import idempotency_prune
+
+    return idempotency_prune()
