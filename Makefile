@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+# The demo credential points at the simulator served by `make run` itself.
+export ECR_SIMULATOR_BASE_URL ?= http://127.0.0.1:$(PORT)/simulator
 
 .PHONY: run test test-fast lint format check bench install migrate seed schedules e2e-deps clean
 
@@ -30,8 +32,8 @@ schedules: migrate
 run: seed schedules
 	@echo "Portal: http://127.0.0.1:$(PORT)/  ·  Simulador: http://127.0.0.1:$(PORT)/simulator/"
 	@trap 'kill 0' INT TERM EXIT; \
-	  ECR_SIMULATOR_BASE_URL=http://127.0.0.1:$(PORT)/simulator $(BIN)/python manage.py qcluster & \
-	  ECR_SIMULATOR_BASE_URL=http://127.0.0.1:$(PORT)/simulator $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
+	  $(BIN)/python manage.py qcluster & \
+	  $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
