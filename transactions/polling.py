@@ -9,12 +9,14 @@ cache makes sure one intent is never polled twice at once, even by a sweeper and
 
 import contextlib
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.db import DatabaseCache
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -46,16 +48,42 @@ _GET_CALLS = {
 }
 
 
+_local_polls: set[int] = set()
+_local_guard = threading.Lock()
+
+
+def _shared_lock_is_cheap() -> bool:
+    """A lock in Redis or memory costs nothing; in the database cache it is two writes per poll.
+
+    The database cache is the single-machine default, where the sweepers' claims already keep two
+    sweepers off one intent and watchers mark `watched_until`; a process-local lock then covers
+    the rest without writing. Several hosts configure Redis, and get the cross-process lock.
+    """
+    return not isinstance(caches["default"], DatabaseCache)
+
+
 @contextlib.contextmanager
 def poll_lock(intent_pk: int):
     """Yields True if this caller may poll the intent now (nobody else is polling it)."""
-    key = f"ecr:poll-lock:{intent_pk}"
-    acquired = cache.add(key, 1, timeout=POLL_LOCK_SECONDS)
+    with _local_guard:
+        acquired = intent_pk not in _local_polls
+        if acquired:
+            _local_polls.add(intent_pk)
+    shared_key = None
+    if acquired and _shared_lock_is_cheap():
+        shared_key = f"ecr:poll-lock:{intent_pk}"
+        if not cache.add(shared_key, 1, timeout=POLL_LOCK_SECONDS):
+            acquired, shared_key = False, None
+            with _local_guard:
+                _local_polls.discard(intent_pk)
     try:
         yield acquired
     finally:
         if acquired:
-            cache.delete(key)
+            if shared_key:
+                cache.delete(shared_key)
+            with _local_guard:
+                _local_polls.discard(intent_pk)
 
 
 def intent_poll(intent: Intent, *, actor: Actor = SWEEPER, watched: bool = False) -> bool:

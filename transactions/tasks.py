@@ -6,6 +6,7 @@ never credentials or model instances (they are stored and shown in the admin).
 
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,23 +20,39 @@ logger = logging.getLogger(__name__)
 SWEEPER_SECONDS = 40  # below Q_CLUSTER["timeout"] (60 s) with room for an in-flight poll
 
 
+SLOT_LEASE_SECONDS = 15
+
+
 def sweeper_task(seconds: int = SWEEPER_SECONDS) -> str:
     """Runs the sweeper loop for `seconds` in a free slot, then chains the next run.
 
     django-q2's scheduler fires about once a minute and has no delayed tasks, so detection cannot
     ride on the schedule: the loop sweeps every quarter second, and chaining keeps it running
     with no gap. The every-minute schedule is only the watchdog that restarts a dead chain; the
-    slot leases keep the number of loops at ECR_SWEEPERS however many fire.
+    slot leases keep the number of loops at ECR_SWEEPERS however many fire. A lease is short and
+    renewed while the loop lives, so a killed worker frees its slot within seconds.
     """
     token = secrets.token_hex(8)
     for slot in range(settings.ECR_SWEEPERS):
         key = f"ecr:sweeper-slot:{slot}"
-        if cache.add(key, token, timeout=seconds + 30):
+        if cache.add(key, token, timeout=SLOT_LEASE_SECONDS):
             break
     else:
         return "todas las ranuras del sweeper están ocupadas"
+    renewed_at = time.monotonic()
+
+    def lost_slot() -> bool:
+        nonlocal renewed_at
+        if time.monotonic() - renewed_at < SLOT_LEASE_SECONDS / 3:
+            return False
+        if cache.get(key) != token:
+            return True  # the lease expired and another loop took the slot: stop, it runs
+        cache.set(key, token, timeout=SLOT_LEASE_SECONDS)
+        renewed_at = time.monotonic()
+        return False
+
     try:
-        polled = polling.sweeper_loop(seconds=seconds)
+        polled = polling.sweeper_loop(seconds=seconds, stop=lost_slot)
     finally:
         if cache.get(key) == token:
             cache.delete(key)

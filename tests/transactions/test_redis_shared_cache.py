@@ -33,15 +33,17 @@ pytestmark = pytest.mark.redis
 
 def test_poll_lock_is_exclusive_across_processes(redis_caches, monkeypatch):
     first, second = redis_caches
-    monkeypatch.setattr(polling, "cache", first)
-    with polling.poll_lock(42) as got_first:
-        assert got_first
-        monkeypatch.setattr(polling, "cache", second)
-        with polling.poll_lock(42) as got_second:
-            assert not got_second, "a second process must not poll the same intent"
+    monkeypatch.setattr(polling, "_shared_lock_is_cheap", lambda: True)
+    # Another process (its own Redis client) is polling intent 42.
+    assert first.add("ecr:poll-lock:42", 1, timeout=30)
     monkeypatch.setattr(polling, "cache", second)
-    with polling.poll_lock(42) as again:
-        assert again, "released after the first poll ends"
+    with polling.poll_lock(42) as acquired:
+        assert not acquired, "a second process must not poll the same intent"
+    first.delete("ecr:poll-lock:42")
+    with polling.poll_lock(42) as acquired:
+        assert acquired
+        assert first.get("ecr:poll-lock:42") == 1, "the lock is visible to the other process"
+    assert first.get("ecr:poll-lock:42") is None, "released after the poll"
 
 
 def test_sweeper_slots_limit_the_loops_across_processes(redis_caches, monkeypatch, settings):

@@ -1,6 +1,5 @@
 """Every endpoint: no key, a revoked key, a malformed key, another store's key and objects."""
 
-
 import pytest
 
 from tests.transactions.api.conftest import API, make_intent, post
