@@ -199,8 +199,9 @@ SPECTACULAR_SETTINGS = {
 Q_CLUSTER = {
     "name": "ecrportal",
     "workers": env_int("Q_WORKERS", 2, minimum=1),
-    "timeout": 60,
-    "retry": 90,
+    # The sweeper task loops for 40 s; a last sweep whose reads all time out may add ~3 minutes.
+    "timeout": 300,
+    "retry": 330,
     "max_attempts": 5,
     "ack_failures": True,
     "catch_up": False,

@@ -2,13 +2,23 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from transactions.states import State
 
-# A `created` row older than this was orphaned by a crash between commit and provider call
-# (the call itself times out well before: connect + read timeouts).
-CREATED_GRACE_SECONDS = 45
+
+def created_grace_seconds() -> int:
+    """How old a `created` row must be before the sweeper treats its process as dead.
+
+    It must outlast the slowest honest create: waiting for another caller's token request, a
+    token fetch, the create, and after a 401 one more token fetch and create (each bounded by the
+    connect + read timeouts). A slower answer is still adopted (see `services._send`).
+    """
+    one_call_ms = settings.ECR_GATEWAY_CONNECT_TIMEOUT_MS + settings.ECR_GATEWAY_READ_TIMEOUT_MS
+    return 4 * one_call_ms // 1000 + 15
+
+
 # How long an in-doubt create keeps being searched for quickly before a person is asked.
 IN_DOUBT_FAST_SEARCH = timedelta(minutes=2)
 
@@ -24,7 +34,7 @@ def next_poll_delay(intent, *, now=None, state: str | None = None) -> timedelta:
         age = now - intent.created_at
         return timedelta(seconds=2 if age < IN_DOUBT_FAST_SEARCH else 300)
     if state == State.CREATED:
-        return timedelta(seconds=CREATED_GRACE_SECONDS)
+        return timedelta(seconds=created_grace_seconds())
     started = intent.sent_at or intent.created_at
     age = (now - started).total_seconds()
     if state == State.CANCELLING:

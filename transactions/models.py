@@ -111,6 +111,7 @@ class Intent(models.Model):
         null=True, blank=True, help_text="Alguien espera el resultado (POS o tablero)."
     )
     cancel_attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_sent_at = models.DateTimeField(null=True, blank=True)
     ecr_transaction_id = models.CharField(
         max_length=64, blank=True, help_text="La referencia enviada a Prisma (única por intención)."
     )

@@ -21,7 +21,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from transactions.backoff import CREATED_GRACE_SECONDS, next_poll_delay
+from transactions.backoff import created_grace_seconds, next_poll_delay
 from transactions.gateway import GatewayError, gateway_for
 from transactions.models import Intent, IntentEvent
 from transactions.states import FINAL_STATES, Kind, State
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 # A processing intent is never abandoned; past this it is raised to a person as stuck.
 STUCK_AFTER = timedelta(minutes=10)
 POLL_LOCK_SECONDS = 60
+CANCEL_RESEND_AFTER = timedelta(seconds=10)
+WAITING_STATUSES = frozenset({"PAYMENT_REQUEST", "REFUND_REQUEST", "REVERSAL_REQUEST"})
 
 _GET_CALLS = {
     Kind.PAYMENT: ("payment_get", "payment_id"),
@@ -117,7 +119,7 @@ def intent_poll(intent: Intent, *, actor: Actor = SWEEPER, watched: bool = False
 
 def _poll_created(intent: Intent, *, actor: Actor) -> bool:
     """A `created` row past its grace period: its creating process died mid-call."""
-    if timezone.now() - intent.created_at < timedelta(seconds=CREATED_GRACE_SECONDS):
+    if timezone.now() - intent.created_at < timedelta(seconds=created_grace_seconds()):
         return False
     return intent_transition(
         intent,
@@ -147,18 +149,15 @@ def _apply_time_rules(intent: Intent, *, actor: Actor) -> bool:
             )
             intent_cancel(intent=intent, actor=actor)
             return True
-    elif intent.state == State.CANCELLING and intent.provider_status in (
-        "PAYMENT_REQUEST",
-        "REFUND_REQUEST",
-        "REVERSAL_REQUEST",
-    ):
+    elif intent.state == State.CANCELLING and intent.provider_status in WAITING_STATUSES:
         # The provider still shows it waiting after we asked to cancel: ask again (idempotent),
-        # a few times, then raise it.
-        if intent.cancel_attempts < 5:
+        # spaced out and for as long as it takes; after a few tries a person is told too.
+        last = intent.cancel_sent_at or intent.cancel_requested_at or started
+        if now - last >= CANCEL_RESEND_AFTER:
             from transactions.services import intent_send_cancel
 
-            intent_send_cancel(intent, actor=actor)
-        else:
+            intent_send_cancel(intent, actor=actor, learn=False)
+        if intent.cancel_attempts >= 5:
             intent_flag(intent, reason="La cancelación no se confirma en Prisma")
     elif intent.state in (State.PROCESSING, State.CANCELLING) and now - started > STUCK_AFTER:
         intent_flag(intent, reason="Trabada: sigue en proceso en la terminal")
@@ -215,13 +214,17 @@ def _poll_in_thread(intent_pk: int) -> bool:
         connection.close()
 
 
-def sweep_once(*, limit: int = 200, concurrency: int | None = None) -> int:
+def sweep_once(*, limit: int | None = None, concurrency: int | None = None) -> int:
     """Claims due intents and polls them with bounded concurrency. Returns how many it polled
-    (0 means there was no work)."""
-    ids = claim_due(limit=limit)
+    (0 means there was no work).
+
+    The claim is sized to the concurrency so one sweep stays short even when every read hits
+    the timeout (8 rounds of reads), well inside the task's time limit.
+    """
+    concurrency = concurrency or settings.ECR_POLL_CONCURRENCY
+    ids = claim_due(limit=limit or concurrency * 8)
     if not ids:
         return 0
-    concurrency = concurrency or settings.ECR_POLL_CONCURRENCY
     if concurrency <= 1 or len(ids) == 1:
         for pk in ids:
             _poll_by_id(pk)
@@ -233,11 +236,21 @@ def sweep_once(*, limit: int = 200, concurrency: int | None = None) -> int:
 
 def sweeper_loop(*, seconds: float, tick: float = 0.25, stop=None) -> int:
     """Sweeps repeatedly for `seconds` (a django-q2 task runs this; the scheduler's resolution
-    is a minute, so the loop keeps detection within a tick). Returns the number of polls."""
+    is a minute, so the loop keeps detection within a tick). Returns the number of polls.
+
+    A failing sweep (the database busy or reconnecting) is logged and retried after a pause; it
+    never ends the loop early, so the chain of loops is not broken by a passing error.
+    """
     deadline = time.monotonic() + seconds
     polled = 0
     while time.monotonic() < deadline and not (stop and stop()):
-        count = sweep_once()
+        try:
+            count = sweep_once()
+        except Exception:
+            logger.exception("sweep failed; retrying")
+            close_old_connections()
+            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+            continue
         polled += count
         if count == 0:
             time.sleep(tick)

@@ -143,6 +143,9 @@ def batch_record_for_settlement(*, settlement: Intent) -> Batch | None:
         return existing
     terminal = settlement.terminal or settlement.offered_terminals.first()
     if settlement.batch_number is None or terminal is None:
+        from transactions.transitions import intent_flag
+
+        intent_flag(settlement, reason="Cierre confirmado sin número de lote: conciliar a mano")
         return None
     totals = batch_totals(terminal=terminal, batch_number=settlement.batch_number)
     verdict, differences = reconcile(totals=totals, ticket=settlement.merchant_receipt)
@@ -160,3 +163,15 @@ def batch_record_for_settlement(*, settlement: Intent) -> Batch | None:
             )
     except IntegrityError:
         return Batch.objects.filter(settlement=settlement).first()
+
+
+def batch_backfill() -> int:
+    """Records the Batch of every approved settlement that has none yet (the after-commit step
+    that writes it can be lost with its process). Returns how many it recorded."""
+    missing = Intent.objects.filter(
+        kind=Kind.SETTLEMENT,
+        state=State.APPROVED,
+        closed_batch__isnull=True,
+        needs_attention=False,
+    ).select_related("terminal")
+    return sum(1 for settlement in missing if batch_record_for_settlement(settlement=settlement))

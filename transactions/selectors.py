@@ -138,6 +138,18 @@ def batch_is_closed(*, terminal: Terminal | None, batch_number: int | None) -> b
     return Batch.objects.filter(terminal=terminal, batch_number=batch_number).exists()
 
 
+def _closed_after(payment: Intent) -> bool:
+    """Whether the terminal closed a batch after the payment was approved. It does not depend on
+    the Batch row (written after the settlement) nor on the payment carrying a batch number."""
+    approved_at = payment.finished_at or payment.taken_at or payment.created_at
+    return Intent.objects.filter(
+        kind=Kind.SETTLEMENT,
+        terminal_id=payment.terminal_id,
+        state=State.APPROVED,
+        finished_at__gt=approved_at,
+    ).exists()
+
+
 def reversal_allowed(*, payment: Intent) -> tuple[bool, tuple[str, str] | None]:
     """Whether an anulación is possible, else (code, Spanish reason)."""
     if payment.kind != Kind.PAYMENT or payment.state != State.APPROVED:
@@ -149,10 +161,19 @@ def reversal_allowed(*, payment: Intent) -> tuple[bool, tuple[str, str] | None]:
         )
     if payment.terminal_id is None or not payment.provider_id:
         return False, ("reversal_not_allowed", "El cobro no tiene terminal o id de Prisma.")
-    if batch_is_closed(terminal=payment.terminal, batch_number=payment.batch_number):
+    if batch_is_closed(terminal=payment.terminal, batch_number=payment.batch_number) or (
+        _closed_after(payment)
+    ):
         return False, (
             "batch_closed",
             "El lote del cobro ya se cerró: corresponde una devolución.",
+        )
+    if Intent.objects.filter(
+        kind=Kind.SETTLEMENT, terminal_id=payment.terminal_id, state__in=sorted(RESERVING_STATES)
+    ).exists():
+        return False, (
+            "settlement_in_progress",
+            "Se está cerrando el lote de la terminal: espere el cierre y haga una devolución.",
         )
     active = payment.followups.exclude(state__in=[State.DECLINED, State.FAILED, State.CANCELLED])
     if active.filter(kind=Kind.REVERSAL).exists():
@@ -185,11 +206,10 @@ def intent_actions_for_user(*, intent: Intent, user) -> set[str]:
             actions.add("reverse")
         if refundable_balance(payment=intent) > 0 and can(Action.REFUND):
             actions.add("refund")
-    if (intent.state == State.IN_DOUBT or (intent.needs_attention and not intent.is_final)) and can(
-        Action.RESOLVE
-    ):
+    resolvable = intent.state == State.IN_DOUBT and not intent.provider_id
+    if resolvable and can(Action.RESOLVE):
         actions.add("resolve")
-    if intent.needs_attention and intent.is_final and can(Action.RESOLVE):
+    if intent.needs_attention and not resolvable and can(Action.RESOLVE):
         actions.add("acknowledge")
     return actions
 

@@ -9,21 +9,25 @@ The shape of every money-moving service is the same (DESIGN.md, STYLE.md rule 2)
 A create whose answer was lost is `in_doubt` and is never sent again: the resolver looks for it.
 """
 
+import contextlib
 import logging
 import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from stores.models import Store, Terminal
 from stores.roles import Action
 from stores.selectors import credential_for_store, user_can
 from transactions import rules
-from transactions.backoff import CREATED_GRACE_SECONDS, IN_DOUBT_FAST_SEARCH
+from transactions.backoff import IN_DOUBT_FAST_SEARCH, created_grace_seconds
 from transactions.errors import IntentRuleError
 from transactions.gateway import (
     GatewayError,
@@ -88,8 +92,54 @@ def _busy_terminals(terminals: list[Terminal]) -> list[Terminal]:
     return [t for t in terminals if t.pk in busy_ids]
 
 
-def _create_row(*, store, terminals, credential, actor: Actor, **fields) -> Intent:
-    """Commits the intent as `created` with its terminals locked, after the last rule checks."""
+def _unique_ecr_transaction_id(*, store: Store, base: str, public_id) -> str:
+    """The reference sent to the provider: the POS's own when it has one, made unique within the
+    merchant (a retried order gets `-R2`, `-R3`...), because the in-doubt resolver identifies an
+    intention by it and must never adopt another attempt's payment."""
+    if not base:
+        return f"ECR-{public_id.hex[:16]}"
+    candidate, attempt = base[:64], 1
+    while Intent.objects.filter(
+        store__merchant_id=store.merchant_id, ecr_transaction_id=candidate
+    ).exists():
+        attempt += 1
+        suffix = f"-R{attempt}"
+        candidate = base[: 64 - len(suffix)] + suffix
+    return candidate
+
+
+_created_listener: ContextVar[Callable[[Intent], None] | None] = ContextVar(
+    "intent_created_listener", default=None
+)
+
+
+@contextlib.contextmanager
+def intent_created_listener(callback: Callable[[Intent], None]):
+    """Calls `callback(intent)` as soon as a service in this block has committed its intent row,
+    before the provider is called. The POS API links its idempotency key to the intent this way,
+    so a request that dies mid-call still leaves the key pointing at what it created."""
+    token = _created_listener.set(callback)
+    try:
+        yield
+    finally:
+        _created_listener.reset(token)
+
+
+def _create_row(
+    *,
+    store,
+    terminals,
+    credential,
+    actor: Actor,
+    ecr_base: str = "",
+    recheck: Callable[[Intent], None] | None = None,
+    **fields,
+) -> Intent:
+    """Commits the intent as `created` with its terminals locked, after the last rule checks.
+
+    A reversal or refund also locks its original payment and re-runs `recheck` on the locked row,
+    so a reversal and a refund (or two refunds) racing on one payment cannot both pass.
+    """
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -100,6 +150,11 @@ def _create_row(*, store, terminals, credential, actor: Actor, **fields) -> Inte
                 .filter(pk__in=[t.pk for t in terminals])
                 .order_by("pk")
             )
+            original = fields.get("original")
+            if original is not None:
+                locked = Intent.objects.select_for_update().get(pk=original.pk)
+                if recheck is not None:
+                    recheck(locked)
             busy = _busy_terminals(terminals)
             if busy:
                 raise IntentRuleError(
@@ -125,21 +180,21 @@ def _create_row(*, store, terminals, credential, actor: Actor, **fields) -> Inte
                     field="reference",
                     http_status=409,
                 )
+            public_id = uuid.uuid4()
             intent = Intent.objects.create(
+                public_id=public_id,
                 store=store,
                 credential=credential,
                 requested_by_user=actor.user,
                 requested_by_pos=actor.pos_client,
+                ecr_transaction_id=_unique_ecr_transaction_id(
+                    store=store, base=ecr_base, public_id=public_id
+                ),
                 # If this process dies before recording the answer, the sweeper finds the row
                 # after the grace period and resolves it like an in-doubt create.
-                next_poll_at=now + timedelta(seconds=CREATED_GRACE_SECONDS),
+                next_poll_at=now + timedelta(seconds=created_grace_seconds()),
                 **fields,
             )
-            if not intent.ecr_transaction_id:
-                intent.ecr_transaction_id = intent.reference or f"ECR-{intent.public_id.hex[:16]}"
-                Intent.objects.filter(pk=intent.pk).update(
-                    ecr_transaction_id=intent.ecr_transaction_id
-                )
             intent.offered_terminals.set(terminals)
             IntentEvent.objects.create(
                 intent=intent,
@@ -155,6 +210,9 @@ def _create_row(*, store, terminals, credential, actor: Actor, **fields) -> Inte
             field="reference",
             http_status=409,
         ) from exc
+    listener = _created_listener.get()
+    if listener is not None:
+        listener(intent)
     return intent
 
 
@@ -166,16 +224,21 @@ def _send(intent: Intent, call, *, actor: Actor) -> Intent:
     except GatewayError as exc:
         return _record_create_error(intent, exc, actor=actor, sent_at=sent_at)
     # One write records both the sending and the provider's first answer.
-    intent_record_answer(
+    recorded = intent_record_answer(
         intent, answer, actor=actor, reschedule=True, extra_fields={"sent_at": sent_at}
     )
-    if intent.state == State.CREATED:
-        # An answer without a status we can map and without an id: keep polling via resolver.
-        intent_transition(
-            intent,
-            to_state=State.IN_DOUBT,
-            actor=actor,
-            message="Prisma respondió sin un estado reconocible",
+    if (
+        not recorded
+        and intent.state == State.IN_DOUBT
+        and not intent.provider_id
+        and answer.provider_id
+    ):
+        # The answer was so slow that the sweeper took this row for orphaned and put it in
+        # doubt. The answer is here after all: adopt it instead of losing the provider's id.
+        Intent.objects.filter(pk=intent.pk, provider_id="").update(provider_id=answer.provider_id)
+        intent.provider_id = answer.provider_id
+        intent_record_answer(
+            intent, answer, actor=actor, reschedule=True, extra_fields={"sent_at": sent_at}
         )
     return intent
 
@@ -253,6 +316,7 @@ def payment_create(
         credential=credential,
         actor=actor,
         kind=Kind.PAYMENT,
+        ecr_base=reference,
         amount=amount,
         installments=installments,
         brand_restriction=brand,
@@ -283,33 +347,52 @@ def payment_create(
     )
 
 
+def _check_reversal(payment: Intent) -> None:
+    allowed, reason = reversal_allowed(payment=payment)
+    if not allowed:
+        code, message = reason
+        raise IntentRuleError(code, message, http_status=409)
+
+
+def _check_refund(payment: Intent, amount: Decimal) -> None:
+    if payment.state != State.APPROVED:
+        raise IntentRuleError(
+            "refund_not_allowed", "Solo se puede devolver un cobro aprobado.", http_status=409
+        )
+    balance = refundable_balance(payment=payment)
+    if amount > balance:
+        raise IntentRuleError(
+            "refund_exceeds_balance",
+            f"El importe supera el saldo devolvible ({rules.format_ars(balance)}).",
+            field="amount",
+            http_status=422,
+        )
+
+
 def reversal_create(
     *, payment: Intent, reference: str = "", menu_text: str = "", user=None, pos_client=None
 ) -> Intent:
     """Annuls an approved payment while its batch is open (anulación)."""
     store = payment.store
     _require(user, store, Action.REVERSE)
-    allowed, reason = reversal_allowed(payment=payment)
-    if not allowed:
-        code, message = reason
-        raise IntentRuleError(code, message, http_status=409)
+    _check_reversal(payment)
     reference = rules.clean_text(reference, field="reference", max_length=rules.REFERENCE_MAX)
     menu_text = rules.clean_text(menu_text, field="menu_text", max_length=rules.MENU_TEXT_MAX)
     credential = _credential(store)
     actor = _actor(user, pos_client)
     terminal = payment.terminal
-    suffix = "-A" + str(payment.followups.filter(kind=Kind.REVERSAL).count() + 1)
     intent = _create_row(
         store=store,
         terminals=[terminal],
         credential=credential,
         actor=actor,
+        recheck=_check_reversal,
         kind=Kind.REVERSAL,
         terminal=terminal,
         original=payment,
         amount=payment.amount,
         reference=reference,
-        ecr_transaction_id=(reference or payment.ecr_transaction_id)[:60] + suffix,
+        ecr_base=(reference or payment.ecr_transaction_id)[:62] + "-A",
         menu_text=(menu_text or f"Anulación {rules.format_ars(payment.amount)}")[:40],
         print_copies=payment.print_copies,
         card_brand_code=payment.card_brand_code,
@@ -350,61 +433,35 @@ def refund_create(
     reference = rules.clean_text(reference, field="reference", max_length=rules.REFERENCE_MAX)
     menu_text = rules.clean_text(menu_text, field="menu_text", max_length=rules.MENU_TEXT_MAX)
     (terminal,) = rules.clean_terminals(store=store, terminals=[terminal])
+
+    def check_balance(payment: Intent) -> None:
+        _check_refund(payment, amount)
+
     if original is not None:
         if original.store_id != store.pk or original.kind != Kind.PAYMENT:
             raise IntentRuleError(
                 "refund_not_allowed", "El cobro original no es de esta sucursal.", http_status=404
             )
-        if original.state != State.APPROVED:
-            raise IntentRuleError(
-                "refund_not_allowed",
-                "Solo se puede devolver un cobro aprobado.",
-                http_status=409,
-            )
-        balance = refundable_balance(payment=original)
-        if amount > balance:
-            raise IntentRuleError(
-                "refund_exceeds_balance",
-                f"El importe supera el saldo devolvible ({rules.format_ars(balance)}).",
-                field="amount",
-                http_status=422,
-            )
+        check_balance(original)
         brand = brand or original.card_brand_code
     credential = _credential(store)
     actor = _actor(user, pos_client)
-    suffix = ""
-    if original is not None:
-        suffix = "-D" + str(original.followups.filter(kind=Kind.REFUND).count() + 1)
     base_reference = reference or (original.ecr_transaction_id if original else "")
     intent = _create_row(
         store=store,
         terminals=[terminal],
         credential=credential,
         actor=actor,
+        recheck=check_balance,
         kind=Kind.REFUND,
         terminal=terminal,
         original=original,
         amount=amount,
         brand_restriction=brand,
         reference=reference,
-        ecr_transaction_id=(base_reference[:60] + suffix) if base_reference else "",
+        ecr_base=(base_reference[:62] + "-D") if base_reference else "",
         menu_text=(menu_text or f"Devolución {rules.format_ars(amount)}")[:40],
     )
-    # The balance check above ran before the row existed; re-check now that it is committed so
-    # two refunds racing each other cannot exceed the balance together.
-    if original is not None and refundable_balance(payment=original) < Decimal("0"):
-        intent_transition(
-            intent,
-            to_state=State.FAILED,
-            actor=actor,
-            message="Saldo devolvible excedido por otra devolución simultánea",
-        )
-        raise IntentRuleError(
-            "refund_exceeds_balance",
-            "Otra devolución simultánea agotó el saldo devolvible.",
-            field="amount",
-            http_status=409,
-        )
     request = RefundRequest(
         amount=amount,
         terminal_ids=[terminal.terminal_id],
@@ -506,12 +563,20 @@ def intent_cancel(*, intent: Intent, user=None, pos_client=None, actor: Actor | 
     return intent
 
 
-def intent_send_cancel(intent: Intent, *, actor: Actor = SYSTEM) -> None:
-    """Sends (or re-sends: PUT cancellations is idempotent) the cancel of a cancelling intent."""
+def intent_send_cancel(intent: Intent, *, actor: Actor = SYSTEM, learn: bool = True) -> None:
+    """Sends (or re-sends: PUT cancellations is idempotent) the cancel of a cancelling intent.
+
+    With `learn`, a refused cancel is followed by a read, so the caller knows at once what the
+    terminal is doing; the poller passes False (it reads on its own schedule).
+    """
     gateway = gateway_for(intent.credential)
     call = getattr(gateway, _CANCEL_CALLS[intent.kind])
-    Intent.objects.filter(pk=intent.pk).update(cancel_attempts=intent.cancel_attempts + 1)
+    now = timezone.now()
+    Intent.objects.filter(pk=intent.pk).update(
+        cancel_attempts=F("cancel_attempts") + 1, cancel_sent_at=now
+    )
     intent.cancel_attempts += 1
+    intent.cancel_sent_at = now
     try:
         answer = call(
             cuit=intent.store.merchant.cuit,
@@ -525,8 +590,9 @@ def intent_send_cancel(intent: Intent, *, actor: Actor = SYSTEM) -> None:
             actor=actor,
             message=f"Prisma no aceptó la cancelación: {exc.message}",
         )
-        # Learn at once what the terminal is doing (a 409 usually means it took the intention).
-        intent_poll(intent, actor=actor)
+        if learn:
+            # A 409 usually means the terminal took the intention: learn what it is doing.
+            intent_poll(intent, actor=actor)
         return
     intent_record_answer(intent, answer, actor=actor)
 
@@ -567,12 +633,19 @@ RESOLVE_OUTCOMES = {
 
 
 def intent_resolve(*, intent: Intent, outcome: str, evidence: str, reason: str, user) -> Intent:
-    """An operator settles an intent the portal cannot settle by itself, with evidence."""
+    """An operator settles, with evidence, an intent the provider cannot tell us about: a create
+    whose answer was lost and that the resolver could not find.
+
+    An intent the provider knows (it has a provider id) is never settled by hand: its outcome
+    comes from the provider, or a person cancels it. Closing it here would stop the polling while
+    the intention may still be on a terminal, and free the POS order to be charged again.
+    """
     _require(user, intent.store, Action.RESOLVE)
-    if intent.is_final or not (intent.state == State.IN_DOUBT or intent.needs_attention):
+    if intent.state != State.IN_DOUBT or intent.provider_id:
         raise IntentRuleError(
             "not_resolvable",
-            "Solo se resuelven a mano intenciones en duda o que requieren atención.",
+            "Solo se resuelven a mano intenciones en duda que Prisma no identificó; "
+            "las demás se consultan en Prisma o se cancelan.",
             http_status=409,
         )
     to_state = RESOLVE_OUTCOMES.get(outcome)

@@ -41,7 +41,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         | FINAL_STATES
     ),
     State.PENDING: frozenset({State.PROCESSING, State.CANCELLING} | FINAL_STATES),
-    State.PROCESSING: frozenset({State.CANCELLING} | FINAL_STATES),
+    # Back to pending when the operator backs out and the intention returns to the list.
+    State.PROCESSING: frozenset({State.PENDING, State.CANCELLING} | FINAL_STATES),
     State.CANCELLING: frozenset({State.PROCESSING} | FINAL_STATES),
     State.IN_DOUBT: frozenset({State.PENDING, State.PROCESSING, State.CANCELLING} | FINAL_STATES),
     State.APPROVED: frozenset(),

@@ -17,7 +17,8 @@ from transactions import polling
 
 logger = logging.getLogger(__name__)
 
-SWEEPER_SECONDS = 40  # below Q_CLUSTER["timeout"] (60 s) with room for an in-flight poll
+# Well below Q_CLUSTER["timeout"], with room for a last sweep whose reads all time out.
+SWEEPER_SECONDS = 40
 
 
 SLOT_LEASE_SECONDS = 15
@@ -51,24 +52,28 @@ def sweeper_task(seconds: int = SWEEPER_SECONDS) -> str:
         renewed_at = time.monotonic()
         return False
 
+    polled = 0
     try:
         polled = polling.sweeper_loop(seconds=seconds, stop=lost_slot)
     finally:
         if cache.get(key) == token:
             cache.delete(key)
-    if settings.ECR_SWEEPER_CHAIN:
-        from django_q.tasks import async_task
+        # Chained even after an error, so polling never waits for the watchdog.
+        if settings.ECR_SWEEPER_CHAIN:
+            from django_q.tasks import async_task
 
-        async_task("transactions.tasks.sweeper_task", seconds, task_name="ecr-sweeper-chain")
+            async_task("transactions.tasks.sweeper_task", seconds, task_name="ecr-sweeper-chain")
     return f"{polled} consultas"
 
 
 def batch_close_due_task() -> str:
     """Closes the batches of every store whose daily close hour has come (idempotent per day)."""
+    from transactions.reconciliation import batch_backfill
     from transactions.services import store_batch_close_due
 
+    backfilled = batch_backfill()
     results = store_batch_close_due(now=timezone.now())
-    return f"{len(results)} cierres pedidos"
+    return f"{len(results)} cierres pedidos, {backfilled} lotes registrados"
 
 
 def token_warmup_task() -> int:

@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from transactions import polling
+from transactions.backoff import created_grace_seconds
 from transactions.errors import IntentRuleError
 from transactions.models import Intent
 from transactions.services import (
@@ -80,7 +81,7 @@ def test_crash_between_commit_and_call_is_resolved_without_sending(
 ):
     intent = _orphan(store_a, terminal_a, credential)
     assert polling.claim_due() == [], "not due during the grace period"
-    with time_machine.travel(timezone.now() + timedelta(seconds=60)):
+    with time_machine.travel(timezone.now() + timedelta(seconds=created_grace_seconds() + 5)):
         assert polling.sweep_once() == 1
         intent.refresh_from_db()
         assert intent.state == State.IN_DOUBT

@@ -59,9 +59,20 @@ def test_actions_follow_the_role(store_a, terminal_a, credential, manager_a, cas
     assert intent_actions_for_user(intent=approved, user=finance) == set()
     pending = _intent(store_a, credential, factories.make_terminal(store_a), State.PENDING)
     assert intent_actions_for_user(intent=pending, user=cashier_a) == {"cancel"}
-    doubt = _intent(store_a, credential, factories.make_terminal(store_a), State.IN_DOUBT)
+    doubt = _intent(
+        store_a, credential, factories.make_terminal(store_a), State.IN_DOUBT, provider_id=""
+    )
     assert intent_actions_for_user(intent=doubt, user=manager_a) == {"resolve"}
     assert intent_actions_for_user(intent=doubt, user=cashier_a) == set()
+    # Known to the provider and flagged: a person may acknowledge it, never settle it by hand.
+    flagged = _intent(
+        store_a,
+        credential,
+        factories.make_terminal(store_a),
+        State.PROCESSING,
+        needs_attention=True,
+    )
+    assert intent_actions_for_user(intent=flagged, user=manager_a) == {"cancel", "acknowledge"}
 
 
 def test_intents_outside_the_users_stores_are_404(

@@ -15,6 +15,9 @@ Contract (also in the OpenAPI description):
   Requests refused by input validation (400 `validation_error`, `amount_invalid`, unknown
   terminal, ...) or naming an object that does not exist (404) ran nothing, so the key is
   released: it can be used again, with the corrected body.
+- A request that dies mid-way: once its intent row exists the key is linked to it, and a replay
+  answers that intent's current state (201); a claim older than a few minutes that created
+  nothing is forgotten, and the replay runs.
 - Keys are kept at least 48 hours per POS client (`IDEMPOTENCY_TTL`); an older key counts as new.
 
 The claim is an INSERT guarded by the unique constraint (pos_client, key), committed before the
@@ -99,6 +102,34 @@ def idempotency_finish(
         intent_id=intent_id,
         finished_at=timezone.now(),
     )
+
+
+# A request that holds its key longer than this without having created an intent has died:
+# creates finish (or are put in doubt) well within the gateway's timeouts.
+ABANDONED_AFTER = timedelta(minutes=3)
+
+
+def idempotency_link(*, record: IdempotencyRecord, intent) -> None:
+    """Points a running request's key at the intent it just committed (before the provider call),
+    so a replay can answer with that intent even if the request never finishes."""
+    IdempotencyRecord.objects.filter(pk=record.pk).update(intent_id=intent.pk)
+    record.intent_id = intent.pk
+
+
+def idempotency_forget_if_abandoned(*, record: IdempotencyRecord, now=None) -> bool:
+    """Deletes an in-progress claim that created nothing and is older than `ABANDONED_AFTER`;
+    returns whether it did (then the key may be claimed again)."""
+    now = now or timezone.now()
+    if (
+        record.state != IdempotencyRecord.State.IN_PROGRESS
+        or record.intent_id is not None
+        or record.created_at > now - ABANDONED_AFTER
+    ):
+        return False
+    deleted, _ = IdempotencyRecord.objects.filter(
+        pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS, intent__isnull=True
+    ).delete()
+    return deleted > 0
 
 
 def idempotency_release(*, record: IdempotencyRecord) -> None:

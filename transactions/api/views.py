@@ -27,7 +27,9 @@ from transactions.api.idempotency import (
     HEADER,
     idempotency_claim,
     idempotency_finish,
+    idempotency_forget_if_abandoned,
     idempotency_key_is_valid,
+    idempotency_link,
     idempotency_release,
     request_fingerprint,
 )
@@ -124,10 +126,22 @@ class IdempotentPostMixin:
             path=request.path,
             fingerprint=fingerprint,
         )
+        if not claimed and idempotency_forget_if_abandoned(record=record):
+            # The request that held the key died before creating anything: start over.
+            record, claimed = idempotency_claim(
+                pos_client=self.pos_client,
+                key=key,
+                method=request.method,
+                path=request.path,
+                fingerprint=fingerprint,
+            )
         if not claimed:
             return self._answer_existing(record, fingerprint)
         try:
-            response, intent_id = self.perform_post(request, *args, **kwargs)
+            with services.intent_created_listener(
+                lambda intent: idempotency_link(record=record, intent=intent)
+            ):
+                response, intent_id = self.perform_post(request, *args, **kwargs)
         except _NOTHING_RAN:
             idempotency_release(record=record)
             raise
@@ -155,6 +169,13 @@ class IdempotentPostMixin:
                 http_status=422,
                 field=HEADER,
             )
+        if record.state == IdempotencyRecord.State.IN_PROGRESS and record.intent_id:
+            # Still running (or its process died mid-call) but the intent exists: answer what is
+            # known of it instead of making the POS wait or guess.
+            intent = Intent.objects.get(pk=record.intent_id)
+            response, _ = _intent_response(intent, status.HTTP_201_CREATED)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
         if record.state == IdempotencyRecord.State.IN_PROGRESS:
             raise ApiProblem(
                 "idempotency_request_in_progress",

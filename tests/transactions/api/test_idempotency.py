@@ -175,3 +175,52 @@ def test_prune_deletes_old_keys_only(api_a, terminal_a, fake_create):
     )
     assert idempotency_prune() == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["b"]
+
+
+def test_a_request_that_died_mid_call_is_answered_with_its_intent(
+    api_a, sim, terminal_a, monkeypatch
+):
+    """The POS's request dies after the intent row was committed (worker killed mid-call): a
+    replay answers that intent instead of 409 forever, and nothing is sent twice."""
+    from transactions.api.models import IdempotencyRecord
+    from transactions.gateway import PrismaGateway
+
+    def dying_create(self, **kw):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(PrismaGateway, "payment_create", dying_create)
+    body = {"terminal": str(terminal_a.public_id), "amount": "15.00"}
+    with pytest.raises(SystemExit):
+        post(api_a, "/payments", body, key="died-1")
+    record = IdempotencyRecord.objects.get(key="died-1")
+    assert record.state == IdempotencyRecord.State.IN_PROGRESS
+    intent = Intent.objects.get()
+    assert record.intent_id == intent.pk
+
+    replay = post(api_a, "/payments", body, key="died-1")
+    assert replay.status_code == 201
+    assert replay.json()["id"] == str(intent.public_id)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert Intent.objects.count() == 1
+
+
+def test_an_abandoned_claim_that_created_nothing_is_forgotten(api_a, sim, terminal_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from transactions.api.models import IdempotencyRecord
+
+    body = {"terminal": str(terminal_a.public_id), "amount": "15.00"}
+    first = post(api_a, "/payments", body, key="k-ab")
+    assert first.status_code == 201
+    IdempotencyRecord.objects.filter(key="k-ab").update(
+        state=IdempotencyRecord.State.IN_PROGRESS,
+        intent=None,
+        created_at=timezone.now() - timedelta(minutes=10),
+    )
+    Intent.objects.all().delete()
+    sim.call("POST", "reset")  # the provider forgets it too: this is a fresh start
+    again = post(api_a, "/payments", body, key="k-ab")
+    assert again.status_code == 201, again.json()
+    assert Intent.objects.count() == 1
