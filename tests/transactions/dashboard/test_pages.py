@@ -249,3 +249,30 @@ def test_settings_link_only_for_owners(client_for, persona, shown, store_a):
     body = client_for(persona).get("/").content.decode()
     assert ('href="/configuracion/"' in body) is shown
     assert 'href="/intenciones/"' in body and 'href="/lotes/"' in body
+
+
+def test_a_browser_asking_for_english_still_gets_spanish(client_for, manager_a, payment_a):
+    import time_machine
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now(), tick=True):
+        body = (
+            client_for(manager_a).get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+        )
+    months = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ]
+    assert any(month in body for month in months)
+    assert "November" not in body and "Friday" not in body
+    assert "$ 1.234,56" in body
