@@ -46,22 +46,36 @@ def _client() -> httpx.Client:
     return httpx.Client(timeout=TIMEOUT, follow_redirects=False, headers={"User-Agent": USER_AGENT})
 
 
-def _destination_refused(url: str) -> str:
-    """Why the URL's host may not be called now ("" if it may): it must resolve to public
-    addresses, or to loopback in development. Checked at every attempt because DNS changes."""
+def _destination(url: str) -> tuple[str, str]:
+    """(error, address): why the URL's host may not be called now ("" if it may), and the
+    address checked. It must resolve to public addresses only, or to loopback in development.
+    Checked at every attempt because DNS changes; the request then goes to that very address
+    (see `_pinned`), so a second lookup cannot swap in a private one (DNS rebinding)."""
     host = (urlsplit(url).hostname or "").lower()
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except OSError as exc:
-        return f"no se pudo resolver {host}: {exc.strerror or exc}"
+        return f"no se pudo resolver {host}: {exc.strerror or exc}", ""
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if address.is_global:
             continue
         if address.is_loopback and loopback_http_allowed():
             continue
-        return f"destino no permitido ({address})"
-    return ""
+        return f"destino no permitido ({address})", ""
+    return "", infos[0][4][0].split("%")[0]
+
+
+def _pinned(url: str, address: str) -> tuple[str, dict, dict]:
+    """The URL rewritten to the checked address, with the Host header and the TLS server name
+    (certificate check) of the original host."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    pinned_url = parts._replace(netloc=netloc).geturl()
+    host_header = host if parts.port is None else f"{host}:{parts.port}"
+    return pinned_url, {"Host": host_header}, {"sni_hostname": host}
 
 
 def webhook_deliver(*, delivery_id: int, client: httpx.Client | None = None) -> bool:
@@ -99,13 +113,16 @@ def webhook_deliver(*, delivery_id: int, client: httpx.Client | None = None) -> 
         "X-ECR-Delivery": str(delivery.public_id),
     }
     status_code: int | None = None
-    error = _destination_refused(endpoint.url)
+    error, address = _destination(endpoint.url)
     started = time.monotonic()
     if not error:
         owns_client = client is None
         http = client or _client()
+        url, host_header, extensions = _pinned(endpoint.url, address)
         try:
-            response = http.post(endpoint.url, content=body, headers=headers)
+            response = http.post(
+                url, content=body, headers={**headers, **host_header}, extensions=extensions
+            )
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"

@@ -275,3 +275,39 @@ def test_webhook_schedules_are_created_idempotently(db):
     funcs = list(Schedule.objects.values_list("func", flat=True))
     assert funcs.count("transactions.tasks_webhooks.idempotency_prune_task") == 1
     assert funcs.count("transactions.tasks_webhooks.webhook_retry_sweep") == 1
+
+
+def test_delivery_goes_to_the_address_that_was_checked(
+    endpoint_a, final_intent, monkeypatch, django_capture_on_commit_callbacks
+):
+    """DNS rebinding: the host is resolved once, checked, and the request pinned to that
+    address with the original Host and TLS server name; a second lookup is never made."""
+    import socket
+
+    import httpx
+
+    from transactions import tasks_webhooks
+
+    WebhookEndpoint.objects.update(url="https://hooks.example.com:8443/ecr")
+    lookups = []
+
+    def fake_getaddrinfo(host, *args, **kwargs):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))]
+
+    monkeypatch.setattr(tasks_webhooks.socket, "getaddrinfo", fake_getaddrinfo)
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(200)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    monkeypatch.setattr(tasks_webhooks, "_client", lambda: client)
+    _enqueue(final_intent, django_capture_on_commit_callbacks)
+    (request,) = seen
+    assert request.url.host == "93.184.216.34" and request.url.port == 8443
+    assert request.headers["Host"] == "hooks.example.com:8443"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    assert lookups == ["hooks.example.com"]
+    assert WebhookDelivery.objects.get().status == "delivered"
