@@ -5,7 +5,9 @@ DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, ECR_ENCRYPTION_KEYS and (for s
 REDIS_URL.
 """
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +96,12 @@ else:
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            # Tests use a file too: the live server's threads (portal, simulator, htmx polls)
+            # then wait for the lock like production does, where an in-memory database shared
+            # between threads fails at once with "database table is locked".
+            "TEST": {
+                "NAME": str(Path(tempfile.gettempdir()) / f"ecrportal-test-{os.getpid()}.sqlite3")
             },
         }
     }

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from transactions.dashboard.views import batches, home, intent_list, intents, settings, terminals
+from transactions.dashboard.views import report as daily_report_views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -41,6 +42,10 @@ urlpatterns = [
         batches.batch_close_store,
         name="batch_close_store",
     ),
+    # Daily report
+    path("reportes/diario/", daily_report_views.daily_report, name="daily_report"),
+    path("reportes/diario.csv", daily_report_views.daily_report_csv, name="daily_report_csv"),
+    path("reportes/diario.xlsx", daily_report_views.daily_report_xlsx, name="daily_report_xlsx"),
     # Settings (owners)
     path("configuracion/", settings.settings_index, name="settings"),
     path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),

@@ -36,14 +36,25 @@ def state_label(state: str) -> str:
         return state or "·"
 
 
-@register.simple_tag(takes_context=True)
-def can_configure(context) -> bool:
-    """Whether the signed-in person sees the settings link (owners); cached per request."""
+def _can_anywhere(context, action: str) -> bool:
+    """Whether the signed-in person may do `action` in at least one store; cached per request.
+    The navigation uses it to hide links; the pages check again."""
     request = context.get("request")
     if request is None or not request.user.is_authenticated:
         return False
-    cached = getattr(request, "_ecr_can_configure", None)
-    if cached is None:
-        cached = stores_where(user=request.user, action=Action.MANAGE_SETTINGS).exists()
-        request._ecr_can_configure = cached
-    return cached
+    cache = request.__dict__.setdefault("_ecr_can_anywhere", {})
+    if action not in cache:
+        cache[action] = stores_where(user=request.user, action=action).exists()
+    return cache[action]
+
+
+@register.simple_tag(takes_context=True)
+def can_configure(context) -> bool:
+    """Whether the settings link is shown (owners)."""
+    return _can_anywhere(context, Action.MANAGE_SETTINGS)
+
+
+@register.simple_tag(takes_context=True)
+def can_view_reports(context) -> bool:
+    """Whether the reports link is shown (owners, managers, finance; not cashiers)."""
+    return _can_anywhere(context, Action.VIEW_REPORTS)
