@@ -12,7 +12,7 @@ bounded pool, like POS long-polls). One extra run has the simulator's lost-answe
 
 Per run it prints:
 - provider reads per intent / the minimum the backoff schedule allows (sweeper schedule from
-  `next_poll_delay`, or the 0.5 s watch interval once a watcher started), from the simulator's
+  `next_poll_at`, or the 0.5 s watch interval once a watcher started), from the simulator's
   own read counters (GatewayCall `*_get` rows shown as a cross-check);
 - database write transactions on intent tables per state change (creation counts as one);
   the sweeper's claim/reschedule transactions (one per sweep, for a whole batch) are shown both
@@ -281,14 +281,15 @@ def install_write_counter():
 
 def min_reads(sent, created, finish_after: float, watch_start: float | None, watch_s: float):
     """Reads needed to see a provider finish `finish_after` s after send, polled on the sweeper's
-    backoff schedule (from `next_poll_delay`) and, once a watcher started `watch_start` s after
-    send, every `watch_s` s from that moment."""
-    from transactions.backoff import next_poll_delay  # noqa: PLC0415
+    backoff schedule (`next_poll_at`: the delay rounded to the nearest second) and, once a watcher
+    started `watch_start` s after send, every `watch_s` s from that moment."""
+    from transactions.backoff import next_poll_at  # noqa: PLC0415
 
     fake = SimpleNamespace(state="pending", sent_at=sent, created_at=created)
     reads, age = 0, 0.0
     while True:
-        age += next_poll_delay(fake, now=sent + timedelta(seconds=age)).total_seconds()
+        moment = sent + timedelta(seconds=age)
+        age += (next_poll_at(fake, now=moment) - moment).total_seconds()
         if watch_start is not None and age > watch_start:
             break
         reads += 1

@@ -46,3 +46,19 @@ def next_poll_delay(intent, *, now=None, state: str | None = None) -> timedelta:
     if age < 3600:
         return timedelta(seconds=15)
     return timedelta(seconds=60)
+
+
+def next_poll_at(intent, *, now=None, state: str | None = None):
+    """When to poll next: the schedule's delay, rounded to the nearest whole second.
+
+    The rounding puts intents due at the same instant, so one sweeper claim (one write) serves
+    them all. Rounding to the nearest (not up) keeps the cadence: a claim made a little after a
+    whole second still schedules the next poll one second later, not two. Every delay is at
+    least a second, so the result is always at least half a second ahead.
+    """
+    now = now or timezone.now()
+    moment = now + next_poll_delay(intent, now=now, state=state)
+    rounded = moment.replace(microsecond=0)
+    if moment.microsecond >= 500_000:
+        rounded += timedelta(seconds=1)
+    return rounded

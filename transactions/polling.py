@@ -21,7 +21,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from transactions.backoff import created_grace_seconds, next_poll_delay
+from transactions.backoff import created_grace_seconds, next_poll_at
 from transactions.gateway import GatewayError, gateway_for
 from transactions.models import Intent, IntentEvent
 from transactions.states import FINAL_STATES, Kind, State
@@ -185,7 +185,7 @@ def claim_due(*, limit: int = 100, now=None) -> list[int]:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         rows = list(qs.only("pk", "state", "sent_at", "created_at", "kind")[:limit])
         for row in rows:
-            row.next_poll_at = now + next_poll_delay(row, now=now)
+            row.next_poll_at = next_poll_at(row, now=now)
         if rows:
             Intent.objects.bulk_update(rows, ["next_poll_at"])
     return [row.pk for row in rows]

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from stores.models import Terminal
-from transactions.backoff import next_poll_delay
+from transactions.backoff import next_poll_at
 from transactions.models import Intent, IntentEvent
 from transactions.states import FINAL_STATES, TRANSITIONS, Kind, State, portal_state_for
 
@@ -239,7 +239,7 @@ def intent_record_answer(
     if to_state == State.PROCESSING and intent.state in (State.PENDING, State.CREATED):
         changes.setdefault("taken_at", intent.taken_at or timezone.now())
     if reschedule and to_state not in FINAL_STATES:
-        changes["next_poll_at"] = timezone.now() + next_poll_delay(intent, state=to_state)
+        changes["next_poll_at"] = next_poll_at(intent, state=to_state)
     if to_state == intent.state:
         if not changes or set(changes) <= {"next_poll_at"}:
             return False
