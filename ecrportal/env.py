@@ -1,5 +1,7 @@
 """Small strict readers for settings that come from the environment.
 
+An empty variable (`NAME=`) means "not set": the default applies.
+
 Every variable is listed in `.env.example`. A bad value raises ImproperlyConfigured naming the
 variable, so a typo in production fails at start-up instead of at the first payment. A secret may
 also come from `<NAME>_FILE` (a path), the way container secrets are usually mounted.
@@ -11,7 +13,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -21,12 +23,13 @@ def env_str(name: str, default: str = "") -> str:
             return Path(file_path).read_text().strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE: cannot read {file_path!r}: {exc}") from exc
-    return os.environ.get(name, default)
+    # An empty value counts as unset, so a copied .env.example keeps every default.
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
     if value in _TRUE:

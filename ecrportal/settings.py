@@ -246,6 +246,8 @@ ECR_WATCH_INTERVAL_MS = env_int("ECR_WATCH_INTERVAL_MS", 500, minimum=100)
 # Sweeper loops running at once across all workers and hosts.
 ECR_SWEEPERS = env_int("ECR_SWEEPERS", 1, minimum=1)
 ECR_SWEEPER_CHAIN = env_bool("ECR_SWEEPER_CHAIN", not TESTING)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+ECR_TRUSTED_PROXY_COUNT = env_int("ECR_TRUSTED_PROXY_COUNT", 0, minimum=0)
 ECR_VERSION = "1.0.0"
 
 LOGGING = {

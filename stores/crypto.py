@@ -51,3 +51,14 @@ def rotate(token: str) -> str:
         raise SecretUnreadable(
             "el secreto no se puede descifrar con las claves configuradas"
         ) from exc
+
+
+# Every model field holding a secret encrypted with these keys, as ("app_label.Model", "field").
+# Apps register theirs in AppConfig.ready() so that rotation re-encrypts all of them without the
+# stores app importing the others.
+ENCRYPTED_FIELDS: list[tuple[str, str]] = []
+
+
+def register_encrypted_field(model_label: str, field: str) -> None:
+    if (model_label, field) not in ENCRYPTED_FIELDS:
+        ENCRYPTED_FIELDS.append((model_label, field))

@@ -3,7 +3,7 @@
 from django import forms
 
 from stores.models import Credential, Merchant
-from stores.validators import normalize_cuit
+from stores.validators import normalize_cuit, provider_url_problem
 
 
 class MerchantForm(forms.ModelForm):
@@ -57,6 +57,13 @@ class CredentialForm(forms.ModelForm):
         if self.instance.pk is None:
             self.fields["secret_key"].required = True
             self.fields["secret_key"].help_text = "Se guarda cifrada y no se vuelve a mostrar."
+
+    def clean_base_url(self) -> str:
+        url = self.cleaned_data["base_url"].rstrip("/")
+        error = provider_url_problem(url)
+        if error:
+            raise forms.ValidationError(error)
+        return url
 
     def save(self, commit: bool = True) -> Credential:
         secret = self.cleaned_data.get("secret_key")

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 
+from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
@@ -82,13 +83,18 @@ def credential_set_secret(*, credential: Credential, secret_key: str) -> None:
     credential.save(update_fields=["secret_key_encrypted", "updated_at"])
 
 
-def credential_rotate_all() -> int:
-    """Re-encrypts every stored secret with the newest key; returns how many rows changed."""
-    count = 0
-    for pk in Credential.objects.values_list("pk", flat=True):
-        with transaction.atomic():
-            credential = Credential.objects.select_for_update().get(pk=pk)
-            credential.secret_key_encrypted = crypto.rotate(credential.secret_key_encrypted)
-            credential.save(update_fields=["secret_key_encrypted", "updated_at"])
-            count += 1
-    return count
+def secrets_rotate_all() -> dict[str, int]:
+    """Re-encrypts every registered secret (credentials, webhook secrets, ...) with the newest
+    key. Returns how many rows of each model changed. Raises SecretUnreadable before changing a
+    row it cannot read; rows already done stay done (rotation is idempotent)."""
+    counts: dict[str, int] = {}
+    for model_label, field in crypto.ENCRYPTED_FIELDS:
+        model = apps.get_model(model_label)
+        counts[model_label] = 0
+        for pk in model.objects.exclude(**{field: ""}).values_list("pk", flat=True):
+            with transaction.atomic():
+                row = model.objects.select_for_update().get(pk=pk)
+                setattr(row, field, crypto.rotate(getattr(row, field)))
+                row.save(update_fields=[field])
+                counts[model_label] += 1
+    return counts

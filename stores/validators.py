@@ -1,7 +1,10 @@
 """Validation of Argentine tax ids (CUIT/CUIL) and Prisma terminal ids."""
 
+import ipaddress
 import re
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 _CUIT_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
@@ -57,3 +60,28 @@ def validate_terminal_id(value: str) -> None:
         raise ValidationError(
             "El número de terminal debe tener exactamente 8 dígitos.", code="terminal_id"
         )
+
+
+def provider_url_problem(url: str) -> str:
+    """Why a credential's base URL may not be used ("" if it may).
+
+    The portal sends the credential's keys to this URL, so in production it must be https and
+    must not name an internal address (loopback, private ranges, cloud metadata) or `localhost`.
+    Names are not resolved here: validation must not depend on DNS. In development (DEBUG) the
+    local simulator on http://127.0.0.1 is allowed.
+    """
+    if settings.DEBUG:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return "La URL de Prisma debe ser https."
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return "La URL de Prisma no puede apuntar a este servidor."
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return ""
+    if not address.is_global:
+        return "La URL de Prisma no puede apuntar a una dirección interna."
+    return ""

@@ -43,7 +43,7 @@ def credential(merchant):
     """Homologation credential of the merchant. `base_url` is a placeholder that resolves
     nowhere: tests that talk to a provider point it at the simulator or a fake transport."""
     return factories.make_credential(
-        merchants=[merchant], name="Homologación de prueba", base_url="http://simulator.invalid"
+        merchants=[merchant], name="Homologación de prueba", base_url="https://simulator.invalid"
     )
 
 

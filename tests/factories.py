@@ -71,7 +71,7 @@ def make_credential(
     n = _next()
     kw.setdefault("name", f"Credencial {n}")
     kw.setdefault("environment", Environment.HOMOLOGATION)
-    kw.setdefault("base_url", "http://simulator.invalid")
+    kw.setdefault("base_url", "https://simulator.invalid")
     kw.setdefault("public_key", f"public-key-{n}")
     credential = Credential(**kw)
     credential.set_secret(secret_key)

@@ -118,7 +118,7 @@ def clean_text(value: str | None, *, field: str, max_length: int) -> str:
 
 
 def clean_terminals(*, store: Store, terminals: list[Terminal]) -> list[Terminal]:
-    if not terminals:
+    if not terminals or any(t is None for t in terminals):
         raise IntentRuleError(
             "terminal_not_in_store", "Indique al menos una terminal.", field="terminal"
         )

@@ -78,6 +78,35 @@ def _pinned(url: str, address: str) -> tuple[str, dict, dict]:
     return pinned_url, {"Host": host_header}, {"sni_hostname": host}
 
 
+def _attempt(delivery, endpoint, client: httpx.Client | None) -> tuple[int | None, str]:
+    """Signs and sends one attempt. Returns (HTTP status or None, error text or "")."""
+    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: webhook_sign(secret=endpoint.get_secret(), body=body),
+        "X-ECR-Event": delivery.event,
+        "X-ECR-Delivery": str(delivery.public_id),
+    }
+    error, address = _destination(endpoint.url)
+    if error:
+        return None, error
+    owns_client = client is None
+    http = client or _client()
+    url, host_header, extensions = _pinned(endpoint.url, address)
+    try:
+        response = http.post(
+            url, content=body, headers={**headers, **host_header}, extensions=extensions
+        )
+    except httpx.HTTPError as exc:
+        return None, f"{exc.__class__.__name__}: {exc}"[:300]
+    finally:
+        if owns_client:
+            http.close()
+    if not 200 <= response.status_code < 300:
+        return response.status_code, f"HTTP {response.status_code}"
+    return response.status_code, ""
+
+
 def webhook_deliver(*, delivery_id: int, client: httpx.Client | None = None) -> bool:
     """Makes one attempt of a due delivery. Returns whether there was work to do."""
     now = timezone.now()
@@ -105,32 +134,13 @@ def webhook_deliver(*, delivery_id: int, client: httpx.Client | None = None) -> 
         )
         return True
 
-    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: webhook_sign(secret=endpoint.get_secret(), body=body),
-        "X-ECR-Event": delivery.event,
-        "X-ECR-Delivery": str(delivery.public_id),
-    }
     status_code: int | None = None
-    error, address = _destination(endpoint.url)
     started = time.monotonic()
-    if not error:
-        owns_client = client is None
-        http = client or _client()
-        url, host_header, extensions = _pinned(endpoint.url, address)
-        try:
-            response = http.post(
-                url, content=body, headers={**headers, **host_header}, extensions=extensions
-            )
-            status_code = response.status_code
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}"
-        except httpx.HTTPError as exc:
-            error = f"{exc.__class__.__name__}: {exc}"[:300]
-        finally:
-            if owns_client:
-                http.close()
+    try:
+        status_code, error = _attempt(delivery, endpoint, client)
+    except Exception as exc:  # noqa: BLE001 - any failure is this attempt's error, then retried
+        logger.exception("webhook delivery %s failed unexpectedly", delivery.pk)
+        error = f"error interno: {exc.__class__.__name__}"
     duration_ms = int((time.monotonic() - started) * 1000)
     attempt_number = delivery.attempts
     WebhookAttempt.objects.create(

@@ -46,7 +46,7 @@ def test_rotation_command_reencrypts_with_the_newest_key(credential):
     with override_settings(ECR_ENCRYPTION_KEYS=[NEW_KEY, OLD_KEY]):
         out = StringIO()
         call_command("rotate_encryption_keys", stdout=out)
-    assert "Secretos recifrados: 1." in out.getvalue()
+    assert "Secretos recifrados: 1 (stores.Credential: 1" in out.getvalue()
 
     with override_settings(ECR_ENCRYPTION_KEYS=[NEW_KEY]):
         assert Credential.objects.get(pk=credential.pk).get_secret() == "secreto-viejo"
@@ -75,7 +75,7 @@ class TestCredentialForm:
 
     def test_bound_rendering_after_an_error_does_not_echo_the_secret(self, credential):
         form = CredentialForm(
-            data={"name": "", "environment": "homologation", "base_url": "http://x.invalid",
+            data={"name": "", "environment": "homologation", "base_url": "https://x.invalid",
                   "public_key": "pk", "secret_key": "nuevo-secreto-tipeado"},
             instance=credential,
         )  # fmt: skip
@@ -86,7 +86,7 @@ class TestCredentialForm:
         data = {
             "name": "Nueva",
             "environment": Environment.HOMOLOGATION,
-            "base_url": "http://simulator.invalid/",
+            "base_url": "https://simulator.invalid/",
             "public_key": "pk",
             "merchants": [merchant.pk],
         }
@@ -98,7 +98,7 @@ class TestCredentialForm:
         assert form.is_valid(), form.errors
         credential = form.save()
         assert credential.get_secret() == "s3creto"
-        assert credential.base_url == "http://simulator.invalid"
+        assert credential.base_url == "https://simulator.invalid"
 
     def test_empty_secret_on_edit_keeps_the_stored_one(self, credential, merchant):
         data = {

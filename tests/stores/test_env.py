@@ -60,3 +60,12 @@ class TestEnvStr:
 def test_env_list_splits_and_trims(monkeypatch):
     monkeypatch.setenv("ECR_X_LIST", " a, b ,,c ")
     assert env_list("ECR_X_LIST") == ["a", "b", "c"]
+
+
+def test_empty_values_mean_unset_so_a_copied_env_example_keeps_the_defaults(monkeypatch):
+    from ecrportal.env import env_bool, env_int, env_str
+
+    monkeypatch.setenv("ECR_T_EMPTY", "")
+    assert env_bool("ECR_T_EMPTY", True) is True
+    assert env_str("ECR_T_EMPTY", "fallback") == "fallback"
+    assert env_int("ECR_T_EMPTY", 7) == 7

@@ -142,3 +142,20 @@ def test_unknown_provider_status_is_kept_flagged_and_never_approved(sim, store_a
     assert intent.state == State.PENDING
     assert intent.provider_status == "MYSTERY_STATE"
     assert intent.unknown_status and intent.needs_attention
+
+
+def test_a_long_poll_on_an_in_doubt_intent_does_not_hammer_the_provider(
+    sim, store_a, terminal_a, credential, settings
+):
+    settings.ECR_WATCH_INTERVAL_MS = 100
+    _warm_token(credential)
+    sim.faults(drop_rate=1.0)
+    intent = payment_create(store=store_a, terminals=[terminal_a], amount=Decimal("7"))
+    sim.faults(drop_rate=0.0)
+    assert intent.state == State.IN_DOUBT
+    calls_before = sim.counters()["calls_by_operation"]
+    intent_refresh(intent=intent, wait=1)
+    calls_after = sim.counters()["calls_by_operation"]
+    assert calls_after.get("payment_search", 0) == calls_before.get("payment_search", 0), (
+        "the search is the sweeper's, on its own schedule"
+    )

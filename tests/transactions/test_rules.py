@@ -90,3 +90,12 @@ def test_role_without_charge_permission_is_refused(charge, finance):
     assert exc.value.code == "forbidden"
     assert exc.value.http_status == 403
     assert Intent.objects.count() == 0
+
+
+def test_a_missing_terminal_is_a_rule_error_not_a_crash(store_a, credential):
+    from transactions.services import refund_create
+
+    with pytest.raises(IntentRuleError) as exc:
+        refund_create(store=store_a, terminal=None, amount=Decimal("1.00"))
+    assert exc.value.code == "terminal_not_in_store"
+    assert Intent.objects.count() == 0

@@ -14,7 +14,7 @@ import logging
 import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -235,3 +235,12 @@ def _api_exception_problem(exc: exceptions.APIException, context) -> Response:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
         detail = str(exc.detail)
     return problem_response(code=code, status_code=exc.status_code, detail=detail, headers=headers)
+
+
+def api_not_found(request, *args, **kwargs):
+    """Unknown paths under /api/ answer problem+json like every other API error, not HTML."""
+    return JsonResponse(
+        problem_body(code="not_found", status_code=404, detail="Ruta desconocida en la API."),
+        status=404,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )

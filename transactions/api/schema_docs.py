@@ -32,8 +32,10 @@ API_DESCRIPTION = """
 API para que cualquier POS cobre con las terminales Paystore (Prisma / Payway) de su sucursal.
 
 ## Autenticación
-`Authorization: Api-Key <clave>`. Cada clave pertenece a **una** sucursal: todo lo que está fuera
-de ella responde `404`. Límite por clave: al excederlo, `429` con `Retry-After` (segundos).
+`Authorization: Api-Key <clave>`. Cada clave pertenece a **una** sucursal: una URL de algo que
+está fuera de ella responde `404`; un id del cuerpo (terminal, cobro original) que no es de la
+sucursal responde `400` con el campo en `errors` (`terminal_not_in_store`, `does_not_exist`), sin
+decir si existe en otra. Límite por clave: al excederlo, `429` con `Retry-After` (segundos).
 
 ## Flujo típico
 1. `POST /api/v1/payments` con `Idempotency-Key` → `201` con la intención (`state: pending`).

@@ -1,10 +1,11 @@
 """URLs of the POS API, included by the project at `api/`: `/api/v1/...`, `/api/schema/` and
 `/api/docs/` (Swagger UI served from drf-spectacular-sidecar, no CDN)."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from transactions.api import views
+from transactions.api.problems import api_not_found
 from transactions.api.schema_docs import API_DESCRIPTION
 
 app_name = "pos-api"
@@ -51,4 +52,6 @@ urlpatterns = [
         ),
         name="docs",
     ),
+    # Last: anything else under /api/ is a problem+json 404.
+    re_path(r"^.*$", api_not_found),
 ]

@@ -14,6 +14,7 @@ from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -48,6 +49,7 @@ from transactions.api.serializers import (
     WebhookInputSerializer,
     WebhookOutputSerializer,
 )
+from transactions.errors import IntentRuleError
 from transactions.models import Intent
 from transactions.states import Kind, State
 from transactions.webhooks import (
@@ -57,13 +59,24 @@ from transactions.webhooks import (
 )
 
 
+class SafeJSONParser(JSONParser):
+    """JSON that nests too deep is bad input (400), not a crash: Python's parser raises
+    RecursionError, which DRF does not turn into a ParseError."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON demasiado anidado.") from exc
+
+
 class PosApiView(APIView):
     """Base of every POS API view: API-key auth, per-key throttle, JSON only, problem+json."""
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasPosClient]
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     def get_throttles(self):
         from transactions.api.throttling import PosClientRateThrottle
@@ -145,10 +158,18 @@ class IdempotentPostMixin:
         except _NOTHING_RAN:
             idempotency_release(record=record)
             raise
-        except Exception as exc:  # noqa: BLE001 - stored as the key's answer, then answered
+        except IntentRuleError as exc:
+            # A refusal by the rules is the request's answer: a replay gets it again.
             response = problem_exception_handler(exc, self.get_exception_handler_context())
             intent = getattr(exc, "intent", None)
             intent_id = intent.pk if intent is not None else None
+        except Exception:
+            # Unexpected: never make it the key's permanent answer. If an intent was created,
+            # the key keeps pointing at it (a replay answers that intent); otherwise it is freed.
+            record.refresh_from_db(fields=["intent"])
+            if record.intent_id is None:
+                idempotency_release(record=record)
+            raise
         stored = getattr(response, "stored_data", response.data)
         body = json.loads(JSONRenderer().render(stored) or b"null")
         idempotency_finish(

@@ -6,6 +6,8 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 
 from stores.models import Membership, Store, Terminal
 from stores.roles import Role
@@ -230,6 +232,11 @@ class MemberForm(forms.Form):
         user = user_model.objects.filter(username=username).first()
         if user is None and not data.get("password"):
             self.add_error("password", "El usuario no existe: indicá una contraseña inicial.")
+        elif user is None:
+            try:
+                validate_password(data["password"], user=user_model(username=username))
+            except ValidationError as exc:
+                self.add_error("password", exc)
         data["user"] = user
         store = data.get("store")
         if store is None:

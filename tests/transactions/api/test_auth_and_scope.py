@@ -161,3 +161,10 @@ def test_outputs_never_carry_internal_ids(api_a, payment_a):
         assert key not in body
     assert body["terminal"]["id"] == str(payment_a.terminal.public_id)
     assert body["terminal"]["terminal_id"] == "11111111"
+
+
+def test_unknown_api_paths_are_problem_json_404(api_a):
+    response = api_a.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert response.json()["code"] == "not_found"

@@ -139,7 +139,11 @@ def test_rule_errors_are_the_keys_answer(api_a, terminal_a, fake_create, monkeyp
     assert replay["Idempotent-Replayed"] == "true"
 
 
-def test_unexpected_errors_are_stored_as_a_500_problem(api_a, terminal_a, monkeypatch):
+def test_an_unexpected_error_that_created_nothing_frees_the_key(
+    api_a, terminal_a, monkeypatch, fake_create
+):
+    real_fake = services.payment_create
+
     def boom(**kwargs):
         raise RuntimeError("gateway exploded")
 
@@ -148,8 +152,24 @@ def test_unexpected_errors_are_stored_as_a_500_problem(api_a, terminal_a, monkey
     assert first.status_code == 500
     assert first.json()["code"] == "internal_error"
     assert "exploded" not in first.content.decode()
-    replay = post(api_a, "/payments", _body(terminal_a), key="boom")
-    assert replay.status_code == 500 and replay["Idempotent-Replayed"] == "true"
+    assert not IdempotencyRecord.objects.filter(key="boom").exists()
+    # The fault passes: the same key now runs, instead of replaying a 500 for 48 hours.
+    monkeypatch.setattr(services, "payment_create", real_fake)
+    retry = post(api_a, "/payments", _body(terminal_a), key="boom")
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry
+    assert len(fake_create) == 1
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(api_a, terminal_a, fake_create):
+    response = api_a.post(
+        "/api/v1/payments",
+        data="[" * 5000 + "]" * 5000,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="deep",
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert Intent.objects.count() == 0
 
 
 def test_keys_live_48_hours_then_count_as_new(api_a, terminal_a, fake_create):

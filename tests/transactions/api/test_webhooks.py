@@ -311,3 +311,29 @@ def test_delivery_goes_to_the_address_that_was_checked(
     assert request.extensions["sni_hostname"] == "hooks.example.com"
     assert lookups == ["hooks.example.com"]
     assert WebhookDelivery.objects.get().status == "delivered"
+
+
+def test_key_rotation_reencrypts_webhook_secrets_too(endpoint_a):
+    """Dropping the old key after `rotate_encryption_keys` must not strand webhook secrets."""
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    old_keys = list(settings.ECR_ENCRYPTION_KEYS)
+    new_key = Fernet.generate_key().decode()
+    with override_settings(ECR_ENCRYPTION_KEYS=[new_key, *old_keys]):
+        call_command("rotate_encryption_keys")
+    with override_settings(ECR_ENCRYPTION_KEYS=[new_key]):
+        assert WebhookEndpoint.objects.get().get_secret() == endpoint_a.secret_plain
+
+
+def test_an_unreadable_secret_is_a_failed_attempt_not_a_stuck_delivery(
+    endpoint_a, final_intent, django_capture_on_commit_callbacks
+):
+    WebhookEndpoint.objects.update(secret_encrypted="not-a-fernet-token")
+    _enqueue(final_intent, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "pending" and delivery.claimed_until is None
+    assert delivery.attempts == 1 and "SecretUnreadable" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now()

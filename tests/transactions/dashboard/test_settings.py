@@ -99,7 +99,7 @@ def test_credential_secret_is_write_only(client_for, owner, credential):
     data = {
         "name": credential.name,
         "environment": credential.environment,
-        "base_url": "http://127.0.0.1:9/simulator",
+        "base_url": "https://prisma.example.com",
         "public_key": credential.public_key,
         "secret_key": "",
         "merchants": [m.pk for m in credential.merchants.all()],
@@ -174,6 +174,11 @@ def test_owner_gives_a_new_person_a_role(client_for, owner, store_a):
     response = client.post(url, {"username": "nueva", "role": "cashier", "store": store_a.pk})
     assert response.status_code == 422
     assert "indicá una contraseña inicial" in response.content.decode()
+    weak = client.post(
+        url, {"username": "nueva", "password": "1", "role": "cashier", "store": store_a.pk}
+    )
+    assert weak.status_code == 422, "the project's password validators apply"
+    assert not Membership.objects.filter(user__username="nueva").exists()
     response = client.post(
         url,
         {
@@ -232,3 +237,49 @@ def test_owner_creates_a_credential(client_for, owner, merchant):
     )
     assert response.status_code == 302
     assert Credential.objects.get(name="Producción").get_secret() == "sk-1"
+
+
+def test_a_credential_shared_with_another_merchant_cannot_be_taken_over(
+    client_for, owner, credential, merchant
+):
+    """An integrator's credential serves two merchants: the owner of one cannot change its URL
+    or drop the other merchant (that would cut the other's payments or leak its keys)."""
+    other_merchant = factories.make_merchant(legal_name="Otro S.A.")
+    credential.merchants.add(other_merchant)
+    url = reverse("dashboard:credential_edit", args=[credential.public_id])
+    response = client_for(owner).post(
+        url,
+        {
+            "name": credential.name,
+            "environment": credential.environment,
+            "base_url": "https://evil.example.com",
+            "public_key": credential.public_key,
+            "secret_key": "",
+            "merchants": [merchant.pk],
+        },
+    )
+    assert response.status_code == 403
+    credential.refresh_from_db()
+    assert credential.base_url == "https://simulator.invalid"
+    assert set(credential.merchants.all()) == {merchant, other_merchant}
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://api-homo.prismamediosdepago.com", True),
+        ("https://93.184.216.34/v1", True),
+        ("http://api.prismamediosdepago.com", False),
+        ("https://127.0.0.1:8000/simulator", False),
+        ("https://169.254.169.254/latest", False),
+        ("https://10.0.0.5", False),
+        ("https://localhost/x", False),
+    ],
+)
+def test_credential_urls_must_be_public_https_in_production(settings, url, ok):
+    from stores.validators import provider_url_problem
+
+    settings.DEBUG = False
+    assert (provider_url_problem(url) == "") is ok
+    settings.DEBUG = True
+    assert provider_url_problem("http://127.0.0.1:8000/simulator") == ""

@@ -147,7 +147,8 @@ def intent_refund(request, public_id):
         try:
             refund = services.refund_create(
                 store=payment.store,
-                terminal=payment.terminal,
+                # A payment settled by hand may not know its terminal: use the one it was offered.
+                terminal=payment.terminal or payment.offered_terminals.first(),
                 amount=form.cleaned_data["amount"],
                 original=payment,
                 user=request.user,

@@ -182,8 +182,17 @@ def _credential_for(request, public_id) -> Credential:
     if credential is None:
         raise Http404("Credencial no encontrada")
     managed = merchants_managed_by(user=request.user)
-    if not credential.merchants.filter(pk__in=managed).exists():
-        raise PermissionDenied("Solo el dueño del comercio configura credenciales.")
+    # A credential shared with merchants this owner does not manage (an integrator's
+    # "preintegrada") is not his to change: its URL, keys or merchants would change for them too.
+    if request.user.is_superuser:
+        return credential
+    if credential.merchants.exclude(pk__in=managed).exists() or not (
+        credential.merchants.filter(pk__in=managed).exists()
+    ):
+        raise PermissionDenied(
+            "Esta credencial es compartida con otros comercios: solo la cambia quien los "
+            "administra a todos."
+        )
     return credential
 
 
