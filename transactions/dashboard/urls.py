@@ -3,6 +3,7 @@
 from django.urls import path
 
 from transactions.dashboard.views import batches, home, intent_list, intents, settings, terminals
+from transactions.dashboard.views import homologation as homologation_views
 from transactions.dashboard.views import report as daily_report_views
 
 app_name = "dashboard"
@@ -48,6 +49,16 @@ urlpatterns = [
     path("reportes/diario.xlsx", daily_report_views.daily_report_xlsx, name="daily_report_xlsx"),
     # Settings (owners)
     path("configuracion/", settings.settings_index, name="settings"),
+    path(
+        "configuracion/homologacion/",
+        homologation_views.homologation_page,
+        name="homologation",
+    ),
+    path(
+        "configuracion/homologacion.csv",
+        homologation_views.homologation_csv,
+        name="homologation_csv",
+    ),
     path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),
     path("configuracion/sucursales/<uuid:public_id>/", settings.store_edit, name="store_edit"),
     path("configuracion/terminales/nueva/", settings.terminal_create, name="terminal_create"),

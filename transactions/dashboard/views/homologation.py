@@ -1,0 +1,116 @@
+"""Homologation assistant (owners): which of Prisma's homologation cases the merchant already ran,
+the `payment_id` of each, the production pilot, and the CSV the integrator sends to Prisma.
+
+Everything is derived from the ledger by `transactions.homologation`; this module only resolves
+the merchant. Homologation is merchant-wide, so only merchant-wide roles that manage settings
+(owners) see it: a merchant the user does not belong to is 404, one the user belongs to without
+configuring it (finance, a store's manager) is 403.
+"""
+
+import csv
+import io
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+
+from stores.models import Credential, Environment, Merchant
+from stores.selectors import store_list_for_user
+from transactions import homologation
+from transactions.dashboard.access import merchants_managed_by
+
+_REFUSED = "Solo el dueño del comercio accede al asistente de homologación."
+
+
+def _merchant_for(request) -> tuple[Merchant, list[Merchant]]:
+    """(the merchant asked for in `?comercio=`, or the first one the user manages; the merchants
+    the user may pick from)."""
+    managed = list(merchants_managed_by(user=request.user).order_by("legal_name"))
+    public_id = request.GET.get("comercio") or ""
+    if not public_id:
+        if not managed:
+            raise PermissionDenied(_REFUSED)
+        return managed[0], managed
+    try:
+        public_id = uuid.UUID(public_id)
+    except ValueError as exc:
+        raise Http404("Comercio no encontrado") from exc
+    user = request.user
+    visible = Merchant.objects.filter(
+        Q(memberships__user=user) | Q(stores__in=store_list_for_user(user=user))
+    )
+    if not user.is_superuser and not visible.filter(public_id=public_id).exists():
+        raise Http404("Comercio no encontrado")
+    for merchant in managed:
+        if merchant.public_id == public_id:
+            return merchant, managed
+    if user.is_superuser:
+        raise Http404("Comercio no encontrado")
+    raise PermissionDenied(_REFUSED)
+
+
+@login_required
+@require_GET
+def homologation_page(request):
+    merchant, managed = _merchant_for(request)
+    statuses = homologation.homologation_status(merchant=merchant)
+    pilot = homologation.production_pilot_status(merchant=merchant, cases=statuses)
+    pending = [s for s in statuses if not s.done]
+    has_credential = Credential.objects.filter(
+        merchants=merchant, environment=Environment.HOMOLOGATION
+    ).exists()
+    return render(
+        request,
+        "transactions/homologation.html",
+        {
+            "merchant": merchant,
+            "managed": managed,
+            "statuses": statuses,
+            "done_count": len(statuses) - len(pending),
+            "total": len(statuses),
+            "pending": pending,
+            "pilot": pilot,
+            "has_credential": has_credential,
+        },
+    )
+
+
+def _text(value) -> str:
+    """Text a spreadsheet will not run: a leading =, +, -, @ would make it a formula."""
+    text = str(value or "")
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@login_required
+@require_GET
+def homologation_csv(request):
+    """One row per case, as the integrator hands them to Prisma: every `payment_id` of the
+    evidence (newest first, separated by spaces) and the date of the newest."""
+    merchant, _managed = _merchant_for(request)
+    statuses = homologation.homologation_status(merchant=merchant)
+    buffer = io.StringIO()
+    # A BOM so spreadsheet programs read the accents; ';' as in every export of the portal.
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow(["codigo", "caso", "estado", "payment_id", "fecha"])
+    for status in statuses:
+        done_at = timezone.localtime(status.done_at) if status.done_at else None
+        writer.writerow(
+            [
+                status.case.code,
+                _text(status.case.title),
+                "Hecho" if status.done else "Pendiente",
+                _text(" ".join(status.payment_ids)),
+                done_at.strftime("%d/%m/%Y %H:%M:%S") if done_at else "",
+            ]
+        )
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    filename = f"homologacion-{slugify(merchant.legal_name) or merchant.public_id}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
