@@ -32,7 +32,8 @@ def next_poll_delay(intent, *, now=None, state: str | None = None) -> timedelta:
     state = state or intent.state
     if state == State.IN_DOUBT:
         age = now - intent.created_at
-        return timedelta(seconds=2 if age < IN_DOUBT_FAST_SEARCH else 300)
+        # Each look is up to two searches: every 3 s while the customer may be at the terminal.
+        return timedelta(seconds=3 if age < IN_DOUBT_FAST_SEARCH else 300)
     if state == State.CREATED:
         return timedelta(seconds=created_grace_seconds())
     started = intent.sent_at or intent.created_at

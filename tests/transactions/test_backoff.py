@@ -25,7 +25,7 @@ def _intent(state, age_seconds):
         (State.PROCESSING, 1000, 15),
         (State.PROCESSING, 7200, 60),
         (State.CANCELLING, 30, 1),
-        (State.IN_DOUBT, 30, 2),
+        (State.IN_DOUBT, 30, 3),
         (State.IN_DOUBT, 600, 300),
     ],
 )
