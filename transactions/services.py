@@ -609,7 +609,7 @@ def intent_refresh(*, intent: Intent, wait: float = 0) -> Intent:
     Safe to call from many places at once: a per-intent lock lets one caller poll while the
     others re-read the database.
     """
-    deadline = time.monotonic() + max(0.0, min(float(wait), 60.0))
+    deadline = time.monotonic() + max(0, min(wait, 60))
     if wait:
         Intent.objects.filter(pk=intent.pk).update(
             watched_until=timezone.now() + timedelta(seconds=wait + 1)

@@ -14,11 +14,12 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import httpx
 from django.db.models import F, Q
 from django.utils import timezone
 
 from transactions.api.models import WebhookAttempt, WebhookDelivery
+from transactions.gateway import outbound
+from transactions.gateway.outbound import HttpClient
 from transactions.webhooks import (
     SIGNATURE_HEADER,
     loopback_http_allowed,
@@ -32,8 +33,6 @@ BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=1)
 # Longer than one attempt can take (timeout below), shorter than a worker's task timeout.
 CLAIM_FOR = timedelta(seconds=60)
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-USER_AGENT = "ECR-Portal-Webhooks/1.0"
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -41,9 +40,9 @@ def retry_delay(attempts: int) -> timedelta:
     return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
 
 
-def _client() -> httpx.Client:
+def _client() -> HttpClient:
     """The HTTP client for deliveries (tests replace it to inject a transport)."""
-    return httpx.Client(timeout=TIMEOUT, follow_redirects=False, headers={"User-Agent": USER_AGENT})
+    return outbound.new_client()
 
 
 def _destination(url: str) -> tuple[str, str]:
@@ -78,7 +77,7 @@ def _pinned(url: str, address: str) -> tuple[str, dict, dict]:
     return pinned_url, {"Host": host_header}, {"sni_hostname": host}
 
 
-def _attempt(delivery, endpoint, client: httpx.Client | None) -> tuple[int | None, str]:
+def _attempt(delivery, endpoint, client: HttpClient | None) -> tuple[int | None, str]:
     """Signs and sends one attempt. Returns (HTTP status or None, error text or "")."""
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     headers = {
@@ -94,20 +93,18 @@ def _attempt(delivery, endpoint, client: httpx.Client | None) -> tuple[int | Non
     http = client or _client()
     url, host_header, extensions = _pinned(endpoint.url, address)
     try:
-        response = http.post(
-            url, content=body, headers={**headers, **host_header}, extensions=extensions
+        status_code, error = outbound.post(
+            http, url, body=body, headers={**headers, **host_header}, extensions=extensions
         )
-    except httpx.HTTPError as exc:
-        return None, f"{exc.__class__.__name__}: {exc}"[:300]
     finally:
         if owns_client:
             http.close()
-    if not 200 <= response.status_code < 300:
-        return response.status_code, f"HTTP {response.status_code}"
-    return response.status_code, ""
+    if status_code is not None and not 200 <= status_code < 300:
+        return status_code, f"HTTP {status_code}"
+    return status_code, error
 
 
-def webhook_deliver(*, delivery_id: int, client: httpx.Client | None = None) -> bool:
+def webhook_deliver(*, delivery_id: int, client: HttpClient | None = None) -> bool:
     """Makes one attempt of a due delivery. Returns whether there was work to do."""
     now = timezone.now()
     claimed = (

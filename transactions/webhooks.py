@@ -1,6 +1,7 @@
 """Webhooks to POS clients: registration, signing, and enqueueing deliveries on final states.
 
-The HTTP side (httpx) lives in `transactions.tasks_webhooks`; this module never speaks HTTP.
+The delivery lives in `transactions.tasks_webhooks` (HTTP through `transactions.gateway.outbound`);
+this module never speaks HTTP.
 
 Verifying a webhook (the recipe in the OpenAPI description and docs/api.md):
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -93,15 +94,19 @@ def _one_line(text: str) -> str:
     return text
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx.Response) -> Decimal | float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
-    except ValueError:
+        # delay-seconds (RFC 9110 says whole; some servers send "1.5"), read as a Decimal.
+        seconds = Decimal(value)
+    except InvalidOperation:
         pass
+    else:
+        if seconds.is_finite():
+            return max(Decimal(0), seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -96,10 +96,11 @@ def parse_datetime(value: Any) -> datetime | None:
         elif isinstance(value, date):
             parsed = datetime(value.year, value.month, value.day)
         elif isinstance(value, int | float | Decimal):
-            seconds = float(value)
-            if seconds > 1e11:  # milliseconds since the epoch
-                seconds /= 1000
-            return datetime.fromtimestamp(seconds, tz=UTC)
+            # Seconds or (past 1e11) milliseconds since the epoch, kept exact in milliseconds.
+            millis = int(value) if value > 1e11 else int(Decimal(str(value)) * 1000)
+            return datetime.fromtimestamp(millis // 1000, tz=UTC) + timedelta(
+                milliseconds=millis % 1000
+            )
         elif isinstance(value, str):
             parsed = _parse_text(value.strip())
             if parsed is None:
