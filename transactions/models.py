@@ -166,7 +166,6 @@ class IntentEvent(models.Model):
 
     class Type(models.TextChoices):
         CREATED = "created", "Creada"
-        SENT = "sent", "Enviada a Prisma"
         STATE = "state", "Cambio de estado"
         PROVIDER = "provider", "Respuesta de Prisma"
         CANCEL = "cancel", "Cancelación pedida"
