@@ -10,6 +10,7 @@ from django.conf import settings
 from stores.models import Store, Terminal
 from transactions.errors import IntentRuleError
 from transactions.models import Method, PrintCopies
+from transactions.money import format_ars
 
 # Card brand products a payment may be restricted to (contract §3).
 BRAND_PRODUCTS = {
@@ -139,9 +140,3 @@ def clean_terminals(*, store: Store, terminals: list[Terminal]) -> list[Terminal
                 http_status=409,
             )
     return sorted(unique.values(), key=lambda t: t.pk)
-
-
-def format_ars(amount: Decimal) -> str:
-    """`$ 1.234,56`: es-AR grouping without depending on the process locale."""
-    text = f"{amount:,.2f}"
-    return "$ " + text.replace(",", "X").replace(".", ",").replace("X", ".")

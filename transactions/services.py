@@ -37,6 +37,7 @@ from transactions.gateway import (
     gateway_for,
 )
 from transactions.models import Intent, IntentEvent
+from transactions.money import format_ars
 from transactions.polling import intent_poll, poll_lock
 from transactions.selectors import refundable_balance, reversal_allowed
 from transactions.states import RESERVING_STATES, Kind, State
@@ -309,7 +310,7 @@ def payment_create(
     terminals = rules.clean_terminals(store=store, terminals=terminals)
     credential = _credential(store)
     actor = _actor(user, pos_client)
-    menu_text = menu_text or (f"{reference} " if reference else "") + rules.format_ars(amount)
+    menu_text = menu_text or (f"{reference} " if reference else "") + format_ars(amount)
     intent = _create_row(
         store=store,
         terminals=terminals,
@@ -363,7 +364,7 @@ def _check_refund(payment: Intent, amount: Decimal) -> None:
     if amount > balance:
         raise IntentRuleError(
             "refund_exceeds_balance",
-            f"El importe supera el saldo devolvible ({rules.format_ars(balance)}).",
+            f"El importe supera el saldo devolvible ({format_ars(balance)}).",
             field="amount",
             http_status=422,
         )
@@ -393,7 +394,7 @@ def reversal_create(
         amount=payment.amount,
         reference=reference,
         ecr_base=(reference or payment.ecr_transaction_id)[:62] + "-A",
-        menu_text=(menu_text or f"Anulación {rules.format_ars(payment.amount)}")[:40],
+        menu_text=(menu_text or f"Anulación {format_ars(payment.amount)}")[:40],
         print_copies=payment.print_copies,
         card_brand_code=payment.card_brand_code,
     )
@@ -460,7 +461,7 @@ def refund_create(
         brand_restriction=brand,
         reference=reference,
         ecr_base=(base_reference[:62] + "-D") if base_reference else "",
-        menu_text=(menu_text or f"Devolución {rules.format_ars(amount)}")[:40],
+        menu_text=(menu_text or f"Devolución {format_ars(amount)}")[:40],
     )
     request = RefundRequest(
         amount=amount,

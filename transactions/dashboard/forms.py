@@ -122,7 +122,7 @@ class RefundForm(forms.Form):
     def clean_amount(self):
         amount = self.cleaned_data["amount"]
         if self.balance is not None and amount > self.balance:
-            from transactions.templatetags.money import format_ars
+            from transactions.money import format_ars
 
             raise forms.ValidationError(
                 f"No se puede devolver más que el saldo: {format_ars(self.balance)}."

@@ -6,7 +6,7 @@ import pytest
 from django import forms
 
 from transactions.dashboard.forms import parse_amount
-from transactions.templatetags.money import format_ars, format_decimal_es
+from transactions.money import format_ars, format_decimal_es
 
 
 @pytest.mark.parametrize(

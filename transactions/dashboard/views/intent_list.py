@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from stores.selectors import store_list_for_user, terminal_list_for_user
 from transactions import selectors
 from transactions.dashboard.filters import IntentFilter
-from transactions.templatetags.money import format_decimal_es
+from transactions.money import format_decimal_es
 
 PAGE_SIZE = 50
 

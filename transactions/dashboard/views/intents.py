@@ -18,8 +18,8 @@ from transactions.dashboard.views.common import is_htmx, refresh_quietly
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
 from transactions.models import Intent
+from transactions.money import format_decimal_es
 from transactions.states import Kind, State
-from transactions.templatetags.money import format_decimal_es
 
 POLLED_STATES = frozenset({State.CREATED, State.PENDING, State.PROCESSING, State.CANCELLING})
 

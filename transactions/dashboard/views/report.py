@@ -27,7 +27,7 @@ from stores.roles import Action
 from stores.selectors import store_get_for_user
 from transactions import reports
 from transactions.dashboard.access import stores_where
-from transactions.templatetags.money import format_decimal_es
+from transactions.money import format_decimal_es
 
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "dd/mm/yyyy"
