@@ -262,9 +262,9 @@ def install_write_counter():
         if WRITES not in conn.execute_wrappers:
             conn.execute_wrappers.append(WRITES)
 
-    from transactions import polling  # noqa: PLC0415
+    from transactions import sweeper  # noqa: PLC0415
 
-    real_claim = polling.claim_due
+    real_claim = sweeper.claim_due
 
     def claim_due(**kwargs):
         WRITES.local.claiming = True
@@ -273,7 +273,7 @@ def install_write_counter():
         finally:
             WRITES.local.claiming = False
 
-    polling.claim_due = claim_due
+    sweeper.claim_due = claim_due
 
 
 # --- schedule minimum --------------------------------------------------------------------------
@@ -315,7 +315,7 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
     from django.conf import settings  # noqa: PLC0415
     from django.db import connection  # noqa: PLC0415
 
-    from transactions import polling  # noqa: PLC0415
+    from transactions import sweeper  # noqa: PLC0415
     from transactions.errors import IntentRuleError  # noqa: PLC0415
     from transactions.gateway import gateway_for  # noqa: PLC0415
     from transactions.models import GatewayCall, Intent, IntentEvent  # noqa: PLC0415
@@ -385,7 +385,7 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
             if now > deadline:
                 timed_out = True
                 break
-            count = polling.sweep_once(limit=200, concurrency=concurrency)
+            count = sweeper.sweep_once(limit=200, concurrency=concurrency)
             polls += count
             if creator_done.is_set() and now - last_check > 0.5:
                 last_check = now

@@ -13,7 +13,7 @@ def created_grace_seconds() -> int:
 
     It must outlast the slowest honest create: waiting for another caller's token request, a
     token fetch, the create, and after a 401 one more token fetch and create (each bounded by the
-    connect + read timeouts). A slower answer is still adopted (see `services._send`).
+    connect + read timeouts). A slower answer is still adopted (see `services.pipeline.send`).
     """
     one_call_ms = settings.ECR_GATEWAY_CONNECT_TIMEOUT_MS + settings.ECR_GATEWAY_READ_TIMEOUT_MS
     return 4 * one_call_ms // 1000 + 15

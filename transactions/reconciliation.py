@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from transactions.events import intent_flag
 from transactions.models import Batch, Intent
 from transactions.states import Kind, State
 
@@ -143,8 +144,6 @@ def batch_record_for_settlement(*, settlement: Intent) -> Batch | None:
         return existing
     terminal = settlement.terminal or settlement.offered_terminals.first()
     if settlement.batch_number is None or terminal is None:
-        from transactions.transitions import intent_flag
-
         intent_flag(settlement, reason="Cierre confirmado sin número de lote: conciliar a mano")
         return None
     totals = batch_totals(terminal=terminal, batch_number=settlement.batch_number)

@@ -12,10 +12,11 @@ from datetime import timedelta
 from django.utils import timezone
 
 from transactions.backoff import IN_DOUBT_FAST_SEARCH
+from transactions.events import SWEEPER, Actor, intent_flag
 from transactions.gateway import GatewayError, gateway_for
 from transactions.models import Intent
 from transactions.states import Kind, State
-from transactions.transitions import SWEEPER, Actor, intent_flag, intent_record_answer
+from transactions.transitions import intent_record_answer
 
 logger = logging.getLogger(__name__)
 

@@ -5,23 +5,17 @@ never credentials or model instances (they are stored and shown in the admin).
 """
 
 import logging
-import secrets
-import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
-from transactions import polling
+from transactions import sweeper
 
 logger = logging.getLogger(__name__)
 
 # Well below Q_CLUSTER["timeout"], with room for a last sweep whose reads all time out.
 SWEEPER_SECONDS = 40
-
-
-SLOT_LEASE_SECONDS = 15
 
 
 def sweeper_task(seconds: int = SWEEPER_SECONDS) -> str:
@@ -30,39 +24,21 @@ def sweeper_task(seconds: int = SWEEPER_SECONDS) -> str:
     django-q2's scheduler fires about once a minute and has no delayed tasks, so detection cannot
     ride on the schedule: the loop sweeps every quarter second, and chaining keeps it running
     with no gap. The every-minute schedule is only the watchdog that restarts a dead chain; the
-    slot leases keep the number of loops at ECR_SWEEPERS however many fire. A lease is short and
-    renewed while the loop lives, so a killed worker frees its slot within seconds.
+    slot leases (`sweeper.SweeperSlot`) keep the number of loops at ECR_SWEEPERS however many fire.
     """
-    token = secrets.token_hex(8)
-    for slot in range(settings.ECR_SWEEPERS):
-        key = f"ecr:sweeper-slot:{slot}"
-        if cache.add(key, token, timeout=SLOT_LEASE_SECONDS):
-            break
-    else:
-        return "todas las ranuras del sweeper están ocupadas"
-    renewed_at = time.monotonic()
-
-    def lost_slot() -> bool:
-        nonlocal renewed_at
-        if time.monotonic() - renewed_at < SLOT_LEASE_SECONDS / 3:
-            return False
-        if cache.get(key) != token:
-            return True  # the lease expired and another loop took the slot: stop, it runs
-        cache.set(key, token, timeout=SLOT_LEASE_SECONDS)
-        renewed_at = time.monotonic()
-        return False
-
-    polled = 0
+    chain = True
     try:
-        polled = polling.sweeper_loop(seconds=seconds, stop=lost_slot)
+        polled = sweeper.sweeper_run(seconds=seconds)
+        # A run that found every slot taken does not chain: the loops holding them chain.
+        chain = polled is not None
     finally:
-        if cache.get(key) == token:
-            cache.delete(key)
         # Chained even after an error, so polling never waits for the watchdog.
-        if settings.ECR_SWEEPER_CHAIN:
+        if chain and settings.ECR_SWEEPER_CHAIN:
             from django_q.tasks import async_task
 
             async_task("transactions.tasks.sweeper_task", seconds, task_name="ecr-sweeper-chain")
+    if polled is None:
+        return "todas las ranuras del sweeper están ocupadas"
     return f"{polled} consultas"
 
 

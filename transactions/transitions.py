@@ -7,15 +7,15 @@ change again (`states.TRANSITIONS` has no way out of them).
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from stores.models import Terminal
 from transactions.backoff import next_poll_at
+from transactions.events import SWEEPER, SYSTEM, Actor, intent_flag
 from transactions.models import Intent, IntentEvent
+from transactions.reconciliation import batch_record_for_settlement
 from transactions.states import FINAL_STATES, TRANSITIONS, Kind, State, portal_state_for
 
 logger = logging.getLogger(__name__)
@@ -37,26 +37,6 @@ _ANSWER_FIELDS = {
     "merchant_receipt": "merchant_receipt",
 }
 _MAX_LENGTHS = {f.name: f.max_length for f in Intent._meta.fields if getattr(f, "max_length", None)}
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused a change: a person, a POS client, or the system (label)."""
-
-    user: object | None = None
-    pos_client: object | None = None
-    label: str = ""
-
-    def event_fields(self) -> dict:
-        return {
-            "actor_user": self.user if getattr(self.user, "is_authenticated", False) else None,
-            "actor_pos": self.pos_client,
-            "actor_label": self.label,
-        }
-
-
-SYSTEM = Actor(label="sistema")
-SWEEPER = Actor(label="sweeper")
 
 
 def after_final(intent_id: int, state: str) -> None:
@@ -82,8 +62,6 @@ def _after_approved(intent_id: int) -> None:
             reason="La cancelación llegó tarde: la terminal cobró. Anule si corresponde.",
         )
     if intent.kind == Kind.SETTLEMENT:
-        from transactions.reconciliation import batch_record_for_settlement
-
         batch_record_for_settlement(settlement=intent)
 
 
@@ -137,33 +115,6 @@ def intent_transition(
     for name, value in values.items():
         setattr(intent, name, value)
     return True
-
-
-def intent_note(intent: Intent, *, type: str, message: str, actor: Actor = SYSTEM, raw=None):
-    """An event without a state change (attention flags, refused cancellations, notes)."""
-    IntentEvent.objects.create(
-        intent=intent,
-        type=type,
-        from_state=intent.state,
-        to_state=intent.state,
-        provider_status=intent.provider_status,
-        message=message,
-        raw=raw,
-        **actor.event_fields(),
-    )
-
-
-def intent_flag(intent: Intent, *, reason: str, actor: Actor = SYSTEM) -> None:
-    """Raises an intent to a person (once per reason)."""
-    if intent.needs_attention and intent.attention_reason == reason:
-        return
-    with transaction.atomic():
-        Intent.objects.filter(pk=intent.pk).update(
-            needs_attention=True, attention_reason=reason[:200], updated_at=timezone.now()
-        )
-        intent_note(intent, type=IntentEvent.Type.ATTENTION, message=reason, actor=actor)
-    intent.needs_attention = True
-    intent.attention_reason = reason[:200]
 
 
 def _clip(field: str, value):
@@ -258,7 +209,3 @@ def intent_record_answer(
     if changed and mapped is None and "provider_status" in changes:
         intent_flag(intent, reason=f"Estado desconocido de Prisma: {answer.status}")
     return changed
-
-
-def in_future(seconds: float):
-    return timezone.now() + timedelta(seconds=seconds)

@@ -7,18 +7,14 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from transactions import polling
+from transactions import polling, sweeper
 from transactions.backoff import created_grace_seconds
 from transactions.errors import IntentRuleError
+from transactions.events import SYSTEM
 from transactions.models import Intent
-from transactions.services import (
-    _create_row,
-    intent_refresh,
-    intent_resolve,
-    payment_create,
-)
+from transactions.services import intent_refresh, intent_resolve, payment_create
+from transactions.services.pipeline import create_row
 from transactions.states import Kind, State
-from transactions.transitions import SYSTEM
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,7 +61,7 @@ def test_in_doubt_intent_keeps_the_pos_reference_reserved(sim, store_a, terminal
 
 def _orphan(store_a, terminal_a, credential):
     """A row committed as `created` whose process died before calling the provider."""
-    return _create_row(
+    return create_row(
         store=store_a,
         terminals=[terminal_a],
         credential=credential,
@@ -80,9 +76,9 @@ def test_crash_between_commit_and_call_is_resolved_without_sending(
     sim, store_a, terminal_a, credential
 ):
     intent = _orphan(store_a, terminal_a, credential)
-    assert polling.claim_due() == [], "not due during the grace period"
+    assert sweeper.claim_due() == [], "not due during the grace period"
     with time_machine.travel(timezone.now() + timedelta(seconds=created_grace_seconds() + 5)):
-        assert polling.sweep_once() == 1
+        assert sweeper.sweep_once() == 1
         intent.refresh_from_db()
         assert intent.state == State.IN_DOUBT
         polling.intent_poll(intent)

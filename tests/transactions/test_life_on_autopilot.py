@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from transactions import polling
+from transactions import polling, sweeper
 from transactions.gateway import reset_gateways
 from transactions.models import Batch, Intent
 from transactions.services import (
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _sweep_until_final(intent, seconds=10):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        polling.sweep_once(concurrency=1)
+        sweeper.sweep_once(concurrency=1)
         intent.refresh_from_db()
         if intent.state in FINAL_STATES:
             return intent

@@ -3,7 +3,7 @@
 import pytest
 from django.core.cache import cache
 
-from transactions import polling, tasks
+from transactions import polling, sweeper, tasks
 
 
 @pytest.fixture(autouse=True)
@@ -44,9 +44,9 @@ def test_shared_lock_blocks_another_process(monkeypatch):
 def test_a_dead_loops_slot_frees_itself_quickly(settings):
     settings.ECR_SWEEPERS = 1
     settings.ECR_SWEEPER_CHAIN = False
-    cache.add("ecr:sweeper-slot:0", "dead-worker", timeout=tasks.SLOT_LEASE_SECONDS)
+    cache.add("ecr:sweeper-slot:0", "dead-worker", timeout=sweeper.SLOT_LEASE_SECONDS)
     assert "ocupadas" in tasks.sweeper_task(seconds=0)
-    assert tasks.SLOT_LEASE_SECONDS <= 15, "a dead worker's lease must expire within seconds"
+    assert sweeper.SLOT_LEASE_SECONDS <= 15, "a dead worker's lease must expire within seconds"
     cache.delete("ecr:sweeper-slot:0")  # what the lease's expiry does
     assert tasks.sweeper_task(seconds=0) == "0 consultas"
     assert cache.get("ecr:sweeper-slot:0") is None, "released at the end of the run"
@@ -60,11 +60,11 @@ def test_a_loop_that_lost_its_slot_stops(settings, monkeypatch):
 
     def fake_loop(*, seconds, stop):
         cache.set("ecr:sweeper-slot:0", "someone-else", timeout=60)
-        monkeypatch.setattr(tasks.time, "monotonic", lambda: 10_000.0)
+        monkeypatch.setattr(sweeper.time, "monotonic", lambda: 10_000.0)
         calls.append(stop())
         return 0
 
-    monkeypatch.setattr(tasks.polling, "sweeper_loop", fake_loop)
+    monkeypatch.setattr(sweeper, "sweeper_loop", fake_loop)
     tasks.sweeper_task(seconds=5)
     assert calls == [True]
     assert cache.get("ecr:sweeper-slot:0") == "someone-else", "never frees another loop's slot"

@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from transactions import polling, tasks
+from transactions import polling, sweeper, tasks
 from transactions.errors import IntentRuleError
+from transactions.events import SWEEPER
 from transactions.gateway import PrismaGateway
 from transactions.models import Batch, Intent
 from transactions.selectors import reversal_allowed
@@ -139,14 +140,14 @@ def test_unregistered_cancellations_are_resent_spaced_out(sim, store_a, terminal
     intent.refresh_from_db()
     sent = []
     monkeypatch.setattr(
-        "transactions.services.intent_send_cancel",
+        "transactions.polling.intent_send_cancel_request",
         lambda intent, **kw: sent.append(kw),
     )
-    polling._apply_time_rules(intent, actor=polling.SWEEPER)
+    polling._apply_time_rules(intent, actor=SWEEPER)
     assert sent == [], "not again within seconds of the last try"
     intent.cancel_sent_at = timezone.now() - timedelta(seconds=11)
-    polling._apply_time_rules(intent, actor=polling.SWEEPER)
-    assert sent == [{"actor": polling.SWEEPER, "learn": False}]
+    polling._apply_time_rules(intent, actor=SWEEPER)
+    assert sent == [{"actor": SWEEPER}]
 
 
 def test_reversal_is_refused_once_a_later_settlement_closed_the_batch_even_without_its_row(
@@ -192,9 +193,9 @@ def test_a_sweep_that_fails_does_not_end_the_loop_nor_the_chain(monkeypatch, set
             raise RuntimeError("database is locked")
         return 0
 
-    monkeypatch.setattr(polling, "sweep_once", flaky_sweep)
-    monkeypatch.setattr(polling.time, "sleep", lambda s: None)
-    polling.sweeper_loop(seconds=0.05)
+    monkeypatch.setattr(sweeper, "sweep_once", flaky_sweep)
+    monkeypatch.setattr(sweeper.time, "sleep", lambda s: None)
+    sweeper.sweeper_loop(seconds=0.05)
     assert len(calls) > 1
 
     chained = []
@@ -204,7 +205,7 @@ def test_a_sweep_that_fails_does_not_end_the_loop_nor_the_chain(monkeypatch, set
     def broken_loop(**kw):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(tasks.polling, "sweeper_loop", broken_loop)
+    monkeypatch.setattr(sweeper, "sweeper_loop", broken_loop)
     with pytest.raises(RuntimeError):
         tasks.sweeper_task(seconds=1)
     assert chained == [("transactions.tasks.sweeper_task", 1)]

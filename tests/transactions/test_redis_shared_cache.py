@@ -47,11 +47,11 @@ def test_poll_lock_is_exclusive_across_processes(redis_caches, monkeypatch):
 
 
 def test_sweeper_slots_limit_the_loops_across_processes(redis_caches, monkeypatch, settings):
-    from transactions import tasks
+    from transactions import sweeper, tasks
 
     first, _ = redis_caches
     settings.ECR_SWEEPERS = 1
     settings.ECR_SWEEPER_CHAIN = False
-    monkeypatch.setattr(tasks, "cache", first)
+    monkeypatch.setattr(sweeper, "cache", first)
     first.add("ecr:sweeper-slot:0", "someone-else", timeout=30)
     assert "ocupadas" in tasks.sweeper_task(seconds=0)

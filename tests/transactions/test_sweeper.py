@@ -9,7 +9,7 @@ from django.db import connection
 
 from stores.models import Store
 from tests import factories
-from transactions import polling
+from transactions import polling, sweeper
 from transactions.errors import IntentRuleError
 from transactions.models import Intent
 from transactions.services import payment_create
@@ -24,7 +24,7 @@ def _run_until_final(intents, seconds=15):
 
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        deadline_polls += polling.sweep_once(concurrency=4)
+        deadline_polls += sweeper.sweep_once(concurrency=4)
         states = set(
             Intent.objects.filter(pk__in=[i.pk for i in intents]).values_list("state", flat=True)
         )
@@ -94,8 +94,8 @@ def test_magic_56_is_refused_as_busy_and_recorded_failed(sim, store_a, autopilot
 def test_claim_reschedules_so_a_second_claim_gets_nothing(sim, store_a, terminal_a):
     intent = payment_create(store=store_a, terminals=[terminal_a], amount=Decimal("1"))
     Intent.objects.filter(pk=intent.pk).update(next_poll_at=intent.created_at)
-    assert polling.claim_due() == [intent.pk]
-    assert polling.claim_due() == []
+    assert sweeper.claim_due() == [intent.pk]
+    assert sweeper.claim_due() == []
 
 
 def test_a_watched_intent_is_left_to_its_watcher(sim, store_a, terminal_a):
@@ -107,7 +107,7 @@ def test_a_watched_intent_is_left_to_its_watcher(sim, store_a, terminal_a):
     Intent.objects.filter(pk=intent.pk).update(
         next_poll_at=intent.created_at, watched_until=timezone.now() + timedelta(seconds=30)
     )
-    assert polling.claim_due() == []
+    assert sweeper.claim_due() == []
 
 
 def test_a_poll_that_learns_nothing_writes_nothing(sim, store_a, terminal_a):
@@ -159,7 +159,7 @@ def test_two_sweepers_in_parallel_never_poll_one_intent_at_once(
 
     def sweeper():
         try:
-            polling.sweep_once(concurrency=4)
+            sweeper.sweep_once(concurrency=4)
         finally:
             connection.close()
 

@@ -99,14 +99,14 @@ def test_failed_create_frees_the_terminal_but_stale_doubt_does_too(store_a, term
 
     from django.utils import timezone
 
-    from transactions.services import _busy_terminals
+    from transactions.services.pipeline import busy_terminals
 
     intent = Intent.objects.create(
         kind=Kind.PAYMENT, state=State.IN_DOUBT, store=store_a, credential=credential
     )
     intent.offered_terminals.set([terminal_a])
-    assert _busy_terminals([terminal_a]) == [terminal_a]
+    assert busy_terminals([terminal_a]) == [terminal_a]
     Intent.objects.filter(pk=intent.pk).update(created_at=timezone.now() - timedelta(minutes=3))
-    assert _busy_terminals([terminal_a]) == [], "not found in the fast window: not on a screen"
+    assert busy_terminals([terminal_a]) == [], "not found in the fast window: not on a screen"
     other = factories.make_terminal(store_a)
-    assert _busy_terminals([other]) == []
+    assert busy_terminals([other]) == []

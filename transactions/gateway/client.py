@@ -24,10 +24,6 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from stores.crypto import SecretUnreadable
-
-# Besides what this module uses, the names that lived here before the split into classify,
-# operations and tokens are re-exported (`X as X`), so `transactions.gateway.client` still has them.
-from transactions.gateway.classify import MESSAGE_MAX as MESSAGE_MAX
 from transactions.gateway.classify import (
     CallKind,
     decode_answer,
@@ -36,28 +32,14 @@ from transactions.gateway.classify import (
     http_error,
     transport_error,
 )
-from transactions.gateway.classify import _json_loads as _json_loads
-from transactions.gateway.classify import _one_line as _one_line
-from transactions.gateway.classify import _retry_after as _retry_after
 from transactions.gateway.errors import GatewayError
-from transactions.gateway.operations import LIVENESS_PATH as LIVENESS_PATH
-from transactions.gateway.operations import PAYMENTS as PAYMENTS
-from transactions.gateway.operations import REFUNDS as REFUNDS
-from transactions.gateway.operations import REVERSALS as REVERSALS
-from transactions.gateway.operations import SETTLEMENTS as SETTLEMENTS
 from transactions.gateway.operations import ProviderOperations
-from transactions.gateway.tokens import TOKEN_LOCK_POLL_S as TOKEN_LOCK_POLL_S
-from transactions.gateway.tokens import TOKEN_LOCK_TIMEOUT_S as TOKEN_LOCK_TIMEOUT_S
-from transactions.gateway.tokens import TOKEN_MARGIN_S as TOKEN_MARGIN_S
-from transactions.gateway.tokens import TOKEN_PATH as TOKEN_PATH
 from transactions.gateway.tokens import (
     TokenCache,
     process_token_lock,
     token_cache_key,
     token_lock_key,
 )
-
-_token_lock = process_token_lock  # its name here before the split, kept importable too
 
 logger = logging.getLogger("transactions.gateway")
 

@@ -1,0 +1,59 @@
+"""Who acts on an intent, and the events that change no state: notes and attention flags.
+
+The lowest layer of the lifecycle: transitions, polling, the resolver and reconciliation all
+write these, so this module imports nothing of theirs.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from transactions.models import Intent, IntentEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a change: a person, a POS client, or the system (label)."""
+
+    user: object | None = None
+    pos_client: object | None = None
+    label: str = ""
+
+    def event_fields(self) -> dict:
+        return {
+            "actor_user": self.user if getattr(self.user, "is_authenticated", False) else None,
+            "actor_pos": self.pos_client,
+            "actor_label": self.label,
+        }
+
+
+SYSTEM = Actor(label="sistema")
+SWEEPER = Actor(label="sweeper")
+
+
+def intent_note(intent: Intent, *, type: str, message: str, actor: Actor = SYSTEM, raw=None):
+    """An event without a state change (attention flags, refused cancellations, notes)."""
+    IntentEvent.objects.create(
+        intent=intent,
+        type=type,
+        from_state=intent.state,
+        to_state=intent.state,
+        provider_status=intent.provider_status,
+        message=message,
+        raw=raw,
+        **actor.event_fields(),
+    )
+
+
+def intent_flag(intent: Intent, *, reason: str, actor: Actor = SYSTEM) -> None:
+    """Raises an intent to a person (once per reason)."""
+    if intent.needs_attention and intent.attention_reason == reason:
+        return
+    with transaction.atomic():
+        Intent.objects.filter(pk=intent.pk).update(
+            needs_attention=True, attention_reason=reason[:200], updated_at=timezone.now()
+        )
+        intent_note(intent, type=IntentEvent.Type.ATTENTION, message=reason, actor=actor)
+    intent.needs_attention = True
+    intent.attention_reason = reason[:200]

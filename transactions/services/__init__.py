@@ -1,0 +1,38 @@
+"""Writes of the intent lifecycle, one module per concern:
+
+- `create`: payment, reversal, refund and settlement creates (on the shared `pipeline`);
+- `cancel`: withdrawing a waiting intention;
+- `watch`: a long-poll or an open page refreshing its own intent;
+- `operator`: what only a person does (resolve an in-doubt intent, acknowledge a flag);
+- `batches`: closing a whole store's batches, and the daily automatic close.
+
+Callers use `from transactions import services` and `services.payment_create(...)`.
+"""
+
+from transactions.services.batches import store_batch_close, store_batch_close_due
+from transactions.services.cancel import intent_cancel, intent_send_cancel
+from transactions.services.create import (
+    payment_create,
+    refund_create,
+    reversal_create,
+    settlement_create,
+)
+from transactions.services.operator import RESOLVE_OUTCOMES, intent_acknowledge, intent_resolve
+from transactions.services.pipeline import intent_created_listener
+from transactions.services.watch import intent_refresh
+
+__all__ = [
+    "RESOLVE_OUTCOMES",
+    "intent_acknowledge",
+    "intent_cancel",
+    "intent_created_listener",
+    "intent_refresh",
+    "intent_resolve",
+    "intent_send_cancel",
+    "payment_create",
+    "refund_create",
+    "reversal_create",
+    "settlement_create",
+    "store_batch_close",
+    "store_batch_close_due",
+]

@@ -1,0 +1,253 @@
+"""The four creates: payment (cobro), reversal (anulación), refund (devolución) and settlement
+(cierre de lote). Each checks its rules, then runs the shared pipeline (`services.pipeline`)."""
+
+from decimal import Decimal
+
+from stores.models import Store, Terminal
+from transactions import rules
+from transactions.errors import IntentRuleError
+from transactions.gateway import PaymentRequest, RefundRequest, ReversalRequest, gateway_for
+from transactions.models import Intent
+from transactions.money import format_ars
+from transactions.selectors import refundable_balance, reversal_allowed
+from transactions.services.common import Action, actor_for, credential_required, require_role
+from transactions.services.pipeline import create_row, send
+from transactions.states import RESERVING_STATES, Kind, State
+
+
+def payment_create(
+    *,
+    store: Store,
+    terminals: list[Terminal],
+    amount,
+    installments=1,
+    brand: str = "",
+    method: str = "card",
+    reference: str = "",
+    menu_text: str = "",
+    print_copies: str = "BOTH",
+    receipt_notes: str = "",
+    user=None,
+    pos_client=None,
+) -> Intent:
+    """Offers a payment to one or more terminals of the store."""
+    require_role(user, store, Action.CHARGE)
+    amount = rules.clean_amount(amount)
+    installments = rules.clean_installments(installments)
+    brand = rules.clean_brand(brand)
+    method = rules.clean_method(method)
+    print_copies = rules.clean_print_copies(print_copies)
+    reference = rules.clean_text(reference, field="reference", max_length=rules.REFERENCE_MAX)
+    menu_text = rules.clean_text(menu_text, field="menu_text", max_length=rules.MENU_TEXT_MAX)
+    receipt_notes = rules.clean_text(receipt_notes, field="receipt_notes", max_length=120)
+    terminals = rules.clean_terminals(store=store, terminals=terminals)
+    credential = credential_required(store)
+    actor = actor_for(user, pos_client)
+    menu_text = menu_text or (f"{reference} " if reference else "") + format_ars(amount)
+    intent = create_row(
+        store=store,
+        terminals=terminals,
+        credential=credential,
+        actor=actor,
+        kind=Kind.PAYMENT,
+        ecr_base=reference,
+        amount=amount,
+        installments=installments,
+        brand_restriction=brand,
+        method=method,
+        reference=reference,
+        menu_text=menu_text[: rules.MENU_TEXT_MAX],
+        print_copies=print_copies,
+        receipt_notes=receipt_notes,
+    )
+    request = PaymentRequest(
+        amount=amount,
+        terminal_ids=[t.terminal_id for t in terminals],
+        menu_text=intent.menu_text,
+        reference=intent.ecr_transaction_id,
+        installments=installments,
+        brand=brand or None,
+        method="QR_CODE" if method == "qr" else "CARD",
+        print_copies=print_copies,
+        receipt_notes=receipt_notes or None,
+    )
+    gateway = gateway_for(credential)
+    return send(
+        intent,
+        lambda: gateway.payment_create(
+            cuit=store.merchant.cuit, request=request, intent_id=intent.pk
+        ),
+        actor=actor,
+    )
+
+
+def _check_reversal(payment: Intent) -> None:
+    allowed, reason = reversal_allowed(payment=payment)
+    if not allowed:
+        code, message = reason
+        raise IntentRuleError(code, message, http_status=409)
+
+
+def _check_refund(payment: Intent, amount: Decimal) -> None:
+    if payment.state != State.APPROVED:
+        raise IntentRuleError(
+            "refund_not_allowed", "Solo se puede devolver un cobro aprobado.", http_status=409
+        )
+    balance = refundable_balance(payment=payment)
+    if amount > balance:
+        raise IntentRuleError(
+            "refund_exceeds_balance",
+            f"El importe supera el saldo devolvible ({format_ars(balance)}).",
+            field="amount",
+            http_status=422,
+        )
+
+
+def reversal_create(
+    *, payment: Intent, reference: str = "", menu_text: str = "", user=None, pos_client=None
+) -> Intent:
+    """Annuls an approved payment while its batch is open (anulación)."""
+    store = payment.store
+    require_role(user, store, Action.REVERSE)
+    _check_reversal(payment)
+    reference = rules.clean_text(reference, field="reference", max_length=rules.REFERENCE_MAX)
+    menu_text = rules.clean_text(menu_text, field="menu_text", max_length=rules.MENU_TEXT_MAX)
+    credential = credential_required(store)
+    actor = actor_for(user, pos_client)
+    terminal = payment.terminal
+    intent = create_row(
+        store=store,
+        terminals=[terminal],
+        credential=credential,
+        actor=actor,
+        recheck=_check_reversal,
+        kind=Kind.REVERSAL,
+        terminal=terminal,
+        original=payment,
+        amount=payment.amount,
+        reference=reference,
+        ecr_base=(reference or payment.ecr_transaction_id)[:62] + "-A",
+        menu_text=(menu_text or f"Anulación {format_ars(payment.amount)}")[:40],
+        print_copies=payment.print_copies,
+        card_brand_code=payment.card_brand_code,
+    )
+    request = ReversalRequest(
+        payment_id=payment.provider_id,
+        terminal_ids=[terminal.terminal_id],
+        menu_text=intent.menu_text,
+        reference=intent.ecr_transaction_id,
+        print_copies=intent.print_copies,
+    )
+    gateway = gateway_for(credential)
+    return send(
+        intent,
+        lambda: gateway.reversal_create(
+            cuit=store.merchant.cuit, request=request, intent_id=intent.pk
+        ),
+        actor=actor,
+    )
+
+
+def refund_create(
+    *,
+    store: Store,
+    terminal: Terminal,
+    amount,
+    original: Intent | None = None,
+    brand: str = "",
+    reference: str = "",
+    menu_text: str = "",
+    user=None,
+    pos_client=None,
+) -> Intent:
+    """A devolución: the card is presented again; up to the original's refundable balance."""
+    require_role(user, store, Action.REFUND)
+    amount = rules.clean_amount(amount)
+    brand = rules.clean_brand(brand)
+    reference = rules.clean_text(reference, field="reference", max_length=rules.REFERENCE_MAX)
+    menu_text = rules.clean_text(menu_text, field="menu_text", max_length=rules.MENU_TEXT_MAX)
+    (terminal,) = rules.clean_terminals(store=store, terminals=[terminal])
+
+    def check_balance(payment: Intent) -> None:
+        _check_refund(payment, amount)
+
+    if original is not None:
+        if original.store_id != store.pk or original.kind != Kind.PAYMENT:
+            raise IntentRuleError(
+                "refund_not_allowed", "El cobro original no es de esta sucursal.", http_status=404
+            )
+        check_balance(original)
+        brand = brand or original.card_brand_code
+    credential = credential_required(store)
+    actor = actor_for(user, pos_client)
+    base_reference = reference or (original.ecr_transaction_id if original else "")
+    intent = create_row(
+        store=store,
+        terminals=[terminal],
+        credential=credential,
+        actor=actor,
+        recheck=check_balance,
+        kind=Kind.REFUND,
+        terminal=terminal,
+        original=original,
+        amount=amount,
+        brand_restriction=brand,
+        reference=reference,
+        ecr_base=(base_reference[:62] + "-D") if base_reference else "",
+        menu_text=(menu_text or f"Devolución {format_ars(amount)}")[:40],
+    )
+    request = RefundRequest(
+        amount=amount,
+        terminal_ids=[terminal.terminal_id],
+        menu_text=intent.menu_text,
+        reference=intent.ecr_transaction_id,
+        brand=brand or None,
+    )
+    gateway = gateway_for(credential)
+    return send(
+        intent,
+        lambda: gateway.refund_create(
+            cuit=store.merchant.cuit, request=request, intent_id=intent.pk
+        ),
+        actor=actor,
+    )
+
+
+def settlement_create(
+    *, terminal: Terminal, print_receipt: bool = True, user=None, pos_client=None
+) -> Intent:
+    """Closes the terminal's open batch (cierre de lote)."""
+    store = terminal.store
+    require_role(user, store, Action.CLOSE_BATCH)
+    (terminal,) = rules.clean_terminals(store=store, terminals=[terminal])
+    if Intent.objects.filter(
+        kind=Kind.SETTLEMENT, offered_terminals=terminal, state__in=sorted(RESERVING_STATES)
+    ).exists():
+        raise IntentRuleError(
+            "settlement_in_progress",
+            "Ya hay un cierre de lote en curso para esta terminal.",
+            http_status=409,
+        )
+    credential = credential_required(store)
+    actor = actor_for(user, pos_client)
+    intent = create_row(
+        store=store,
+        terminals=[terminal],
+        credential=credential,
+        actor=actor,
+        kind=Kind.SETTLEMENT,
+        print_receipt=bool(print_receipt),
+        menu_text="Cierre de lote",
+        terminal=terminal,
+    )
+    gateway = gateway_for(credential)
+    return send(
+        intent,
+        lambda: gateway.settlement_create(
+            cuit=store.merchant.cuit,
+            terminal_id=terminal.terminal_id,
+            print_receipt=bool(print_receipt),
+            intent_id=intent.pk,
+        ),
+        actor=actor,
+    )

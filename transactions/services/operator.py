@@ -1,0 +1,83 @@
+"""What only a person does: settle an in-doubt intent with evidence, acknowledge a flagged one."""
+
+from django.db import transaction
+
+from transactions import rules
+from transactions.errors import IntentRuleError
+from transactions.events import intent_note
+from transactions.models import Intent, IntentEvent
+from transactions.services.common import Action, actor_for, require_role
+from transactions.states import State
+from transactions.transitions import intent_transition
+
+RESOLVE_OUTCOMES = {
+    "approved": State.APPROVED,
+    "declined": State.DECLINED,
+    "cancelled": State.CANCELLED,
+    "failed": State.FAILED,
+}
+
+
+def intent_resolve(*, intent: Intent, outcome: str, evidence: str, reason: str, user) -> Intent:
+    """An operator settles, with evidence, an intent the provider cannot tell us about: a create
+    whose answer was lost and that the resolver could not find.
+
+    An intent the provider knows (it has a provider id) is never settled by hand: its outcome
+    comes from the provider, or a person cancels it. Closing it here would stop the polling while
+    the intention may still be on a terminal, and free the POS order to be charged again.
+    """
+    require_role(user, intent.store, Action.RESOLVE)
+    if intent.state != State.IN_DOUBT or intent.provider_id:
+        raise IntentRuleError(
+            "not_resolvable",
+            "Solo se resuelven a mano intenciones en duda que Prisma no identificó; "
+            "las demás se consultan en Prisma o se cancelan.",
+            http_status=409,
+        )
+    to_state = RESOLVE_OUTCOMES.get(outcome)
+    if to_state is None:
+        raise IntentRuleError("outcome_invalid", "Resultado inválido.", field="outcome")
+    evidence = rules.clean_text(evidence, field="evidence", max_length=200)
+    reason = rules.clean_text(reason, field="reason", max_length=500)
+    if not reason:
+        raise IntentRuleError("reason_required", "Indique el motivo.", field="reason")
+    if to_state == State.APPROVED and not evidence:
+        raise IntentRuleError(
+            "evidence_required",
+            "Para darla por aprobada indique el cupón o el código de autorización.",
+            field="evidence",
+        )
+    fields = {"needs_attention": False, "attention_reason": ""}
+    if to_state == State.APPROVED and evidence and not intent.authorization_code:
+        fields["authorization_code"] = evidence[:16]
+    changed = intent_transition(
+        intent,
+        to_state=to_state,
+        actor=actor_for(user, None),
+        fields=fields,
+        event_type=IntentEvent.Type.RESOLVED,
+        message=f"Resuelta a mano como «{to_state.label}». Evidencia: {evidence or '-'}. "
+        f"Motivo: {reason}",
+    )
+    if not changed:
+        raise IntentRuleError(
+            "not_resolvable",
+            "La intención cambió mientras tanto; vuelva a mirarla.",
+            http_status=409,
+        )
+    return intent
+
+
+def intent_acknowledge(*, intent: Intent, user, note: str = "") -> Intent:
+    """Clears the attention flag of a final intent once a person has looked at it."""
+    require_role(user, intent.store, Action.RESOLVE)
+    with transaction.atomic():
+        Intent.objects.filter(pk=intent.pk).update(needs_attention=False, attention_reason="")
+        intent_note(
+            intent,
+            type=IntentEvent.Type.NOTE,
+            actor=actor_for(user, None),
+            message=f"Revisada: {note or 'sin nota'}",
+        )
+    intent.needs_attention = False
+    return intent

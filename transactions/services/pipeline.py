@@ -1,0 +1,233 @@
+"""The create pipeline that every money-moving service shares (DESIGN.md, STYLE.md rule 2):
+
+  1. the caller checks the rules (nothing written if refused);
+  2. `create_row` commits the intent as `created` in a short transaction that also locks the
+     terminals, so two requests cannot both find a terminal free;
+  3. `send` calls the provider outside any transaction;
+  4. and records the answer in a second short, guarded write.
+A create whose answer was lost is `in_doubt` and is never sent again: the resolver looks for it.
+"""
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from stores.models import Store, Terminal
+from transactions.backoff import IN_DOUBT_FAST_SEARCH, created_grace_seconds
+from transactions.errors import IntentRuleError
+from transactions.events import Actor
+from transactions.gateway import GatewayError
+from transactions.models import Intent, IntentEvent
+from transactions.states import RESERVING_STATES, Kind, State
+from transactions.transitions import intent_record_answer, intent_transition
+
+
+def busy_terminals(terminals: list[Terminal]) -> list[Terminal]:
+    """Terminals that hold an intention which may still be on their screen.
+
+    An in-doubt create that the resolver could not find within its fast search window is not on
+    any screen: it stops blocking the terminal (its POS reference stays reserved until a person
+    resolves it, so the order still cannot be charged twice).
+    """
+    stale_doubt = Q(state=State.IN_DOUBT, created_at__lt=timezone.now() - IN_DOUBT_FAST_SEARCH)
+    busy_ids = set(
+        Intent.objects.filter(offered_terminals__in=terminals, state__in=sorted(RESERVING_STATES))
+        .exclude(stale_doubt)
+        .values_list("offered_terminals", flat=True)
+    )
+    return [t for t in terminals if t.pk in busy_ids]
+
+
+def _unique_ecr_transaction_id(*, store: Store, base: str, public_id) -> str:
+    """The reference sent to the provider: the POS's own when it has one, made unique within the
+    merchant (a retried order gets `-R2`, `-R3`...), because the in-doubt resolver identifies an
+    intention by it and must never adopt another attempt's payment."""
+    if not base:
+        return f"ECR-{public_id.hex[:16]}"
+    candidate, attempt = base[:64], 1
+    while Intent.objects.filter(
+        store__merchant_id=store.merchant_id, ecr_transaction_id=candidate
+    ).exists():
+        attempt += 1
+        suffix = f"-R{attempt}"
+        candidate = base[: 64 - len(suffix)] + suffix
+    return candidate
+
+
+_created_listener: ContextVar[Callable[[Intent], None] | None] = ContextVar(
+    "intent_created_listener", default=None
+)
+
+
+@contextlib.contextmanager
+def intent_created_listener(callback: Callable[[Intent], None]):
+    """Calls `callback(intent)` as soon as a service in this block has committed its intent row,
+    before the provider is called. The POS API links its idempotency key to the intent this way,
+    so a request that dies mid-call still leaves the key pointing at what it created."""
+    token = _created_listener.set(callback)
+    try:
+        yield
+    finally:
+        _created_listener.reset(token)
+
+
+def create_row(
+    *,
+    store,
+    terminals,
+    credential,
+    actor: Actor,
+    ecr_base: str = "",
+    recheck: Callable[[Intent], None] | None = None,
+    **fields,
+) -> Intent:
+    """Commits the intent as `created` with its terminals locked, after the last rule checks.
+
+    A reversal or refund also locks its original payment and re-runs `recheck` on the locked row,
+    so a reversal and a refund (or two refunds) racing on one payment cannot both pass.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            # Lock the terminals so a concurrent request cannot also find them free. On SQLite the
+            # IMMEDIATE transaction already serialises writers.
+            list(
+                Terminal.objects.select_for_update()
+                .filter(pk__in=[t.pk for t in terminals])
+                .order_by("pk")
+            )
+            original = fields.get("original")
+            if original is not None:
+                locked = Intent.objects.select_for_update().get(pk=original.pk)
+                if recheck is not None:
+                    recheck(locked)
+            busy = busy_terminals(terminals)
+            if busy:
+                raise IntentRuleError(
+                    "terminal_busy",
+                    f"La terminal {busy[0].terminal_id} tiene una operación pendiente.",
+                    field="terminal",
+                    http_status=409,
+                )
+            reference = fields.get("reference", "")
+            if (
+                fields["kind"] == Kind.PAYMENT
+                and reference
+                and Intent.objects.filter(
+                    store=store,
+                    kind=Kind.PAYMENT,
+                    reference=reference,
+                    state__in=sorted(RESERVING_STATES),
+                ).exists()
+            ):
+                raise IntentRuleError(
+                    "reference_in_use",
+                    f"Ya hay un cobro en curso o en duda para la referencia {reference}.",
+                    field="reference",
+                    http_status=409,
+                )
+            public_id = uuid.uuid4()
+            intent = Intent.objects.create(
+                public_id=public_id,
+                store=store,
+                credential=credential,
+                requested_by_user=actor.user,
+                requested_by_pos=actor.pos_client,
+                ecr_transaction_id=_unique_ecr_transaction_id(
+                    store=store, base=ecr_base, public_id=public_id
+                ),
+                # If this process dies before recording the answer, the sweeper finds the row
+                # after the grace period and resolves it like an in-doubt create.
+                next_poll_at=now + timedelta(seconds=created_grace_seconds()),
+                **fields,
+            )
+            intent.offered_terminals.set(terminals)
+            IntentEvent.objects.create(
+                intent=intent,
+                type=IntentEvent.Type.CREATED,
+                to_state=State.CREATED,
+                **actor.event_fields(),
+            )
+    except IntegrityError as exc:
+        # The partial unique index on live references caught a race the check above missed.
+        raise IntentRuleError(
+            "reference_in_use",
+            "Ya hay un cobro en curso o en duda para esa referencia.",
+            field="reference",
+            http_status=409,
+        ) from exc
+    listener = _created_listener.get()
+    if listener is not None:
+        listener(intent)
+    return intent
+
+
+def send(intent: Intent, call, *, actor: Actor) -> Intent:
+    """Calls the provider for a freshly created intent and records what happened."""
+    sent_at = timezone.now()
+    try:
+        answer = call()
+    except GatewayError as exc:
+        return _record_create_error(intent, exc, actor=actor, sent_at=sent_at)
+    # One write records both the sending and the provider's first answer.
+    recorded = intent_record_answer(
+        intent, answer, actor=actor, reschedule=True, extra_fields={"sent_at": sent_at}
+    )
+    if (
+        not recorded
+        and intent.state == State.IN_DOUBT
+        and not intent.provider_id
+        and answer.provider_id
+    ):
+        # The answer was so slow that the sweeper took this row for orphaned and put it in
+        # doubt. The answer is here after all: adopt it instead of losing the provider's id.
+        Intent.objects.filter(pk=intent.pk, provider_id="").update(provider_id=answer.provider_id)
+        intent.provider_id = answer.provider_id
+        intent_record_answer(
+            intent, answer, actor=actor, reschedule=True, extra_fields={"sent_at": sent_at}
+        )
+    return intent
+
+
+def _record_create_error(intent: Intent, exc: GatewayError, *, actor: Actor, sent_at) -> Intent:
+    if exc.in_doubt:
+        intent_transition(
+            intent,
+            to_state=State.IN_DOUBT,
+            actor=actor,
+            fields={"sent_at": sent_at, "next_poll_at": timezone.now() + timedelta(seconds=2)},
+            message=f"Respuesta perdida al crear: {exc.message}. Se buscará en Prisma; "
+            "no se volverá a enviar.",
+        )
+        return intent
+    # Definitely not created at the provider (refused, or never sent).
+    intent_transition(
+        intent,
+        to_state=State.FAILED,
+        actor=actor,
+        fields={"response_message": exc.message[:200], "sent_at": sent_at},
+        message=f"Prisma no creó la intención: {exc.message}",
+    )
+    status = exc.http_status
+    if status == 409:
+        raise _provider_rule_error("terminal_busy", exc, 409, intent)
+    if status is not None and 400 <= status < 500:
+        raise _provider_rule_error("provider_rejected", exc, 422, intent)
+    raise _provider_rule_error("provider_unavailable", exc, 503, intent)
+
+
+def _provider_rule_error(code: str, exc: GatewayError, status: int, intent: Intent):
+    messages = {
+        "terminal_busy": "Prisma informa que la terminal tiene una operación pendiente.",
+        "provider_rejected": f"Prisma rechazó la operación: {exc.message}",
+        "provider_unavailable": f"No se pudo contactar a Prisma: {exc.message}",
+    }
+    error = IntentRuleError(code, messages[code], http_status=status)
+    error.intent = intent
+    return error
