@@ -15,7 +15,7 @@ from transactions.models import Intent, IntentEvent
 from transactions.states import Kind, State
 from transactions.transitions import intent_record_answer, intent_transition
 
-CANCEL_CALLS = {
+CANCEL_CALLS: dict[str, tuple[str, str]] = {
     Kind.PAYMENT: ("payment_cancel", "payment_id"),
     Kind.REVERSAL: ("reversal_cancel", "reversal_id"),
     Kind.REFUND: ("refund_cancel", "refund_id"),

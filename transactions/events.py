@@ -4,20 +4,28 @@ The lowest layer of the lifecycle: transitions, polling, the resolver and reconc
 write these, so this module imports nothing of theirs.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
 from transactions.models import Intent, IntentEvent
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from stores.models import PosClient
+
 
 @dataclass(frozen=True)
 class Actor:
     """Who caused a change: a person, a POS client, or the system (label)."""
 
-    user: object | None = None
-    pos_client: object | None = None
+    user: User | None = None
+    pos_client: PosClient | None = None
     label: str = ""
 
     def event_fields(self) -> dict:

@@ -33,7 +33,7 @@ def format_decimal_es(value, *, thousands: bool = True) -> str:
     sign = "-" if amount < 0 else ""
     units, _, cents = f"{abs(amount):.2f}".partition(".")
     if thousands:
-        groups = []
+        groups: list[str] = []
         while len(units) > 3:
             groups.insert(0, units[-3:])
             units = units[:-3]

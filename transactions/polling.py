@@ -35,7 +35,7 @@ POLL_LOCK_SECONDS = 60
 CANCEL_RESEND_AFTER = timedelta(seconds=10)
 WAITING_STATUSES = frozenset({"PAYMENT_REQUEST", "REFUND_REQUEST", "REVERSAL_REQUEST"})
 
-_GET_CALLS = {
+_GET_CALLS: dict[str, tuple[str, str]] = {
     Kind.PAYMENT: ("payment_get", "payment_id"),
     Kind.REVERSAL: ("reversal_get", "reversal_id"),
     Kind.REFUND: ("refund_get", "refund_id"),

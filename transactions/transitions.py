@@ -176,8 +176,10 @@ def intent_record_answer(
     changes = answer_field_changes(intent, answer)
     changes.update(extra_fields or {})
     mapped = portal_state_for(intent.kind, answer.status)
-    to_state = mapped
-    if mapped is None:
+    to_state: str
+    if mapped is not None:
+        to_state = mapped
+    else:
         to_state = (
             State.PENDING if intent.state in (State.CREATED, State.IN_DOUBT) else intent.state
         )

@@ -14,13 +14,19 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
 from transactions.gateway.errors import AuthenticationFailed, GatewayError, ProviderRejected
 
 MESSAGE_MAX = 300
+
+
+class _ErrorFields(TypedDict):
+    http_status: int
+    code: str | None
+    operation: str
 
 
 class CallKind(enum.Enum):
@@ -166,7 +172,7 @@ def garbled_answer(kind: CallKind, operation: str, status: int) -> GatewayError:
 def http_error(response: httpx.Response, kind: CallKind, operation: str) -> GatewayError:
     status = response.status_code
     message, code = error_from_body(response)
-    common = {"http_status": status, "code": code, "operation": operation}
+    common: _ErrorFields = {"http_status": status, "code": code, "operation": operation}
     if status == 401:
         what = "la credencial" if operation == "token" else "el token recién renovado"
         return AuthenticationFailed(f"Prisma rechazó {what}: {message}", **common)

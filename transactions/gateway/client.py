@@ -156,7 +156,10 @@ class PrismaGateway(ProviderOperations, TokenCache):
                 if exc.retry_after is not None and exc.retry_after > MAX_RETRY_PAUSE_S:
                     raise
                 retried = True
-                pause = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_PAUSE_S
+                # A pause in seconds, not money: float is exact enough for a sleep.
+                pause = float(
+                    exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_PAUSE_S
+                )
                 logger.info("prisma %s: reintento en %.2f s (%s)", operation, pause, exc.message)
                 self._sleep(pause)
 

@@ -90,6 +90,7 @@ def parse_datetime(value: Any) -> datetime | None:
     """
     if value is None or isinstance(value, bool):
         return None
+    parsed: datetime | None
     try:
         if isinstance(value, datetime):
             parsed = value

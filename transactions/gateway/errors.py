@@ -8,6 +8,8 @@ blindly; the intention has to be looked for first (contract §5). Both false: a 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class GatewayError(Exception):
     """A provider call that did not produce a usable answer.
@@ -25,7 +27,7 @@ class GatewayError(Exception):
         code: str | None = None,
         retryable: bool = False,
         in_doubt: bool = False,
-        retry_after: float | None = None,
+        retry_after: Decimal | float | None = None,
         operation: str | None = None,
     ) -> None:
         super().__init__(message)

@@ -35,6 +35,9 @@ class ProviderOperations:
     The host class provides `_request()` and `subnet_acquirer_id`.
     """
 
+    subnet_acquirer_id: str
+    _request: Callable[..., Any]
+
     # --- Helpers for the operations -------------------------------------------------------------
 
     @staticmethod

@@ -16,6 +16,7 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -65,6 +66,12 @@ class TokenCache:
     `_token_key`, `_token_lock_key` and `_lock`.
     """
 
+    _token_key: str
+    _token_lock_key: str
+    _lock: threading.Lock
+    _sleep: Callable[[float], None]
+    _request: Callable[..., Any]
+
     def token(self, *, fresh: bool = False) -> str:
         """A valid access token, from the shared cache or from the provider.
 
@@ -83,7 +90,7 @@ class TokenCache:
                 stale=self._cache_get(self._token_key) if fresh else None
             )
 
-    def _renew_token(self, *, stale: str) -> str:
+    def _renew_token(self, *, stale: str | None) -> str:
         """Replaces a token the provider refused, unless another thread or process already did."""
         with self._lock:
             current = self._cache_get(self._token_key)

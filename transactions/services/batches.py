@@ -1,6 +1,9 @@
 """Closing batches by store: on demand for a whole store, and the daily automatic close."""
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -10,11 +13,20 @@ from transactions.models import Intent
 from transactions.services.create import settlement_create
 from transactions.states import Kind, State
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from stores.models import PosClient
+
 logger = logging.getLogger(__name__)
 
 
 def store_batch_close(
-    *, store: Store, user=None, pos_client=None, print_receipt: bool = True
+    *,
+    store: Store,
+    user: User | None = None,
+    pos_client: PosClient | None = None,
+    print_receipt: bool = True,
 ) -> list[tuple[Terminal, Intent | IntentRuleError]]:
     """Asks a batch close of every enabled terminal of the store; one refusal stops no other."""
     results: list[tuple[Terminal, Intent | IntentRuleError]] = []
@@ -33,7 +45,7 @@ def store_batch_close(
 def store_batch_close_due(*, now) -> list[tuple[Terminal, Intent | IntentRuleError]]:
     """The daily automatic close: stores whose local close hour has come and whose terminals
     have no settlement yet today (local day). Busy terminals are retried on the next run."""
-    results = []
+    results: list[tuple[Terminal, Intent | IntentRuleError]] = []
     for store in Store.objects.select_related("merchant"):
         local = timezone.localtime(now, store.tzinfo)
         if local.hour < store.batch_close_hour:

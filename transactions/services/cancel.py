@@ -5,6 +5,10 @@ The provider side (the PUT, recording its answer) is `transactions.cancellation`
 poller; this module adds who may ask and what they learn at once.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from transactions.cancellation import (
     intent_is_cancellable,
     intent_send_cancel_request,
@@ -16,9 +20,18 @@ from transactions.models import Intent
 from transactions.polling import intent_poll
 from transactions.services.common import Action, actor_for, require_role
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from stores.models import PosClient
+
 
 def intent_cancel(
-    *, intent: Intent, user=None, pos_client=None, actor: Actor | None = None
+    *,
+    intent: Intent,
+    user: User | None = None,
+    pos_client: PosClient | None = None,
+    actor: Actor | None = None,
 ) -> Intent:
     """Asks the provider to withdraw a waiting intention."""
     if user is not None:

@@ -1,15 +1,24 @@
 """What every service shares: who is acting, whether their role allows it, which credential."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from stores.models import Credential, Store
 from stores.roles import Action
 from stores.selectors import credential_for_store, user_can
 from transactions.errors import IntentRuleError
 from transactions.events import SYSTEM, Actor
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from stores.models import PosClient
+
 __all__ = ["Action", "actor_for", "credential_required", "require_role"]
 
 
-def actor_for(user, pos_client) -> Actor:
+def actor_for(user: User | None, pos_client: PosClient | None) -> Actor:
     if pos_client is not None:
         return Actor(pos_client=pos_client, label=f"POS {pos_client.name}")
     if user is not None:
@@ -17,7 +26,7 @@ def actor_for(user, pos_client) -> Actor:
     return SYSTEM
 
 
-def require_role(user, store: Store, action: str) -> None:
+def require_role(user: User | None, store: Store, action: str) -> None:
     """People must hold a role that allows the action; POS keys are checked by the API."""
     if user is not None and not user_can(user=user, store=store, action=action):
         raise IntentRuleError("forbidden", "Su rol no permite esta operación.", http_status=403)

@@ -1,7 +1,10 @@
 """The four creates: payment (cobro), reversal (anulación), refund (devolución) and settlement
 (cierre de lote). Each checks its rules, then runs the shared pipeline (`services.pipeline`)."""
 
+from __future__ import annotations
+
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from stores.models import Store, Terminal
 from transactions import rules
@@ -13,6 +16,11 @@ from transactions.selectors import refundable_balance, reversal_allowed
 from transactions.services.common import Action, actor_for, credential_required, require_role
 from transactions.services.pipeline import create_row, send
 from transactions.states import RESERVING_STATES, Kind, State
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from stores.models import PosClient
 
 
 def payment_create(
@@ -27,8 +35,8 @@ def payment_create(
     menu_text: str = "",
     print_copies: str = "BOTH",
     receipt_notes: str = "",
-    user=None,
-    pos_client=None,
+    user: User | None = None,
+    pos_client: PosClient | None = None,
 ) -> Intent:
     """Offers a payment to one or more terminals of the store."""
     require_role(user, store, Action.CHARGE)
@@ -104,7 +112,12 @@ def _check_refund(payment: Intent, amount: Decimal) -> None:
 
 
 def reversal_create(
-    *, payment: Intent, reference: str = "", menu_text: str = "", user=None, pos_client=None
+    *,
+    payment: Intent,
+    reference: str = "",
+    menu_text: str = "",
+    user: User | None = None,
+    pos_client: PosClient | None = None,
 ) -> Intent:
     """Annuls an approved payment while its batch is open (anulación)."""
     store = payment.store
@@ -115,6 +128,7 @@ def reversal_create(
     credential = credential_required(store)
     actor = actor_for(user, pos_client)
     terminal = payment.terminal
+    assert terminal is not None, "an approved payment has the terminal that took it"
     intent = create_row(
         store=store,
         terminals=[terminal],
@@ -157,8 +171,8 @@ def refund_create(
     brand: str = "",
     reference: str = "",
     menu_text: str = "",
-    user=None,
-    pos_client=None,
+    user: User | None = None,
+    pos_client: PosClient | None = None,
 ) -> Intent:
     """A devolución: the card is presented again; up to the original's refundable balance."""
     require_role(user, store, Action.REFUND)
@@ -214,7 +228,11 @@ def refund_create(
 
 
 def settlement_create(
-    *, terminal: Terminal, print_receipt: bool = True, user=None, pos_client=None
+    *,
+    terminal: Terminal,
+    print_receipt: bool = True,
+    user: User | None = None,
+    pos_client: PosClient | None = None,
 ) -> Intent:
     """Closes the terminal's open batch (cierre de lote)."""
     store = terminal.store

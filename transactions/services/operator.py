@@ -1,5 +1,9 @@
 """What only a person does: settle an in-doubt intent with evidence, acknowledge a flagged one."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 
 from transactions import rules
@@ -10,6 +14,9 @@ from transactions.services.common import Action, actor_for, require_role
 from transactions.states import State
 from transactions.transitions import intent_transition
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 RESOLVE_OUTCOMES = {
     "approved": State.APPROVED,
     "declined": State.DECLINED,
@@ -18,7 +25,9 @@ RESOLVE_OUTCOMES = {
 }
 
 
-def intent_resolve(*, intent: Intent, outcome: str, evidence: str, reason: str, user) -> Intent:
+def intent_resolve(
+    *, intent: Intent, outcome: str, evidence: str, reason: str, user: User
+) -> Intent:
     """An operator settles, with evidence, an intent the provider cannot tell us about: a create
     whose answer was lost and that the resolver could not find.
 
@@ -68,7 +77,7 @@ def intent_resolve(*, intent: Intent, outcome: str, evidence: str, reason: str, 
     return intent
 
 
-def intent_acknowledge(*, intent: Intent, user, note: str = "") -> Intent:
+def intent_acknowledge(*, intent: Intent, user: User, note: str = "") -> Intent:
     """Clears the attention flag of a final intent once a person has looked at it."""
     require_role(user, intent.store, Action.RESOLVE)
     with transaction.atomic():

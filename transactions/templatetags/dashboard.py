@@ -8,7 +8,7 @@ from transactions.states import State
 
 register = template.Library()
 
-_BADGES = {
+_BADGES: dict[str, str] = {
     State.APPROVED: "ok",
     State.DECLINED: "error",
     State.FAILED: "error",

@@ -16,7 +16,7 @@ from transactions.gateway import GatewayError, PrismaGateway
 
 def _find_credential(value: str) -> Credential:
     value = value.strip()
-    lookup = None
+    lookup: dict[str, object] | None = None
     if value.isdigit():
         lookup = {"pk": int(value)}
     else:
