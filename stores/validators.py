@@ -1,11 +1,12 @@
-"""Validation of Argentine tax ids (CUIT/CUIL) and Prisma terminal ids."""
+"""Validation of Argentine tax ids (CUIT/CUIL), Prisma terminal ids and provider base URLs."""
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from stores.address_policy import Reach, host_reach, is_local_name
 
 _CUIT_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 _TERMINAL_ID = re.compile(r"^\d{8}$")
@@ -76,12 +77,8 @@ def provider_url_problem(url: str) -> str:
     if parts.scheme != "https":
         return "La URL de Prisma debe ser https."
     host = (parts.hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if is_local_name(host):
         return "La URL de Prisma no puede apuntar a este servidor."
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return ""
-    if not address.is_global:
+    if host_reach(host) in (Reach.LOOPBACK, Reach.INTERNAL):
         return "La URL de Prisma no puede apuntar a una dirección interna."
     return ""

@@ -266,3 +266,4 @@ class Batch(models.Model):
 
 
 from transactions.api.models import *  # noqa: E402,F401,F403
+from transactions.webhooks.models import *  # noqa: E402,F401,F403

@@ -41,13 +41,13 @@ _MAX_LENGTHS = {f.name: f.max_length for f in Intent._meta.fields if getattr(f, 
 
 def after_final(intent_id: int, state: str) -> None:
     """Work that follows an intent reaching a final or in-doubt state (after commit)."""
-    from transactions import webhooks
+    from transactions.webhooks.services import webhook_enqueue_for_intent
 
     event = "intent.in_doubt" if state == State.IN_DOUBT else "intent.final"
     # robust: a failing webhook queue or batch record must never undo or break the state change
     # that has already been committed; the error is logged and the sweeper carries on.
     transaction.on_commit(
-        lambda: webhooks.webhook_enqueue_for_intent(intent_id=intent_id, event=event),
+        lambda: webhook_enqueue_for_intent(intent_id=intent_id, event=event),
         robust=True,
     )
     if state == State.APPROVED:

@@ -119,3 +119,20 @@ class TestTerminalId:
         with pytest.raises(ValidationError) as exc:
             terminal.full_clean()
         assert "terminal_id" in exc.value.message_dict
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://localhost./x",  # a trailing dot is still this machine (accepted before)
+        "https://caja.localhost/x",
+        "https://[::ffff:10.0.0.5]/x",
+        "https://[::ffff:169.254.169.254]/latest",
+        "https://[fe80::1%25eth0]/x",
+    ],
+)
+def test_credential_urls_of_this_machine_or_an_internal_network_are_refused(settings, url):
+    from stores.validators import provider_url_problem
+
+    settings.DEBUG = False
+    assert provider_url_problem(url) != ""

@@ -8,17 +8,23 @@ import re
 from decimal import Decimal
 
 from django.conf import settings
-from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from stores.models import Terminal
+from transactions.intent_document import (  # the output document, re-exported for the views
+    AMOUNT_PATTERN,
+    AmountText,
+    CardSerializer,  # noqa: F401
+    IntentLinksSerializer,  # noqa: F401
+    IntentOutputSerializer,  # noqa: F401
+    ReceiptsSerializer,  # noqa: F401
+    TerminalRefSerializer,  # noqa: F401
+    intent_links,  # noqa: F401
+)
 from transactions.models import Intent, Method, PrintCopies
 from transactions.rules import BRAND_PRODUCTS, MAX_INSTALLMENTS, MENU_TEXT_MAX, REFERENCE_MAX
-from transactions.states import Kind, State
+from transactions.states import Kind
 
-AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
 _AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 MAX_TERMINALS_PER_PAYMENT = 10
 
@@ -40,16 +46,7 @@ class ApiText(serializers.CharField):
         self.validators.append(_no_surrogates)
 
 
-@extend_schema_field(
-    {
-        "type": "string",
-        "pattern": AMOUNT_PATTERN,
-        "example": "1500.00",
-        "description": "Importe en pesos como texto decimal, con hasta 2 decimales, mayor que "
-        "cero. Nunca un número JSON (los float no representan dinero).",
-    }
-)
-class AmountField(serializers.Field):
+class AmountField(AmountText):
     """Money as a decimal string: "1500.00". Numbers, signs, exponents and >2 decimals are
     refused with `amount_invalid`; above the ceiling, `amount_too_large`."""
 
@@ -70,9 +67,6 @@ class AmountField(serializers.Field):
         if amount > ceiling:
             self.fail("amount_too_large", max=f"{ceiling:.2f}")
         return amount.quantize(Decimal("0.01"))
-
-    def to_representation(self, value) -> str | None:
-        return None if value is None else f"{value:.2f}"
 
 
 class _RecodingSerializer(serializers.Serializer):
@@ -258,102 +252,6 @@ class WebhookInputSerializer(serializers.Serializer):
 
 
 # --- Outputs ---------------------------------------------------------------------------------
-
-
-class TerminalRefSerializer(serializers.Serializer):
-    id = serializers.UUIDField(source="public_id")
-    terminal_id = serializers.CharField(help_text="Número de terminal de Prisma (8 dígitos).")
-    label = serializers.CharField()
-
-
-class CardSerializer(serializers.Serializer):
-    brand = serializers.CharField(source="card_brand")
-    brand_code = serializers.CharField(source="card_brand_code")
-    last_four = serializers.CharField(source="card_last_four")
-    payment_type = serializers.CharField(help_text="CREDIT o DEBIT.")
-    entry_mode = serializers.CharField(help_text="CHIP, CHIP_CONTACTLESS, QR_CODE, ...")
-
-
-class ReceiptsSerializer(serializers.Serializer):
-    client = serializers.CharField(source="client_receipt")
-    merchant = serializers.CharField(source="merchant_receipt")
-
-
-class IntentLinksSerializer(serializers.Serializer):
-    self = serializers.CharField()
-    wait = serializers.CharField()
-    cancel = serializers.CharField(required=False)
-    reversal = serializers.CharField(required=False)
-
-
-class IntentOutputSerializer(serializers.Serializer):
-    """An intent as the POS sees it."""
-
-    id = serializers.UUIDField(source="public_id")
-    kind = serializers.ChoiceField(choices=Kind.choices)
-    state = serializers.ChoiceField(choices=State.choices)
-    is_final = serializers.BooleanField()
-    provider_status = serializers.CharField(help_text="El estado de Prisma, textual.")
-    provider_id = serializers.CharField(help_text="El id de la intención en Prisma.")
-    amount = AmountField(allow_null=True, help_text="Importe pedido (null en cierres de lote).")
-    authorized_amount = AmountField(allow_null=True)
-    installments = serializers.IntegerField()
-    method = serializers.CharField()
-    brand_restriction = serializers.CharField()
-    reference = serializers.CharField()
-    menu_text = serializers.CharField()
-    print_copies = serializers.CharField()
-    terminal = TerminalRefSerializer(allow_null=True, help_text="La terminal que la tomó.")
-    offered_terminals = serializers.SerializerMethodField()
-    card = serializers.SerializerMethodField()
-    authorization_code = serializers.CharField()
-    ticket_number = serializers.CharField(help_text="Cupón.")
-    batch_number = serializers.IntegerField(allow_null=True, help_text="Lote.")
-    response_code = serializers.CharField()
-    response_message = serializers.CharField()
-    receipts = ReceiptsSerializer(source="*")
-    original_id = serializers.SerializerMethodField()
-    needs_attention = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-    taken_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    links = serializers.SerializerMethodField()
-
-    @extend_schema_field(TerminalRefSerializer(many=True))
-    def get_offered_terminals(self, intent) -> list:
-        return TerminalRefSerializer(intent.offered_terminals.all(), many=True).data
-
-    @extend_schema_field(CardSerializer(allow_null=True))
-    def get_card(self, intent):
-        if not (intent.card_brand or intent.card_last_four or intent.entry_mode):
-            return None
-        return CardSerializer(intent).data
-
-    @extend_schema_field(OpenApiTypes.UUID)
-    def get_original_id(self, intent) -> str | None:
-        return str(intent.original.public_id) if intent.original_id else None
-
-    @extend_schema_field(IntentLinksSerializer)
-    def get_links(self, intent) -> dict:
-        return intent_links(intent)
-
-
-def intent_links(intent: Intent) -> dict:
-    url = reverse("pos-api:intent-detail", kwargs={"public_id": intent.public_id})
-    links = {"self": url, "wait": f"{url}?wait=30"}
-    if intent.state in (State.PENDING, State.PROCESSING) and intent.kind != Kind.SETTLEMENT:
-        links["cancel"] = reverse("pos-api:intent-cancel", kwargs={"public_id": intent.public_id})
-    if intent.kind == Kind.PAYMENT and intent.state == State.APPROVED:
-        links["reversal"] = reverse(
-            "pos-api:payment-reversal", kwargs={"public_id": intent.public_id}
-        )
-    return links
-
-
-def intent_webhook_payload(*, intent: Intent) -> dict:
-    """The intent as the webhook body's `data` (the same shape as `GET /intents/{id}`)."""
-    return dict(IntentOutputSerializer(intent).data)
 
 
 class TerminalCurrentIntentSerializer(serializers.Serializer):

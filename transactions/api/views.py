@@ -34,7 +34,7 @@ from transactions.api.idempotency import (
     idempotency_release,
     request_fingerprint,
 )
-from transactions.api.models import IdempotencyRecord, WebhookEndpoint
+from transactions.api.models import IdempotencyRecord
 from transactions.api.problems import ApiProblem, problem_exception_handler
 from transactions.api.serializers import (
     IntentOutputSerializer,
@@ -52,7 +52,9 @@ from transactions.api.serializers import (
 from transactions.errors import IntentRuleError
 from transactions.models import Intent
 from transactions.states import Kind, State
-from transactions.webhooks import (
+from transactions.webhooks.models import WebhookEndpoint
+from transactions.webhooks.selectors import webhook_endpoint_for_pos_client
+from transactions.webhooks.services import (
     WebhookUrlInvalid,
     webhook_endpoint_delete,
     webhook_endpoint_register,
@@ -500,7 +502,7 @@ class WebhookView(IdempotentPostMixin, PosApiView):
         tags=["Webhooks"],
     )
     def get(self, request):
-        endpoint = WebhookEndpoint.objects.filter(pos_client=self.pos_client).first()
+        endpoint = webhook_endpoint_for_pos_client(pos_client=self.pos_client)
         if endpoint is None:
             raise Http404("Sin webhook")
         return Response(WebhookOutputSerializer(endpoint).data)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.transactions.api.conftest import live_post
 from transactions.models import Intent
-from transactions.webhooks import webhook_verify
+from transactions.webhooks.signing import webhook_verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,13 +12,11 @@ from django.utils import timezone
 from stores.services import pos_client_revoke
 from tests.transactions.api.conftest import API, make_intent, post
 from transactions import tasks_webhooks
-from transactions.api.models import (
-    IdempotencyRecord,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
-from transactions.webhooks import webhook_enqueue_for_intent, webhook_sign, webhook_verify
+from transactions.api.models import IdempotencyRecord
+from transactions.webhooks import delivery as webhook_delivery
+from transactions.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from transactions.webhooks.services import webhook_enqueue_for_intent
+from transactions.webhooks.signing import webhook_sign, webhook_verify
 
 
 def _verify_like_the_docs(secret: str, raw_body: bytes, header: str) -> bool:
@@ -206,17 +204,17 @@ def test_unreachable_receiver_gives_up_after_max_attempts(
 ):
     WebhookEndpoint.objects.update(url="http://127.0.0.1:9/closed")
     _enqueue(final_intent, django_capture_on_commit_callbacks)
-    for _ in range(tasks_webhooks.MAX_ATTEMPTS + 2):
+    for _ in range(webhook_delivery.MAX_ATTEMPTS + 2):
         WebhookDelivery.objects.filter(status="pending").update(next_attempt_at=timezone.now())
         tasks_webhooks.webhook_retry_sweep()
     delivery = WebhookDelivery.objects.get()
-    assert (delivery.status, delivery.attempts) == ("failed", tasks_webhooks.MAX_ATTEMPTS)
-    assert delivery.attempt_log.count() == tasks_webhooks.MAX_ATTEMPTS
+    assert (delivery.status, delivery.attempts) == ("failed", webhook_delivery.MAX_ATTEMPTS)
+    assert delivery.attempt_log.count() == webhook_delivery.MAX_ATTEMPTS
     assert "ConnectError" in delivery.last_error
 
 
 def test_backoff_is_bounded():
-    delays = [tasks_webhooks.retry_delay(n) for n in range(1, 12)]
+    delays = [webhook_delivery.retry_delay(n) for n in range(1, 12)]
     assert delays[0] == timedelta(seconds=30)
     assert delays == sorted(delays)
     assert max(delays) == timedelta(hours=1)
@@ -261,7 +259,7 @@ def test_a_delivery_is_not_sent_twice_at_once(endpoint_a, final_intent, receiver
         next_attempt_at=timezone.now(),
         claimed_until=timezone.now() + timedelta(seconds=60),
     )
-    assert tasks_webhooks.webhook_deliver(delivery_id=delivery.pk) is False
+    assert webhook_delivery.webhook_deliver(delivery_id=delivery.pk) is False
     assert receiver.requests == []
 
 
@@ -286,7 +284,7 @@ def test_delivery_goes_to_the_address_that_was_checked(
 
     import httpx
 
-    from transactions import tasks_webhooks
+    from transactions.gateway import outbound
 
     WebhookEndpoint.objects.update(url="https://hooks.example.com:8443/ecr")
     lookups = []
@@ -295,16 +293,15 @@ def test_delivery_goes_to_the_address_that_was_checked(
         lookups.append(host)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))]
 
-    monkeypatch.setattr(tasks_webhooks.socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     seen = []
 
     def handler(request):
         seen.append(request)
         return httpx.Response(200)
 
-    client = httpx.Client(transport=httpx.MockTransport(handler))
-    monkeypatch.setattr(tasks_webhooks, "_client", lambda: client)
-    _enqueue(final_intent, django_capture_on_commit_callbacks)
+    with outbound.webhook_transport_for_tests(httpx.MockTransport(handler)):
+        _enqueue(final_intent, django_capture_on_commit_callbacks)
     (request,) = seen
     assert request.url.host == "93.184.216.34" and request.url.port == 8443
     assert request.headers["Host"] == "hooks.example.com:8443"

@@ -31,6 +31,8 @@ from transactions.dashboard.forms import (
     StoreForm,
     TerminalForm,
 )
+from transactions.webhooks.selectors import webhook_endpoint_list_for_stores
+from transactions.webhooks.services import webhook_endpoint_set_active
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +44,6 @@ def _scope(request):
     if not stores.exists() and not merchants.exists():
         raise PermissionDenied("Solo el dueño del comercio accede a la configuración.")
     return stores, merchants
-
-
-def _webhook_model():
-    """The POS API's webhook endpoints, when that part of the portal is installed."""
-    try:
-        from transactions.api.models import WebhookEndpoint
-    except ImportError:
-        return None
-    return WebhookEndpoint
 
 
 def _members(stores, merchants):
@@ -73,14 +66,6 @@ def _form_page(request, form, *, title, back="dashboard:settings", status=200, e
 @login_required
 def settings_index(request):
     stores, merchants = _scope(request)
-    webhook_model = _webhook_model()
-    webhooks = []
-    if webhook_model is not None:
-        webhooks = list(
-            webhook_model.objects.filter(pos_client__store__in=stores).select_related(
-                "pos_client", "pos_client__store"
-            )[:200]
-        )
     context = {
         "stores": stores.order_by("name"),
         "merchants": merchants,
@@ -90,8 +75,7 @@ def settings_index(request):
         .prefetch_related("merchants"),
         "pos_clients": PosClient.objects.filter(store__in=stores).select_related("store"),
         "members": _members(stores, merchants),
-        "webhooks_available": webhook_model is not None,
-        "webhooks": webhooks,
+        "webhooks": webhook_endpoint_list_for_stores(stores=stores)[:200],
     }
     return render(request, "transactions/settings/index.html", context)
 
@@ -306,21 +290,15 @@ def pos_key_revoke(request, public_id):
 @require_POST
 def webhook_toggle(request, public_id):
     """Pauses or resumes deliveries to a POS's webhook (the POS registers it through the API)."""
-    webhook_model = _webhook_model()
-    if webhook_model is None:
-        raise Http404("Webhooks no disponibles")
     endpoint = (
-        webhook_model.objects.filter(
-            public_id=public_id, pos_client__store__in=store_list_for_user(user=request.user)
-        )
-        .select_related("pos_client__store")
+        webhook_endpoint_list_for_stores(stores=store_list_for_user(user=request.user))
+        .filter(public_id=public_id)
         .first()
     )
     if endpoint is None:
         raise Http404("Webhook no encontrado")
     require(user=request.user, store=endpoint.pos_client.store, action=Action.MANAGE_SETTINGS)
-    endpoint.active = not endpoint.active
-    endpoint.save(update_fields=["active", "updated_at"])
+    webhook_endpoint_set_active(endpoint=endpoint, active=not endpoint.active, user=request.user)
     messages.success(request, "Webhook activado." if endpoint.active else "Webhook pausado.")
     return redirect("dashboard:settings")
 

@@ -1,24 +1,11 @@
-"""Webhooks to POS clients: registration, signing, and enqueueing deliveries on final states.
+"""Writes of the webhooks: register, delete, pause or resume an endpoint; enqueue deliveries.
 
-The delivery lives in `transactions.tasks_webhooks` (HTTP through `transactions.gateway.outbound`);
-this module never speaks HTTP.
-
-Verifying a webhook (the recipe in the OpenAPI description and docs/api.md):
-
-    header = request.headers["X-ECR-Signature"]          # "t=1732712345,v1=5f2b...e1"
-    parts = dict(item.split("=", 1) for item in header.split(","))
-    signed = f"{parts['t']}.".encode() + raw_body          # the raw bytes, before any JSON parsing
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    ok = hmac.compare_digest(expected, parts["v1"]) and abs(time.time() - int(parts["t"])) < 300
-
-Deliveries are at least once: receivers deduplicate by `X-ECR-Delivery` (or the body's `id`).
+This module never speaks HTTP: `transactions.webhooks.delivery` sends (through
+`transactions.gateway.outbound`). The signature recipe is `transactions.webhooks.signing`.
 """
 
-import hashlib
-import hmac
-import ipaddress
+import logging
 import secrets
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -26,37 +13,20 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-SIGNATURE_HEADER = "X-ECR-Signature"
-SIGNATURE_TOLERANCE_SECONDS = 300
+from stores.address_policy import Reach, host_reach
+from transactions.intent_document import intent_document
+from transactions.models import Intent
+from transactions.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
 EVENTS = ("intent.final", "intent.in_doubt")
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# The django-q2 task of one attempt; a stored string, kept stable (see tasks_webhooks).
+DELIVER_TASK = "transactions.tasks_webhooks.webhook_deliver_task"
 
 
 class WebhookUrlInvalid(ValueError):
     """The URL may not receive webhooks; the message is Spanish and safe to show."""
-
-
-def webhook_sign(*, secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The `X-ECR-Signature` value for these exact body bytes: `t=<unix ts>,v1=<hex hmac>`."""
-    ts = int(time.time()) if timestamp is None else int(timestamp)
-    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={ts},v1={mac}"
-
-
-def webhook_verify(
-    *, secret: str, body: bytes, header: str, tolerance: int = SIGNATURE_TOLERANCE_SECONDS
-) -> bool:
-    """The receiver's side of the recipe above (used by the tests and the example client)."""
-    try:
-        parts = dict(item.strip().split("=", 1) for item in header.split(","))
-        ts = int(parts["t"])
-        given = parts["v1"]
-    except (KeyError, ValueError):
-        return False
-    if abs(time.time() - ts) > tolerance:
-        return False
-    expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given)
 
 
 def loopback_http_allowed() -> bool:
@@ -67,8 +37,9 @@ def loopback_http_allowed() -> bool:
 def webhook_url_check(url: str) -> str:
     """Accepts https URLs with a public host; http only to loopback in development.
 
-    IP literals in private, link-local or reserved ranges are refused (a POS key must not make
-    the portal call its own network). Host names are checked again at delivery time.
+    The address policy (`stores.address_policy`) refuses IP literals in private, link-local or
+    reserved ranges and `localhost` names outside development (a POS key must not make the
+    portal call its own network). Host names are checked again at delivery time.
     """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -76,35 +47,22 @@ def webhook_url_check(url: str) -> str:
         raise WebhookUrlInvalid("La URL debe ser https://host/ruta.")
     if parts.username or parts.password:
         raise WebhookUrlInvalid("La URL no puede llevar usuario ni clave.")
-    is_loopback = host in LOOPBACK_HOSTS or _is_loopback_ip(host)
+    reach = host_reach(host)
+    is_loopback = reach is Reach.LOOPBACK
     if parts.scheme == "http" and not (is_loopback and loopback_http_allowed()):
         raise WebhookUrlInvalid("La URL debe usar https (http solo a localhost en desarrollo).")
     if is_loopback and not loopback_http_allowed():
         raise WebhookUrlInvalid("La URL no puede apuntar a este servidor.")
-    if not is_loopback:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return url
-        if not address.is_global:
-            raise WebhookUrlInvalid("La URL no puede apuntar a una red privada.")
+    if reach is Reach.INTERNAL:
+        raise WebhookUrlInvalid("La URL no puede apuntar a una red privada.")
     return url
 
 
-def _is_loopback_ip(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def webhook_endpoint_register(*, pos_client, url: str):
-    """Registers (or replaces) the POS client's webhook; returns (endpoint, secret).
+def webhook_endpoint_register(*, pos_client, url: str) -> tuple[WebhookEndpoint, str]:
+    """Registers (or replaces) the POS client's webhook, active; returns (endpoint, secret).
 
     The secret is returned only here: it is stored encrypted and never shown again.
     """
-    from transactions.api.models import WebhookEndpoint
-
     webhook_url_check(url)
     secret = "whsec_" + secrets.token_urlsafe(32)
     endpoint = WebhookEndpoint.objects.filter(pos_client=pos_client).first()
@@ -119,10 +77,30 @@ def webhook_endpoint_register(*, pos_client, url: str):
 
 def webhook_endpoint_delete(*, pos_client) -> bool:
     """Removes the POS client's webhook (pending deliveries go with it). True if there was one."""
-    from transactions.api.models import WebhookEndpoint
-
     deleted, _ = WebhookEndpoint.objects.filter(pos_client=pos_client).delete()
     return deleted > 0
+
+
+def webhook_endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool, user=None) -> bool:
+    """Pauses (`active=False`) or resumes deliveries to an endpoint. Returns whether it changed.
+
+    Guarded: the row changes only if it is not already in the asked state, so a double click
+    or two owners at once change it once. A paused endpoint's pending deliveries are cancelled
+    when their next attempt comes up (`delivery.webhook_deliver`). Whether `user` may do this is
+    the caller's check; the user is logged.
+    """
+    changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, active=not active).update(
+        active=active, updated_at=timezone.now()
+    )
+    endpoint.refresh_from_db(fields=["active", "updated_at"])
+    if changed:
+        logger.info(
+            "webhook %s %s by %s",
+            endpoint.public_id,
+            "resumed" if active else "paused",
+            getattr(user, "username", None) or "system",
+        )
+    return changed == 1
 
 
 def webhook_enqueue_for_intent(*, intent_id: int, event: str) -> None:
@@ -132,10 +110,6 @@ def webhook_enqueue_for_intent(*, intent_id: int, event: str) -> None:
     final or in doubt. `event` is `intent.final` or `intent.in_doubt`. Safe to call twice for
     the same change: one delivery per (endpoint, intent, event, state).
     """
-    from transactions.api.models import WebhookDelivery, WebhookEndpoint
-    from transactions.api.serializers import intent_webhook_payload
-    from transactions.models import Intent
-
     intent = (
         Intent.objects.select_related("terminal", "original", "requested_by_pos")
         .filter(pk=intent_id)
@@ -152,12 +126,7 @@ def webhook_enqueue_for_intent(*, intent_id: int, event: str) -> None:
         return
     delivery_id = uuid.uuid4()
     now = timezone.now()
-    payload = {
-        "id": str(delivery_id),
-        "event": event,
-        "created_at": now.isoformat(),
-        "data": intent_webhook_payload(intent=intent),
-    }
+    payload = webhook_event_body(delivery_id=delivery_id, event=event, intent=intent, at=now)
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
@@ -171,14 +140,26 @@ def webhook_enqueue_for_intent(*, intent_id: int, event: str) -> None:
             )
     except IntegrityError:
         return  # this change was already enqueued
-    transaction.on_commit(lambda: _enqueue_delivery(delivery.pk))
+    transaction.on_commit(lambda: webhook_delivery_enqueue(delivery_id=delivery.pk))
 
 
-def _enqueue_delivery(delivery_id: int) -> None:
+def webhook_event_body(*, delivery_id: uuid.UUID, event: str, intent: Intent, at) -> dict:
+    """The JSON a delivery sends: its id, the event, when it happened and the intent's document
+    (the same as `GET /api/v1/intents/{id}`), frozen when the event happened."""
+    return {
+        "id": str(delivery_id),
+        "event": event,
+        "created_at": at.isoformat(),
+        "data": intent_document(intent=intent),
+    }
+
+
+def webhook_delivery_enqueue(*, delivery_id: int) -> None:
+    """Queues one attempt of the delivery (django-q2 takes the id, never the row)."""
     from django_q.tasks import async_task
 
     async_task(
-        "transactions.tasks_webhooks.webhook_deliver_task",
+        DELIVER_TASK,
         delivery_id,
         task_name=f"webhook-{delivery_id}",
         q_options={"timeout": 30},
