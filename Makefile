@@ -41,9 +41,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -m "not e2e"
 
+# ruff (style), import-linter (layers and no import cycles: pyproject.toml) and mypy (types).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy stores transactions
 
 format: $(STAMP)
 	$(BIN)/ruff format .

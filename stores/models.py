@@ -27,7 +27,7 @@ class Environment(models.TextChoices):
     PRODUCTION = "production", "Producción"
 
 
-SUBNET_ACQUIRER_IDS = {
+SUBNET_ACQUIRER_IDS: dict[str, str] = {
     Environment.SANDBOX: "1",
     Environment.HOMOLOGATION: "9",
     Environment.PRODUCTION: "2",

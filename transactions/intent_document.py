@@ -37,7 +37,8 @@ class AmountText(serializers.Field):
 class TerminalRefSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     terminal_id = serializers.CharField(help_text="Número de terminal de Prisma (8 dígitos).")
-    label = serializers.CharField()
+    # A field named like DRF's `Field.label` attribute; the serializer's metaclass handles it.
+    label = serializers.CharField()  # type: ignore[assignment]
 
 
 class CardSerializer(serializers.Serializer):
@@ -96,7 +97,7 @@ class IntentOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(TerminalRefSerializer(many=True))
     def get_offered_terminals(self, intent) -> list:
-        return TerminalRefSerializer(intent.offered_terminals.all(), many=True).data
+        return list(TerminalRefSerializer(intent.offered_terminals.all(), many=True).data)
 
     @extend_schema_field(CardSerializer(allow_null=True))
     def get_card(self, intent):

@@ -265,5 +265,8 @@ class Batch(models.Model):
         return f"Lote {self.batch_number} · {self.terminal}"
 
 
+# Django loads one models module per app: these two imports only register the API's idempotency
+# table and the webhook tables with the `transactions` app (their code lives with its owner). The
+# layer contracts in pyproject.toml ignore these two edges for that reason.
 from transactions.api.models import *  # noqa: E402,F401,F403
 from transactions.webhooks.models import *  # noqa: E402,F401,F403

@@ -101,7 +101,11 @@ def webhook_deliver(*, delivery_id: int) -> bool:
         duration_ms=duration_ms,
     )
     done = timezone.now()
-    fields = {"claimed_until": None, "last_status_code": status_code, "last_error": error[:300]}
+    fields: dict[str, object] = {
+        "claimed_until": None,
+        "last_status_code": status_code,
+        "last_error": error[:300],
+    }
     if not error:
         fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=done)
     elif attempt_number >= MAX_ATTEMPTS:

@@ -115,7 +115,7 @@ def webhook_enqueue_for_intent(*, intent_id: int, event: str) -> None:
         .filter(pk=intent_id)
         .first()
     )
-    if intent is None or intent.requested_by_pos_id is None:
+    if intent is None or intent.requested_by_pos is None:
         return
     if intent.requested_by_pos.revoked_at is not None:
         return
