@@ -2,7 +2,8 @@
 
 The provider is not known to return per-brand totals of a batch (contract §4 [U]); the closing
 ticket (`merchant_receipt_detail`) lists them as text. The portal computes its own totals from the
-intents it knows on that terminal and batch, and compares them line by line with the ticket.
+intents it knows on that terminal and batch (`reporting.totals.batch_totals`, under the brand
+labels the ticket prints), and compares them line by line with the ticket.
 """
 
 import re
@@ -13,31 +14,13 @@ from django.utils import timezone
 
 from transactions.events import intent_flag
 from transactions.models import Batch, Intent
+from transactions.reporting.totals import ZERO, batch_totals
 from transactions.states import Kind, State
 
-ZERO = Decimal("0.00")
-BRAND_NAMES = {
-    "VI": "VISA",
-    "EL": "VISA",
-    "MC": "MASTERCARD",
-    "PD": "MASTERCARD",
-    "MA": "MAESTRO",
-    "AM": "AMEX",
-    "CA": "CABAL",
-    "C2": "CABAL",
-    "NA": "NARANJA",
-}
 # "VISA        CANT 14  $ 215.300,00" / "ANULACIONES CANT  1  $  -1.520,50"
 _TICKET_LINE = re.compile(
     r"^\s*(?P<label>[A-ZÁÉÍÓÚÑ .]+?)\s+CANT\s+(?P<count>\d+)\s+\$\s*(?P<amount>-?[\d.]+,\d{2})\s*$"
 )
-
-
-def _brand_name(intent: Intent) -> str:
-    name = (intent.card_brand or "").upper().strip()
-    if name in ("AMERICAN EXPRESS",):
-        return "AMEX"
-    return name or BRAND_NAMES.get(intent.card_brand_code, intent.card_brand_code or "OTRA")
 
 
 def _ars_to_decimal(text: str) -> Decimal:
@@ -56,45 +39,6 @@ def parse_ticket(ticket: str) -> dict[str, dict]:
                 "amount": _ars_to_decimal(match["amount"]),
             }
     return lines
-
-
-def batch_totals(*, terminal, batch_number: int) -> dict:
-    """The portal's own totals of a terminal's batch, from approved intents."""
-    approved = Intent.objects.filter(terminal=terminal, state=State.APPROVED)
-    payments = approved.filter(kind=Kind.PAYMENT, batch_number=batch_number)
-    # A reversal lives in its payment's batch (same terminal, same open lote).
-    reversals = Intent.objects.filter(
-        kind=Kind.REVERSAL,
-        state=State.APPROVED,
-        original__terminal=terminal,
-        original__batch_number=batch_number,
-    )
-    refunds = approved.filter(kind=Kind.REFUND, batch_number=batch_number)
-    by_brand: dict[str, dict] = {}
-    for intent in payments.only(
-        "card_brand",
-        "card_brand_code",
-        "amount",
-        "authorized_amount",
-        "payment_type",
-        "installments",
-    ):
-        amount = intent.authorized_amount or intent.amount or ZERO
-        entry = by_brand.setdefault(_brand_name(intent), {"count": 0, "amount": ZERO})
-        entry["count"] += 1
-        entry["amount"] += amount
-    reversal_total = sum((r.amount or ZERO for r in reversals), ZERO)
-    refund_total = sum((r.authorized_amount or r.amount or ZERO for r in refunds), ZERO)
-    gross = sum((e["amount"] for e in by_brand.values()), ZERO)
-    return {
-        "brands": {
-            k: {"count": v["count"], "amount": str(v["amount"])} for k, v in by_brand.items()
-        },
-        "reversals": {"count": reversals.count(), "amount": str(reversal_total)},
-        "refunds": {"count": refunds.count(), "amount": str(refund_total)},
-        "gross": str(gross),
-        "net": str(gross - reversal_total - refund_total),
-    }
 
 
 def reconcile(*, totals: dict, ticket: str) -> tuple[str, list[dict]]:

@@ -8,22 +8,11 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 
 from stores.models import Store, Terminal
+from transactions.brands import BRAND_PRODUCTS
 from transactions.errors import IntentRuleError
 from transactions.models import Method, PrintCopies
 from transactions.money import format_ars
 
-# Card brand products a payment may be restricted to (contract §3).
-BRAND_PRODUCTS = {
-    "VI": "Visa",
-    "EL": "Visa Débito",
-    "MC": "Mastercard",
-    "PD": "Mastercard Débito",
-    "MA": "Maestro",
-    "AM": "American Express",
-    "CA": "Cabal",
-    "C2": "Cabal Débito",
-    "NA": "Naranja",
-}
 MAX_INSTALLMENTS = 24
 MENU_TEXT_MAX = 40
 REFERENCE_MAX = 64

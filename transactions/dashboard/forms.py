@@ -11,22 +11,12 @@ from django.core.exceptions import ValidationError
 
 from stores.models import Membership, Store, Terminal
 from stores.roles import Role
+from transactions.brands import brand_choices
 from transactions.errors import IntentRuleError
 from transactions.models import Method
 from transactions.states import State
 
-BRAND_CHOICES = [
-    ("", "Cualquier tarjeta"),
-    ("VI", "Visa crédito (VI)"),
-    ("EL", "Visa débito / Electron (EL)"),
-    ("MC", "Mastercard (MC)"),
-    ("PD", "Mastercard débito (PD)"),
-    ("MA", "Maestro (MA)"),
-    ("AM", "American Express (AM)"),
-    ("CA", "Cabal (CA)"),
-    ("C2", "Cabal débito (C2)"),
-    ("NA", "Naranja (NA)"),
-]
+BRAND_CHOICES = brand_choices()
 
 _ES_THOUSANDS = re.compile(r"^\d{1,3}(\.\d{3})+$")
 

@@ -19,8 +19,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from transactions import reports
 from transactions.models import Batch
+from transactions.reporting import daily
 from transactions.states import Kind, State
 
 pytestmark = pytest.mark.django_db
@@ -100,7 +100,7 @@ def _bucket(buckets, label):
 
 
 def test_totals_split_by_brand_credit_debit_and_cuotas(store_a, day_of_store_a):
-    report = reports.daily_report(stores=[store_a], day=DAY)
+    report = daily.daily_report(stores=[store_a], day=DAY)
     totals = report.stores[0].totals
 
     assert totals.approved_count == 5
@@ -141,7 +141,7 @@ def test_totals_split_by_brand_credit_debit_and_cuotas(store_a, day_of_store_a):
 def test_overall_adds_every_store_and_keeps_stores_apart(store_a, store_b, terminal_b, pay):
     pay("1000.00")
     pay("250.50", store=store_b, terminal=terminal_b, card_brand="CABAL")
-    report = reports.daily_report(stores=[store_a, store_b], day=DAY)
+    report = daily.daily_report(stores=[store_a, store_b], day=DAY)
     a, b = report.stores
     assert (a.store, a.totals.approved_amount) == (store_a, Decimal("1000.00"))
     assert (b.store, b.totals.approved_amount) == (store_b, Decimal("250.50"))
@@ -158,9 +158,9 @@ def test_the_day_is_the_local_day_of_finished_at(store_a, pay):
     started_before.save(update_fields=["created_at"])
     early_on_26 = pay("44.00", when=at(23, 59, DAY - dt.timedelta(days=1)))
 
-    on_27 = reports.daily_report(stores=[store_a], day=DAY).stores[0].totals
-    on_28 = reports.daily_report(stores=[store_a], day=DAY + dt.timedelta(days=1)).stores[0].totals
-    on_26 = reports.daily_report(stores=[store_a], day=DAY - dt.timedelta(days=1)).stores[0].totals
+    on_27 = daily.daily_report(stores=[store_a], day=DAY).stores[0].totals
+    on_28 = daily.daily_report(stores=[store_a], day=DAY + dt.timedelta(days=1)).stores[0].totals
+    on_26 = daily.daily_report(stores=[store_a], day=DAY - dt.timedelta(days=1)).stores[0].totals
 
     assert on_27.approved_amount == late.amount + started_before.amount == Decimal("44.00")
     assert on_28.approved_amount == after_midnight.amount
@@ -175,7 +175,7 @@ def test_without_a_day_each_store_uses_its_own_today(store_a, store_b, terminal_
     pay("20.00", when=NOW, store=store_b, terminal=terminal_b)  # the 28th in Auckland
     # 07:00 in Buenos Aires is 23:00 of the 27th in Auckland: the day before, there.
     pay("30.00", when=at(7), store=store_b, terminal=terminal_b)
-    report = reports.daily_report(stores=[store_a, store_b])
+    report = daily.daily_report(stores=[store_a, store_b])
     a, b = report.stores
     assert a.totals.day == DAY and a.totals.approved_amount == Decimal("10.00")
     assert b.totals.day == DAY + dt.timedelta(days=1)
@@ -298,7 +298,7 @@ def test_batches_closed_that_day_are_listed_with_verdicts_and_differences(
     assert "$ 2.234,56" in body
     assert 'data-batch="9"' in body and 'data-verdict="missing">Sin registro de lote<' in body
     assert reverse("dashboard:intent_detail", args=[orphan.public_id]) in body
-    lines = reports.daily_report(stores=[store_a], day=DAY).batches
+    lines = daily.daily_report(stores=[store_a], day=DAY).batches
     assert [line.batch_number for line in lines] == [7, 8, 9]
 
 

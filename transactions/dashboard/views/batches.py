@@ -11,12 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from stores.roles import Action
 from stores.selectors import store_get_for_user, store_list_for_user, terminal_get_for_user
-from transactions import reports, selectors, services
+from transactions import selectors, services
 from transactions.dashboard.access import StorePermissions, require
 from transactions.dashboard.views.common import refresh_quietly
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
 from transactions.models import Batch
+from transactions.reporting.activity import batch_list
 from transactions.states import Kind
 
 
@@ -25,7 +26,7 @@ from transactions.states import Kind
 def batch_index(request):
     stores = list(store_list_for_user(user=request.user).prefetch_related("terminals"))
     permissions = StorePermissions(user=request.user, stores=stores)
-    page = Paginator(reports.batch_list(stores=stores), 30).get_page(request.GET.get("page"))
+    page = Paginator(batch_list(stores=stores), 30).get_page(request.GET.get("page"))
     return render(
         request,
         "transactions/batch_index.html",
@@ -121,9 +122,7 @@ def batch_progress(request):
 def batch_detail(request, public_id):
     stores = store_list_for_user(user=request.user)
     batch = (
-        reports.batch_list(stores=stores).filter(public_id=public_id).first()
-        if stores.exists()
-        else None
+        batch_list(stores=stores).filter(public_id=public_id).first() if stores.exists() else None
     )
     if batch is None:
         raise Http404("Lote no encontrado")

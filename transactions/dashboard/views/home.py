@@ -5,14 +5,15 @@ from django.shortcuts import render
 
 from stores.roles import Action
 from stores.selectors import store_list_for_user
-from transactions import reports, selectors
+from transactions import selectors
 from transactions.dashboard.access import StorePermissions
+from transactions.reporting.totals import store_day_totals
 
 
 @login_required
 def home(request):
     stores = list(store_list_for_user(user=request.user))
-    totals = reports.store_day_totals(stores=stores)
+    totals = store_day_totals(stores=stores)
     attention = list(
         selectors.intents_needing_attention(stores=stores)
         .select_related("store", "terminal")

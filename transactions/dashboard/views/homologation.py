@@ -7,8 +7,6 @@ the merchant. Homologation is merchant-wide, so only merchant-wide roles that ma
 configuring it (finance, a store's manager) is 403.
 """
 
-import csv
-import io
 import uuid
 
 from django.contrib.auth.decorators import login_required
@@ -24,6 +22,7 @@ from stores.models import Credential, Environment, Merchant
 from stores.selectors import store_list_for_user
 from transactions import homologation
 from transactions.dashboard.access import merchants_managed_by
+from transactions.reporting.exports import csv_text, spreadsheet_text
 
 _REFUSED = "Solo el dueño del comercio accede al asistente de homologación."
 
@@ -81,12 +80,6 @@ def homologation_page(request):
     )
 
 
-def _text(value) -> str:
-    """Text a spreadsheet will not run: a leading =, +, -, @ would make it a formula."""
-    text = str(value or "")
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @login_required
 @require_GET
 def homologation_csv(request):
@@ -94,23 +87,20 @@ def homologation_csv(request):
     evidence (newest first, separated by spaces) and the date of the newest."""
     merchant, _managed = _merchant_for(request)
     statuses = homologation.homologation_status(merchant=merchant)
-    buffer = io.StringIO()
-    # A BOM so spreadsheet programs read the accents; ';' as in every export of the portal.
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, delimiter=";")
-    writer.writerow(["codigo", "caso", "estado", "payment_id", "fecha"])
+    rows = []
     for status in statuses:
         done_at = timezone.localtime(status.done_at) if status.done_at else None
-        writer.writerow(
+        rows.append(
             [
                 status.case.code,
-                _text(status.case.title),
+                spreadsheet_text(status.case.title),
                 "Hecho" if status.done else "Pendiente",
-                _text(" ".join(status.payment_ids)),
+                spreadsheet_text(" ".join(status.payment_ids)),
                 done_at.strftime("%d/%m/%Y %H:%M:%S") if done_at else "",
             ]
         )
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    content = csv_text(["codigo", "caso", "estado", "payment_id", "fecha"], rows)
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
     filename = f"homologacion-{slugify(merchant.legal_name) or merchant.public_id}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

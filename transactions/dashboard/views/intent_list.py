@@ -1,7 +1,5 @@
 """Intents list with filters and pagination, and the same selection as streaming CSV."""
 
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
@@ -13,6 +11,7 @@ from stores.selectors import store_list_for_user, terminal_list_for_user
 from transactions import selectors
 from transactions.dashboard.filters import IntentFilter
 from transactions.money import format_decimal_es
+from transactions.reporting.exports import csv_lines, spreadsheet_text
 
 PAGE_SIZE = 50
 
@@ -45,13 +44,6 @@ def intent_list(request):
     )
 
 
-class _Echo:
-    """A file-like object whose write() returns the line, for streaming csv.writer output."""
-
-    def write(self, value):
-        return value
-
-
 CSV_COLUMNS = [
     "id",
     "fecha",
@@ -71,36 +63,25 @@ CSV_COLUMNS = [
 ]
 
 
-def _cell(value) -> str:
-    """Text a spreadsheet will not run: a leading =, +, -, @ would make it a formula."""
-    text = str(value or "")
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_rows(queryset):
-    writer = csv.writer(_Echo(), delimiter=";")
-    # A BOM so spreadsheet programs read the accents; ';' because ',' is the decimal separator.
-    yield "\ufeff" + writer.writerow(CSV_COLUMNS)
     for intent in queryset.iterator(chunk_size=500):
-        yield writer.writerow(
-            [
-                str(intent.public_id),
-                timezone.localtime(intent.created_at).strftime("%d/%m/%Y %H:%M:%S"),
-                _cell(intent.store.name),
-                intent.terminal.terminal_id if intent.terminal else "",
-                intent.get_kind_display(),
-                intent.get_state_display(),
-                format_decimal_es(intent.amount, thousands=False),
-                intent.installments,
-                _cell(intent.card_brand),
-                intent.card_last_four,
-                intent.authorization_code,
-                intent.ticket_number,
-                intent.batch_number or "",
-                _cell(intent.reference),
-                _cell(intent.provider_status),
-            ]
-        )
+        yield [
+            str(intent.public_id),
+            timezone.localtime(intent.created_at).strftime("%d/%m/%Y %H:%M:%S"),
+            spreadsheet_text(intent.store.name),
+            intent.terminal.terminal_id if intent.terminal else "",
+            intent.get_kind_display(),
+            intent.get_state_display(),
+            format_decimal_es(intent.amount, thousands=False),
+            intent.installments,
+            spreadsheet_text(intent.card_brand),
+            intent.card_last_four,
+            intent.authorization_code,
+            intent.ticket_number,
+            intent.batch_number or "",
+            spreadsheet_text(intent.reference),
+            spreadsheet_text(intent.provider_status),
+        ]
 
 
 @login_required
@@ -109,7 +90,7 @@ def intent_export_csv(request):
     intent_filter = _filtered(request)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(
-        _csv_rows(intent_filter.qs), content_type="text/csv; charset=utf-8"
+        csv_lines(CSV_COLUMNS, _csv_rows(intent_filter.qs)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="intenciones-{stamp}.csv"'
     return response

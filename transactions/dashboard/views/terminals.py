@@ -6,12 +6,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from stores.roles import Action
 from stores.selectors import terminal_get_for_user, user_can
-from transactions import reports, selectors, services
+from transactions import selectors, services
 from transactions.dashboard.access import require
 from transactions.dashboard.forms import ChargeForm, add_rule_error
 from transactions.dashboard.views.common import is_htmx
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
+from transactions.reporting.activity import terminal_intents_today
 
 
 def _context(request, terminal, form=None):
@@ -21,7 +22,7 @@ def _context(request, terminal, form=None):
         "live": selectors.terminal_live_state(terminal=terminal),
         "form": form or ChargeForm(),
         "can_charge": user_can(user=request.user, store=terminal.store, action=Action.CHARGE),
-        "intents": reports.terminal_intents_today(terminal=terminal),
+        "intents": terminal_intents_today(terminal=terminal),
     }
 
 
@@ -51,7 +52,7 @@ def terminal_today(request, public_id):
     return render(
         request,
         "transactions/_terminal_today.html",
-        {"terminal": terminal, "intents": reports.terminal_intents_today(terminal=terminal)},
+        {"terminal": terminal, "intents": terminal_intents_today(terminal=terminal)},
     )
 
 

@@ -1,0 +1,160 @@
+"""One set of totals: Hoy, the daily report, its operations export and the batch totals add up
+the same intents to the same numbers, under the same brand labels, with one rule for what an
+intent moved (the authorized amount when the provider reported one, else the one requested).
+
+Time is frozen at 27/11/2026 15:00 in Buenos Aires so "today" does not depend on when the suite
+runs.
+"""
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from tests.transactions.dashboard.conftest import make_intent
+from transactions.reporting.daily import daily_report, daily_report_operations
+from transactions.reporting.totals import batch_totals, store_day_totals
+from transactions.states import Kind, State
+
+pytestmark = pytest.mark.django_db
+
+BA = zoneinfo.ZoneInfo("America/Argentina/Buenos_Aires")
+NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=BA)
+DAY = NOW.date()
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def make(store_a, terminal_a, credential):
+    """An intent of store A on terminal A (an approved Visa payment of batch 1 by default)."""
+
+    def _make(amount="1000.00", **kw):
+        amount = None if amount is None else Decimal(amount)
+        return make_intent(store_a, credential, terminal_a, amount=amount, **kw)
+
+    return _make
+
+
+def _brands(totals):
+    return [(b.brand, b.count, b.amount, b.percent) for b in totals.brands]
+
+
+def test_hoy_shows_visa_and_VISA_as_one_bar_with_the_reports_total(
+    client_for, owner, store_a, make
+):
+    make("1000.00", card_brand="Visa")
+    make("234.56", card_brand="VISA")
+    make("500.00", card_brand="MASTERCARD", card_brand_code="MC")
+
+    response = client_for(owner).get(reverse("dashboard:home"))
+    hoy = next(s["totals"] for s in response.context["sections"] if s["store"] == store_a)
+    report = daily_report(stores=[store_a], day=DAY).stores[0].totals
+
+    assert _brands(hoy) == [
+        ("VISA", 2, Decimal("1234.56"), Decimal("71.2")),
+        ("MASTERCARD", 1, Decimal("500.00"), Decimal("28.8")),
+    ]
+    assert _brands(hoy) == _brands(report)
+    body = response.content.decode()
+    assert body.count('<span class="bar-label">VISA</span>') == 1
+    assert '<span class="bar-label">Visa</span>' not in body
+
+
+def test_hoy_and_the_report_agree_on_every_number_of_the_day(store_a, make):
+    visa = make("1234.56", card_brand="VISA", installments=3)
+    make("500.00", card_brand="", card_brand_code="EL", payment_type="DEBIT")
+    make("70.00", card_brand="", card_brand_code="")
+    make(None, kind=Kind.REVERSAL, original=visa)
+    make("200.00", kind=Kind.REFUND)
+    make(state=State.DECLINED)
+    make(state=State.FAILED)
+    make(state=State.IN_DOUBT)
+
+    (hoy,) = store_day_totals(stores=[store_a])
+    report = daily_report(stores=[store_a], day=DAY).stores[0].totals
+
+    assert hoy == report
+    assert (hoy.approved_count, hoy.approved_amount) == (3, Decimal("1804.56"))
+    assert (hoy.reversal_count, hoy.reversal_amount) == (1, Decimal("1234.56"))
+    assert (hoy.refund_count, hoy.refund_amount, hoy.net) == (1, Decimal("200.00"), Decimal("370"))
+    assert (hoy.declined_count, hoy.failed_count) == (1, 1)
+    # A product code alone is its brand; nothing at all is "Sin marca".
+    assert [(b.brand, b.amount) for b in hoy.brands] == [
+        ("VISA", Decimal("1734.56")),
+        ("Sin marca", Decimal("70.00")),
+    ]
+
+
+def test_what_an_intent_moved_is_the_authorized_amount_when_the_provider_reported_one(
+    store_a, terminal_a, make
+):
+    partial = make("1000.00", authorized_amount=Decimal("900.00"))
+    make("200.00")  # no authorized amount: the one requested
+    # A reversal row without an amount moves what its payment moved.
+    make(None, kind=Kind.REVERSAL, original=partial)
+
+    (hoy,) = store_day_totals(stores=[store_a])
+    report = daily_report(stores=[store_a], day=DAY).stores[0].totals
+    for totals in (hoy, report):
+        assert totals.approved_amount == Decimal("1100.00")
+        assert totals.reversal_amount == Decimal("900.00")
+        assert totals.brands[0].amount == Decimal("1100.00")
+
+    operations = daily_report_operations(stores=[store_a], day=DAY)
+    assert operations.get(pk=partial.pk).effective_amount == Decimal("900.00")
+
+    batch = batch_totals(terminal=terminal_a, batch_number=1)
+    assert batch["gross"] == "1100.00"
+    assert batch["reversals"] == {"count": 1, "amount": "900.00"}
+    assert batch["net"] == "200.00"
+
+
+def test_batch_totals_fold_brands_like_the_report_and_keep_to_their_batch(
+    store_a, terminal_a, make, django_assert_num_queries
+):
+    make("100.00", card_brand="Visa")
+    make("200.00", card_brand="VISA")
+    make("50.25", card_brand="", card_brand_code="EL")
+    make("300.00", card_brand="American Express", card_brand_code="AM")
+    make("999.00", batch_number=2)  # the next batch
+    make("888.00", state=State.DECLINED, batch_number=1)
+    make("10.00", kind=Kind.REFUND, batch_number=1)
+    make("20.00", kind=Kind.REFUND, batch_number=2)
+
+    with django_assert_num_queries(3):
+        totals = batch_totals(terminal=terminal_a, batch_number=1)
+
+    assert totals == {
+        "brands": {
+            "VISA": {"count": 3, "amount": "350.25"},
+            "AMEX": {"count": 1, "amount": "300.00"},
+        },
+        "reversals": {"count": 0, "amount": "0.00"},
+        "refunds": {"count": 1, "amount": "10.00"},
+        "gross": "650.25",
+        "net": "640.25",
+    }
+
+
+def test_hoy_costs_two_queries_however_many_stores_and_sales(
+    store_a, store_b, terminal_b, credential, make, django_assert_num_queries
+):
+    for i in range(5):
+        make("10.00", card_brand=["VISA", "Visa", "CABAL"][i % 3], installments=1 + i)
+        make_intent(store_b, credential, terminal_b, amount=Decimal("1.00"))
+    with django_assert_num_queries(2):
+        a, b = store_day_totals(stores=[store_a, store_b])
+    assert (a.store, a.approved_amount, b.store, b.approved_amount) == (
+        store_a,
+        Decimal("50.00"),
+        store_b,
+        Decimal("5.00"),
+    )

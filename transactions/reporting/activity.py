@@ -1,0 +1,29 @@
+"""What the dashboard lists beside the totals: a terminal's intents of today, closed batches.
+
+Every function takes a terminal or stores the caller already scoped to the user.
+"""
+
+from django.db.models import Q, QuerySet
+
+from stores.models import Terminal
+from transactions.models import Batch, Intent
+from transactions.reporting.totals import day_bounds
+
+
+def terminal_intents_today(*, terminal: Terminal, limit: int = 50) -> QuerySet[Intent]:
+    """Intents the terminal was offered or took during the store's local day, newest first."""
+    start, end = day_bounds(store=terminal.store)
+    return (
+        Intent.objects.filter(Q(terminal=terminal) | Q(offered_terminals=terminal))
+        .filter(created_at__gte=start, created_at__lt=end)
+        .select_related("store", "terminal")
+        .distinct()
+        .order_by("-created_at")[:limit]
+    )
+
+
+def batch_list(*, stores) -> QuerySet[Batch]:
+    """Closed batches of these stores, newest first, with what the list shows joined in."""
+    return Batch.objects.filter(terminal__store__in=stores).select_related(
+        "terminal", "terminal__store", "settlement"
+    )
