@@ -44,7 +44,7 @@ def sweeper_task(seconds: int = SWEEPER_SECONDS) -> str:
 
 def batch_close_due_task() -> str:
     """Closes the batches of every store whose daily close hour has come (idempotent per day)."""
-    from transactions.reconciliation import batch_backfill
+    from transactions.reporting.reconciliation import batch_backfill
     from transactions.services import store_batch_close_due
 
     backfilled = batch_backfill()

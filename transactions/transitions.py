@@ -15,7 +15,7 @@ from stores.models import Terminal
 from transactions.backoff import next_poll_at
 from transactions.events import SWEEPER, SYSTEM, Actor, intent_flag
 from transactions.models import Intent, IntentEvent
-from transactions.reconciliation import batch_record_for_settlement
+from transactions.reporting.reconciliation import batch_record_for_settlement
 from transactions.states import FINAL_STATES, TRANSITIONS, Kind, State, portal_state_for
 
 logger = logging.getLogger(__name__)

@@ -159,7 +159,7 @@ def test_reversal_is_refused_once_a_later_settlement_closed_the_batch_even_witho
     intent_refresh(intent=settlement, wait=5)
     Batch.objects.all().delete()  # as if the after-commit step had been lost
     assert reversal_allowed(payment=payment)[1][0] == "batch_closed"
-    from transactions.reconciliation import batch_backfill
+    from transactions.reporting.reconciliation import batch_backfill
 
     assert batch_backfill() == 1
     assert Batch.objects.get().settlement_id == settlement.pk

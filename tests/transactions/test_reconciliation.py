@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from transactions.models import Batch
-from transactions.reconciliation import parse_ticket, reconcile
+from transactions.reporting.reconciliation import parse_ticket, reconcile
 
 
 def _totals(brands=None, reversals=(0, "0.00"), refunds=(0, "0.00")) -> dict:

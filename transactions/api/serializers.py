@@ -11,6 +11,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from stores.models import Terminal
+from transactions.brands import BRAND_PRODUCTS
 from transactions.intent_document import (  # the output document, re-exported for the views
     AMOUNT_PATTERN,
     AmountText,
@@ -22,7 +23,7 @@ from transactions.intent_document import (  # the output document, re-exported f
     intent_links,  # noqa: F401
 )
 from transactions.models import Intent, Method, PrintCopies
-from transactions.rules import BRAND_PRODUCTS, MAX_INSTALLMENTS, MENU_TEXT_MAX, REFERENCE_MAX
+from transactions.rules import MAX_INSTALLMENTS, MENU_TEXT_MAX, REFERENCE_MAX
 from transactions.states import Kind
 
 _AMOUNT_RE = re.compile(AMOUNT_PATTERN)

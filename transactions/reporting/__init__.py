@@ -2,6 +2,6 @@
 settlement report (`daily`), its spreadsheets and every other export's writing (`exports`), and
 the lists the dashboard reads beside them (`activity`).
 
-Nothing here writes the ledger; batch records and their reconciliation against the closing
-ticket live in `transactions.reconciliation`, which takes its numbers from `totals`.
+Only `reconciliation` writes: it records each closed batch (a `Batch` row) and its verdict against
+the closing ticket, taking its numbers from `totals`; nothing here changes an intent's state.
 """

@@ -13,9 +13,10 @@ first sale of the day as at the thousandth.
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -156,7 +157,7 @@ def _add(buckets: dict[str, Bucket], label: str, count: int, amount: Decimal) ->
     bucket.amount += amount
 
 
-def _add_brand(brands: dict[str, BrandTotal], row: dict, amount: Decimal) -> None:
+def _add_brand(brands: dict[str, BrandTotal], row: Mapping[str, Any], amount: Decimal) -> None:
     """Folds a row grouped by `card_brand` and `card_brand_code` under its brand's label."""
     label = brand_label(row["card_brand"], row["card_brand_code"])
     brand = brands.setdefault(label, BrandTotal(brand=label, count=0, amount=ZERO))
@@ -198,7 +199,7 @@ class _Accumulator:
         elif kind == Kind.PAYMENT and state == State.CANCELLED:
             t.cancelled_count += count
 
-    def add_breakdown(self, row: dict, amount: Decimal) -> None:
+    def add_breakdown(self, row: Mapping[str, Any], amount: Decimal) -> None:
         count = row["n"]
         _add_brand(self.brands, row, amount)
         _add(self.payment_types, payment_type_label(row["payment_type"]), count, amount)
@@ -256,9 +257,9 @@ def day_totals(
         .annotate(n=Count("pk"), total=Sum(amount))
         .order_by()
     )
-    for row in breakdown:
-        for acc in (per_store[row["store_id"]], overall):
-            acc.add_breakdown(row, row["total"] or ZERO)
+    for group in breakdown:
+        for acc in (per_store[group["store_id"]], overall):
+            acc.add_breakdown(group, group["total"] or ZERO)
 
     return {pk: acc.finish() for pk, acc in per_store.items()}, overall.finish()
 
