@@ -24,9 +24,8 @@ from openpyxl.utils import get_column_letter
 
 from stores.models import Store
 from stores.roles import Action
-from stores.selectors import store_get_for_user
+from stores.selectors import store_get_for_user, store_list_for_user
 from transactions import reports
-from transactions.dashboard.access import stores_where
 from transactions.money import format_decimal_es
 
 MONEY_FORMAT = "#,##0.00"
@@ -64,7 +63,7 @@ class _Scope:
 
     def __init__(self, request):
         self.permitted: list[Store] = list(
-            stores_where(user=request.user, action=Action.VIEW_REPORTS)
+            store_list_for_user(user=request.user, action=Action.VIEW_REPORTS)
         )
         self.selected: Store | None = None
         public_id = request.GET.get("sucursal") or ""
