@@ -6,7 +6,7 @@ Without `action` the scope is everything the person belongs to (what may be seen
 action it narrows to where one of the person's roles allows it (see `stores.permissions`).
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
@@ -73,12 +73,23 @@ def terminal_get_for_user(*, user, public_id) -> Terminal:
         raise Http404("Terminal no encontrada") from exc
 
 
-def _has_store_key(model: type[Model]) -> bool:
-    try:
-        field = model._meta.get_field("store")
-    except Exception:  # FieldDoesNotExist: the model is not scoped by a store
-        return False
-    return field.is_relation and field.related_model is Store
+# How rows of other models reach their store: the first of these foreign keys a model has.
+_STORE_PATHS = (
+    ("store", Store, "store"),
+    ("terminal", Terminal, "terminal__store"),
+    ("pos_client", PosClient, "pos_client__store"),
+)
+
+
+def _store_path(model: type[Model]) -> str | None:
+    for field_name, related_model, path in _STORE_PATHS:
+        try:
+            field = model._meta.get_field(field_name)
+        except FieldDoesNotExist:
+            continue
+        if field.is_relation and field.related_model is related_model:
+            return path
+    return None
 
 
 def restrict(
@@ -89,9 +100,10 @@ def restrict(
     action: str | None = None,
 ) -> QuerySet:
     """The rows of `queryset_or_model` that the user (or the POS key) may see, or, with `action`,
-    act on. Knows stores, merchants, memberships, credentials and every model with a `store`
-    foreign key (terminals, POS keys, intents, ...). Any other model raises TypeError, so a new
-    kind of object cannot be looked up unscoped by mistake.
+    act on. Knows stores, merchants, memberships, credentials and every model with a foreign key
+    to a store, a terminal or a POS key (terminals, POS keys, intents, batches, webhooks, ...).
+    Any other model raises TypeError, so a new kind of object cannot be looked up unscoped by
+    mistake.
 
     A POS key sees its own store only (and nothing once revoked); which actions it may take is
     the API's business, so `action` does not narrow it.
@@ -128,8 +140,9 @@ def restrict(
     if model is Credential:
         serving = Credential.objects.filter(merchants__in=merchants.values("pk"))
         return queryset.filter(pk__in=serving.values("pk"))
-    if _has_store_key(model):
-        return queryset.filter(store__in=stores.values("pk"))
+    path = _store_path(model)
+    if path is not None:
+        return queryset.filter(**{f"{path}__in": stores.values("pk")})
     raise TypeError(f"restrict() does not know how to scope {model.__name__}")
 
 

@@ -195,3 +195,28 @@ def test_a_retired_credential_is_never_chosen_for_new_charges(store_a, credentia
     assert credential_for_store(store=store_a) == older
     credential_retire(credential=older)
     assert credential_for_store(store=store_a) is None
+
+
+def test_restrict_reaches_the_store_through_a_terminal_or_a_pos_key(
+    manager_a, store_a, terminal_a, terminal_b, credential, key_pair
+):
+    from django.utils import timezone
+
+    from transactions.api.models import WebhookEndpoint
+    from transactions.models import Batch, Intent
+
+    batches = []
+    for terminal in (terminal_a, terminal_b):
+        settlement = Intent.objects.create(
+            store=terminal.store, credential=credential, kind="settlement", terminal=terminal
+        )
+        batches.append(
+            Batch.objects.create(
+                terminal=terminal, batch_number=1, settlement=settlement, closed_at=timezone.now()
+            )
+        )
+    hook = WebhookEndpoint.objects.create(pos_client=key_pair[0], url="https://pos.example.com/h")
+    other_key, _raw = factories.make_pos_client(factories.make_store())
+    WebhookEndpoint.objects.create(pos_client=other_key, url="https://pos.example.com/h")
+    assert list(restrict(Batch, user=manager_a)) == [batches[0]]
+    assert list(restrict(WebhookEndpoint, user=manager_a)) == [hook]
