@@ -12,6 +12,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -94,7 +95,7 @@ def settings_index(request):
         "terminals": Terminal.objects.filter(store__in=stores).select_related("store"),
         # Retired ones stay listed (their intents point at them), last and without actions.
         "credentials": restrict(Credential, user=request.user, action=Action.MANAGE_SETTINGS)
-        .order_by("retired_at", "name")
+        .order_by(F("retired_at").asc(nulls_first=True), "name")
         .prefetch_related("merchants"),
         "pos_clients": PosClient.objects.filter(store__in=stores).select_related("store"),
         "members": _members(request.user),
