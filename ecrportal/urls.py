@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from transactions.dashboard.auth import RateLimitedLoginView
 
@@ -13,7 +14,8 @@ urlpatterns = [
     path("login/", RateLimitedLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("transactions.api.urls")),
-    path("", include("stores.urls")),
+    # The old "Mis sucursales" pages: Hoy shows the same stores and terminals.
+    re_path(r"^sucursales/", RedirectView.as_view(pattern_name="dashboard:home")),
     path("", include("transactions.dashboard.urls")),
 ]
 

@@ -6,7 +6,7 @@ from django.utils.cache import add_never_cache_headers
 
 from stores.forms import CredentialForm, MerchantForm
 from stores.models import Credential, Membership, Merchant, PosClient, Store, Terminal
-from stores.services import pos_client_create, pos_client_revoke
+from stores.services import credential_set_secret, pos_client_create, pos_client_revoke
 
 
 class StoreInline(admin.TabularInline):
@@ -62,11 +62,11 @@ class CredentialAdmin(admin.ModelAdmin):
     and it is deliberately absent from every list, filter, search and read-only field."""
 
     form = CredentialForm
-    list_display = ["name", "environment", "base_url", "public_key", "updated_at"]
-    list_filter = ["environment"]
+    list_display = ["name", "environment", "base_url", "public_key", "updated_at", "retired_at"]
+    list_filter = ["environment", ("retired_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "public_key", "merchants__legal_name", "merchants__cuit"]
     filter_horizontal = ["merchants"]
-    readonly_fields = ["public_id", "subnet_acquirer_id", "created_at", "updated_at"]
+    readonly_fields = ["public_id", "subnet_acquirer_id", "created_at", "updated_at", "retired_at"]
     fields = [
         "public_id",
         "name",
@@ -78,11 +78,21 @@ class CredentialAdmin(admin.ModelAdmin):
         "merchants",
         "created_at",
         "updated_at",
+        "retired_at",
     ]
 
     @admin.display(description="subnet_acquirer_id")
     def subnet_acquirer_id(self, obj):
         return obj.subnet_acquirer_id if obj.environment else "-"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        secret = form.cleaned_data.get("secret_key")
+        if secret:
+            # The one way a secret is written. No acting user: who may use the admin is decided
+            # by Django's model permissions, not by merchant memberships. (The whole admin save
+            # is one transaction, so a new row never stays without its secret.)
+            credential_set_secret(credential=obj, secret_key=secret)
 
 
 @admin.register(Membership)

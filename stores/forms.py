@@ -26,7 +26,9 @@ class MerchantForm(forms.ModelForm):
 
 
 class CredentialForm(forms.ModelForm):
-    """Edits a credential with a write-only secret.
+    """Edits a credential with a write-only secret. Shape only: the writes (and the encryption of
+    the secret) go through `stores.services` (`credential_create`, `credential_update`,
+    `credential_set_secret`); do not call `save()` to store a secret.
 
     The secret is never rendered (not even masked: `render_value=False`), required when the
     credential is created, and optional afterwards, where leaving it empty keeps the stored one.
@@ -66,7 +68,16 @@ class CredentialForm(forms.ModelForm):
         return url
 
     def save(self, commit: bool = True) -> Credential:
-        secret = self.cleaned_data.get("secret_key")
-        if secret:
-            self.instance.set_secret(secret)
-        return super().save(commit=commit)
+        # The admin's save(commit=False) only fills the instance; writing goes through services.
+        if commit:
+            raise TypeError(
+                "CredentialForm does not write: use stores.services.credential_create / "
+                "credential_update, which encrypt the secret."
+            )
+        return super().save(commit=False)
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.retired_at is not None:
+            raise forms.ValidationError("Esta credencial está retirada: ya no se puede cambiar.")
+        return data

@@ -164,11 +164,20 @@ class Terminal(models.Model):
         return f"{self.label or 'Terminal'} ({self.terminal_id})"
 
 
+class CredentialQuerySet(models.QuerySet):
+    def active(self) -> "CredentialQuerySet":
+        """Credentials that are not retired: the only ones chosen for new operations."""
+        return self.filter(retired_at__isnull=True)
+
+
 class Credential(models.Model):
     """Prisma API keys for one environment, used by one merchant or shared by several.
 
     The secret key is encrypted at rest (see `stores.crypto`) and write-only: no page, form,
     API answer, admin list, log or `repr` shows it. Use `set_secret()` / `get_secret()`.
+
+    A credential is retired, never deleted (`retired_at`): its intents keep pointing at it for
+    their history, but no new operation chooses it and no page offers it again.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -183,6 +192,9 @@ class Credential(models.Model):
     merchants = models.ManyToManyField(Merchant, related_name="credentials", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    retired_at = models.DateTimeField("retirada", null=True, blank=True, editable=False)
+
+    objects = CredentialQuerySet.as_manager()
 
     class Meta:
         verbose_name = "credencial"
@@ -203,6 +215,10 @@ class Credential(models.Model):
     @property
     def subnet_acquirer_id(self) -> str:
         return SUBNET_ACQUIRER_IDS[self.environment]
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
 
     def set_secret(self, plaintext: str) -> None:
         self.secret_key_encrypted = crypto.encrypt(plaintext)

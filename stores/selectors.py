@@ -1,23 +1,36 @@
-"""Reads scoped to what a user or a POS key may see. Outside the scope is 404, never 403."""
+"""Reads scoped to what a user or a POS key may see. Outside the scope is 404, never 403.
 
-from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+Every lookup of the portal goes through the user's scope (NetBox-style): `store_list_for_user`,
+`merchant_list_for_user` and, for any other model, `restrict(queryset, user=..., action=...)`.
+Without `action` the scope is everything the person belongs to (what may be seen); with an
+action it narrows to where one of the person's roles allows it (see `stores.permissions`).
+"""
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
-from stores.models import Credential, Membership, Store, Terminal
-from stores.roles import role_allows
+from stores.models import Credential, Membership, Merchant, PosClient, Store, Terminal
+from stores.permissions import roles_allowing
 
 
-def _membership_filter(user) -> Q:
-    return Q(memberships__user=user) | Q(merchant__memberships__user=user)
+def _role_filter(lookup: str, action: str | None) -> dict:
+    return {} if action is None else {f"{lookup}__role__in": roles_allowing(action)}
 
 
-def store_list_for_user(*, user) -> QuerySet[Store]:
+def store_list_for_user(*, user, action: str | None = None) -> QuerySet[Store]:
+    """The user's stores: through a role on the store or on its whole merchant. With `action`,
+    only those where such a role allows it (one query either way)."""
     if not user.is_authenticated:
         return Store.objects.none()
     if user.is_superuser:
         return Store.objects.select_related("merchant").all()
-    return Store.objects.filter(_membership_filter(user)).select_related("merchant").distinct()
+    # One filter() call: the user and the role are conditions on the same membership row.
+    by_store = Q(memberships__user=user, **_role_filter("memberships", action))
+    by_merchant = Q(
+        merchant__memberships__user=user, **_role_filter("merchant__memberships", action)
+    )
+    return Store.objects.filter(by_store | by_merchant).select_related("merchant").distinct()
 
 
 def store_get_for_user(*, user, public_id) -> Store:
@@ -28,8 +41,24 @@ def store_get_for_user(*, user, public_id) -> Store:
         raise Http404("Sucursal no encontrada") from exc
 
 
-def terminal_list_for_user(*, user) -> QuerySet[Terminal]:
-    stores = store_list_for_user(user=user)
+def merchant_list_for_user(*, user, action: str | None = None) -> QuerySet[Merchant]:
+    """Without `action`: every merchant the user belongs to at all, merchant-wide or through one
+    of its stores (the scope: any other merchant is 404). With `action`: the merchants on which
+    the user may do it as a whole, which only a merchant-wide role grants (e.g. with
+    `manage_settings`, the merchants the user manages)."""
+    if not user.is_authenticated:
+        return Merchant.objects.none()
+    if user.is_superuser:
+        return Merchant.objects.all()
+    if action is None:
+        scope = Q(memberships__user=user) | Q(stores__in=store_list_for_user(user=user))
+    else:
+        scope = Q(memberships__user=user, memberships__role__in=roles_allowing(action))
+    return Merchant.objects.filter(scope).distinct()
+
+
+def terminal_list_for_user(*, user, action: str | None = None) -> QuerySet[Terminal]:
+    stores = store_list_for_user(user=user, action=action)
     return Terminal.objects.filter(store__in=stores).select_related("store", "store__merchant")
 
 
@@ -40,27 +69,85 @@ def terminal_get_for_user(*, user, public_id) -> Terminal:
         raise Http404("Terminal no encontrada") from exc
 
 
-def store_roles_for_user(*, user, store: Store) -> set[str]:
-    """Every role the user holds on this store, directly or through its merchant."""
-    if not user.is_authenticated:
-        return set()
-    return set(
-        Membership.objects.filter(user=user)
-        .filter(Q(store=store) | Q(merchant_id=store.merchant_id))
-        .values_list("role", flat=True)
+# How rows of other models reach their store: the first of these foreign keys a model has.
+_STORE_PATHS = (
+    ("store", Store, "store"),
+    ("terminal", Terminal, "terminal__store"),
+    ("pos_client", PosClient, "pos_client__store"),
+)
+
+
+def _store_path(model: type[Model]) -> str | None:
+    for field_name, related_model, path in _STORE_PATHS:
+        try:
+            field = model._meta.get_field(field_name)
+        except FieldDoesNotExist:
+            continue
+        if field.is_relation and field.related_model is related_model:
+            return path
+    return None
+
+
+def restrict(
+    queryset_or_model: QuerySet | type[Model],
+    *,
+    user=None,
+    pos_client: PosClient | None = None,
+    action: str | None = None,
+) -> QuerySet:
+    """The rows of `queryset_or_model` that the user (or the POS key) may see, or, with `action`,
+    act on. Knows stores, merchants, memberships, credentials and every model with a foreign key
+    to a store, a terminal or a POS key (terminals, POS keys, intents, batches, webhooks, ...).
+    Any other model raises TypeError, so a new kind of object cannot be looked up unscoped by
+    mistake.
+
+    A POS key sees its own store only (and nothing once revoked); which actions it may take is
+    the API's business, so `action` does not narrow it.
+    """
+    queryset = (
+        queryset_or_model.all()
+        if isinstance(queryset_or_model, QuerySet)
+        else queryset_or_model._default_manager.all()
     )
+    model = queryset.model
+    if pos_client is not None:
+        if user is not None:
+            raise TypeError("restrict() takes a user or a POS key, not both")
+        stores = Store.objects.filter(
+            pk=pos_client.store_id, pos_clients=pos_client, pos_clients__revoked_at__isnull=True
+        )
+        merchants = Merchant.objects.filter(stores__in=stores)
+    elif user is None:
+        raise TypeError("restrict() needs a user or a POS key")
+    elif not user.is_authenticated:
+        return queryset.none()
+    elif user.is_superuser:
+        return queryset
+    else:
+        stores = store_list_for_user(user=user, action=action)
+        merchants = merchant_list_for_user(user=user, action=action)
 
-
-def user_can(*, user, store: Store, action: str) -> bool:
-    if user.is_authenticated and user.is_superuser:
-        return True
-    return any(role_allows(role, action) for role in store_roles_for_user(user=user, store=store))
+    if model is Store:
+        return queryset.filter(pk__in=stores.values("pk"))
+    if model is Merchant:
+        return queryset.filter(pk__in=merchants.values("pk"))
+    if model is Membership:
+        return queryset.filter(Q(store__in=stores.values("pk")) | Q(merchant__in=merchants))
+    if model is Credential:
+        serving = Credential.objects.filter(merchants__in=merchants.values("pk"))
+        return queryset.filter(pk__in=serving.values("pk"))
+    path = _store_path(model)
+    if path is not None:
+        return queryset.filter(**{f"{path}__in": stores.values("pk")})
+    raise TypeError(f"restrict() does not know how to scope {model.__name__}")
 
 
 def credential_for_store(*, store: Store) -> Credential | None:
-    """The merchant's credential for the environment the store operates in (newest wins)."""
+    """The merchant's credential for the environment the store operates in (newest wins).
+    Retired credentials are kept for the history of their intents but never chosen again."""
     return (
-        Credential.objects.filter(merchants=store.merchant_id, environment=store.environment)
+        Credential.objects.active()
+        .filter(merchants=store.merchant_id, environment=store.environment)
         .order_by("-created_at")
         .first()
     )

@@ -1,15 +1,27 @@
-"""Writes of the stores app: POS keys and credential secrets."""
+"""Writes of the stores app: POS keys, credentials, members and roles, secret rotation.
+
+The settings rules live here, not in forms or views: forms check shape, views call these. A
+refusal is a `ValidationError` (keyed by the form field it concerns, or on the whole form) the
+view shows as a form error, or `PermissionDenied` (403) when the person may not touch the object
+at all. `user` is the person acting; None means a command or the demo seeding.
+"""
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from stores import crypto
-from stores.models import Credential, Environment, Merchant, PosClient, Store
+from stores import crypto, permissions
+from stores.models import Credential, Environment, Membership, Merchant, PosClient, Store
+from stores.roles import Action, Role
+from stores.selectors import merchant_list_for_user
 
 POS_KEY_PREFIX = "ecr_"
 
@@ -55,6 +67,34 @@ def pos_client_revoke(*, client: PosClient) -> None:
     client.refresh_from_db(fields=["revoked_at"])
 
 
+# --- Credentials ----------------------------------------------------------------------------
+
+
+def _require_credential_change(*, user, credential: Credential) -> None:
+    if user is not None and not permissions.credential_change_allowed(
+        user=user, credential=credential
+    ):
+        raise PermissionDenied(
+            "Esta credencial es compartida con otros comercios: solo la cambia quien los "
+            "administra a todos."
+        )
+
+
+def _require_managed_merchants(*, user, merchants: Iterable[Merchant]) -> None:
+    if user is None:
+        return
+    for merchant in merchants:
+        if not permissions.user_manages_merchant(user=user, merchant=merchant):
+            raise PermissionDenied("Solo el dueño del comercio configura sus credenciales.")
+
+
+def _refuse_if_retired(credential: Credential) -> None:
+    if credential.is_retired:
+        raise ValidationError(
+            "Esta credencial está retirada: ya no se puede cambiar.", code="credential_retired"
+        )
+
+
 def credential_create(
     *,
     name: str,
@@ -62,8 +102,13 @@ def credential_create(
     base_url: str,
     public_key: str,
     secret_key: str,
-    merchants: list[Merchant] | tuple[Merchant, ...] = (),
+    merchants: Iterable[Merchant] = (),
+    user=None,
 ) -> Credential:
+    """A credential with its secret encrypted. `user` is the person creating it (who must manage
+    every merchant it will serve); None for commands and the demo seeding."""
+    merchants = list(merchants)
+    _require_managed_merchants(user=user, merchants=merchants)
     credential = Credential(
         name=name,
         environment=Environment(environment),
@@ -78,9 +123,153 @@ def credential_create(
     return credential
 
 
-def credential_set_secret(*, credential: Credential, secret_key: str) -> None:
+def credential_update(
+    *,
+    credential: Credential,
+    name: str,
+    environment: str,
+    base_url: str,
+    public_key: str,
+    merchants: Iterable[Merchant],
+    secret_key: str = "",
+    user=None,
+) -> Credential:
+    """Changes a credential's fields and merchants; an empty `secret_key` keeps the stored one.
+
+    The shared-credential rule applies to the credential as it is (the person must manage every
+    merchant it serves) and to the merchants it will serve."""
+    _refuse_if_retired(credential)
+    _require_credential_change(user=user, credential=credential)
+    merchants = list(merchants)
+    _require_managed_merchants(user=user, merchants=merchants)
+    credential.name = name
+    credential.environment = Environment(environment)
+    credential.base_url = base_url
+    credential.public_key = public_key
+    credential.full_clean()
+    with transaction.atomic():
+        credential.save()
+        credential.merchants.set(merchants)
+        if secret_key:
+            credential_set_secret(credential=credential, secret_key=secret_key, user=user)
+    return credential
+
+
+def credential_set_secret(*, credential: Credential, secret_key: str, user=None) -> None:
+    """Encrypts and stores a new secret key (the only way a secret is written)."""
+    _refuse_if_retired(credential)
+    _require_credential_change(user=user, credential=credential)
+    if not secret_key:
+        raise ValidationError({"secret_key": "Ingresá la clave secreta."}, code="required")
     credential.set_secret(secret_key)
     credential.save(update_fields=["secret_key_encrypted", "updated_at"])
+
+
+def credential_retire(*, credential: Credential, user=None) -> Credential:
+    """Retires a credential: kept for the history of its intents, never chosen again for a new
+    charge (see `selectors.credential_for_store`) nor offered on any page. Safe to run twice."""
+    _require_credential_change(user=user, credential=credential)
+    now = timezone.now()
+    Credential.objects.filter(pk=credential.pk, retired_at__isnull=True).update(
+        retired_at=now, updated_at=now
+    )
+    credential.refresh_from_db(fields=["retired_at", "updated_at"])
+    return credential
+
+
+# --- Members --------------------------------------------------------------------------------
+
+
+def _merchant_for_every_store(*, user) -> Merchant | None:
+    """The merchant a role "on every store" is given on: the only one the person manages."""
+    merchants = list(
+        merchant_list_for_user(user=user, action=Action.MANAGE_SETTINGS)[:2]
+        if user is not None
+        else []
+    )
+    return merchants[0] if len(merchants) == 1 else None
+
+
+def membership_create(
+    *,
+    user,
+    username: str,
+    role: str,
+    store: Store | None = None,
+    password: str = "",
+    first_name: str = "",
+) -> Membership:
+    """Gives a person a role on one store or, with no store, on every store of the merchant the
+    acting `user` manages (only when there is exactly one). An unknown username creates the
+    person with `password` (which the project's password validators check); a known one just
+    gets the role.
+
+    Raises ValidationError keyed by the form's fields (username, password, store) or on the whole
+    form; PermissionDenied when `user` does not manage that store or merchant."""
+    user_model = get_user_model()
+    person = user_model.objects.filter(username=username).first()
+    errors: dict[str, list] = {}
+    if person is None and not password:
+        errors.setdefault("password", []).append(
+            "El usuario no existe: indicá una contraseña inicial."
+        )
+    elif person is None:
+        try:
+            validate_password(password, user=user_model(username=username))
+        except ValidationError as exc:
+            errors.setdefault("password", []).extend(exc.error_list)
+    merchant = None
+    if store is None:
+        merchant = _merchant_for_every_store(user=user)
+        if merchant is None:
+            errors.setdefault("store", []).append(
+                "Elegí una sucursal: solo un dueño de un único comercio puede dar acceso a todas."
+            )
+    elif not permissions.user_can(user=user, store=store, action=Action.MANAGE_SETTINGS):
+        raise PermissionDenied("No podés dar acceso a esa sucursal.")
+    if person is not None and (store or merchant):
+        existing = Membership.objects.filter(user=person)
+        existing = existing.filter(store=store) if store else existing.filter(merchant=merchant)
+        if existing.exists():
+            errors.setdefault(NON_FIELD_ERRORS, []).append(
+                "Esa persona ya tiene un rol ahí; editalo en la lista."
+            )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        if person is None:
+            person = user_model.objects.create_user(
+                username=username, password=password, first_name=first_name
+            )
+        return Membership.objects.create(user=person, role=role, store=store, merchant=merchant)
+
+
+def _require_membership_change(*, user, membership: Membership, own_error: str) -> None:
+    if not permissions.user_manages_membership(user=user, membership=membership):
+        raise PermissionDenied("No podés cambiar ese rol.")
+    if permissions.is_own_membership(user=user, membership=membership):
+        raise ValidationError(own_error, code="own_membership")
+
+
+def membership_set_role(*, membership: Membership, role: str, user) -> Membership:
+    """Changes someone's role. Nobody changes his own (see `permissions.is_own_membership`)."""
+    _require_membership_change(
+        user=user, membership=membership, own_error="No podés cambiar tu propio rol."
+    )
+    membership.role = Role(role)
+    membership.save(update_fields=["role"])
+    return membership
+
+
+def membership_delete(*, membership: Membership, user) -> None:
+    """Takes a role away. Nobody removes his own."""
+    _require_membership_change(
+        user=user, membership=membership, own_error="No podés quitarte el acceso a vos mismo."
+    )
+    membership.delete()
+
+
+# --- Secrets --------------------------------------------------------------------------------
 
 
 def secrets_rotate_all() -> dict[str, int]:

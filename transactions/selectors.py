@@ -9,8 +9,9 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.http import Http404
 
 from stores.models import Store, Terminal
+from stores.permissions import user_can
 from stores.roles import Action
-from stores.selectors import store_list_for_user, user_can
+from stores.selectors import store_list_for_user
 from transactions.models import Batch, Intent
 from transactions.states import RESERVING_STATES, Kind, State
 

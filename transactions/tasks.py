@@ -58,7 +58,9 @@ def token_warmup_task() -> int:
     from transactions.gateway import GatewayError, gateway_for
 
     warmed = 0
-    for credential in Credential.objects.filter(merchants__stores__isnull=False).distinct():
+    for credential in (
+        Credential.objects.active().filter(merchants__stores__isnull=False).distinct()
+    ):
         try:
             gateway_for(credential).token()
             warmed += 1

@@ -96,11 +96,9 @@ class TestCredentialForm:
 
         form = CredentialForm(data={**data, "secret_key": "s3creto"})
         assert form.is_valid(), form.errors
-        credential = form.save()
-        assert credential.get_secret() == "s3creto"
-        assert credential.base_url == "https://simulator.invalid"
+        assert form.cleaned_data["base_url"] == "https://simulator.invalid"
 
-    def test_empty_secret_on_edit_keeps_the_stored_one(self, credential, merchant):
+    def test_secret_optional_on_edit(self, credential, merchant):
         data = {
             "name": "Renombrada",
             "environment": credential.environment,
@@ -109,12 +107,35 @@ class TestCredentialForm:
             "secret_key": "",
             "merchants": [merchant.pk],
         }
-        form = CredentialForm(data=data, instance=credential)
+        assert CredentialForm(data=data, instance=credential).is_valid()
+
+    def test_the_form_does_not_write_by_itself(self, merchant):
+        """Secrets are encrypted by the services only: saving the form directly is refused."""
+        form = CredentialForm(
+            data={"name": "N", "environment": Environment.HOMOLOGATION,
+                  "base_url": "https://x.invalid", "public_key": "pk", "secret_key": "s",
+                  "merchants": [merchant.pk]},
+        )  # fmt: skip
         assert form.is_valid(), form.errors
-        form.save()
-        credential.refresh_from_db()
-        assert credential.name == "Renombrada"
-        assert credential.get_secret() == DEFAULT_SECRET_KEY
+        with pytest.raises(TypeError, match="stores.services"):
+            form.save()
+        assert not Credential.objects.filter(name="N").exists()
+
+    def test_a_retired_credential_is_refused(self, credential, merchant):
+        from stores.services import credential_retire
+
+        credential_retire(credential=credential)
+        data = {
+            "name": "Otra",
+            "environment": credential.environment,
+            "base_url": credential.base_url,
+            "public_key": credential.public_key,
+            "secret_key": "",
+            "merchants": [merchant.pk],
+        }
+        form = CredentialForm(data=data, instance=credential)
+        assert not form.is_valid()
+        assert "retirada" in str(form.errors)
 
 
 class TestAdmin:

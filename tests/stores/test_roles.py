@@ -1,7 +1,7 @@
 import pytest
 
+from stores.permissions import user_can
 from stores.roles import Action, Role, role_allows
-from stores.selectors import user_can
 
 EXPECTED = {
     Role.OWNER: set(Action),

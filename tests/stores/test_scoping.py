@@ -12,13 +12,9 @@ from stores.selectors import (
     terminal_get_for_user,
     terminal_list_for_user,
 )
-from tests.factories import make_membership, make_merchant, make_store, make_terminal
+from tests.factories import make_membership, make_merchant, make_store
 
 pytestmark = pytest.mark.django_db
-
-
-def detail_url(store):
-    return reverse("stores:detail", args=[store.public_id])
 
 
 @pytest.fixture
@@ -64,71 +60,17 @@ class TestSelectors:
                 store_get_for_user(user=owner, public_id=public_id)
 
 
-class TestStoreListPage:
-    def test_anonymous_is_sent_to_login(self, client):
-        response = client.get(reverse("stores:list"))
+class TestOldStorePages:
+    """The "Mis sucursales" skeleton duplicated Hoy; its addresses now lead there."""
+
+    @pytest.mark.parametrize(
+        "path", ["/sucursales/", "/sucursales/5b0c8d9e-3f1a-4c2b-9d7e-1a2b3c4d5e6f/"]
+    )
+    def test_old_addresses_redirect_to_home(self, client_for, owner, path):
+        response = client_for(owner).get(path)
         assert response.status_code == 302
-        assert response.url.startswith(reverse("login"))
+        assert response.url == reverse("dashboard:home")
 
-    def test_manager_sees_only_store_a_with_its_terminals(
-        self, client_for, manager_a, terminal_a, terminal_b
-    ):
-        response = client_for(manager_a).get(reverse("stores:list"))
-        assert response.status_code == 200
-        body = response.content.decode()
-        assert "Mis sucursales" in body
-        assert "Sucursal A" in body and "11111111" in body and "Caja A1" in body
-        assert "Sucursal B" not in body and "22222222" not in body
-
-    def test_owner_sees_all(self, client_for, owner, terminal_a, terminal_b, other_store):
-        body = client_for(owner).get(reverse("stores:list")).content.decode()
-        assert "Sucursal A" in body and "Sucursal B" in body
-        assert "Sucursal Ajena" not in body
-
-    def test_outsider_sees_an_empty_list(self, client_for, outsider, terminal_a):
-        response = client_for(outsider).get(reverse("stores:list"))
-        assert response.status_code == 200
-        body = response.content.decode()
-        assert "No tenés sucursales asignadas" in body
-        assert "Sucursal A" not in body
-
-    def test_disabled_terminal_is_marked(self, client_for, owner, store_a):
-        make_terminal(store_a, terminal_id="33333333", enabled=False)
-        body = client_for(owner).get(reverse("stores:list")).content.decode()
-        assert "Deshabilitada" in body
-
-    def test_query_count_does_not_grow_with_stores(
-        self, client_for, owner, merchant, django_assert_max_num_queries
-    ):
-        for _ in range(5):
-            store = make_store(merchant)
-            make_terminal(store)
-            make_terminal(store)
-        client = client_for(owner)
-        with django_assert_max_num_queries(8):
-            assert client.get(reverse("stores:list")).status_code == 200
-
-
-class TestStoreDetailPage:
-    def test_manager_of_a_sees_a(self, client_for, manager_a, store_a, terminal_a):
-        response = client_for(manager_a).get(detail_url(store_a))
-        assert response.status_code == 200
-        assert "11111111" in response.content.decode()
-
-    def test_manager_of_a_gets_404_for_b(self, client_for, manager_a, store_b):
-        assert client_for(manager_a).get(detail_url(store_b)).status_code == 404
-
-    def test_cashier_of_a_gets_404_for_b(self, client_for, cashier_a, store_b):
-        assert client_for(cashier_a).get(detail_url(store_b)).status_code == 404
-
-    def test_outsider_gets_404(self, client_for, outsider, store_a):
-        assert client_for(outsider).get(detail_url(store_a)).status_code == 404
-
-    def test_owner_and_finance_get_both(self, client_for, owner, finance, store_a, store_b):
-        for user in (owner, finance):
-            client = client_for(user)
-            assert client.get(detail_url(store_a)).status_code == 200
-            assert client.get(detail_url(store_b)).status_code == 200
-
-    def test_other_merchants_store_is_404_even_for_the_owner(self, client_for, owner, other_store):
-        assert client_for(owner).get(detail_url(other_store)).status_code == 404
+    def test_the_navigation_no_longer_offers_them(self, client_for, owner, store_a):
+        body = client_for(owner).get(reverse("dashboard:home")).content.decode()
+        assert "Mis sucursales" not in body

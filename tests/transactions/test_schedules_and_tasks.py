@@ -47,3 +47,26 @@ def test_daily_close_waits_for_the_hour_and_runs_once(sim, store_a, store_b, ter
 def test_sweeper_task_runs_a_bounded_loop(settings):
     settings.ECR_SWEEPER_CHAIN = False
     assert sweeper_task(seconds=0) == "0 consultas"
+
+
+@pytest.mark.django_db
+def test_token_warmup_skips_retired_credentials(store_a, credential, monkeypatch):
+    from stores.services import credential_retire
+    from transactions import tasks
+
+    warmed = []
+
+    class FakeGateway:
+        def __init__(self, credential):
+            self.credential = credential
+
+        def token(self):
+            warmed.append(self.credential.pk)
+            return "token"
+
+    monkeypatch.setattr("transactions.gateway.gateway_for", FakeGateway)
+    assert tasks.token_warmup_task() == 1
+    credential_retire(credential=credential)
+    warmed.clear()
+    assert tasks.token_warmup_task() == 0, "a retired credential is never used again"
+    assert warmed == []

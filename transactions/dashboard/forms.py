@@ -5,15 +5,13 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 
-from stores.models import Membership, Store, Terminal
+from stores.models import Store, Terminal
 from stores.roles import Role
 from transactions.brands import brand_choices
 from transactions.errors import IntentRuleError
 from transactions.models import Method
+from transactions.rules import MAX_INSTALLMENTS
 from transactions.states import State
 
 BRAND_CHOICES = brand_choices()
@@ -79,11 +77,11 @@ class ChargeForm(forms.Form):
     installments = forms.IntegerField(
         label="Cuotas",
         min_value=1,
-        max_value=24,
+        max_value=MAX_INSTALLMENTS,
         initial=1,
         error_messages={
-            "min_value": "Las cuotas van de 1 a 24.",
-            "max_value": "Las cuotas van de 1 a 24.",
+            "min_value": f"Las cuotas van de 1 a {MAX_INSTALLMENTS}.",
+            "max_value": f"Las cuotas van de 1 a {MAX_INSTALLMENTS}.",
             "invalid": "Ingresá un número de cuotas.",
         },
     )
@@ -103,21 +101,10 @@ class ChargeForm(forms.Form):
 
 
 class RefundForm(forms.Form):
+    """Shape only: whether the amount fits the refundable balance is `refund_create`'s rule,
+    whose refusal the view shows on the amount field."""
+
     amount = AmountField(label="Importe a devolver")
-
-    def __init__(self, *args, balance: Decimal | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.balance = balance
-
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
-        if self.balance is not None and amount > self.balance:
-            from transactions.money import format_ars
-
-            raise forms.ValidationError(
-                f"No se puede devolver más que el saldo: {format_ars(self.balance)}."
-            )
-        return amount
 
 
 class ResolveForm(forms.Form):
@@ -189,7 +176,8 @@ class PosKeyForm(forms.Form):
 class MemberForm(forms.Form):
     """Gives a person a role on one store or on every store of a merchant.
 
-    An unknown username creates the user with the given password; a known one just gets the role.
+    Shape only: who the person is, whether a password is needed and valid, and whether the role
+    already exists are `stores.services.membership_create`'s rules.
     """
 
     username = forms.CharField(label="Usuario", max_length=150)
@@ -208,46 +196,9 @@ class MemberForm(forms.Form):
         empty_label="Todas las sucursales del comercio",
     )
 
-    def __init__(self, *args, stores, merchants, **kwargs):
+    def __init__(self, *args, stores, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["store"].queryset = stores
-        self.merchants = merchants
-
-    def clean(self):
-        data = super().clean()
-        username = data.get("username")
-        if not username:
-            return data
-        user_model = get_user_model()
-        user = user_model.objects.filter(username=username).first()
-        if user is None and not data.get("password"):
-            self.add_error("password", "El usuario no existe: indicá una contraseña inicial.")
-        elif user is None:
-            try:
-                validate_password(data["password"], user=user_model(username=username))
-            except ValidationError as exc:
-                self.add_error("password", exc)
-        data["user"] = user
-        store = data.get("store")
-        if store is None:
-            merchant = self.merchants.first() if self.merchants.count() == 1 else None
-            if merchant is None:
-                self.add_error(
-                    "store",
-                    "Elegí una sucursal: solo un dueño de un único comercio puede dar acceso a "
-                    "todas.",
-                )
-            data["merchant"] = merchant
-        else:
-            data["merchant"] = None
-        if user is not None:
-            exists = Membership.objects.filter(user=user)
-            exists = (
-                exists.filter(store=store) if store else exists.filter(merchant=data["merchant"])
-            )
-            if exists.exists():
-                self.add_error(None, "Esa persona ya tiene un rol ahí; editalo en la lista.")
-        return data
 
 
 class MembershipRoleForm(forms.Form):

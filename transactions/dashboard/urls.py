@@ -74,6 +74,11 @@ urlpatterns = [
         name="credential_edit",
     ),
     path(
+        "configuracion/credenciales/<uuid:public_id>/retirar/",
+        settings.credential_retire,
+        name="credential_retire",
+    ),
+    path(
         "configuracion/credenciales/<uuid:public_id>/probar/",
         settings.credential_test,
         name="credential_test",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stores.models import Credential, Store
+from stores.permissions import user_can
 from stores.roles import Action
-from stores.selectors import credential_for_store, user_can
+from stores.selectors import credential_for_store
 from transactions.errors import IntentRuleError
 from transactions.events import SYSTEM, Actor
 

@@ -3,7 +3,7 @@
 from django import template
 
 from stores.roles import Action
-from transactions.dashboard.access import stores_where
+from stores.selectors import store_list_for_user
 from transactions.states import State
 
 register = template.Library()
@@ -44,7 +44,7 @@ def _can_anywhere(context, action: str) -> bool:
         return False
     cache = request.__dict__.setdefault("_ecr_can_anywhere", {})
     if action not in cache:
-        cache[action] = stores_where(user=request.user, action=action).exists()
+        cache[action] = store_list_for_user(user=request.user, action=action).exists()
     return cache[action]
 
 

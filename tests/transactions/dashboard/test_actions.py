@@ -194,13 +194,26 @@ def test_reverse_refused_by_the_rules_shows_the_reason(client_for, manager_a, pa
     assert "El lote del cobro ya se cerró." in page.content.decode()
 
 
-def test_refund_amount_over_balance_is_refused_before_the_service(
-    client_for, manager_a, payment_a, calls
-):
+def test_refund_amount_over_balance_is_refused_by_the_service(client_for, manager_a, payment_a):
+    """The balance rule is `refund_create`'s (the real one here, which refuses before reaching
+    the provider); the form only parses the amount and the view shows the refusal on it."""
+    from transactions.models import Intent
+
     response = _post(client_for(manager_a), "intent_refund", payment_a, {"amount": "1.234,57"})
     assert response.status_code == 422
-    assert "No se puede devolver más que el saldo: $ 1.234,56." in response.content.decode()
-    assert calls.args == []
+    assert "El importe supera el saldo devolvible ($ 1.234,56)." in response.content.decode()
+    assert response.context["refund_form"].errors["amount"]
+    assert not Intent.objects.filter(original=payment_a).exists()
+
+
+def test_installments_bound_is_the_rules_one():
+    from transactions import rules
+    from transactions.dashboard.forms import ChargeForm
+
+    field = ChargeForm().fields["installments"]
+    assert (field.min_value, field.max_value) == (1, rules.MAX_INSTALLMENTS)
+    form = ChargeForm({**CHARGE, "installments": str(rules.MAX_INSTALLMENTS + 1)})
+    assert form.errors["installments"] == [f"Las cuotas van de 1 a {rules.MAX_INSTALLMENTS}."]
 
 
 def test_refund_passes_amount_and_original(client_for, manager_a, payment_a, calls):

@@ -283,3 +283,105 @@ def test_credential_urls_must_be_public_https_in_production(settings, url, ok):
     assert (provider_url_problem(url) == "") is ok
     settings.DEBUG = True
     assert provider_url_problem("http://127.0.0.1:8000/simulator") == ""
+
+
+class TestRetireCredential:
+    def test_owner_sees_retirar_confirms_and_retires(self, client_for, owner, credential, store_a):
+        client = client_for(owner)
+        url = reverse("dashboard:credential_retire", args=[credential.public_id])
+        index = client.get(reverse("dashboard:settings")).content.decode()
+        assert url in index and 'data-action="retire-credential"' in index
+
+        confirm = client.get(url)
+        assert confirm.status_code == 200
+        body = confirm.content.decode()
+        assert credential.name in body and 'data-action="confirm-retire"' in body
+        credential.refresh_from_db()
+        assert credential.retired_at is None, "asking for confirmation changes nothing"
+
+        assert client.post(url).status_code == 302
+        credential.refresh_from_db()
+        assert credential.retired_at is not None
+
+        index = client.get(reverse("dashboard:settings")).content.decode()
+        assert "data-credential-retired" in index  # kept in the list, for history
+        assert url not in index
+        assert reverse("dashboard:credential_edit", args=[credential.public_id]) not in index
+        # ...and offered nowhere: no edit, test or new charge with it.
+        edit = reverse("dashboard:credential_edit", args=[credential.public_id])
+        assert client.get(edit).status_code == 404
+        assert client.post(url).status_code == 404
+        from stores.selectors import credential_for_store
+
+        assert credential_for_store(store=store_a) is None
+
+    @pytest.mark.parametrize("persona", ["manager_a", "cashier_a", "finance"])
+    def test_other_roles_cannot_retire(self, client_for, request, persona, credential):
+        client = client_for(request.getfixturevalue(persona))
+        url = reverse("dashboard:credential_retire", args=[credential.public_id])
+        assert client.get(url).status_code == 403
+        assert client.post(url).status_code == 403
+        credential.refresh_from_db()
+        assert credential.retired_at is None
+
+    def test_a_shared_credential_cannot_be_retired_by_one_owner(
+        self, client_for, owner, credential
+    ):
+        credential.merchants.add(factories.make_merchant())
+        url = reverse("dashboard:credential_retire", args=[credential.public_id])
+        assert client_for(owner).post(url).status_code == 403
+        credential.refresh_from_db()
+        assert credential.retired_at is None
+
+    def test_homologation_no_longer_counts_a_retired_credential(
+        self, client_for, owner, credential
+    ):
+        from stores.services import credential_retire
+
+        client = client_for(owner)
+        assert client.get(reverse("dashboard:homologation")).context["has_credential"]
+        credential_retire(credential=credential)
+        assert not client.get(reverse("dashboard:homologation")).context["has_credential"]
+
+
+def test_an_existing_role_is_refused_with_a_spanish_form_error(
+    client_for, owner, cashier_a, store_a
+):
+    response = client_for(owner).post(
+        reverse("dashboard:member_create"),
+        {"username": cashier_a.username, "role": "manager", "store": store_a.pk},
+    )
+    assert response.status_code == 422
+    assert "Esa persona ya tiene un rol ahí; editalo en la lista." in response.content.decode()
+    assert Membership.objects.filter(user=cashier_a).count() == 1
+
+
+def test_giving_access_to_every_store(client_for, owner, merchant):
+    response = client_for(owner).post(
+        reverse("dashboard:member_create"),
+        {"username": "nueva", "password": "una-clave-larga-1", "role": "finance", "store": ""},
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(user__username="nueva")
+    assert (membership.merchant, membership.store) == (merchant, None)
+
+
+def test_the_member_form_checks_shape_only(store_a, django_assert_num_queries):
+    """No queries in the form: who the person is and whether the role exists are the service's."""
+    from stores.models import Store
+    from transactions.dashboard.forms import MemberForm
+
+    form = MemberForm(
+        {"username": "alguien", "role": "cashier", "store": ""}, stores=Store.objects.none()
+    )
+    with django_assert_num_queries(0):
+        assert form.is_valid(), form.errors
+
+
+def test_removing_oneself_is_refused_with_a_message(client_for, owner):
+    membership = Membership.objects.get(user=owner)
+    client = client_for(owner)
+    response = client.post(reverse("dashboard:member_delete", args=[membership.public_id]))
+    assert response.status_code == 302
+    assert "No podés quitarte el acceso a vos mismo." in client.get(response.url).content.decode()
+    assert Membership.objects.filter(pk=membership.pk).exists()

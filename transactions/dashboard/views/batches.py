@@ -9,10 +9,11 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from stores.permissions import StorePermissions
 from stores.roles import Action
 from stores.selectors import store_get_for_user, store_list_for_user, terminal_get_for_user
 from transactions import selectors, services
-from transactions.dashboard.access import StorePermissions, require
+from transactions.dashboard.access import require
 from transactions.dashboard.views.common import refresh_quietly
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError

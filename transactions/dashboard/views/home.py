@@ -3,10 +3,10 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from stores.permissions import StorePermissions
 from stores.roles import Action
 from stores.selectors import store_list_for_user
 from transactions import selectors
-from transactions.dashboard.access import StorePermissions
 from transactions.reporting.totals import store_day_totals
 
 

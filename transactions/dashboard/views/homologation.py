@@ -11,7 +11,6 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -19,9 +18,9 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from stores.models import Credential, Environment, Merchant
-from stores.selectors import store_list_for_user
+from stores.roles import Action
+from stores.selectors import merchant_list_for_user
 from transactions import homologation
-from transactions.dashboard.access import merchants_managed_by
 from transactions.reporting.exports import csv_text, spreadsheet_text
 
 _REFUSED = "Solo el dueño del comercio accede al asistente de homologación."
@@ -30,7 +29,10 @@ _REFUSED = "Solo el dueño del comercio accede al asistente de homologación."
 def _merchant_for(request) -> tuple[Merchant, list[Merchant]]:
     """(the merchant asked for in `?comercio=`, or the first one the user manages; the merchants
     the user may pick from)."""
-    managed = list(merchants_managed_by(user=request.user).order_by("legal_name"))
+    user = request.user
+    managed = list(
+        merchant_list_for_user(user=user, action=Action.MANAGE_SETTINGS).order_by("legal_name")
+    )
     public_id = request.GET.get("comercio") or ""
     if not public_id:
         if not managed:
@@ -40,17 +42,11 @@ def _merchant_for(request) -> tuple[Merchant, list[Merchant]]:
         public_id = uuid.UUID(public_id)
     except ValueError as exc:
         raise Http404("Comercio no encontrado") from exc
-    user = request.user
-    visible = Merchant.objects.filter(
-        Q(memberships__user=user) | Q(stores__in=store_list_for_user(user=user))
-    )
-    if not user.is_superuser and not visible.filter(public_id=public_id).exists():
+    if not merchant_list_for_user(user=user).filter(public_id=public_id).exists():
         raise Http404("Comercio no encontrado")
     for merchant in managed:
         if merchant.public_id == public_id:
             return merchant, managed
-    if user.is_superuser:
-        raise Http404("Comercio no encontrado")
     raise PermissionDenied(_REFUSED)
 
 
@@ -61,9 +57,11 @@ def homologation_page(request):
     statuses = homologation.homologation_status(merchant=merchant)
     pilot = homologation.production_pilot_status(merchant=merchant, cases=statuses)
     pending = [s for s in statuses if not s.done]
-    has_credential = Credential.objects.filter(
-        merchants=merchant, environment=Environment.HOMOLOGATION
-    ).exists()
+    has_credential = (
+        Credential.objects.active()
+        .filter(merchants=merchant, environment=Environment.HOMOLOGATION)
+        .exists()
+    )
     return render(
         request,
         "transactions/homologation.html",

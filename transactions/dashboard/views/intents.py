@@ -141,8 +141,7 @@ def intent_reverse(request, public_id):
 def intent_refund(request, public_id):
     payment = _get(request, public_id)
     require(user=request.user, store=payment.store, action=Action.REFUND)
-    balance = selectors.refundable_balance(payment=payment)
-    form = RefundForm(request.POST, balance=balance)
+    form = RefundForm(request.POST)
     if form.is_valid():
         try:
             refund = services.refund_create(

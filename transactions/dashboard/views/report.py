@@ -18,8 +18,7 @@ from django.views.decorators.http import require_GET
 
 from stores.models import Store
 from stores.roles import Action
-from stores.selectors import store_get_for_user
-from transactions.dashboard.access import stores_where
+from stores.selectors import store_get_for_user, store_list_for_user
 from transactions.reporting import daily, exports
 from transactions.reporting.totals import local_day
 
@@ -53,7 +52,7 @@ class _Scope:
 
     def __init__(self, request):
         self.permitted: list[Store] = list(
-            stores_where(user=request.user, action=Action.VIEW_REPORTS)
+            store_list_for_user(user=request.user, action=Action.VIEW_REPORTS)
         )
         self.selected: Store | None = None
         public_id = request.GET.get("sucursal") or ""

@@ -2,28 +2,36 @@
 
 Scope: stores where the user's role allows `manage_settings`; merchant-wide owners also create
 stores and manage their merchant's credentials. Something the user cannot see at all is 404;
-something the user sees (e.g. as a manager) but cannot configure is 403.
+something the user sees (e.g. as a manager) but cannot configure is 403. The scopes come from
+`stores.selectors`, the decisions from `stores.permissions`, and the writes with their rules
+(members, roles, credentials) from `stores.services`; a rule's refusal is shown as a form error.
 """
 
 import logging
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import Q
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from stores import services as store_services
 from stores.forms import CredentialForm
 from stores.models import Credential, Membership, Merchant, PosClient, Terminal
+from stores.permissions import credential_change_allowed, user_manages_membership
 from stores.roles import Action
-from stores.selectors import store_get_for_user, store_list_for_user, terminal_get_for_user
+from stores.selectors import (
+    merchant_list_for_user,
+    restrict,
+    store_get_for_user,
+    store_list_for_user,
+    terminal_get_for_user,
+)
 from stores.services import pos_client_create, pos_client_revoke
-from transactions.dashboard.access import merchants_managed_by, require, stores_where
+from transactions.dashboard.access import require
 from transactions.dashboard.forms import (
     MemberForm,
     MembershipRoleForm,
@@ -39,16 +47,16 @@ logger = logging.getLogger(__name__)
 
 def _scope(request):
     """(stores, merchants) the user configures; 403 when there is nothing to configure."""
-    stores = stores_where(user=request.user, action=Action.MANAGE_SETTINGS)
-    merchants = merchants_managed_by(user=request.user)
+    stores = store_list_for_user(user=request.user, action=Action.MANAGE_SETTINGS)
+    merchants = merchant_list_for_user(user=request.user, action=Action.MANAGE_SETTINGS)
     if not stores.exists() and not merchants.exists():
         raise PermissionDenied("Solo el dueño del comercio accede a la configuración.")
     return stores, merchants
 
 
-def _members(stores, merchants):
+def _members(user):
     return (
-        Membership.objects.filter(Q(store__in=stores) | Q(merchant__in=merchants))
+        restrict(Membership, user=user, action=Action.MANAGE_SETTINGS)
         .select_related("user", "store", "merchant")
         .order_by("user__username")
     )
@@ -70,11 +78,12 @@ def settings_index(request):
         "stores": stores.order_by("name"),
         "merchants": merchants,
         "terminals": Terminal.objects.filter(store__in=stores).select_related("store"),
-        "credentials": Credential.objects.filter(merchants__in=merchants)
-        .distinct()
+        # Retired ones stay listed (their intents point at them), last and without actions.
+        "credentials": restrict(Credential, user=request.user, action=Action.MANAGE_SETTINGS)
+        .order_by(F("retired_at").asc(nulls_first=True), "name")
         .prefetch_related("merchants"),
         "pos_clients": PosClient.objects.filter(store__in=stores).select_related("store"),
-        "members": _members(stores, merchants),
+        "members": _members(request.user),
         "webhooks": webhook_endpoint_list_for_stores(stores=stores)[:200],
     }
     return render(request, "transactions/settings/index.html", context)
@@ -150,29 +159,15 @@ def terminal_edit(request, public_id):
 # --- Credentials ----------------------------------------------------------------------------
 
 
-def _visible_merchants(user):
-    """Merchants the user belongs to at all: through a store or the whole merchant."""
-    return Merchant.objects.filter(
-        Q(memberships__user=user) | Q(stores__in=store_list_for_user(user=user))
-    ).values("pk")
-
-
 def _credential_for(request, public_id) -> Credential:
-    """404 unless the credential serves a merchant the user sees; 403 unless he manages it."""
-    visible = _visible_merchants(request.user)
+    """404 unless the credential serves a merchant the user sees (or is retired: it is offered
+    nowhere); 403 unless the shared-credential rule lets him change it."""
     credential = (
-        Credential.objects.filter(public_id=public_id, merchants__in=visible).distinct().first()
+        restrict(Credential.objects.active(), user=request.user).filter(public_id=public_id).first()
     )
     if credential is None:
         raise Http404("Credencial no encontrada")
-    managed = merchants_managed_by(user=request.user)
-    # A credential shared with merchants this owner does not manage (an integrator's
-    # "preintegrada") is not his to change: its URL, keys or merchants would change for them too.
-    if request.user.is_superuser:
-        return credential
-    if credential.merchants.exclude(pk__in=managed).exists() or not (
-        credential.merchants.filter(pk__in=managed).exists()
-    ):
+    if not credential_change_allowed(user=request.user, credential=credential):
         raise PermissionDenied(
             "Esta credencial es compartida con otros comercios: solo la cambia quien los "
             "administra a todos."
@@ -181,11 +176,24 @@ def _credential_for(request, public_id) -> Credential:
 
 
 def _credential_form(request, instance=None):
-    merchants = merchants_managed_by(user=request.user)
     form = CredentialForm(request.POST or None, instance=instance)
-    form.fields["merchants"].queryset = merchants
+    form.fields["merchants"].queryset = merchant_list_for_user(
+        user=request.user, action=Action.MANAGE_SETTINGS
+    )
     form.fields["merchants"].label = "Comercios"
     return form
+
+
+def _credential_fields(form) -> dict:
+    data = form.cleaned_data
+    return {
+        "name": data["name"],
+        "environment": data["environment"],
+        "base_url": data["base_url"],
+        "public_key": data["public_key"],
+        "secret_key": data["secret_key"],
+        "merchants": data["merchants"],
+    }
 
 
 @login_required
@@ -196,9 +204,15 @@ def credential_create(request):
         raise PermissionDenied("Solo el dueño del comercio configura credenciales.")
     form = _credential_form(request)
     if request.method == "POST" and form.is_valid():
-        credential = form.save()
-        messages.success(request, f"Credencial «{credential.name}» guardada.")
-        return redirect("dashboard:settings")
+        try:
+            credential = store_services.credential_create(
+                user=request.user, **_credential_fields(form)
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Credencial «{credential.name}» guardada.")
+            return redirect("dashboard:settings")
     return _form_page(request, form, title="Nueva credencial", status=422 if form.errors else 200)
 
 
@@ -208,15 +222,36 @@ def credential_edit(request, public_id):
     credential = _credential_for(request, public_id)
     form = _credential_form(request, instance=credential)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, "Credencial guardada.")
-        return redirect("dashboard:settings")
+        try:
+            store_services.credential_update(
+                credential=credential, user=request.user, **_credential_fields(form)
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Credencial guardada.")
+            return redirect("dashboard:settings")
     return _form_page(
         request,
         form,
         title=f"Credencial {credential.name}",
         status=422 if form.errors else 200,
         extra={"credential": credential},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def credential_retire(request, public_id):
+    """ "Retirar": GET asks for confirmation, POST retires. The credential stays for the history
+    of its intents; new charges of its merchants need another one for that environment."""
+    credential = _credential_for(request, public_id)
+    if request.method == "POST":
+        store_services.credential_retire(credential=credential, user=request.user)
+        messages.success(request, f"Credencial «{credential.name}» retirada.")
+        return redirect("dashboard:settings")
+    return render(
+        request, "transactions/settings/credential_retire.html", {"credential": credential}
     )
 
 
@@ -307,22 +342,16 @@ def webhook_toggle(request, public_id):
 
 
 def _membership_for(request, public_id) -> Membership:
-    visible_stores = store_list_for_user(user=request.user)
+    """404 unless the role is on a store or merchant the user sees; 403 unless he manages it."""
     membership = (
-        Membership.objects.filter(public_id=public_id)
-        .filter(Q(store__in=visible_stores) | Q(merchant__in=_visible_merchants(request.user)))
+        restrict(Membership, user=request.user)
+        .filter(public_id=public_id)
         .select_related("user", "store", "merchant")
         .first()
     )
     if membership is None:
         raise Http404("Miembro no encontrado")
-    stores, merchants = _scope(request)
-    allowed = (
-        stores.filter(pk=membership.store_id).exists()
-        if membership.store_id
-        else merchants.filter(pk=membership.merchant_id).exists()
-    )
-    if not allowed:
+    if not user_manages_membership(user=request.user, membership=membership):
         raise PermissionDenied("No podés cambiar ese rol.")
     return membership
 
@@ -330,23 +359,24 @@ def _membership_for(request, public_id) -> Membership:
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_create(request):
-    stores, merchants = _scope(request)
-    form = MemberForm(request.POST or None, stores=stores, merchants=merchants)
+    stores, _merchants = _scope(request)
+    form = MemberForm(request.POST or None, stores=stores)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        with transaction.atomic():
-            user = data["user"]
-            if user is None:
-                user = get_user_model().objects.create_user(
-                    username=data["username"],
-                    password=data["password"],
-                    first_name=data["first_name"],
-                )
-            Membership.objects.create(
-                user=user, role=data["role"], store=data["store"], merchant=data["merchant"]
+        try:
+            membership = store_services.membership_create(
+                user=request.user,
+                username=data["username"],
+                password=data["password"],
+                first_name=data["first_name"],
+                role=data["role"],
+                store=data["store"],
             )
-        messages.success(request, f"{user.get_username()} ahora tiene acceso.")
-        return redirect("dashboard:settings")
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{membership.user.get_username()} ahora tiene acceso.")
+            return redirect("dashboard:settings")
     return _form_page(request, form, title="Nuevo miembro", status=422 if form.errors else 200)
 
 
@@ -356,11 +386,13 @@ def member_edit(request, public_id):
     membership = _membership_for(request, public_id)
     form = MembershipRoleForm(request.POST or None, initial={"role": membership.role})
     if request.method == "POST" and form.is_valid():
-        if membership.user_id == request.user.pk:
-            form.add_error(None, "No podés cambiar tu propio rol.")
+        try:
+            store_services.membership_set_role(
+                membership=membership, role=form.cleaned_data["role"], user=request.user
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
         else:
-            membership.role = form.cleaned_data["role"]
-            membership.save(update_fields=["role"])
             messages.success(request, "Rol guardado.")
             return redirect("dashboard:settings")
     return _form_page(
@@ -376,9 +408,10 @@ def member_edit(request, public_id):
 @require_POST
 def member_delete(request, public_id):
     membership = _membership_for(request, public_id)
-    if membership.user_id == request.user.pk:
-        messages.error(request, "No podés quitarte el acceso a vos mismo.")
+    try:
+        store_services.membership_delete(membership=membership, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     else:
-        membership.delete()
         messages.success(request, "Acceso quitado.")
     return redirect("dashboard:settings")

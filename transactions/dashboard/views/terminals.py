@@ -4,8 +4,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from stores.permissions import user_can
 from stores.roles import Action
-from stores.selectors import terminal_get_for_user, user_can
+from stores.selectors import terminal_get_for_user
 from transactions import selectors, services
 from transactions.dashboard.access import require
 from transactions.dashboard.forms import ChargeForm, add_rule_error
