@@ -166,7 +166,7 @@ def test_the_table_matches_the_url_arguments(route):
 
 def _objects(store: Store, terminal, credential: Credential, *, person_name: str) -> dict:
     """One object of each kind, all in `store`."""
-    from transactions.api.models import WebhookEndpoint
+    from transactions.webhooks.models import WebhookEndpoint
     from transactions.models import Batch, Intent
     from transactions.states import Kind, State
 

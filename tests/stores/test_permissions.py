@@ -202,7 +202,7 @@ def test_restrict_reaches_the_store_through_a_terminal_or_a_pos_key(
 ):
     from django.utils import timezone
 
-    from transactions.api.models import WebhookEndpoint
+    from transactions.webhooks.models import WebhookEndpoint
     from transactions.models import Batch, Intent
 
     batches = []
