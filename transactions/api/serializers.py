@@ -14,8 +14,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from stores.models import Terminal
+from transactions.errors import Code
 from transactions.models import Intent, Method, PrintCopies
 from transactions.rules import BRAND_PRODUCTS, MAX_INSTALLMENTS, MENU_TEXT_MAX, REFERENCE_MAX
+from transactions.selectors import reversal_refusals
 from transactions.states import Kind, State
 
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
@@ -26,18 +28,29 @@ MAX_TERMINALS_PER_PAYMENT = 10
 def _no_surrogates(value: str) -> None:
     # JSON may carry lone UTF-16 surrogates ("\ud800"); no database can store them.
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        raise serializers.ValidationError("Texto con caracteres inválidos.", code="text_invalid")
+        raise serializers.ValidationError("Texto con caracteres inválidos.", code=Code.TEXT_INVALID)
+
+
+def _no_control_characters(value: str) -> None:
+    # The services refuse them too (`rules.clean_text`); refusing them here keeps them a 400 of
+    # the input, which runs nothing and leaves the Idempotency-Key free.
+    # NUL is left to DRF's own validator, so it is not reported twice.
+    if any(ord(ch) < 32 and ch != "\x00" for ch in value):
+        raise serializers.ValidationError(
+            "Caracteres de control no permitidos.", code=Code.TEXT_INVALID
+        )
 
 
 class ApiText(serializers.CharField):
-    """A CharField that refuses what the database cannot store (NUL, lone surrogates)."""
+    """A CharField that refuses what the database cannot store (NUL, lone surrogates) and what
+    the services refuse anyway (control characters)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_blank", True)
         kwargs.setdefault("default", "")
         super().__init__(**kwargs)
-        self.validators.append(_no_surrogates)
+        self.validators += [_no_surrogates, _no_control_characters]
 
 
 @extend_schema_field(
@@ -54,21 +67,21 @@ class AmountField(serializers.Field):
     refused with `amount_invalid`; above the ceiling, `amount_too_large`."""
 
     default_error_messages = {
-        "amount_invalid": "El importe debe ser un texto decimal positivo con hasta dos "
+        Code.AMOUNT_INVALID: "El importe debe ser un texto decimal positivo con hasta dos "
         'decimales, p. ej. "1500.00".',
         "zero": "El importe debe ser mayor que cero.",
-        "amount_too_large": "El importe supera el máximo permitido ({max}).",
+        Code.AMOUNT_TOO_LARGE: "El importe supera el máximo permitido ({max}).",
     }
 
     def to_internal_value(self, data) -> Decimal:
         if not isinstance(data, str) or not _AMOUNT_RE.fullmatch(data):
-            self.fail("amount_invalid")
+            self.fail(Code.AMOUNT_INVALID)
         amount = Decimal(data)
         if amount <= 0:
-            raise serializers.ValidationError(self.error_messages["zero"], code="amount_invalid")
+            raise serializers.ValidationError(self.error_messages["zero"], code=Code.AMOUNT_INVALID)
         ceiling = Decimal(settings.ECR_MAX_AMOUNT)
         if amount > ceiling:
-            self.fail("amount_too_large", max=f"{ceiling:.2f}")
+            self.fail(Code.AMOUNT_TOO_LARGE, max=f"{ceiling:.2f}")
         return amount.quantize(Decimal("0.01"))
 
     def to_representation(self, value) -> str | None:
@@ -79,7 +92,7 @@ class _RecodingSerializer(serializers.Serializer):
     """Field errors carry the domain code of their field (`installments_invalid`, ...) so the
     problem's `code` is as precise as the services' own codes."""
 
-    field_codes: dict[str, str] = {}
+    field_codes: dict[str, Code] = {}
 
     def to_internal_value(self, data):
         try:
@@ -99,7 +112,7 @@ class _RecodingSerializer(serializers.Serializer):
             raise serializers.ValidationError(detail) from exc
 
 
-_KEEP_CODES = frozenset({"amount_invalid", "amount_too_large", "terminal_not_in_store"})
+_KEEP_CODES = frozenset({Code.AMOUNT_INVALID, Code.AMOUNT_TOO_LARGE, Code.TERMINAL_NOT_IN_STORE})
 
 
 def _terminals_of_store(store, public_ids: list) -> list[Terminal]:
@@ -110,7 +123,7 @@ def _terminals_of_store(store, public_ids: list) -> list[Terminal]:
             {
                 "terminal": serializers.ErrorDetail(
                     f"Terminal desconocida en esta sucursal: {missing[0]}.",
-                    code="terminal_not_in_store",
+                    code=Code.TERMINAL_NOT_IN_STORE,
                 )
             }
         )
@@ -149,16 +162,16 @@ class PaymentInputSerializer(_RecodingSerializer):
     notes = ApiText(max_length=120, help_text="Nota impresa en el ticket.")
 
     field_codes = {
-        "amount": "amount_invalid",
-        "installments": "installments_invalid",
-        "brand": "brand_invalid",
-        "method": "method_invalid",
-        "reference": "text_invalid",
-        "menu_text": "text_invalid",
-        "notes": "text_invalid",
-        "print_copies": "text_invalid",
-        "terminal": "terminal_not_in_store",
-        "terminals": "terminal_not_in_store",
+        "amount": Code.AMOUNT_INVALID,
+        "installments": Code.INSTALLMENTS_INVALID,
+        "brand": Code.BRAND_INVALID,
+        "method": Code.METHOD_INVALID,
+        "reference": Code.TEXT_INVALID,
+        "menu_text": Code.TEXT_INVALID,
+        "notes": Code.TEXT_INVALID,
+        "print_copies": Code.TEXT_INVALID,
+        "terminal": Code.TERMINAL_NOT_IN_STORE,
+        "terminals": Code.TERMINAL_NOT_IN_STORE,
     }
 
     def validate(self, attrs):
@@ -168,7 +181,7 @@ class PaymentInputSerializer(_RecodingSerializer):
                 {
                     "terminal": serializers.ErrorDetail(
                         "Indique `terminal` o `terminals` (uno de los dos).",
-                        code="terminal_not_in_store",
+                        code=Code.TERMINAL_NOT_IN_STORE,
                     )
                 }
             )
@@ -181,7 +194,7 @@ class PaymentInputSerializer(_RecodingSerializer):
 class ReversalInputSerializer(_RecodingSerializer):
     reference = ApiText(max_length=REFERENCE_MAX)
     menu_text = ApiText(max_length=MENU_TEXT_MAX)
-    field_codes = {"reference": "text_invalid", "menu_text": "text_invalid"}
+    field_codes = {"reference": Code.TEXT_INVALID, "menu_text": Code.TEXT_INVALID}
 
 
 class RefundInputSerializer(_RecodingSerializer):
@@ -199,11 +212,11 @@ class RefundInputSerializer(_RecodingSerializer):
     reference = ApiText(max_length=REFERENCE_MAX)
     menu_text = ApiText(max_length=MENU_TEXT_MAX)
     field_codes = {
-        "amount": "amount_invalid",
-        "brand": "brand_invalid",
-        "reference": "text_invalid",
-        "menu_text": "text_invalid",
-        "terminal": "terminal_not_in_store",
+        "amount": Code.AMOUNT_INVALID,
+        "brand": Code.BRAND_INVALID,
+        "reference": Code.TEXT_INVALID,
+        "menu_text": Code.TEXT_INVALID,
+        "terminal": Code.TERMINAL_NOT_IN_STORE,
     }
 
     def validate(self, attrs):
@@ -218,7 +231,7 @@ class RefundInputSerializer(_RecodingSerializer):
                 raise serializers.ValidationError(
                     {
                         "original": serializers.ErrorDetail(
-                            "Cobro original desconocido en esta sucursal.", code="does_not_exist"
+                            "Cobro original desconocido en esta sucursal.", code=Code.DOES_NOT_EXIST
                         )
                     }
                 )
@@ -229,7 +242,7 @@ class RefundInputSerializer(_RecodingSerializer):
 class SettlementInputSerializer(_RecodingSerializer):
     terminal = serializers.UUIDField(help_text="La terminal cuyo lote se cierra.")
     print_receipt = serializers.BooleanField(required=False, default=True)
-    field_codes = {"terminal": "terminal_not_in_store"}
+    field_codes = {"terminal": Code.TERMINAL_NOT_IN_STORE}
 
     def validate(self, attrs):
         (attrs["terminal"],) = _terminals_of_store(self.context["store"], [attrs["terminal"]])
@@ -286,8 +299,24 @@ class IntentLinksSerializer(serializers.Serializer):
     reversal = serializers.CharField(required=False)
 
 
+class _IntentListOutputSerializer(serializers.ListSerializer):
+    """Runs the reversal rule once for the whole page, in a fixed number of queries."""
+
+    def to_representation(self, data):
+        intents = list(data.all() if hasattr(data, "all") else data)
+        self.context.setdefault(REVERSAL_REFUSALS, reversal_refusals(intents))
+        return super().to_representation(intents)
+
+
+# Serializer context key: {payment pk: refusal or None}, the reversal rule computed in bulk.
+REVERSAL_REFUSALS = "reversal_refusals"
+
+
 class IntentOutputSerializer(serializers.Serializer):
-    """An intent as the POS sees it."""
+    """An intent as the POS sees it. Its `links` offer only what the rules allow now."""
+
+    class Meta:
+        list_serializer_class = _IntentListOutputSerializer
 
     id = serializers.UUIDField(source="public_id")
     kind = serializers.ChoiceField(choices=Kind.choices)
@@ -336,15 +365,20 @@ class IntentOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(IntentLinksSerializer)
     def get_links(self, intent) -> dict:
-        return intent_links(intent)
+        refusals = self.context.get(REVERSAL_REFUSALS)
+        if refusals is None or intent.pk not in refusals:
+            refusals = reversal_refusals([intent])
+        return intent_links(intent, reversible=refusals[intent.pk] is None)
 
 
-def intent_links(intent: Intent) -> dict:
+def intent_links(intent: Intent, *, reversible: bool) -> dict:
+    """What the POS may do next with the intent. `reversible` is the service's own rule
+    (`selectors.reversal_refusals`): no `reversal` link on an AMEX payment or a closed batch."""
     url = reverse("pos-api:intent-detail", kwargs={"public_id": intent.public_id})
     links = {"self": url, "wait": f"{url}?wait=30"}
     if intent.state in (State.PENDING, State.PROCESSING) and intent.kind != Kind.SETTLEMENT:
         links["cancel"] = reverse("pos-api:intent-cancel", kwargs={"public_id": intent.public_id})
-    if intent.kind == Kind.PAYMENT and intent.state == State.APPROVED:
+    if reversible:
         links["reversal"] = reverse(
             "pos-api:payment-reversal", kwargs={"public_id": intent.public_id}
         )

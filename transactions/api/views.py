@@ -49,7 +49,7 @@ from transactions.api.serializers import (
     WebhookInputSerializer,
     WebhookOutputSerializer,
 )
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.models import Intent
 from transactions.states import Kind, State
 from transactions.webhooks import (
@@ -116,17 +116,15 @@ class IdempotentPostMixin:
         key = request.headers.get(HEADER)
         if not key:
             raise ApiProblem(
-                "idempotency_key_missing",
+                Code.IDEMPOTENCY_KEY_MISSING,
                 "Todo POST necesita el encabezado Idempotency-Key (p. ej. un UUID nuevo por "
                 "operación).",
-                http_status=400,
                 field=HEADER,
             )
         if not idempotency_key_is_valid(key):
             raise ApiProblem(
-                "idempotency_key_invalid",
+                Code.IDEMPOTENCY_KEY_INVALID,
                 "Idempotency-Key: de 1 a 255 caracteres ASCII visibles, sin espacios.",
-                http_status=400,
                 field=HEADER,
             )
         fingerprint = request_fingerprint(
@@ -184,10 +182,9 @@ class IdempotentPostMixin:
     def _answer_existing(self, record: IdempotencyRecord, fingerprint: str) -> Response:
         if record.fingerprint != fingerprint:
             raise ApiProblem(
-                "idempotency_key_reused",
+                Code.IDEMPOTENCY_KEY_REUSED,
                 "Este Idempotency-Key ya se usó con otro pedido (otra ruta o cuerpo). Use una "
                 "clave nueva para cada operación.",
-                http_status=422,
                 field=HEADER,
             )
         if record.state == IdempotencyRecord.State.IN_PROGRESS and record.intent_id:
@@ -199,10 +196,9 @@ class IdempotentPostMixin:
             return response
         if record.state == IdempotencyRecord.State.IN_PROGRESS:
             raise ApiProblem(
-                "idempotency_request_in_progress",
+                Code.IDEMPOTENCY_REQUEST_IN_PROGRESS,
                 "Un pedido con este Idempotency-Key todavía está en curso. Reintente en un "
                 "momento.",
-                http_status=409,
                 headers={"Retry-After": "1"},
             )
         return Response(
@@ -235,11 +231,13 @@ def _intent_response(
 
 
 class PingView(PosApiView):
+    error_codes: tuple[Code, ...] = ()
+
     @extend_schema(
         operation_id="ping",
         summary="Comprobar la clave",
         description="Responde si la clave es válida. No consulta a Prisma.",
-        responses={200: PingSerializer, **docs.problems(401, 429)},
+        responses={200: PingSerializer, **docs.problems(*error_codes)},
         tags=["Sistema"],
     )
     def get(self, request):
@@ -249,12 +247,14 @@ class PingView(PosApiView):
 
 
 class TerminalListView(PosApiView):
+    error_codes: tuple[Code, ...] = ()
+
     @extend_schema(
         operation_id="terminals_list",
         summary="Terminales de la sucursal",
         description="Las terminales de la sucursal de la clave con su estado en vivo: `idle` "
         "(libre), `busy` (con una intención en curso, en `current_intent`) o `disabled`.",
-        responses={200: TerminalOutputSerializer(many=True), **docs.problems(401, 429)},
+        responses={200: TerminalOutputSerializer(many=True), **docs.problems(*error_codes)},
         tags=["Terminales"],
     )
     def get(self, request):
@@ -263,6 +263,21 @@ class TerminalListView(PosApiView):
 
 
 class PaymentCreateView(IdempotentPostMixin, PosApiView):
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.VALIDATION_ERROR,
+        Code.AMOUNT_INVALID,
+        Code.AMOUNT_TOO_LARGE,
+        Code.INSTALLMENTS_INVALID,
+        Code.BRAND_INVALID,
+        Code.METHOD_INVALID,
+        Code.TEXT_INVALID,
+        Code.TERMINAL_NOT_IN_STORE,
+        Code.TERMINAL_DISABLED,
+        Code.REFERENCE_IN_USE,
+        *docs.PROVIDER_CREATE,
+    )
+
     @extend_schema(
         operation_id="payments_create",
         summary="Cobrar",
@@ -271,7 +286,7 @@ class PaymentCreateView(IdempotentPostMixin, PosApiView):
         request=PaymentInputSerializer,
         responses={
             201: OpenApiResponse(IntentOutputSerializer, examples=[docs.INTENT_PENDING_EXAMPLE]),
-            **docs.problems(400, 401, 404, 409, 422, 429, 502, 503),
+            **docs.problems(*error_codes),
         },
         examples=[docs.PAYMENT_REQUEST_EXAMPLE, docs.PAYMENT_MULTI_REQUEST_EXAMPLE],
         tags=["Cobros"],
@@ -335,6 +350,7 @@ class IntentPagination(LimitOffsetPagination):
 
 
 class IntentListView(PosApiView, generics.ListAPIView):
+    error_codes = (Code.VALIDATION_ERROR,)
     serializer_class = IntentOutputSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = IntentFilter
@@ -354,7 +370,7 @@ class IntentListView(PosApiView, generics.ListAPIView):
         summary="Buscar intenciones",
         description="Intenciones de la sucursal, de la más nueva a la más vieja, con filtros y "
         "paginación (`limit` hasta 200, `offset`).",
-        responses={200: IntentOutputSerializer(many=True), **docs.problems(400, 401, 429)},
+        responses={200: IntentOutputSerializer(many=True), **docs.problems(*error_codes)},
         tags=["Intenciones"],
     )
     def get(self, request, *args, **kwargs):
@@ -362,6 +378,8 @@ class IntentListView(PosApiView, generics.ListAPIView):
 
 
 class IntentDetailView(PosApiView):
+    error_codes = (Code.VALIDATION_ERROR, Code.NOT_FOUND)
+
     @extend_schema(
         operation_id="intents_retrieve",
         summary="Ver una intención (con espera opcional)",
@@ -369,7 +387,7 @@ class IntentDetailView(PosApiView):
         parameters=[docs.PUBLIC_ID_PARAMETER, WaitQuerySerializer],
         responses={
             200: OpenApiResponse(IntentOutputSerializer, examples=[docs.INTENT_APPROVED_EXAMPLE]),
-            **docs.problems(400, 401, 404, 429),
+            **docs.problems(*error_codes),
         },
         tags=["Intenciones"],
     )
@@ -386,13 +404,15 @@ class IntentDetailView(PosApiView):
 
 
 class IntentCancelView(IdempotentPostMixin, PosApiView):
+    error_codes = (*docs.IDEMPOTENT_POST, Code.NOT_FOUND, Code.NOT_CANCELLABLE)
+
     @extend_schema(
         operation_id="intents_cancel",
         summary="Cancelar una intención en espera",
         description=docs.INTENT_CANCEL,
         parameters=[docs.PUBLIC_ID_PARAMETER, docs.IDEMPOTENCY_PARAMETER],
         request=None,
-        responses={200: IntentOutputSerializer, **docs.problems(400, 401, 404, 409, 422, 429)},
+        responses={200: IntentOutputSerializer, **docs.problems(*error_codes)},
         tags=["Intenciones"],
     )
     def post(self, request, *args, **kwargs):
@@ -405,6 +425,17 @@ class IntentCancelView(IdempotentPostMixin, PosApiView):
 
 
 class PaymentReversalView(IdempotentPostMixin, PosApiView):
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.VALIDATION_ERROR,
+        Code.TEXT_INVALID,
+        Code.NOT_FOUND,
+        Code.REVERSAL_NOT_ALLOWED,
+        Code.BATCH_CLOSED,
+        Code.SETTLEMENT_IN_PROGRESS,
+        *docs.PROVIDER_CREATE,
+    )
+
     @extend_schema(
         operation_id="payments_reversal",
         summary="Anular un cobro",
@@ -413,7 +444,7 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
         request=ReversalInputSerializer,
         responses={
             201: IntentOutputSerializer,
-            **docs.problems(400, 401, 404, 409, 422, 429, 502, 503),
+            **docs.problems(*error_codes),
         },
         tags=["Cobros"],
     )
@@ -433,6 +464,21 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
 
 
 class RefundCreateView(IdempotentPostMixin, PosApiView):
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.VALIDATION_ERROR,
+        Code.AMOUNT_INVALID,
+        Code.AMOUNT_TOO_LARGE,
+        Code.BRAND_INVALID,
+        Code.TEXT_INVALID,
+        Code.TERMINAL_NOT_IN_STORE,
+        Code.DOES_NOT_EXIST,
+        Code.TERMINAL_DISABLED,
+        Code.REFUND_NOT_ALLOWED,
+        Code.REFUND_EXCEEDS_BALANCE,
+        *docs.PROVIDER_CREATE,
+    )
+
     @extend_schema(
         operation_id="refunds_create",
         summary="Devolver",
@@ -441,7 +487,7 @@ class RefundCreateView(IdempotentPostMixin, PosApiView):
         request=RefundInputSerializer,
         responses={
             201: IntentOutputSerializer,
-            **docs.problems(400, 401, 404, 409, 422, 429, 502, 503),
+            **docs.problems(*error_codes),
         },
         examples=[docs.REFUND_REQUEST_EXAMPLE],
         tags=["Devoluciones y cierres"],
@@ -466,6 +512,15 @@ class RefundCreateView(IdempotentPostMixin, PosApiView):
 
 
 class SettlementCreateView(IdempotentPostMixin, PosApiView):
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.VALIDATION_ERROR,
+        Code.TERMINAL_NOT_IN_STORE,
+        Code.TERMINAL_DISABLED,
+        Code.SETTLEMENT_IN_PROGRESS,
+        *docs.PROVIDER_CREATE,
+    )
+
     @extend_schema(
         operation_id="settlements_create",
         summary="Cerrar el lote de una terminal",
@@ -475,7 +530,7 @@ class SettlementCreateView(IdempotentPostMixin, PosApiView):
         request=SettlementInputSerializer,
         responses={
             201: IntentOutputSerializer,
-            **docs.problems(400, 401, 404, 409, 422, 429, 502, 503),
+            **docs.problems(*error_codes),
         },
         tags=["Devoluciones y cierres"],
     )
