@@ -8,6 +8,8 @@ the shape of error answers). Every error answer looks like:
      "errors": [{"field": "terminal", "code": "terminal_busy", "detail": "..."}]}
 
 Clients branch on `code` (stable); `title` and `detail` are for people and may be reworded.
+Every `code` is a member of the catalogue (`transactions.errors.Code`), which gives its `status`
+and `title`: this module never decides a status of its own.
 """
 
 import logging
