@@ -166,9 +166,9 @@ def test_the_table_matches_the_url_arguments(route):
 
 def _objects(store: Store, terminal, credential: Credential, *, person_name: str) -> dict:
     """One object of each kind, all in `store`."""
-    from transactions.webhooks.models import WebhookEndpoint
     from transactions.models import Batch, Intent
     from transactions.states import Kind, State
+    from transactions.webhooks.models import WebhookEndpoint
 
     now = timezone.now()
     intent = Intent.objects.create(

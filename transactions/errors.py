@@ -1,21 +1,110 @@
-"""Business-rule errors of the intent services: a stable code, a Spanish message, an HTTP status.
+"""The one catalogue of error codes: each machine-readable code with its HTTP status and Spanish
+title. Raises, the problem+json renderer and the OpenAPI document all read it, so a code cannot
+answer one status and be documented with another.
 
-Raised before anything is written, so a refused request changes nothing. The POS API turns them
-into problem+json with the same `code`; the dashboard shows `message` as a form error.
+`IntentRuleError` is the refusal of the intent rules and services. It is raised before anything is
+written, so a refused request changes nothing. The POS API turns it into problem+json with the
+same `code` and the catalogue's status; the dashboard shows `message` as a form error.
 """
+
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """A stable error code (the member's value is what clients see in `code`).
+
+    Each member carries `http_status`, `problem_title` (Spanish, for people; `code` is for
+    programs) and `api`: whether the POS API can answer it (a few refusals only reach people in
+    the dashboard).
+    """
+
+    http_status: int
+    problem_title: str
+    api: bool
+
+    # Defaults only so `Code("terminal_busy")` (a lookup by value) type-checks: every member
+    # below gives all three.
+    def __new__(cls, value: str, http_status: int = 500, title: str = "", api: bool = True):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.http_status = http_status
+        # Not `title`: that would hide `str.title()` on a string enum.
+        member.problem_title = title
+        member.api = api
+        return member
+
+    # --- Shape of the input: nothing ran (400) -----------------------------------------------
+    VALIDATION_ERROR = "validation_error", 400, "Datos inválidos"
+    INVALID_JSON = "invalid_json", 400, "El cuerpo no es JSON válido"
+    AMOUNT_INVALID = "amount_invalid", 400, "Importe inválido"
+    AMOUNT_TOO_LARGE = "amount_too_large", 400, "Importe demasiado alto"
+    INSTALLMENTS_INVALID = "installments_invalid", 400, "Cuotas inválidas"
+    BRAND_INVALID = "brand_invalid", 400, "Marca de tarjeta inválida"
+    METHOD_INVALID = "method_invalid", 400, "Medio de pago inválido"
+    TEXT_INVALID = "text_invalid", 400, "Texto inválido"
+    TERMINAL_NOT_IN_STORE = "terminal_not_in_store", 400, "Terminal desconocida"
+    # A field code only (in `errors`): a body id naming nothing in the key's store.
+    DOES_NOT_EXIST = "does_not_exist", 400, "No existe en la sucursal"
+    IDEMPOTENCY_KEY_MISSING = "idempotency_key_missing", 400, "Falta el encabezado Idempotency-Key"
+    IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid", 400, "Idempotency-Key inválido"
+    WEBHOOK_URL_INVALID = "webhook_url_invalid", 400, "URL de webhook inválida"
+
+    # --- Who is asking -----------------------------------------------------------------------
+    AUTHENTICATION_FAILED = "authentication_failed", 401, "Clave de API inválida o ausente"
+    PERMISSION_DENIED = "permission_denied", 403, "Operación no permitida"
+    # A person's role does not allow the action (POS keys are scoped by the API instead).
+    FORBIDDEN = "forbidden", 403, "Operación no permitida", False
+
+    # --- Routing and content negotiation -----------------------------------------------------
+    NOT_FOUND = "not_found", 404, "No encontrado"
+    METHOD_NOT_ALLOWED = "method_not_allowed", 405, "Método no permitido"
+    NOT_ACCEPTABLE = "not_acceptable", 406, "Formato de respuesta no disponible"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415, "Tipo de contenido no soportado"
+    THROTTLED = "throttled", 429, "Demasiados pedidos"
+    INTERNAL_ERROR = "internal_error", 500, "Error interno"
+
+    # --- The state does not allow it now (409) -----------------------------------------------
+    TERMINAL_DISABLED = "terminal_disabled", 409, "Terminal deshabilitada"
+    TERMINAL_BUSY = "terminal_busy", 409, "Terminal ocupada"
+    REFERENCE_IN_USE = "reference_in_use", 409, "Referencia en uso"
+    REVERSAL_NOT_ALLOWED = "reversal_not_allowed", 409, "Anulación no permitida"
+    BATCH_CLOSED = "batch_closed", 409, "Lote cerrado"
+    SETTLEMENT_IN_PROGRESS = "settlement_in_progress", 409, "Cierre de lote en curso"
+    REFUND_NOT_ALLOWED = "refund_not_allowed", 409, "Devolución no permitida"
+    NOT_CANCELLABLE = "not_cancellable", 409, "No se puede cancelar"
+    NOT_RESOLVABLE = "not_resolvable", 409, "No se puede resolver", False
+    IDEMPOTENCY_REQUEST_IN_PROGRESS = (
+        "idempotency_request_in_progress",
+        409,
+        "Pedido con ese Idempotency-Key en curso",
+    )
+
+    # --- Business rules and the provider (422, 503) ------------------------------------------
+    REFUND_EXCEEDS_BALANCE = "refund_exceeds_balance", 422, "Devolución mayor que el saldo"
+    CREDENTIAL_MISSING = "credential_missing", 422, "Sin credencial de Prisma"
+    # Prisma answered 4xx to a create: nothing was created there (decided: 422, not 502).
+    PROVIDER_REJECTED = "provider_rejected", 422, "Prisma rechazó el pedido"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 422, "Idempotency-Key usado con otro pedido"
+    # Operator resolution of an in-doubt intent (dashboard only).
+    OUTCOME_INVALID = "outcome_invalid", 422, "Resultado inválido", False
+    REASON_REQUIRED = "reason_required", 422, "Falta el motivo", False
+    EVIDENCE_REQUIRED = "evidence_required", 422, "Falta la evidencia", False
+    PROVIDER_UNAVAILABLE = "provider_unavailable", 503, "Prisma no responde"
 
 
 class IntentRuleError(Exception):
-    """A request the rules refuse. `code` is stable and machine-readable; `message` is Spanish."""
+    """A request the rules refuse: a catalogue `code`, a Spanish `message` and optionally the
+    `field` it is about. The HTTP status is the code's (`Code.http_status`)."""
 
-    def __init__(
-        self, code: str, message: str, *, field: str | None = None, http_status: int = 422
-    ):
+    def __init__(self, code: Code, message: str, *, field: str | None = None):
         super().__init__(message)
-        self.code = code
+        self.code = Code(code)
         self.message = message
         self.field = field
-        self.http_status = http_status
+
+    @property
+    def http_status(self) -> int:
+        return self.code.http_status
 
     def __repr__(self) -> str:
-        return f"IntentRuleError({self.code!r}, {self.message!r})"
+        return f"IntentRuleError({self.code.value!r}, {self.message!r})"

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from transactions.models import Intent
+from transactions.selectors import reversal_refusals
 from transactions.states import Kind, State
 
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
@@ -61,8 +62,24 @@ class IntentLinksSerializer(serializers.Serializer):
     reversal = serializers.CharField(required=False)
 
 
+class _IntentListOutputSerializer(serializers.ListSerializer):
+    """Runs the reversal rule once for the whole page, in a fixed number of queries."""
+
+    def to_representation(self, data):
+        intents = list(data.all() if hasattr(data, "all") else data)
+        self.context.setdefault(REVERSAL_REFUSALS, reversal_refusals(intents))
+        return super().to_representation(intents)
+
+
+# Serializer context key: {payment pk: refusal or None}, the reversal rule computed in bulk.
+REVERSAL_REFUSALS = "reversal_refusals"
+
+
 class IntentOutputSerializer(serializers.Serializer):
-    """An intent as the POS sees it."""
+    """An intent as the POS sees it. Its `links` offer only what the rules allow now."""
+
+    class Meta:
+        list_serializer_class = _IntentListOutputSerializer
 
     id = serializers.UUIDField(source="public_id")
     kind = serializers.ChoiceField(choices=Kind.choices)
@@ -111,15 +128,20 @@ class IntentOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(IntentLinksSerializer)
     def get_links(self, intent) -> dict:
-        return intent_links(intent)
+        refusals = self.context.get(REVERSAL_REFUSALS)
+        if refusals is None or intent.pk not in refusals:
+            refusals = reversal_refusals([intent])
+        return intent_links(intent, reversible=refusals[intent.pk] is None)
 
 
-def intent_links(intent: Intent) -> dict:
+def intent_links(intent: Intent, *, reversible: bool) -> dict:
+    """What the POS may do next with the intent. `reversible` is the service's own rule
+    (`selectors.reversal_refusals`): no `reversal` link on an AMEX payment or a closed batch."""
     url = reverse("pos-api:intent-detail", kwargs={"public_id": intent.public_id})
     links = {"self": url, "wait": f"{url}?wait=30"}
     if intent.state in (State.PENDING, State.PROCESSING) and intent.kind != Kind.SETTLEMENT:
         links["cancel"] = reverse("pos-api:intent-cancel", kwargs={"public_id": intent.public_id})
-    if intent.kind == Kind.PAYMENT and intent.state == State.APPROVED:
+    if reversible:
         links["reversal"] = reverse(
             "pos-api:payment-reversal", kwargs={"public_id": intent.public_id}
         )

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from stores.models import Store, Terminal
 from transactions.brands import BRAND_PRODUCTS
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.models import Method, PrintCopies
 from transactions.money import format_ars
 
@@ -25,27 +25,31 @@ def clean_amount(value, *, field: str = "amount") -> Decimal:
     """
     if isinstance(value, float | bool):
         raise IntentRuleError(
-            "amount_invalid", "El importe debe ser un número decimal en texto.", field=field
+            Code.AMOUNT_INVALID, "El importe debe ser un número decimal en texto.", field=field
         )
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise IntentRuleError("amount_invalid", "El importe no es un número.", field=field) from exc
+        raise IntentRuleError(
+            Code.AMOUNT_INVALID, "El importe no es un número.", field=field
+        ) from exc
     if not amount.is_finite():
-        raise IntentRuleError("amount_invalid", "El importe no es un número.", field=field)
+        raise IntentRuleError(Code.AMOUNT_INVALID, "El importe no es un número.", field=field)
     if amount <= 0:
-        raise IntentRuleError("amount_invalid", "El importe debe ser mayor que cero.", field=field)
+        raise IntentRuleError(
+            Code.AMOUNT_INVALID, "El importe debe ser mayor que cero.", field=field
+        )
     ceiling = Decimal(settings.ECR_MAX_AMOUNT)
     if amount > ceiling:
         raise IntentRuleError(
-            "amount_too_large",
+            Code.AMOUNT_TOO_LARGE,
             f"El importe supera el máximo permitido ({format_ars(ceiling)}).",
             field=field,
         )
     # After the ceiling: quantize of a huge number would overflow the context.
     if amount != amount.quantize(Decimal("0.01")):
         raise IntentRuleError(
-            "amount_invalid", "El importe admite como máximo dos decimales.", field=field
+            Code.AMOUNT_INVALID, "El importe admite como máximo dos decimales.", field=field
         )
     return amount.quantize(Decimal("0.01"))
 
@@ -57,12 +61,14 @@ def clean_installments(value) -> int:
     )
     if not text.isdigit():
         raise IntentRuleError(
-            "installments_invalid", "Las cuotas deben ser un número entero.", field="installments"
+            Code.INSTALLMENTS_INVALID,
+            "Las cuotas deben ser un número entero.",
+            field="installments",
         )
     number = int(text)
     if not 1 <= number <= MAX_INSTALLMENTS:
         raise IntentRuleError(
-            "installments_invalid",
+            Code.INSTALLMENTS_INVALID,
             f"Las cuotas deben estar entre 1 y {MAX_INSTALLMENTS}.",
             field="installments",
         )
@@ -73,7 +79,7 @@ def clean_brand(value: str | None) -> str:
     brand = (value or "").strip().upper()
     if brand and brand not in BRAND_PRODUCTS:
         raise IntentRuleError(
-            "brand_invalid", f"Marca de tarjeta desconocida: {brand}.", field="brand"
+            Code.BRAND_INVALID, f"Marca de tarjeta desconocida: {brand}.", field="brand"
         )
     return brand
 
@@ -82,7 +88,7 @@ def clean_method(value: str | None) -> str:
     method = (value or Method.CARD).strip().lower()
     if method not in Method.values:
         raise IntentRuleError(
-            "method_invalid", "El medio debe ser 'card' (tarjeta) o 'qr'.", field="method"
+            Code.METHOD_INVALID, "El medio debe ser 'card' (tarjeta) o 'qr'.", field="method"
         )
     return method
 
@@ -91,7 +97,7 @@ def clean_print_copies(value: str | None) -> str:
     copies = (value or PrintCopies.BOTH).strip().upper()
     if copies not in PrintCopies.values:
         raise IntentRuleError(
-            "text_invalid",
+            Code.TEXT_INVALID,
             "Copias del ticket: BOTH, MERCHANT_ONLY, CUSTOMER_ONLY o NONE.",
             field="print_copies",
         )
@@ -101,31 +107,31 @@ def clean_print_copies(value: str | None) -> str:
 def clean_text(value: str | None, *, field: str, max_length: int) -> str:
     text = (value or "").strip()
     if len(text) > max_length:
-        raise IntentRuleError("text_invalid", f"Máximo {max_length} caracteres.", field=field)
+        raise IntentRuleError(Code.TEXT_INVALID, f"Máximo {max_length} caracteres.", field=field)
     if any(ord(ch) < 32 for ch in text):
-        raise IntentRuleError("text_invalid", "Caracteres de control no permitidos.", field=field)
+        raise IntentRuleError(
+            Code.TEXT_INVALID, "Caracteres de control no permitidos.", field=field
+        )
     return text
 
 
 def clean_terminals(*, store: Store, terminals: list[Terminal]) -> list[Terminal]:
     if not terminals or any(t is None for t in terminals):
         raise IntentRuleError(
-            "terminal_not_in_store", "Indique al menos una terminal.", field="terminal"
+            Code.TERMINAL_NOT_IN_STORE, "Indique al menos una terminal.", field="terminal"
         )
     unique = {t.pk: t for t in terminals}
     for terminal in unique.values():
         if terminal.store_id != store.pk:
             raise IntentRuleError(
-                "terminal_not_in_store",
+                Code.TERMINAL_NOT_IN_STORE,
                 "La terminal no pertenece a la sucursal.",
                 field="terminal",
-                http_status=404,
             )
         if not terminal.enabled:
             raise IntentRuleError(
-                "terminal_disabled",
+                Code.TERMINAL_DISABLED,
                 f"La terminal {terminal.terminal_id} está deshabilitada.",
                 field="terminal",
-                http_status=409,
             )
     return sorted(unique.values(), key=lambda t: t.pk)

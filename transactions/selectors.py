@@ -12,6 +12,7 @@ from stores.models import Store, Terminal
 from stores.permissions import user_can
 from stores.roles import Action
 from stores.selectors import store_list_for_user
+from transactions.errors import Code
 from transactions.models import Batch, Intent
 from transactions.states import RESERVING_STATES, Kind, State
 
@@ -139,52 +140,99 @@ def batch_is_closed(*, terminal: Terminal | None, batch_number: int | None) -> b
     return Batch.objects.filter(terminal=terminal, batch_number=batch_number).exists()
 
 
-def _closed_after(payment: Intent) -> bool:
-    """Whether the terminal closed a batch after the payment was approved. It does not depend on
-    the Batch row (written after the settlement) nor on the payment carrying a batch number."""
-    approved_at = payment.finished_at or payment.taken_at or payment.created_at
-    return Intent.objects.filter(
-        kind=Kind.SETTLEMENT,
-        terminal_id=payment.terminal_id,
-        state=State.APPROVED,
-        finished_at__gt=approved_at,
-    ).exists()
+_LIVE_FOLLOWUP_EXCLUDED = [State.DECLINED, State.FAILED, State.CANCELLED]
+Refusal = tuple[Code, str]
 
 
-def reversal_allowed(*, payment: Intent) -> tuple[bool, tuple[str, str] | None]:
-    """Whether an anulación is possible, else (code, Spanish reason)."""
-    if payment.kind != Kind.PAYMENT or payment.state != State.APPROVED:
-        return False, ("reversal_not_allowed", "Solo se anula un cobro aprobado.")
-    if (payment.acquirer or "").upper() == "AMEX" or payment.card_brand_code == "AM":
-        return False, (
-            "reversal_not_allowed",
-            "Los cobros con American Express no se anulan: use una devolución.",
+def reversal_refusals(payments) -> dict[int, Refusal | None]:
+    """The anulación rule for many payments at once: for each payment's pk, None when it may be
+    annulled, else (code, Spanish reason). A fixed number of queries however many payments, so
+    the API can offer the `reversal` link on a whole page with the very rule the service applies.
+
+    A batch is closed when its Batch row exists or when the terminal approved a settlement after
+    the payment: the latter does not depend on the Batch row (written after the settlement) nor
+    on the payment carrying a batch number.
+    """
+    refusals: dict[int, Refusal | None] = {}
+    candidates: list[Intent] = []
+    for payment in payments:
+        if payment.kind != Kind.PAYMENT or payment.state != State.APPROVED:
+            refusals[payment.pk] = (Code.REVERSAL_NOT_ALLOWED, "Solo se anula un cobro aprobado.")
+        elif (payment.acquirer or "").upper() == "AMEX" or payment.card_brand_code == "AM":
+            refusals[payment.pk] = (
+                Code.REVERSAL_NOT_ALLOWED,
+                "Los cobros con American Express no se anulan: use una devolución.",
+            )
+        elif payment.terminal_id is None or not payment.provider_id:
+            refusals[payment.pk] = (
+                Code.REVERSAL_NOT_ALLOWED,
+                "El cobro no tiene terminal o id de Prisma.",
+            )
+        else:
+            candidates.append(payment)
+    if not candidates:
+        return refusals
+    terminal_ids = {p.terminal_id for p in candidates if p.terminal_id is not None}
+    closed_batches = set(
+        Batch.objects.filter(
+            terminal_id__in=terminal_ids,
+            batch_number__in={p.batch_number for p in candidates if p.batch_number is not None},
+        ).values_list("terminal_id", "batch_number")
+    )
+    last_settled: dict[int | None, datetime] = dict(
+        Intent.objects.filter(
+            kind=Kind.SETTLEMENT, terminal_id__in=terminal_ids, state=State.APPROVED
         )
-    if payment.terminal_id is None or not payment.provider_id:
-        return False, ("reversal_not_allowed", "El cobro no tiene terminal o id de Prisma.")
-    if batch_is_closed(terminal=payment.terminal, batch_number=payment.batch_number) or (
-        _closed_after(payment)
-    ):
-        return False, (
-            "batch_closed",
-            "El lote del cobro ya se cerró: corresponde una devolución.",
+        .values("terminal_id")
+        .annotate(last=Max("finished_at"))
+        .values_list("terminal_id", "last")
+    )
+    settling = set(
+        Intent.objects.filter(
+            kind=Kind.SETTLEMENT,
+            terminal_id__in=terminal_ids,
+            state__in=sorted(RESERVING_STATES),
+        ).values_list("terminal_id", flat=True)
+    )
+    live_followups = set(
+        Intent.objects.filter(
+            original__in=[p.pk for p in candidates], kind__in=[Kind.REVERSAL, Kind.REFUND]
         )
-    if Intent.objects.filter(
-        kind=Kind.SETTLEMENT, terminal_id=payment.terminal_id, state__in=sorted(RESERVING_STATES)
-    ).exists():
-        return False, (
-            "settlement_in_progress",
-            "Se está cerrando el lote de la terminal: espere el cierre y haga una devolución.",
-        )
-    active = payment.followups.exclude(state__in=[State.DECLINED, State.FAILED, State.CANCELLED])
-    if active.filter(kind=Kind.REVERSAL).exists():
-        return False, ("reversal_not_allowed", "El cobro ya tiene una anulación.")
-    if active.filter(kind=Kind.REFUND).exists():
-        return False, (
-            "reversal_not_allowed",
-            "El cobro tiene devoluciones: no se puede anular completo.",
-        )
-    return True, None
+        .exclude(state__in=_LIVE_FOLLOWUP_EXCLUDED)
+        .values_list("original_id", "kind")
+    )
+    for payment in candidates:
+        approved_at = payment.finished_at or payment.taken_at or payment.created_at
+        last = last_settled.get(payment.terminal_id)
+        if (payment.terminal_id, payment.batch_number) in closed_batches or (
+            last is not None and last > approved_at
+        ):
+            refusal = (
+                Code.BATCH_CLOSED,
+                "El lote del cobro ya se cerró: corresponde una devolución.",
+            )
+        elif payment.terminal_id in settling:
+            refusal = (
+                Code.SETTLEMENT_IN_PROGRESS,
+                "Se está cerrando el lote de la terminal: espere el cierre y haga una devolución.",
+            )
+        elif (payment.pk, Kind.REVERSAL) in live_followups:
+            refusal = (Code.REVERSAL_NOT_ALLOWED, "El cobro ya tiene una anulación.")
+        elif (payment.pk, Kind.REFUND) in live_followups:
+            refusal = (
+                Code.REVERSAL_NOT_ALLOWED,
+                "El cobro tiene devoluciones: no se puede anular completo.",
+            )
+        else:
+            refusal = None
+        refusals[payment.pk] = refusal
+    return refusals
+
+
+def reversal_allowed(*, payment: Intent) -> tuple[bool, Refusal | None]:
+    """Whether an anulación is possible, else (code, Spanish reason). See `reversal_refusals`."""
+    refusal = reversal_refusals([payment])[payment.pk]
+    return refusal is None, refusal
 
 
 def intent_actions_for_user(*, intent: Intent, user) -> set[str]:

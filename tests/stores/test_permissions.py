@@ -202,8 +202,8 @@ def test_restrict_reaches_the_store_through_a_terminal_or_a_pos_key(
 ):
     from django.utils import timezone
 
-    from transactions.webhooks.models import WebhookEndpoint
     from transactions.models import Batch, Intent
+    from transactions.webhooks.models import WebhookEndpoint
 
     batches = []
     for terminal in (terminal_a, terminal_b):

@@ -2,6 +2,11 @@
 
 Kept apart from the views so they stay short. Importing this module also registers the
 `Api-Key` security scheme.
+
+The error responses are generated from the catalogue (`transactions.errors.Code`): each view
+declares the codes it can answer (`error_codes`), `problems()` groups them by the catalogue's
+status with one example per code, and the description's table of codes is the catalogue itself.
+A code cannot be documented with a status other than the one it answers.
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -9,8 +14,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
 from transactions.api.idempotency import HEADER, KEY_PATTERN
-from transactions.api.problems import PROBLEM_CONTENT_TYPE, TITLES, problem_body
+from transactions.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from transactions.api.serializers import ProblemSerializer
+from transactions.errors import Code
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -28,7 +34,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
-API_DESCRIPTION = """
+API_DESCRIPTION_INTRO = """
 API para que cualquier POS cobre con las terminales Paystore (Prisma / Payway) de su sucursal.
 
 ## Autenticación
@@ -63,19 +69,9 @@ operación y reutilícelo solo para reintentar **esa** operación).
   no ejecutan nada: la clave queda libre y puede reusarse con el cuerpo corregido.
 - Las claves se guardan al menos 48 horas por cliente POS.
 
-## Errores
-`application/problem+json`: `type`, `title`, `status`, `detail` (en castellano), `code`
-(estable, para programar contra él) y `errors` (lista de `{field, code, detail}`). Códigos:
-`validation_error`,
-`amount_invalid`, `amount_too_large`, `installments_invalid`, `brand_invalid`, `method_invalid`,
-`text_invalid`, `terminal_not_in_store`, `terminal_disabled`, `terminal_busy`, `reference_in_use`,
-`reversal_not_allowed`, `batch_closed`, `refund_not_allowed`, `refund_exceeds_balance`,
-`settlement_in_progress`, `not_cancellable`, `credential_missing`, `provider_rejected`,
-`provider_unavailable`, `not_found`, `authentication_failed`, `throttled`,
-`idempotency_key_missing`, `idempotency_key_invalid`, `idempotency_key_reused`,
-`idempotency_request_in_progress`, `webhook_url_invalid`, `invalid_json`,
-`unsupported_media_type`, `method_not_allowed`.
+"""
 
+API_DESCRIPTION_WEBHOOKS = """
 ## Webhooks
 Registre una URL https con `POST /api/v1/webhook` (recibe el secreto de firma **una sola vez**).
 Cuando una intención pedida por su clave llega a un estado final o queda `in_doubt`, el portal
@@ -105,6 +101,29 @@ def verify(secret: str, raw_body: bytes, header: str) -> bool:
 ```
 """
 
+
+# Answered for what no operation describes: a method the path does not have (405), and a
+# permission refusal that no POS key reaches today (each key is bound to its store) but the
+# renderer still maps. They are in the description's table, not on an operation.
+ANY_ROUTE_CODES = (Code.METHOD_NOT_ALLOWED, Code.PERMISSION_DENIED)
+
+
+def _errors_section() -> str:
+    rows = "\n".join(
+        f"| `{code.value}` | {code.http_status} | {code.problem_title} |"
+        for code in sorted((c for c in Code if c.api), key=lambda c: (c.http_status, c.value))
+    )
+    return (
+        "## Errores\n"
+        "`application/problem+json`: `type`, `title`, `status`, `detail` (en castellano), `code`\n"
+        "(estable, para programar contra él) y `errors` (lista de `{field, code, detail}`). Cada\n"
+        "operación documenta los códigos que puede responder. Todos los códigos:\n\n"
+        "| code | status | title |\n|---|---|---|\n" + rows + "\n\n"
+    )
+
+
+API_DESCRIPTION = API_DESCRIPTION_INTRO + _errors_section() + API_DESCRIPTION_WEBHOOKS
+
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     name=HEADER,
     type={"type": "string", "pattern": KEY_PATTERN, "minLength": 1, "maxLength": 255},
@@ -122,70 +141,111 @@ PUBLIC_ID_PARAMETER = OpenApiParameter(
     description="El `id` (UUID) de la intención.",
 )
 
-_STATUS_DESCRIPTIONS = {
-    400: "Datos inválidos o falta Idempotency-Key.",
-    401: "Sin clave de API, clave inválida o revocada.",
-    404: "No existe en la sucursal de la clave.",
-    409: "El estado no lo permite (terminal ocupada, no cancelable, pedido en curso...).",
-    422: "Reglas de negocio (saldo, credencial, Prisma rechazó) o Idempotency-Key reusado.",
-    429: "Demasiados pedidos con esta clave; ver Retry-After.",
-    502: "Prisma respondió un error.",
-    503: "Prisma no responde; no se creó nada.",
+# Every operation may answer these: a bad key, an Accept it cannot serve, the per-key limit, and
+# an unexpected error.
+EVERY_OPERATION = (
+    Code.AUTHENTICATION_FAILED,
+    Code.NOT_ACCEPTABLE,
+    Code.THROTTLED,
+    Code.INTERNAL_ERROR,
+)
+# Every POST (see `transactions.api.idempotency`) with a JSON body.
+IDEMPOTENT_POST = (
+    Code.IDEMPOTENCY_KEY_MISSING,
+    Code.IDEMPOTENCY_KEY_INVALID,
+    Code.IDEMPOTENCY_KEY_REUSED,
+    Code.IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    Code.INVALID_JSON,
+    Code.UNSUPPORTED_MEDIA_TYPE,
+)
+# Every POST that offers a new intention to a terminal through Prisma.
+PROVIDER_CREATE = (
+    Code.TERMINAL_BUSY,
+    Code.CREDENTIAL_MISSING,
+    Code.PROVIDER_REJECTED,
+    Code.PROVIDER_UNAVAILABLE,
+)
+# Example `detail` and `field` of some codes; the others show their title.
+_EXAMPLES: dict[Code, tuple[str, str | None]] = {
+    Code.AMOUNT_INVALID: (
+        'El importe debe ser un texto decimal positivo con hasta dos decimales, p. ej. "1500.00".',
+        "amount",
+    ),
+    Code.AMOUNT_TOO_LARGE: ("El importe supera el máximo permitido (9999999.99).", "amount"),
+    Code.INSTALLMENTS_INVALID: ("Las cuotas deben estar entre 1 y 24.", "installments"),
+    Code.BRAND_INVALID: ('"XX" no es una opción válida.', "brand"),
+    Code.METHOD_INVALID: ('"cash" no es una opción válida.', "method"),
+    Code.TEXT_INVALID: ("Asegúrese de que este campo no tenga más de 64 caracteres.", "reference"),
+    Code.TERMINAL_NOT_IN_STORE: ("Terminal desconocida en esta sucursal.", "terminal"),
+    Code.DOES_NOT_EXIST: ("Cobro original desconocido en esta sucursal.", "original"),
+    Code.VALIDATION_ERROR: ("Revise los campos indicados en `errors`.", None),
+    Code.IDEMPOTENCY_KEY_MISSING: (
+        "Todo POST necesita el encabezado Idempotency-Key.",
+        "Idempotency-Key",
+    ),
+    Code.IDEMPOTENCY_KEY_REUSED: ("Este Idempotency-Key ya se usó con otro pedido.", None),
+    Code.IDEMPOTENCY_REQUEST_IN_PROGRESS: (
+        "Un pedido con este Idempotency-Key todavía está en curso.",
+        None,
+    ),
+    Code.AUTHENTICATION_FAILED: ("La clave de API no existe o fue revocada.", None),
+    Code.TERMINAL_BUSY: ("La terminal 38011128 tiene una operación pendiente.", "terminal"),
+    Code.TERMINAL_DISABLED: ("La terminal 38011128 está deshabilitada.", "terminal"),
+    Code.REFERENCE_IN_USE: (
+        "Ya hay un cobro en curso o en duda para la referencia PEDIDO-1042.",
+        "reference",
+    ),
+    Code.REVERSAL_NOT_ALLOWED: ("Solo se anula un cobro aprobado.", None),
+    Code.BATCH_CLOSED: ("El lote del cobro ya se cerró: corresponde una devolución.", None),
+    Code.REFUND_EXCEEDS_BALANCE: (
+        "El importe supera el saldo devolvible ($ 1.000,00).",
+        "amount",
+    ),
+    Code.THROTTLED: ("Demasiados pedidos con esta clave. Reintente en 3 s.", None),
+    Code.PROVIDER_REJECTED: ("Prisma rechazó la operación: terminal inexistente.", None),
+    Code.PROVIDER_UNAVAILABLE: ("No se pudo contactar a Prisma: tiempo de espera agotado.", None),
 }
-
-_EXAMPLE_CODES = {
-    400: [
-        (
-            "amount_invalid",
-            "El importe debe ser un texto decimal positivo con hasta dos "
-            'decimales, p. ej. "1500.00".',
-            "amount",
-        ),
-        ("idempotency_key_missing", "Todo POST necesita el encabezado Idempotency-Key.", None),
-        ("terminal_not_in_store", "Terminal desconocida en esta sucursal.", "terminal"),
-    ],
-    401: [("authentication_failed", "La clave de API no existe o fue revocada.", None)],
-    404: [("not_found", "No encontrado.", None)],
-    409: [
-        ("terminal_busy", "La terminal 38011128 tiene una operación pendiente.", "terminal"),
-        ("reversal_not_allowed", "Solo se anula un cobro aprobado.", None),
-        ("batch_closed", "El lote del cobro ya se cerró: corresponde una devolución.", None),
-        (
-            "idempotency_request_in_progress",
-            "Un pedido con este Idempotency-Key todavía está en curso.",
-            None,
-        ),
-    ],
-    422: [
-        ("refund_exceeds_balance", "El importe supera el saldo devolvible ($ 1.000,00).", "amount"),
-        ("idempotency_key_reused", "Este Idempotency-Key ya se usó con otro pedido.", None),
-    ],
-    429: [("throttled", "Demasiados pedidos con esta clave. Reintente en 3 s.", None)],
-    502: [("provider_rejected", "Prisma rechazó la operación.", None)],
-    503: [("provider_unavailable", "No se pudo contactar a Prisma.", None)],
-}
+# Codes that only travel in `errors[].code`: the problem's own code is `validation_error`.
+_FIELD_ONLY = frozenset({Code.DOES_NOT_EXIST})
 
 
-def _problem_example(status: int, code: str, detail: str, field: str | None) -> OpenApiExample:
-    errors = [{"field": field, "code": code, "detail": detail}] if field else []
+def _problem_example(code: Code) -> OpenApiExample:
+    detail, field = _EXAMPLES.get(code, (f"{code.problem_title}.", None))
+    errors = [{"field": field, "code": code.value, "detail": detail}] if field else []
+    if code in _FIELD_ONLY:
+        value = problem_body(
+            code=Code.VALIDATION_ERROR, detail=_EXAMPLES[Code.VALIDATION_ERROR][0], errors=errors
+        )
+    else:
+        value = problem_body(code=code, detail=detail, errors=errors)
     return OpenApiExample(
-        code,
-        value=problem_body(code=code, status_code=status, detail=detail, errors=errors),
-        summary=TITLES.get(code, code),
+        code.value,
+        value=value,
+        summary=code.problem_title,
         response_only=True,
-        status_codes=[str(status)],
+        status_codes=[str(code.http_status)],
     )
 
 
-def problems(*statuses: int) -> dict:
-    """`responses=` entries for these error statuses, as problem+json with examples."""
+def problems(*codes: Code) -> dict:
+    """`responses=` entries for the codes an operation can answer (plus `EVERY_OPERATION`), as
+    problem+json grouped by each code's catalogue status, with one example per code."""
+    declared: list[Code] = []
+    for item in (*codes, *EVERY_OPERATION):
+        code = Code(item)
+        if code not in declared:
+            declared.append(code)
+    by_status: dict[int, list[Code]] = {}
+    for code in declared:
+        by_status.setdefault(code.http_status, []).append(code)
     return {
         (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
             ProblemSerializer,
-            description=_STATUS_DESCRIPTIONS.get(status, ""),
-            examples=[_problem_example(status, *e) for e in _EXAMPLE_CODES.get(status, [])],
+            description="; ".join(f"`{code.value}`: {code.problem_title}" for code in status_codes)
+            + ".",
+            examples=[_problem_example(code) for code in status_codes],
         )
-        for status in statuses
+        for status, status_codes in sorted(by_status.items())
     }
 
 

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from stores.models import Terminal
 from transactions.brands import BRAND_PRODUCTS
+from transactions.errors import Code
 from transactions.intent_document import (  # the output document, re-exported for the views
     AMOUNT_PATTERN,
     AmountText,
@@ -33,18 +34,29 @@ MAX_TERMINALS_PER_PAYMENT = 10
 def _no_surrogates(value: str) -> None:
     # JSON may carry lone UTF-16 surrogates ("\ud800"); no database can store them.
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        raise serializers.ValidationError("Texto con caracteres inválidos.", code="text_invalid")
+        raise serializers.ValidationError("Texto con caracteres inválidos.", code=Code.TEXT_INVALID)
+
+
+def _no_control_characters(value: str) -> None:
+    # The services refuse them too (`rules.clean_text`); refusing them here keeps them a 400 of
+    # the input, which runs nothing and leaves the Idempotency-Key free.
+    # NUL is left to DRF's own validator, so it is not reported twice.
+    if any(ord(ch) < 32 and ch != "\x00" for ch in value):
+        raise serializers.ValidationError(
+            "Caracteres de control no permitidos.", code=Code.TEXT_INVALID
+        )
 
 
 class ApiText(serializers.CharField):
-    """A CharField that refuses what the database cannot store (NUL, lone surrogates)."""
+    """A CharField that refuses what the database cannot store (NUL, lone surrogates) and what
+    the services refuse anyway (control characters)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_blank", True)
         kwargs.setdefault("default", "")
         super().__init__(**kwargs)
-        self.validators.append(_no_surrogates)
+        self.validators += [_no_surrogates, _no_control_characters]
 
 
 class AmountField(AmountText):
@@ -52,21 +64,21 @@ class AmountField(AmountText):
     refused with `amount_invalid`; above the ceiling, `amount_too_large`."""
 
     default_error_messages = {
-        "amount_invalid": "El importe debe ser un texto decimal positivo con hasta dos "
+        Code.AMOUNT_INVALID: "El importe debe ser un texto decimal positivo con hasta dos "
         'decimales, p. ej. "1500.00".',
         "zero": "El importe debe ser mayor que cero.",
-        "amount_too_large": "El importe supera el máximo permitido ({max}).",
+        Code.AMOUNT_TOO_LARGE: "El importe supera el máximo permitido ({max}).",
     }
 
     def to_internal_value(self, data) -> Decimal:
         if not isinstance(data, str) or not _AMOUNT_RE.fullmatch(data):
-            self.fail("amount_invalid")
+            self.fail(Code.AMOUNT_INVALID)
         amount = Decimal(data)
         if amount <= 0:
-            raise serializers.ValidationError(self.error_messages["zero"], code="amount_invalid")
+            raise serializers.ValidationError(self.error_messages["zero"], code=Code.AMOUNT_INVALID)
         ceiling = Decimal(settings.ECR_MAX_AMOUNT)
         if amount > ceiling:
-            self.fail("amount_too_large", max=f"{ceiling:.2f}")
+            self.fail(Code.AMOUNT_TOO_LARGE, max=f"{ceiling:.2f}")
         return amount.quantize(Decimal("0.01"))
 
 
@@ -74,7 +86,7 @@ class _RecodingSerializer(serializers.Serializer):
     """Field errors carry the domain code of their field (`installments_invalid`, ...) so the
     problem's `code` is as precise as the services' own codes."""
 
-    field_codes: dict[str, str] = {}
+    field_codes: dict[str, Code] = {}
 
     def to_internal_value(self, data):
         try:
@@ -94,7 +106,7 @@ class _RecodingSerializer(serializers.Serializer):
             raise serializers.ValidationError(detail) from exc
 
 
-_KEEP_CODES = frozenset({"amount_invalid", "amount_too_large", "terminal_not_in_store"})
+_KEEP_CODES = frozenset({Code.AMOUNT_INVALID, Code.AMOUNT_TOO_LARGE, Code.TERMINAL_NOT_IN_STORE})
 
 
 def _terminals_of_store(store, public_ids: list) -> list[Terminal]:
@@ -105,7 +117,7 @@ def _terminals_of_store(store, public_ids: list) -> list[Terminal]:
             {
                 "terminal": serializers.ErrorDetail(
                     f"Terminal desconocida en esta sucursal: {missing[0]}.",
-                    code="terminal_not_in_store",
+                    code=Code.TERMINAL_NOT_IN_STORE,
                 )
             }
         )
@@ -144,16 +156,16 @@ class PaymentInputSerializer(_RecodingSerializer):
     notes = ApiText(max_length=120, help_text="Nota impresa en el ticket.")
 
     field_codes = {
-        "amount": "amount_invalid",
-        "installments": "installments_invalid",
-        "brand": "brand_invalid",
-        "method": "method_invalid",
-        "reference": "text_invalid",
-        "menu_text": "text_invalid",
-        "notes": "text_invalid",
-        "print_copies": "text_invalid",
-        "terminal": "terminal_not_in_store",
-        "terminals": "terminal_not_in_store",
+        "amount": Code.AMOUNT_INVALID,
+        "installments": Code.INSTALLMENTS_INVALID,
+        "brand": Code.BRAND_INVALID,
+        "method": Code.METHOD_INVALID,
+        "reference": Code.TEXT_INVALID,
+        "menu_text": Code.TEXT_INVALID,
+        "notes": Code.TEXT_INVALID,
+        "print_copies": Code.TEXT_INVALID,
+        "terminal": Code.TERMINAL_NOT_IN_STORE,
+        "terminals": Code.TERMINAL_NOT_IN_STORE,
     }
 
     def validate(self, attrs):
@@ -163,7 +175,7 @@ class PaymentInputSerializer(_RecodingSerializer):
                 {
                     "terminal": serializers.ErrorDetail(
                         "Indique `terminal` o `terminals` (uno de los dos).",
-                        code="terminal_not_in_store",
+                        code=Code.TERMINAL_NOT_IN_STORE,
                     )
                 }
             )
@@ -176,7 +188,7 @@ class PaymentInputSerializer(_RecodingSerializer):
 class ReversalInputSerializer(_RecodingSerializer):
     reference = ApiText(max_length=REFERENCE_MAX)
     menu_text = ApiText(max_length=MENU_TEXT_MAX)
-    field_codes = {"reference": "text_invalid", "menu_text": "text_invalid"}
+    field_codes = {"reference": Code.TEXT_INVALID, "menu_text": Code.TEXT_INVALID}
 
 
 class RefundInputSerializer(_RecodingSerializer):
@@ -194,11 +206,11 @@ class RefundInputSerializer(_RecodingSerializer):
     reference = ApiText(max_length=REFERENCE_MAX)
     menu_text = ApiText(max_length=MENU_TEXT_MAX)
     field_codes = {
-        "amount": "amount_invalid",
-        "brand": "brand_invalid",
-        "reference": "text_invalid",
-        "menu_text": "text_invalid",
-        "terminal": "terminal_not_in_store",
+        "amount": Code.AMOUNT_INVALID,
+        "brand": Code.BRAND_INVALID,
+        "reference": Code.TEXT_INVALID,
+        "menu_text": Code.TEXT_INVALID,
+        "terminal": Code.TERMINAL_NOT_IN_STORE,
     }
 
     def validate(self, attrs):
@@ -213,7 +225,7 @@ class RefundInputSerializer(_RecodingSerializer):
                 raise serializers.ValidationError(
                     {
                         "original": serializers.ErrorDetail(
-                            "Cobro original desconocido en esta sucursal.", code="does_not_exist"
+                            "Cobro original desconocido en esta sucursal.", code=Code.DOES_NOT_EXIST
                         )
                     }
                 )
@@ -224,7 +236,7 @@ class RefundInputSerializer(_RecodingSerializer):
 class SettlementInputSerializer(_RecodingSerializer):
     terminal = serializers.UUIDField(help_text="La terminal cuyo lote se cierra.")
     print_receipt = serializers.BooleanField(required=False, default=True)
-    field_codes = {"terminal": "terminal_not_in_store"}
+    field_codes = {"terminal": Code.TERMINAL_NOT_IN_STORE}
 
     def validate(self, attrs):
         (attrs["terminal"],) = _terminals_of_store(self.context["store"], [attrs["terminal"]])
@@ -267,7 +279,8 @@ class TerminalOutputSerializer(serializers.Serializer):
 
     id = serializers.UUIDField(source="terminal.public_id")
     terminal_id = serializers.CharField(source="terminal.terminal_id")
-    label = serializers.CharField(source="terminal.label")
+    # A field named like DRF's `Field.label` attribute; the serializer's metaclass handles it.
+    label = serializers.CharField(source="terminal.label")  # type: ignore[assignment]
     serial = serializers.CharField(source="terminal.serial")
     model = serializers.CharField(source="terminal.model")
     enabled = serializers.BooleanField(source="terminal.enabled")
@@ -317,4 +330,5 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Código estable para programar contra él.")
-    errors = FieldErrorSerializer(many=True)
+    # Documents the problem body only (never validated), so hiding `Serializer.errors` is safe.
+    errors = FieldErrorSerializer(many=True)  # type: ignore[assignment]

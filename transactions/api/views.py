@@ -49,7 +49,7 @@ from transactions.api.serializers import (
     WebhookInputSerializer,
     WebhookOutputSerializer,
 )
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.models import Intent
 from transactions.states import Kind, State
 from transactions.webhooks.models import WebhookEndpoint
@@ -95,10 +95,10 @@ class PosApiView(APIView):
 
     def intent_or_404(self, public_id: str, *, kind: str | None = None) -> Intent:
         try:
-            public_id = uuid.UUID(public_id)
+            uid = uuid.UUID(public_id)
         except ValueError as exc:
             raise Http404("Intención no encontrada") from exc
-        intent = selectors.intent_get_for_pos(pos_client=self.pos_client, public_id=public_id)
+        intent = selectors.intent_get_for_pos(pos_client=self.pos_client, public_id=uid)
         if kind is not None and intent.kind != kind:
             raise Http404("Intención no encontrada")
         return intent
@@ -118,17 +118,15 @@ class IdempotentPostMixin:
         key = request.headers.get(HEADER)
         if not key:
             raise ApiProblem(
-                "idempotency_key_missing",
+                Code.IDEMPOTENCY_KEY_MISSING,
                 "Todo POST necesita el encabezado Idempotency-Key (p. ej. un UUID nuevo por "
                 "operación).",
-                http_status=400,
                 field=HEADER,
             )
         if not idempotency_key_is_valid(key):
             raise ApiProblem(
-                "idempotency_key_invalid",
+                Code.IDEMPOTENCY_KEY_INVALID,
                 "Idempotency-Key: de 1 a 255 caracteres ASCII visibles, sin espacios.",
-                http_status=400,
                 field=HEADER,
             )
         fingerprint = request_fingerprint(
@@ -186,10 +184,9 @@ class IdempotentPostMixin:
     def _answer_existing(self, record: IdempotencyRecord, fingerprint: str) -> Response:
         if record.fingerprint != fingerprint:
             raise ApiProblem(
-                "idempotency_key_reused",
+                Code.IDEMPOTENCY_KEY_REUSED,
                 "Este Idempotency-Key ya se usó con otro pedido (otra ruta o cuerpo). Use una "
                 "clave nueva para cada operación.",
-                http_status=422,
                 field=HEADER,
             )
         if record.state == IdempotencyRecord.State.IN_PROGRESS and record.intent_id:
@@ -201,10 +198,9 @@ class IdempotentPostMixin:
             return response
         if record.state == IdempotencyRecord.State.IN_PROGRESS:
             raise ApiProblem(
-                "idempotency_request_in_progress",
+                Code.IDEMPOTENCY_REQUEST_IN_PROGRESS,
                 "Un pedido con este Idempotency-Key todavía está en curso. Reintente en un "
                 "momento.",
-                http_status=409,
                 headers={"Retry-After": "1"},
             )
         return Response(
@@ -237,11 +233,13 @@ def _intent_response(
 
 
 class PingView(PosApiView):
+    error_codes: tuple[Code, ...] = ()
+
     @extend_schema(
         operation_id="ping",
         summary="Comprobar la clave",
         description="Responde si la clave es válida. No consulta a Prisma.",
-        responses={200: PingSerializer, **docs.problems(401, 429)},
+        responses={200: PingSerializer, **docs.problems(*error_codes)},
         tags=["Sistema"],
     )
     def get(self, request):
@@ -251,12 +249,14 @@ class PingView(PosApiView):
 
 
 class TerminalListView(PosApiView):
+    error_codes: tuple[Code, ...] = ()
+
     @extend_schema(
         operation_id="terminals_list",
         summary="Terminales de la sucursal",
         description="Las terminales de la sucursal de la clave con su estado en vivo: `idle` "
         "(libre), `busy` (con una intención en curso, en `current_intent`) o `disabled`.",
-        responses={200: TerminalOutputSerializer(many=True), **docs.problems(401, 429)},
+        responses={200: TerminalOutputSerializer(many=True), **docs.problems(*error_codes)},
         tags=["Terminales"],
     )
     def get(self, request):
@@ -265,6 +265,21 @@ class TerminalListView(PosApiView):
 
 
 class PaymentCreateView(IdempotentPostMixin, PosApiView):
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.VALIDATION_ERROR,
+        Code.AMOUNT_INVALID,
+        Code.AMOUNT_TOO_LARGE,
+        Code.INSTALLMENTS_INVALID,
+        Code.BRAND_INVALID,
+        Code.METHOD_INVALID,
+        Code.TEXT_INVALID,
+        Code.TERMINAL_NOT_IN_STORE,
+        Code.TERMINAL_DISABLED,
+        Code.REFERENCE_IN_USE,
+        *docs.PROVIDER_CREATE,
+    )
+
     @extend_schema(
         operation_id="payments_create",
         summary="Cobrar",
@@ -273,7 +288,7 @@ class PaymentCreateView(IdempotentPostMixin, PosApiView):
         request=PaymentInputSerializer,
         responses={
             201: OpenApiResponse(IntentOutputSerializer, examples=[docs.INTENT_PENDING_EXAMPLE]),
-            **docs.problems(400, 401, 404, 409, 422, 429, 502, 503),
+            **docs.problems(*error_codes),
         },
         examples=[docs.PAYMENT_REQUEST_EXAMPLE, docs.PAYMENT_MULTI_REQUEST_EXAMPLE],
         tags=["Cobros"],
@@ -337,6 +352,7 @@ class IntentPagination(LimitOffsetPagination):
 
 
 class IntentListView(PosApiView, generics.ListAPIView):
+    error_codes = (Code.VALIDATION_ERROR,)
     serializer_class = IntentOutputSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = IntentFilter
@@ -356,7 +372,7 @@ class IntentListView(PosApiView, generics.ListAPIView):
         summary="Buscar intenciones",
         description="Intenciones de la sucursal, de la más nueva a la más vieja, con filtros y "
         "paginación (`limit` hasta 200, `offset`).",
-        responses={200: IntentOutputSerializer(many=True), **docs.problems(400, 401, 429)},
+        responses={200: IntentOutputSerializer(many=True), **docs.problems(*error_codes)},
         tags=["Intenciones"],
     )
     def get(self, request, *args, **kwargs):
@@ -364,6 +380,8 @@ class IntentListView(PosApiView, generics.ListAPIView):
 
 
 class IntentDetailView(PosApiView):
+    error_codes = (Code.VALIDATION_ERROR, Code.NOT_FOUND)
+
     @extend_schema(
         operation_id="intents_retrieve",
         summary="Ver una intención (con espera opcional)",
@@ -371,7 +389,7 @@ class IntentDetailView(PosApiView):
         parameters=[docs.PUBLIC_ID_PARAMETER, WaitQuerySerializer],
         responses={
             200: OpenApiResponse(IntentOutputSerializer, examples=[docs.INTENT_APPROVED_EXAMPLE]),
-            **docs.problems(400, 401, 404, 429),
+            **docs.problems(*error_codes),
         },
         tags=["Intenciones"],
     )
@@ -388,13 +406,15 @@ class IntentDetailView(PosApiView):
 
 
 class IntentCancelView(IdempotentPostMixin, PosApiView):
+    error_codes = (*docs.IDEMPOTENT_POST, Code.NOT_FOUND, Code.NOT_CANCELLABLE)
+
     @extend_schema(
         operation_id="intents_cancel",
         summary="Cancelar una intención en espera",
         description=docs.INTENT_CANCEL,
         parameters=[docs.PUBLIC_ID_PARAMETER, docs.IDEMPOTENCY_PARAMETER],
         request=None,
-        responses={200: IntentOutputSerializer, **docs.problems(400, 401, 404, 409, 422, 429)},
+        responses={200: IntentOutputSerializer, **docs.problems(*error_codes)},
         tags=["Intenciones"],
     )
     def post(self, request, *args, **kwargs):
@@ -407,6 +427,17 @@ class IntentCancelView(IdempotentPostMixin, PosApiView):
 
 
 class PaymentReversalView(IdempotentPostMixin, PosApiView):
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.VALIDATION_ERROR,
+        Code.TEXT_INVALID,
+        Code.NOT_FOUND,
+        Code.REVERSAL_NOT_ALLOWED,
+        Code.BATCH_CLOSED,
+        Code.SETTLEMENT_IN_PROGRESS,
+        *docs.PROVIDER_CREATE,
+    )
+
     @extend_schema(
         operation_id="payments_reversal",
         summary="Anular un cobro",
@@ -415,7 +446,7 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
         request=ReversalInputSerializer,
         responses={
             201: IntentOutputSerializer,
-            **docs.problems(400, 401, 404, 409, 422, 429, 502, 503),
+            **docs.problems(*error_codes),
         },
         tags=["Cobros"],
     )
@@ -435,6 +466,21 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
 
 
 class RefundCreateView(IdempotentPostMixin, PosApiView):
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.VALIDATION_ERROR,
+        Code.AMOUNT_INVALID,
+        Code.AMOUNT_TOO_LARGE,
+        Code.BRAND_INVALID,
+        Code.TEXT_INVALID,
+        Code.TERMINAL_NOT_IN_STORE,
+        Code.DOES_NOT_EXIST,
+        Code.TERMINAL_DISABLED,
+        Code.REFUND_NOT_ALLOWED,
+        Code.REFUND_EXCEEDS_BALANCE,
+        *docs.PROVIDER_CREATE,
+    )
+
     @extend_schema(
         operation_id="refunds_create",
         summary="Devolver",
@@ -443,7 +489,7 @@ class RefundCreateView(IdempotentPostMixin, PosApiView):
         request=RefundInputSerializer,
         responses={
             201: IntentOutputSerializer,
-            **docs.problems(400, 401, 404, 409, 422, 429, 502, 503),
+            **docs.problems(*error_codes),
         },
         examples=[docs.REFUND_REQUEST_EXAMPLE],
         tags=["Devoluciones y cierres"],
@@ -468,6 +514,15 @@ class RefundCreateView(IdempotentPostMixin, PosApiView):
 
 
 class SettlementCreateView(IdempotentPostMixin, PosApiView):
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.VALIDATION_ERROR,
+        Code.TERMINAL_NOT_IN_STORE,
+        Code.TERMINAL_DISABLED,
+        Code.SETTLEMENT_IN_PROGRESS,
+        *docs.PROVIDER_CREATE,
+    )
+
     @extend_schema(
         operation_id="settlements_create",
         summary="Cerrar el lote de una terminal",
@@ -477,7 +532,7 @@ class SettlementCreateView(IdempotentPostMixin, PosApiView):
         request=SettlementInputSerializer,
         responses={
             201: IntentOutputSerializer,
-            **docs.problems(400, 401, 404, 409, 422, 429, 502, 503),
+            **docs.problems(*error_codes),
         },
         tags=["Devoluciones y cierres"],
     )
@@ -495,10 +550,15 @@ class SettlementCreateView(IdempotentPostMixin, PosApiView):
 
 
 class WebhookView(IdempotentPostMixin, PosApiView):
+    # One view, three operations: the codes each can answer (besides `docs.EVERY_OPERATION`).
+    get_error_codes = (Code.NOT_FOUND,)
+    post_error_codes = (*docs.IDEMPOTENT_POST, Code.VALIDATION_ERROR, Code.WEBHOOK_URL_INVALID)
+    delete_error_codes = (Code.NOT_FOUND,)
+
     @extend_schema(
         operation_id="webhook_retrieve",
         summary="Ver el webhook",
-        responses={200: WebhookOutputSerializer, **docs.problems(401, 404, 429)},
+        responses={200: WebhookOutputSerializer, **docs.problems(*get_error_codes)},
         tags=["Webhooks"],
     )
     def get(self, request):
@@ -513,7 +573,7 @@ class WebhookView(IdempotentPostMixin, PosApiView):
         description=docs.WEBHOOK_REGISTER,
         parameters=[docs.IDEMPOTENCY_PARAMETER],
         request=WebhookInputSerializer,
-        responses={201: WebhookCreatedSerializer, **docs.problems(400, 401, 409, 422, 429)},
+        responses={201: WebhookCreatedSerializer, **docs.problems(*post_error_codes)},
         tags=["Webhooks"],
     )
     def post(self, request, *args, **kwargs):
@@ -526,7 +586,7 @@ class WebhookView(IdempotentPostMixin, PosApiView):
                 pos_client=self.pos_client, url=data["url"]
             )
         except WebhookUrlInvalid as exc:
-            raise ApiProblem("webhook_url_invalid", str(exc), http_status=400, field="url") from exc
+            raise ApiProblem(Code.WEBHOOK_URL_INVALID, str(exc), field="url") from exc
         body = dict(WebhookCreatedSerializer({**_webhook_fields(endpoint), "secret": secret}).data)
         return _SecretResponse(body, status=status.HTTP_201_CREATED), None
 
@@ -534,7 +594,7 @@ class WebhookView(IdempotentPostMixin, PosApiView):
         operation_id="webhook_delete",
         summary="Borrar el webhook",
         description="Deja de enviar eventos; las entregas pendientes se descartan.",
-        responses={204: None, **docs.problems(401, 404, 429)},
+        responses={204: None, **docs.problems(*delete_error_codes)},
         tags=["Webhooks"],
     )
     def delete(self, request):

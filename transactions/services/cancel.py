@@ -14,7 +14,7 @@ from transactions.cancellation import (
     intent_send_cancel_request,
     intent_start_cancelling,
 )
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.events import SYSTEM, Actor
 from transactions.models import Intent
 from transactions.polling import intent_poll
@@ -39,9 +39,8 @@ def intent_cancel(
     actor = actor or actor_for(user, pos_client)
     if not intent_is_cancellable(intent):
         raise IntentRuleError(
-            "not_cancellable",
+            Code.NOT_CANCELLABLE,
             f"La intención no se puede cancelar en estado «{intent.get_state_display()}».",
-            http_status=409,
         )
     if not intent_start_cancelling(intent, actor=actor):
         # It moved (became final) while we looked: nothing to cancel any more.

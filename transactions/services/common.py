@@ -8,7 +8,7 @@ from stores.models import Credential, Store
 from stores.permissions import user_can
 from stores.roles import Action
 from stores.selectors import credential_for_store
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.events import SYSTEM, Actor
 
 if TYPE_CHECKING:
@@ -30,15 +30,14 @@ def actor_for(user: User | None, pos_client: PosClient | None) -> Actor:
 def require_role(user: User | None, store: Store, action: str) -> None:
     """People must hold a role that allows the action; POS keys are checked by the API."""
     if user is not None and not user_can(user=user, store=store, action=action):
-        raise IntentRuleError("forbidden", "Su rol no permite esta operación.", http_status=403)
+        raise IntentRuleError(Code.FORBIDDEN, "Su rol no permite esta operación.")
 
 
 def credential_required(store: Store) -> Credential:
     credential = credential_for_store(store=store)
     if credential is None:
         raise IntentRuleError(
-            "credential_missing",
+            Code.CREDENTIAL_MISSING,
             "La sucursal no tiene credenciales de Prisma para su ambiente.",
-            http_status=422,
         )
     return credential

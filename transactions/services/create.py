@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from stores.models import Store, Terminal
 from transactions import rules
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.gateway import PaymentRequest, RefundRequest, ReversalRequest, gateway_for
 from transactions.models import Intent
 from transactions.money import format_ars
@@ -90,24 +90,24 @@ def payment_create(
 
 
 def _check_reversal(payment: Intent) -> None:
-    allowed, reason = reversal_allowed(payment=payment)
-    if not allowed:
+    _, reason = reversal_allowed(payment=payment)
+    if reason is not None:
         code, message = reason
-        raise IntentRuleError(code, message, http_status=409)
+        raise IntentRuleError(code, message)
 
 
 def _check_refund(payment: Intent, amount: Decimal) -> None:
     if payment.state != State.APPROVED:
         raise IntentRuleError(
-            "refund_not_allowed", "Solo se puede devolver un cobro aprobado.", http_status=409
+            Code.REFUND_NOT_ALLOWED,
+            "Solo se puede devolver un cobro aprobado.",
         )
     balance = refundable_balance(payment=payment)
     if amount > balance:
         raise IntentRuleError(
-            "refund_exceeds_balance",
+            Code.REFUND_EXCEEDS_BALANCE,
             f"El importe supera el saldo devolvible ({format_ars(balance)}).",
             field="amount",
-            http_status=422,
         )
 
 
@@ -188,7 +188,8 @@ def refund_create(
     if original is not None:
         if original.store_id != store.pk or original.kind != Kind.PAYMENT:
             raise IntentRuleError(
-                "refund_not_allowed", "El cobro original no es de esta sucursal.", http_status=404
+                Code.REFUND_NOT_ALLOWED,
+                "El cobro original no es de esta sucursal.",
             )
         check_balance(original)
         brand = brand or original.card_brand_code
@@ -242,9 +243,8 @@ def settlement_create(
         kind=Kind.SETTLEMENT, offered_terminals=terminal, state__in=sorted(RESERVING_STATES)
     ).exists():
         raise IntentRuleError(
-            "settlement_in_progress",
+            Code.SETTLEMENT_IN_PROGRESS,
             "Ya hay un cierre de lote en curso para esta terminal.",
-            http_status=409,
         )
     credential = credential_required(store)
     actor = actor_for(user, pos_client)

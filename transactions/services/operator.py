@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from transactions import rules
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.events import intent_note
 from transactions.models import Intent, IntentEvent
 from transactions.services.common import Action, actor_for, require_role
@@ -38,21 +38,20 @@ def intent_resolve(
     require_role(user, intent.store, Action.RESOLVE)
     if intent.state != State.IN_DOUBT or intent.provider_id:
         raise IntentRuleError(
-            "not_resolvable",
+            Code.NOT_RESOLVABLE,
             "Solo se resuelven a mano intenciones en duda que Prisma no identificó; "
             "las demás se consultan en Prisma o se cancelan.",
-            http_status=409,
         )
     to_state = RESOLVE_OUTCOMES.get(outcome)
     if to_state is None:
-        raise IntentRuleError("outcome_invalid", "Resultado inválido.", field="outcome")
+        raise IntentRuleError(Code.OUTCOME_INVALID, "Resultado inválido.", field="outcome")
     evidence = rules.clean_text(evidence, field="evidence", max_length=200)
     reason = rules.clean_text(reason, field="reason", max_length=500)
     if not reason:
-        raise IntentRuleError("reason_required", "Indique el motivo.", field="reason")
+        raise IntentRuleError(Code.REASON_REQUIRED, "Indique el motivo.", field="reason")
     if to_state == State.APPROVED and not evidence:
         raise IntentRuleError(
-            "evidence_required",
+            Code.EVIDENCE_REQUIRED,
             "Para darla por aprobada indique el cupón o el código de autorización.",
             field="evidence",
         )
@@ -70,9 +69,8 @@ def intent_resolve(
     )
     if not changed:
         raise IntentRuleError(
-            "not_resolvable",
+            Code.NOT_RESOLVABLE,
             "La intención cambió mientras tanto; vuelva a mirarla.",
-            http_status=409,
         )
     return intent
 

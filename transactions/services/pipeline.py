@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from stores.models import Store, Terminal
 from transactions.backoff import IN_DOUBT_FAST_SEARCH, created_grace_seconds
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.events import Actor
 from transactions.gateway import GatewayError
 from transactions.models import Intent, IntentEvent
@@ -110,10 +110,9 @@ def create_row(
             busy = busy_terminals(terminals)
             if busy:
                 raise IntentRuleError(
-                    "terminal_busy",
+                    Code.TERMINAL_BUSY,
                     f"La terminal {busy[0].terminal_id} tiene una operación pendiente.",
                     field="terminal",
-                    http_status=409,
                 )
             reference = fields.get("reference", "")
             if (
@@ -127,10 +126,9 @@ def create_row(
                 ).exists()
             ):
                 raise IntentRuleError(
-                    "reference_in_use",
+                    Code.REFERENCE_IN_USE,
                     f"Ya hay un cobro en curso o en duda para la referencia {reference}.",
                     field="reference",
-                    http_status=409,
                 )
             public_id = uuid.uuid4()
             intent = Intent.objects.create(
@@ -157,10 +155,9 @@ def create_row(
     except IntegrityError as exc:
         # The partial unique index on live references caught a race the check above missed.
         raise IntentRuleError(
-            "reference_in_use",
+            Code.REFERENCE_IN_USE,
             "Ya hay un cobro en curso o en duda para esa referencia.",
             field="reference",
-            http_status=409,
         ) from exc
     listener = _created_listener.get()
     if listener is not None:
@@ -216,18 +213,16 @@ def _record_create_error(intent: Intent, exc: GatewayError, *, actor: Actor, sen
     )
     status = exc.http_status
     if status == 409:
-        raise _provider_rule_error("terminal_busy", exc, 409, intent)
+        raise _provider_rule_error(Code.TERMINAL_BUSY, exc)
     if status is not None and 400 <= status < 500:
-        raise _provider_rule_error("provider_rejected", exc, 422, intent)
-    raise _provider_rule_error("provider_unavailable", exc, 503, intent)
+        raise _provider_rule_error(Code.PROVIDER_REJECTED, exc)
+    raise _provider_rule_error(Code.PROVIDER_UNAVAILABLE, exc)
 
 
-def _provider_rule_error(code: str, exc: GatewayError, status: int, intent: Intent):
+def _provider_rule_error(code: Code, exc: GatewayError) -> IntentRuleError:
     messages = {
-        "terminal_busy": "Prisma informa que la terminal tiene una operación pendiente.",
-        "provider_rejected": f"Prisma rechazó la operación: {exc.message}",
-        "provider_unavailable": f"No se pudo contactar a Prisma: {exc.message}",
+        Code.TERMINAL_BUSY: "Prisma informa que la terminal tiene una operación pendiente.",
+        Code.PROVIDER_REJECTED: f"Prisma rechazó la operación: {exc.message}",
+        Code.PROVIDER_UNAVAILABLE: f"No se pudo contactar a Prisma: {exc.message}",
     }
-    error = IntentRuleError(code, messages[code], http_status=status)
-    error.intent = intent
-    return error
+    return IntentRuleError(code, messages[code])

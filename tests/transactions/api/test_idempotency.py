@@ -14,7 +14,7 @@ from tests.transactions.api.conftest import make_intent, post
 from transactions import services
 from transactions.api.idempotency import idempotency_prune
 from transactions.api.models import IdempotencyRecord
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.models import Intent
 
 
@@ -125,7 +125,7 @@ def test_validation_errors_release_the_key(api_a, terminal_a, fake_create):
 
 def test_rule_errors_are_the_keys_answer(api_a, terminal_a, fake_create, monkeypatch):
     def busy(**kwargs):
-        raise IntentRuleError("terminal_busy", "Ocupada.", field="terminal", http_status=409)
+        raise IntentRuleError(Code.TERMINAL_BUSY, "Ocupada.", field="terminal")
 
     monkeypatch.setattr(services, "payment_create", busy)
     first = post(api_a, "/payments", _body(terminal_a), key="busy-once")

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from transactions import services
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +121,7 @@ def test_charge_form_errors_in_spanish(client_for, cashier_a, terminal_a, calls,
 
 def test_charge_rule_error_is_shown_on_the_form(client_for, cashier_a, terminal_a, calls):
     calls.error = IntentRuleError(
-        "reference_in_use", "Ya hay un cobro en curso para T-1.", field="reference"
+        Code.REFERENCE_IN_USE, "Ya hay un cobro en curso para T-1.", field="reference"
     )
     response = _post(
         client_for(cashier_a),
@@ -186,7 +186,7 @@ def test_reverse_redirects_to_the_new_reversal(
 
 
 def test_reverse_refused_by_the_rules_shows_the_reason(client_for, manager_a, payment_a, calls):
-    calls.error = IntentRuleError("batch_closed", "El lote del cobro ya se cerró.")
+    calls.error = IntentRuleError(Code.BATCH_CLOSED, "El lote del cobro ya se cerró.")
     client = client_for(manager_a)
     response = _post(client, "intent_reverse", payment_a)
     assert response.status_code == 302
