@@ -248,7 +248,7 @@ def service_calls(monkeypatch):
     """The services the views call, replaced by recorders: no provider is ever reached, and a
     refusal can be checked to have called nothing."""
     from transactions import gateway, services
-    from transactions.errors import IntentRuleError
+    from transactions.errors import Code, IntentRuleError
 
     calls: list[str] = []
 
@@ -256,7 +256,7 @@ def service_calls(monkeypatch):
         def _record(**kwargs):
             calls.append(name)
             if result == "refuse":
-                raise IntentRuleError("stub", "Refusado por la prueba.")
+                raise IntentRuleError(Code.TERMINAL_BUSY, "Refusado por la prueba.")
             return kwargs.get(result) if result else None
 
         return _record
