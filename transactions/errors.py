@@ -94,13 +94,23 @@ class Code(StrEnum):
 
 class IntentRuleError(Exception):
     """A request the rules refuse: a catalogue `code`, a Spanish `message` and optionally the
-    `field` it is about. The HTTP status is the code's (`Code.http_status`)."""
+    `field` it is about. The HTTP status is the code's (`Code.http_status`). `intent_id` names the
+    intent the refusal left behind, if any (a create the provider refused ends `failed`): the API
+    keeps its idempotency key pointing at it."""
 
-    def __init__(self, code: Code, message: str, *, field: str | None = None):
+    def __init__(
+        self,
+        code: Code,
+        message: str,
+        *,
+        field: str | None = None,
+        intent_id: int | None = None,
+    ):
         super().__init__(message)
         self.code = Code(code)
         self.message = message
         self.field = field
+        self.intent_id = intent_id
 
     @property
     def http_status(self) -> int:

@@ -93,15 +93,19 @@ def idempotency_finish(
     content_type: str,
     intent_id: int | None = None,
 ) -> None:
-    """Stores the answer of the request that held the key; later replays return it."""
-    IdempotencyRecord.objects.filter(pk=record.pk).update(
-        state=IdempotencyRecord.State.DONE,
-        response_status=status_code,
-        response_body=body,
-        response_content_type=content_type[:64],
-        intent_id=intent_id,
-        finished_at=timezone.now(),
-    )
+    """Stores the answer of the request that held the key; later replays return it. The link to
+    the intent made when its row was committed (`idempotency_link`) is kept when the answer
+    names none."""
+    fields: dict[str, object] = {
+        "state": IdempotencyRecord.State.DONE,
+        "response_status": status_code,
+        "response_body": body,
+        "response_content_type": content_type[:64],
+        "finished_at": timezone.now(),
+    }
+    if intent_id is not None:
+        fields["intent_id"] = intent_id
+    IdempotencyRecord.objects.filter(pk=record.pk).update(**fields)
 
 
 # A request that holds its key longer than this without having created an intent has died:

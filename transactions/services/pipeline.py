@@ -213,16 +213,16 @@ def _record_create_error(intent: Intent, exc: GatewayError, *, actor: Actor, sen
     )
     status = exc.http_status
     if status == 409:
-        raise _provider_rule_error(Code.TERMINAL_BUSY, exc)
+        raise _provider_rule_error(Code.TERMINAL_BUSY, exc, intent)
     if status is not None and 400 <= status < 500:
-        raise _provider_rule_error(Code.PROVIDER_REJECTED, exc)
-    raise _provider_rule_error(Code.PROVIDER_UNAVAILABLE, exc)
+        raise _provider_rule_error(Code.PROVIDER_REJECTED, exc, intent)
+    raise _provider_rule_error(Code.PROVIDER_UNAVAILABLE, exc, intent)
 
 
-def _provider_rule_error(code: Code, exc: GatewayError) -> IntentRuleError:
+def _provider_rule_error(code: Code, exc: GatewayError, intent: Intent) -> IntentRuleError:
     messages = {
         Code.TERMINAL_BUSY: "Prisma informa que la terminal tiene una operación pendiente.",
         Code.PROVIDER_REJECTED: f"Prisma rechazó la operación: {exc.message}",
         Code.PROVIDER_UNAVAILABLE: f"No se pudo contactar a Prisma: {exc.message}",
     }
-    return IntentRuleError(code, messages[code])
+    return IntentRuleError(code, messages[code], intent_id=intent.pk)

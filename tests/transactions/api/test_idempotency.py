@@ -244,3 +244,24 @@ def test_an_abandoned_claim_that_created_nothing_is_forgotten(api_a, sim, termin
     again = post(api_a, "/payments", body, key="k-ab")
     assert again.status_code == 201, again.json()
     assert Intent.objects.count() == 1
+
+
+def test_a_provider_refusal_keeps_the_key_pointing_at_the_failed_intent(
+    api_a, terminal_a, credential, monkeypatch
+):
+    """The refusal is the key's answer, and the record still names the intent the create left
+    (failed): an operator following the key finds what happened at the provider."""
+    from transactions.gateway import GatewayError, PrismaGateway
+    from transactions.states import State
+
+    def refused(self, **kwargs):
+        raise GatewayError("Terminal inexistente", http_status=400, operation="payment_create")
+
+    monkeypatch.setattr(PrismaGateway, "payment_create", refused)
+    response = post(api_a, "/payments", _body(terminal_a, reference="P-REF"), key="refused-1")
+    assert response.status_code == 422
+    failed = Intent.objects.get()
+    assert failed.state == State.FAILED
+    record = IdempotencyRecord.objects.get(key="refused-1")
+    assert record.state == IdempotencyRecord.State.DONE
+    assert record.intent_id == failed.pk

@@ -1,0 +1,211 @@
+"""The base of every POS API view: API-key auth, per-key throttle, JSON only, problem+json, and
+the idempotent POST that runs at most once per Idempotency-Key and replays its answer.
+
+Every lookup is scoped to the key's store (404 outside it); every error is problem+json (see
+`transactions.api.problems`).
+"""
+
+import json
+import uuid
+
+from django.db.models import prefetch_related_objects
+from django.http import Http404
+from rest_framework import exceptions, serializers, status
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from transactions import selectors, services
+from transactions.api.auth import ApiKeyAuthentication, HasPosClient
+from transactions.api.idempotency import (
+    HEADER,
+    idempotency_claim,
+    idempotency_finish,
+    idempotency_forget_if_abandoned,
+    idempotency_key_is_valid,
+    idempotency_link,
+    idempotency_release,
+    request_fingerprint,
+)
+from transactions.api.models import IdempotencyRecord
+from transactions.api.problems import ApiProblem, problem_exception_handler
+from transactions.api.serializers import (
+    IntentOutputSerializer,
+)
+from transactions.errors import Code, IntentRuleError
+from transactions.models import Intent
+
+
+class SafeJSONParser(JSONParser):
+    """JSON that nests too deep is bad input (400), not a crash: Python's parser raises
+    RecursionError, which DRF does not turn into a ParseError."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON demasiado anidado.") from exc
+
+
+class PosApiView(APIView):
+    """Base of every POS API view: API-key auth, per-key throttle, JSON only, problem+json."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasPosClient]
+    renderer_classes = [JSONRenderer]
+    parser_classes = [SafeJSONParser]
+
+    def get_throttles(self):
+        from transactions.api.throttling import PosClientRateThrottle
+
+        return [PosClientRateThrottle()]
+
+    def get_exception_handler(self):
+        # Ours regardless of the project-wide setting: the API's error shape is its contract.
+        return problem_exception_handler
+
+    @property
+    def pos_client(self):
+        return self.request.auth
+
+    def intent_or_404(self, public_id: str, *, kind: str | None = None) -> Intent:
+        try:
+            uid = uuid.UUID(public_id)
+        except ValueError as exc:
+            raise Http404("Intención no encontrada") from exc
+        intent = selectors.intent_get_for_pos(pos_client=self.pos_client, public_id=uid)
+        if kind is not None and intent.kind != kind:
+            raise Http404("Intención no encontrada")
+        return intent
+
+
+# Exceptions that mean "nothing ran": the idempotency key is released, not answered.
+_NOTHING_RAN = (serializers.ValidationError, Http404, exceptions.NotFound, ApiProblem)
+
+
+class IdempotentPostMixin:
+    """Runs `perform_post` at most once per Idempotency-Key and replays its answer."""
+
+    def perform_post(self, request, *args, **kwargs) -> tuple[Response, int | None]:
+        raise NotImplementedError
+
+    def post(self, request, *args, **kwargs):
+        key = request.headers.get(HEADER)
+        if not key:
+            raise ApiProblem(
+                Code.IDEMPOTENCY_KEY_MISSING,
+                "Todo POST necesita el encabezado Idempotency-Key (p. ej. un UUID nuevo por "
+                "operación).",
+                field=HEADER,
+            )
+        if not idempotency_key_is_valid(key):
+            raise ApiProblem(
+                Code.IDEMPOTENCY_KEY_INVALID,
+                "Idempotency-Key: de 1 a 255 caracteres ASCII visibles, sin espacios.",
+                field=HEADER,
+            )
+        fingerprint = request_fingerprint(
+            method=request.method, path=request.path, data=request.data
+        )
+        record, claimed = idempotency_claim(
+            pos_client=self.pos_client,
+            key=key,
+            method=request.method,
+            path=request.path,
+            fingerprint=fingerprint,
+        )
+        if not claimed and idempotency_forget_if_abandoned(record=record):
+            # The request that held the key died before creating anything: start over.
+            record, claimed = idempotency_claim(
+                pos_client=self.pos_client,
+                key=key,
+                method=request.method,
+                path=request.path,
+                fingerprint=fingerprint,
+            )
+        if not claimed:
+            return self._answer_existing(record, fingerprint)
+        try:
+            with services.intent_created_listener(
+                lambda intent: idempotency_link(record=record, intent=intent)
+            ):
+                response, intent_id = self.perform_post(request, *args, **kwargs)
+        except _NOTHING_RAN:
+            idempotency_release(record=record)
+            raise
+        except IntentRuleError as exc:
+            # A refusal by the rules is the request's answer: a replay gets it again.
+            response = problem_exception_handler(exc, self.get_exception_handler_context())
+            intent_id = exc.intent_id
+        except Exception:
+            # Unexpected: never make it the key's permanent answer. If an intent was created,
+            # the key keeps pointing at it (a replay answers that intent); otherwise it is freed.
+            record.refresh_from_db(fields=["intent"])
+            if record.intent_id is None:
+                idempotency_release(record=record)
+            raise
+        stored = getattr(response, "stored_data", response.data)
+        body = json.loads(JSONRenderer().render(stored) or b"null")
+        idempotency_finish(
+            record=record,
+            status_code=response.status_code,
+            body=body,
+            content_type=response.content_type or "application/json",
+            intent_id=intent_id,
+        )
+        return response
+
+    def _answer_existing(self, record: IdempotencyRecord, fingerprint: str) -> Response:
+        if record.fingerprint != fingerprint:
+            raise ApiProblem(
+                Code.IDEMPOTENCY_KEY_REUSED,
+                "Este Idempotency-Key ya se usó con otro pedido (otra ruta o cuerpo). Use una "
+                "clave nueva para cada operación.",
+                field=HEADER,
+            )
+        if record.state == IdempotencyRecord.State.IN_PROGRESS and record.intent_id:
+            # Still running (or its process died mid-call) but the intent exists: answer what is
+            # known of it instead of making the POS wait or guess.
+            intent = Intent.objects.get(pk=record.intent_id)
+            response, _ = intent_response(intent, status.HTTP_201_CREATED)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        if record.state == IdempotencyRecord.State.IN_PROGRESS:
+            raise ApiProblem(
+                Code.IDEMPOTENCY_REQUEST_IN_PROGRESS,
+                "Un pedido con este Idempotency-Key todavía está en curso. Reintente en un "
+                "momento.",
+                headers={"Retry-After": "1"},
+            )
+        return Response(
+            record.response_body,
+            status=record.response_status,
+            content_type=record.response_content_type or None,
+            headers={"Idempotent-Replayed": "true"},
+        )
+
+
+def intent_response(
+    intent: Intent, status_code: int, *, reload: bool = True
+) -> tuple[Response, int]:
+    """The intent's JSON. After a service call the row is re-read (the service changed it in
+    several writes); a freshly selected row only needs its offered terminals."""
+    if reload:
+        intent = (
+            Intent.objects.select_related("terminal", "original")
+            .prefetch_related("offered_terminals")
+            .get(pk=intent.pk)
+        )
+    else:
+        prefetch_related_objects([intent], "offered_terminals")
+    data = IntentOutputSerializer(intent).data
+    headers = {"Location": data["links"]["self"]} if status_code == status.HTTP_201_CREATED else {}
+    return Response(data, status=status_code, headers=headers), intent.pk
+
+
+def valid_input(serializer_class, data, *, store) -> dict:
+    serializer = serializer_class(data=data, context={"store": store})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
