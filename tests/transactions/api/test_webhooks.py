@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from stores.services import pos_client_revoke
-from tests.transactions.api.conftest import API, make_intent, post
+from tests.factories import make_intent
+from tests.transactions.api.support import API, post
 from transactions import tasks_webhooks
 from transactions.api.models import IdempotencyRecord
 from transactions.webhooks import delivery as webhook_delivery
