@@ -1,4 +1,8 @@
-"""Races on one payment, slow answers, cancellations that do not register, a sweeper that errs."""
+"""Races on one payment, slow answers, cancellations that do not register, a sweeper that errs.
+
+A cross-cutting suite: each test crosses the services, the poller, the sweeper and the ledger,
+so it mirrors no single module.
+"""
 
 import threading
 from datetime import timedelta

@@ -1,4 +1,9 @@
-"""Webhooks: registration rules, signature recipe, retries with backoff, revoked clients."""
+"""Webhooks: registration rules, signature recipe, retries with backoff, revoked clients.
+
+End to end from the POS API: endpoints are registered through it, so these tests live beside
+its fixtures. They cover `transactions/webhooks/delivery.py` and `signing.py`; the services'
+rules and the payload are in tests/transactions/webhooks/.
+"""
 
 import hashlib
 import hmac
