@@ -1,12 +1,21 @@
-"""Plain factory functions with unique values from counters. Every keyword overrides a default."""
+"""Plain factory functions with unique values from counters. Every keyword overrides a default.
+
+`make_intent` is the suite's one way to write an intent row directly (no provider involved);
+tests of the real services go through them against the simulator instead.
+"""
 
 import itertools
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from stores.models import Credential, Environment, Membership, Merchant, PosClient, Store, Terminal
+from stores.selectors import credential_for_store
 from stores.services import pos_client_create
 from stores.validators import cuit_check_digit
+from transactions.models import Intent
+from transactions.states import FINAL_STATES, Kind, State
 
 DEFAULT_PASSWORD = "clave-de-prueba-123"
 DEFAULT_SECRET_KEY = "secreto-de-prueba-no-mostrar"
@@ -88,3 +97,68 @@ def make_membership(user, role: str, *, store: Store | None = None, merchant=Non
 def make_pos_client(store: Store | None = None, name: str | None = None) -> tuple[PosClient, str]:
     """A POS key through the real service; returns the client and its raw key."""
     return pos_client_create(store=store or make_store(), name=name or f"POS {_next()}")
+
+
+DEFAULT_AMOUNT = Decimal("1000.00")
+_UNSET = object()
+
+
+def make_intent(
+    store: Store,
+    *,
+    terminal: Terminal | None = None,
+    credential: Credential | None = None,
+    kind: str = Kind.PAYMENT,
+    state: str = State.PENDING,
+    amount=_UNSET,
+    offered_terminals: list[Terminal] | None = None,
+    **fields,
+) -> Intent:
+    """An intent row as the services would have left it, written directly (no provider).
+
+    Defaults, each overridden by passing the keyword:
+    - `credential`: the store's credential (`credential_for_store`), else a new one for the
+      store's merchant.
+    - `terminal` (the one that took it): none.
+    - `offered_terminals`: `[terminal]` when a terminal is given, else none; pass a list to
+      offer an intent no terminal has taken yet.
+    - `amount`: `DEFAULT_AMOUNT` ($1.000,00); `None` for a settlement, which carries no amount.
+    - `provider_id`: a unique `prov-<n>`, except for `created` (not sent yet) and `in_doubt`
+      (the provider may not know it), which have none.
+    - an approved payment carries what the provider reports on approval: a VISA card (`VI`)
+      with a unique last four, authorization code and ticket, batch 1, status `CONFIRMED`.
+    - a final state has `finished_at` now.
+    """
+    n = _next()
+    if amount is _UNSET:
+        amount = None if kind == Kind.SETTLEMENT else DEFAULT_AMOUNT
+    if credential is None:
+        credential = credential_for_store(store=store) or make_credential(
+            merchants=[store.merchant]
+        )
+    if state not in (State.CREATED, State.IN_DOUBT):
+        fields.setdefault("provider_id", f"prov-{n}")
+    if state == State.APPROVED and kind == Kind.PAYMENT:
+        fields.setdefault("card_brand", "VISA")
+        fields.setdefault("card_brand_code", "VI")
+        fields.setdefault("card_last_four", f"{n % 10000:04d}")
+        fields.setdefault("authorization_code", f"A{n:05d}")
+        fields.setdefault("ticket_number", str(n))
+        fields.setdefault("batch_number", 1)
+        fields.setdefault("provider_status", "CONFIRMED")
+    if state in FINAL_STATES:
+        fields.setdefault("finished_at", timezone.now())
+    intent = Intent.objects.create(
+        store=store,
+        credential=credential,
+        terminal=terminal,
+        kind=kind,
+        state=state,
+        amount=amount,
+        **fields,
+    )
+    if offered_terminals is None and terminal is not None:
+        offered_terminals = [terminal]
+    if offered_terminals:
+        intent.offered_terminals.set(offered_terminals)
+    return intent

@@ -166,31 +166,27 @@ def test_the_table_matches_the_url_arguments(route):
 
 def _objects(store: Store, terminal, credential: Credential, *, person_name: str) -> dict:
     """One object of each kind, all in `store`."""
-    from transactions.models import Batch, Intent
+    from transactions.models import Batch
     from transactions.states import Kind, State
     from transactions.webhooks.models import WebhookEndpoint
 
     now = timezone.now()
-    intent = Intent.objects.create(
-        store=store,
+    intent = factories.make_intent(
+        store,
         credential=credential,
         terminal=terminal,
-        kind=Kind.PAYMENT,
         state=State.APPROVED,
         amount=Decimal("100.00"),
-        card_brand="VISA",
-        card_brand_code="VI",
-        batch_number=1,
         provider_id=f"prov-{store.code}",
         finished_at=now,
     )
-    intent.offered_terminals.set([terminal])
-    settlement = Intent.objects.create(
-        store=store,
+    settlement = factories.make_intent(
+        store,
         credential=credential,
         terminal=terminal,
         kind=Kind.SETTLEMENT,
         state=State.APPROVED,
+        offered_terminals=[],
         finished_at=now,
     )
     batch = Batch.objects.create(

@@ -103,11 +103,3 @@ def new_page(browser, live_server):
     for context in contexts:
         context.close()
     assert not [p for p in problems if "favicon" not in p], problems
-
-
-def login(page, username: str, password: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")

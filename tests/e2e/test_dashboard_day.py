@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.conftest import login
+from tests.e2e.support import login
 from tests.factories import DEFAULT_PASSWORD
 from transactions.models import Intent
 from transactions.states import Kind

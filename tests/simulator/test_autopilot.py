@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.simulator.conftest import T1, T2
+from tests.simulator.support import T1, T2
 from tests.simulator.test_payments import assert_error
 
 pytestmark = pytest.mark.django_db

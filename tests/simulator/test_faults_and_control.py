@@ -3,7 +3,7 @@
 import pytest
 
 from simulator.models import SimCredential, SimIntention, SimTerminal
-from tests.simulator.conftest import BASE, CUIT, T1, T2
+from tests.simulator.support import BASE, CUIT, T1, T2
 from tests.simulator.test_payments import assert_error
 
 pytestmark = pytest.mark.django_db

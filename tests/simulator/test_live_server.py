@@ -7,7 +7,7 @@ import httpx
 import pytest
 from django.db import connection
 
-from tests.simulator.conftest import CUIT, PUBLIC_KEY, SECRET_KEY, T2, payment_body
+from tests.simulator.support import CUIT, PUBLIC_KEY, SECRET_KEY, T2, payment_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.simulator.conftest import BASE, PUBLIC_KEY, TOKEN
+from tests.simulator.support import BASE, PUBLIC_KEY, TOKEN
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.simulator.conftest import CUIT, PAYMENTS, T1, T2, paid_payment, payment_body
+from tests.simulator.support import CUIT, PAYMENTS, T1, T2, paid_payment, payment_body
 
 pytestmark = pytest.mark.django_db
 
@@ -291,7 +291,7 @@ def test_read_needs_matching_query_and_scope(api):
 
 def test_other_merchant_cannot_see_the_payment(api, client):
     from simulator import services
-    from tests.simulator.conftest import Api
+    from tests.simulator.support import Api
 
     payment_id = api.create_payment().json()["payment_data"]["payment_id"]
     services.credential_upsert(

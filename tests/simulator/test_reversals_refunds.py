@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.simulator.conftest import T1, T2, paid_payment
+from tests.simulator.support import T1, T2, paid_payment
 from tests.simulator.test_payments import DATE, assert_error
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.simulator.conftest import CUIT, PUBLIC_KEY, SECRET_KEY, T1, payment_body
+from tests.simulator.support import CUIT, PUBLIC_KEY, SECRET_KEY, T1, payment_body
 
 PAYMENTS = "/v1/paystore_terminals/terminal_payments/payments"
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from tests.simulator.conftest import BASE, T1, T2
+from tests.simulator.support import BASE, T1, T2
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.simulator.conftest import T1, T2
+from tests.simulator.support import T1, T2
 
 pytestmark = pytest.mark.django_db
 

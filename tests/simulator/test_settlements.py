@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.simulator.conftest import T1, T2, paid_payment
+from tests.simulator.support import T1, T2, paid_payment
 from tests.simulator.test_payments import DATE, assert_error
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +96,6 @@ def test_settlement_refused_while_terminal_has_pending_intention(api, control):
 def test_settlement_validation(api, query, title):
     full = api.q(terminal_id=T2, print_receipt="true")
     full.update(query)
-    from tests.simulator.conftest import SETTLEMENTS
+    from tests.simulator.support import SETTLEMENTS
 
     assert_error(api.call("POST", SETTLEMENTS, query=full), 400, title)

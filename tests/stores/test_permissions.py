@@ -136,8 +136,8 @@ class TestRestrict:
     def test_intents_are_scoped_by_their_store(self, manager_a, store_a, store_b, credential):
         from transactions.models import Intent
 
-        mine = Intent.objects.create(store=store_a, credential=credential, kind="payment")
-        Intent.objects.create(store=store_b, credential=credential, kind="payment")
+        mine = factories.make_intent(store_a, credential=credential)
+        factories.make_intent(store_b, credential=credential)
         assert list(restrict(Intent, user=manager_a)) == [mine]
 
     def test_merchants_memberships_and_credentials(
@@ -202,13 +202,14 @@ def test_restrict_reaches_the_store_through_a_terminal_or_a_pos_key(
 ):
     from django.utils import timezone
 
-    from transactions.models import Batch, Intent
+    from transactions.models import Batch
+    from transactions.states import Kind
     from transactions.webhooks.models import WebhookEndpoint
 
     batches = []
     for terminal in (terminal_a, terminal_b):
-        settlement = Intent.objects.create(
-            store=terminal.store, credential=credential, kind="settlement", terminal=terminal
+        settlement = factories.make_intent(
+            terminal.store, terminal=terminal, credential=credential, kind=Kind.SETTLEMENT
         )
         batches.append(
             Batch.objects.create(

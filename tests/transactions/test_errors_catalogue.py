@@ -5,6 +5,7 @@ import ast
 
 import pytest
 
+from tests.factories import make_intent
 from tests.transactions.source_scan import (
     CODE_TAKING_CALLS,
     call_name,
@@ -78,8 +79,6 @@ def test_every_code_named_in_the_source_is_a_member():
 
 
 def test_the_reversal_rule_answers_catalogue_codes(store_a, terminal_a, credential):
-    from tests.transactions.api.conftest import make_intent
-
     declined = make_intent(store_a, terminal=terminal_a, state="declined")
     allowed, (code, message) = reversal_allowed(payment=declined)
     assert not allowed and code is Code.REVERSAL_NOT_ALLOWED and message

@@ -1,4 +1,9 @@
-"""Lost create answers and crashes: found by search and adopted, or left in doubt; never re-sent."""
+"""Lost create answers and crashes: found by search and adopted, or left in doubt; never re-sent.
+
+The in-doubt life across modules: the resolver's search (`transactions/resolver.py`), the
+create pipeline's crash window (`services/pipeline.py`), the operator's resolution
+(`services/operator.py`) and the poller's handling of odd answers (`transactions/polling.py`).
+"""
 
 from datetime import timedelta
 from decimal import Decimal

@@ -1,4 +1,8 @@
-"""Races on one payment, slow answers, cancellations that do not register, a sweeper that errs."""
+"""Races on one payment, slow answers, cancellations that do not register, a sweeper that errs.
+
+A cross-cutting suite: each test crosses the services, the poller, the sweeper and the ledger,
+so it mirrors no single module.
+"""
 
 import threading
 from datetime import timedelta
@@ -8,6 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.transactions.support import approved_payment
 from transactions import polling, sweeper, tasks
 from transactions.errors import IntentRuleError
 from transactions.events import SWEEPER
@@ -27,16 +32,6 @@ from transactions.states import Kind, State
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _approved(sim, store, terminal, amount="1000.00", reference=""):
-    intent = payment_create(
-        store=store, terminals=[terminal], amount=Decimal(amount), reference=reference
-    )
-    sim.pick_and_pay(terminal.terminal_id)
-    intent = intent_refresh(intent=intent)
-    assert intent.state == State.APPROVED
-    return intent
-
-
 def test_a_live_reversal_blocks_a_refund_and_a_live_refund_blocks_a_reversal(
     sim, store_a, terminal_a
 ):
@@ -44,13 +39,13 @@ def test_a_live_reversal_blocks_a_refund_and_a_live_refund_blocks_a_reversal(
 
     other = factories.make_terminal(store_a, terminal_id="12121212")
     sim.register_terminal(other.terminal_id, store_a.merchant.cuit)
-    first = _approved(sim, store_a, terminal_a)
+    first = approved_payment(sim, store_a, terminal_a)
     reversal_create(payment=first)
     with pytest.raises(IntentRuleError) as exc:
         refund_create(store=store_a, terminal=other, amount=Decimal("1.00"), original=first)
     assert exc.value.code == "refund_exceeds_balance"
 
-    second = _approved(sim, store_a, other, amount="500.00")
+    second = approved_payment(sim, store_a, other, amount="500.00")
     refund_create(store=store_a, terminal=other, amount=Decimal("1.00"), original=second)
     with pytest.raises(IntentRuleError) as exc:
         reversal_create(payment=second)
@@ -65,7 +60,7 @@ def test_reversal_and_refund_racing_on_one_payment_never_both_go_out(sim, store_
 
     other = factories.make_terminal(store_a, terminal_id="13131313")
     sim.register_terminal(other.terminal_id, store_a.merchant.cuit)
-    payment = _approved(sim, store_a, terminal_a)
+    payment = approved_payment(sim, store_a, terminal_a)
     barrier = threading.Barrier(2)
     outcomes = []
 
@@ -153,7 +148,7 @@ def test_unregistered_cancellations_are_resent_spaced_out(sim, store_a, terminal
 def test_reversal_is_refused_once_a_later_settlement_closed_the_batch_even_without_its_row(
     sim, store_a, terminal_a
 ):
-    payment = _approved(sim, store_a, terminal_a)
+    payment = approved_payment(sim, store_a, terminal_a)
     settlement = settlement_create(terminal=terminal_a)
     assert reversal_allowed(payment=payment)[1][0] == "settlement_in_progress"
     intent_refresh(intent=settlement, wait=5)
@@ -179,7 +174,7 @@ def test_a_retried_order_gets_its_own_provider_reference(sim, store_a, terminal_
     assert second.reference == "ORD-77"
     sim.pick_and_pay(terminal_a.terminal_id)
     intent_refresh(intent=second)
-    reversal = _approved(sim, store_a, terminal_a, reference="ORD-78")
+    reversal = approved_payment(sim, store_a, terminal_a, reference="ORD-78")
     rev = reversal_create(payment=reversal)
     assert rev.kind == Kind.REVERSAL and rev.ecr_transaction_id == "ORD-78-A"
 

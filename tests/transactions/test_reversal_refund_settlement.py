@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.transactions.support import approved_payment
 from transactions.errors import IntentRuleError
 from transactions.models import Batch
 from transactions.selectors import refundable_balance, reversal_allowed
@@ -20,14 +21,6 @@ from transactions.states import Kind, State
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _approved(sim, store_a, terminal_a, amount="1000.00", card="visa_credito"):
-    intent = payment_create(store=store_a, terminals=[terminal_a], amount=Decimal(amount))
-    sim.pick_and_pay(terminal_a.terminal_id, card=card)
-    intent = intent_refresh(intent=intent)
-    assert intent.state == State.APPROVED
-    return intent
-
-
 def _close(sim, terminal_a):
     settlement = settlement_create(terminal=terminal_a)
     settlement = intent_refresh(intent=settlement, wait=5)
@@ -36,7 +29,7 @@ def _close(sim, terminal_a):
 
 
 def test_reversal_of_an_approved_payment_in_the_open_batch(sim, store_a, terminal_a):
-    payment = _approved(sim, store_a, terminal_a)
+    payment = approved_payment(sim, store_a, terminal_a)
     reversal = reversal_create(payment=payment)
     assert reversal.kind == Kind.REVERSAL and reversal.state == State.PENDING
     assert reversal.original == payment
@@ -51,7 +44,7 @@ def test_reversal_of_an_approved_payment_in_the_open_batch(sim, store_a, termina
 
 
 def test_after_the_batch_closes_reversal_is_refused_and_refund_is_offered(sim, store_a, terminal_a):
-    payment = _approved(sim, store_a, terminal_a)
+    payment = approved_payment(sim, store_a, terminal_a)
     _close(sim, terminal_a)
     allowed, reason = reversal_allowed(payment=payment)
     assert not allowed and reason[0] == "batch_closed"
@@ -82,7 +75,7 @@ def test_after_the_batch_closes_reversal_is_refused_and_refund_is_offered(sim, s
 
 
 def test_amex_payments_are_never_reversed(sim, store_a, terminal_a):
-    payment = _approved(sim, store_a, terminal_a, card="amex")
+    payment = approved_payment(sim, store_a, terminal_a, card="amex")
     with pytest.raises(IntentRuleError) as exc:
         reversal_create(payment=payment)
     assert exc.value.code == "reversal_not_allowed"
@@ -102,8 +95,8 @@ def test_reversal_of_a_declined_payment_is_refused(sim, store_a, terminal_a):
 
 
 def test_settlement_records_the_batch_and_reconciles_it(sim, store_a, terminal_a):
-    first = _approved(sim, store_a, terminal_a, amount="1000.00")
-    _approved(sim, store_a, terminal_a, amount="250.50", card="mastercard")
+    first = approved_payment(sim, store_a, terminal_a, amount="1000.00")
+    approved_payment(sim, store_a, terminal_a, amount="250.50", card="mastercard")
     reversal = reversal_create(payment=first)
     sim.pick_and_pay(terminal_a.terminal_id)
     intent_refresh(intent=reversal)
@@ -117,7 +110,7 @@ def test_settlement_records_the_batch_and_reconciles_it(sim, store_a, terminal_a
     assert batch.totals["net"] == "250.50"
     assert batch.verdict == Batch.Verdict.MATCHED, batch.differences
     # The next payment goes into the next batch.
-    nxt = _approved(sim, store_a, terminal_a, amount="1.00")
+    nxt = approved_payment(sim, store_a, terminal_a, amount="1.00")
     assert nxt.batch_number != first.batch_number
 
 

@@ -1,11 +1,10 @@
 """Reads: terminal live state, actions per role, scoping."""
 
-from decimal import Decimal
-
 import pytest
 from django.http import Http404
 
 from tests import factories
+from tests.factories import make_intent
 from transactions.models import Intent
 from transactions.selectors import (
     intent_actions_for_user,
@@ -13,30 +12,21 @@ from transactions.selectors import (
     terminal_live_state,
     terminal_states_for_store,
 )
-from transactions.states import Kind, State
+from transactions.states import State
 
 pytestmark = pytest.mark.django_db
-
-
-def _intent(store, credential, terminal, state, **kw):
-    intent = Intent.objects.create(
-        kind=kw.pop("kind", Kind.PAYMENT),
-        state=state,
-        store=store,
-        credential=credential,
-        amount=Decimal("10.00"),
-        terminal=terminal if state == State.APPROVED else None,
-        provider_id=kw.pop("provider_id", "p-1"),
-        **kw,
-    )
-    intent.offered_terminals.set([terminal])
-    return intent
 
 
 def test_terminal_states_agree_between_store_and_single_views(store_a, terminal_a, credential):
     idle = factories.make_terminal(store_a)
     disabled = factories.make_terminal(store_a, enabled=False)
-    busy = _intent(store_a, credential, terminal_a, State.PROCESSING, needs_attention=True)
+    busy = make_intent(
+        store_a,
+        credential=credential,
+        state=State.PROCESSING,
+        offered_terminals=[terminal_a],
+        needs_attention=True,
+    )
     states = {s.terminal.pk: s for s in terminal_states_for_store(store=store_a)}
     assert states[terminal_a.pk].state == "busy"
     assert states[terminal_a.pk].current_intent == busy
@@ -51,25 +41,36 @@ def test_terminal_states_agree_between_store_and_single_views(store_a, terminal_
 
 
 def test_actions_follow_the_role(store_a, terminal_a, credential, manager_a, cashier_a, finance):
-    approved = _intent(
-        store_a, credential, terminal_a, State.APPROVED, card_brand_code="VI", batch_number=5
+    approved = make_intent(
+        store_a,
+        credential=credential,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        card_brand_code="VI",
+        batch_number=5,
     )
     assert intent_actions_for_user(intent=approved, user=manager_a) == {"reverse", "refund"}
     assert intent_actions_for_user(intent=approved, user=cashier_a) == set()
     assert intent_actions_for_user(intent=approved, user=finance) == set()
-    pending = _intent(store_a, credential, factories.make_terminal(store_a), State.PENDING)
+    pending = make_intent(
+        store_a, credential=credential, offered_terminals=[factories.make_terminal(store_a)]
+    )
     assert intent_actions_for_user(intent=pending, user=cashier_a) == {"cancel"}
-    doubt = _intent(
-        store_a, credential, factories.make_terminal(store_a), State.IN_DOUBT, provider_id=""
+    doubt = make_intent(
+        store_a,
+        credential=credential,
+        state=State.IN_DOUBT,
+        offered_terminals=[factories.make_terminal(store_a)],
+        provider_id="",
     )
     assert intent_actions_for_user(intent=doubt, user=manager_a) == {"resolve"}
     assert intent_actions_for_user(intent=doubt, user=cashier_a) == set()
     # Known to the provider and flagged: a person may acknowledge it, never settle it by hand.
-    flagged = _intent(
+    flagged = make_intent(
         store_a,
-        credential,
-        factories.make_terminal(store_a),
-        State.PROCESSING,
+        credential=credential,
+        state=State.PROCESSING,
+        offered_terminals=[factories.make_terminal(store_a)],
         needs_attention=True,
     )
     assert intent_actions_for_user(intent=flagged, user=manager_a) == {"cancel", "acknowledge"}
@@ -78,7 +79,7 @@ def test_actions_follow_the_role(store_a, terminal_a, credential, manager_a, cas
 def test_intents_outside_the_users_stores_are_404(
     store_b, terminal_b, credential, manager_a, owner
 ):
-    other = _intent(store_b, credential, terminal_b, State.PENDING)
+    other = make_intent(store_b, credential=credential, offered_terminals=[terminal_b])
     with pytest.raises(Http404):
         intent_get_for_user(user=manager_a, public_id=other.public_id)
     with pytest.raises(Http404):

@@ -11,14 +11,12 @@ from transactions.transitions import intent_transition
 
 
 @pytest.fixture
-def make_intent(store_a, credential):
+def payment_in(store_a, credential):
+    """`payment_in(state)`: a payment of store A in that state."""
+
     def _make(state):
-        return Intent.objects.create(
-            kind=Kind.PAYMENT,
-            state=state,
-            store=store_a,
-            credential=credential,
-            amount=Decimal("10.00"),
+        return factories.make_intent(
+            store_a, credential=credential, state=state, amount=Decimal("10.00")
         )
 
     return _make
@@ -29,8 +27,8 @@ ALL_MOVES = [(a, b) for a in State for b in State if a != b]
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("from_state", "to_state"), ALL_MOVES)
-def test_each_move_is_allowed_exactly_when_the_table_says(make_intent, from_state, to_state):
-    intent = make_intent(from_state)
+def test_each_move_is_allowed_exactly_when_the_table_says(payment_in, from_state, to_state):
+    intent = payment_in(from_state)
     allowed = to_state in TRANSITIONS[from_state]
     assert intent_transition(intent, to_state=to_state) is allowed
     intent.refresh_from_db()
@@ -44,8 +42,8 @@ def test_final_states_have_no_way_out():
 
 
 @pytest.mark.django_db
-def test_a_stale_copy_cannot_overwrite_a_newer_state(make_intent):
-    intent = make_intent(State.PENDING)
+def test_a_stale_copy_cannot_overwrite_a_newer_state(payment_in):
+    intent = payment_in(State.PENDING)
     stale = Intent.objects.get(pk=intent.pk)
     assert intent_transition(intent, to_state=State.APPROVED)
     # The stale copy still believes the intent is pending: its move touches no row.
@@ -56,8 +54,8 @@ def test_a_stale_copy_cannot_overwrite_a_newer_state(make_intent):
 
 
 @pytest.mark.django_db
-def test_reaching_a_final_state_sets_finished_and_stops_polling(make_intent):
-    intent = make_intent(State.PROCESSING)
+def test_reaching_a_final_state_sets_finished_and_stops_polling(payment_in):
+    intent = payment_in(State.PROCESSING)
     intent_transition(intent, to_state=State.DECLINED)
     intent.refresh_from_db()
     assert intent.finished_at is not None
@@ -101,10 +99,9 @@ def test_failed_create_frees_the_terminal_but_stale_doubt_does_too(store_a, term
 
     from transactions.services.pipeline import busy_terminals
 
-    intent = Intent.objects.create(
-        kind=Kind.PAYMENT, state=State.IN_DOUBT, store=store_a, credential=credential
+    intent = factories.make_intent(
+        store_a, credential=credential, state=State.IN_DOUBT, offered_terminals=[terminal_a]
     )
-    intent.offered_terminals.set([terminal_a])
     assert busy_terminals([terminal_a]) == [terminal_a]
     Intent.objects.filter(pk=intent.pk).update(created_at=timezone.now() - timedelta(minutes=3))
     assert busy_terminals([terminal_a]) == [], "not found in the fast window: not on a screen"

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.transactions.api.conftest import API, make_intent, post
+from tests.factories import make_intent
+from tests.transactions.api.support import API, post
 from transactions.models import Intent
 
 ENDPOINTS = [

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from django.db import connection, connections
 
-from tests.transactions.api.conftest import live_post
+from tests.transactions.api.support import live_post
 from transactions.api.models import IdempotencyRecord
 from transactions.models import Intent
 

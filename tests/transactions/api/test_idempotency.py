@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.transactions.api.conftest import make_intent, post
+from tests.factories import make_intent
+from tests.transactions.api.support import post
 from transactions import services
 from transactions.api.idempotency import idempotency_prune
 from transactions.api.models import IdempotencyRecord

@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.transactions.api.conftest import API, make_intent
+from tests.factories import make_intent
+from tests.transactions.api.support import API
 from transactions.models import Batch
 
 

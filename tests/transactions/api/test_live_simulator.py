@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.transactions.api.conftest import live_post
+from tests.transactions.api.support import live_post
 from transactions.models import Intent
 from transactions.webhooks.signing import webhook_verify
 

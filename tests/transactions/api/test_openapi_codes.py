@@ -4,7 +4,7 @@ documented with the status it answers, and nothing else is documented."""
 import pytest
 import yaml
 
-from tests.transactions.api.conftest import post
+from tests.transactions.api.support import post
 from tests.transactions.source_scan import code_references
 from transactions.api import schema_docs
 from transactions.api.models import IdempotencyRecord

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from drf_spectacular.validation import validate_schema
 
-from tests.transactions.api.conftest import API
+from tests.transactions.api.support import API
 
 
 @pytest.fixture

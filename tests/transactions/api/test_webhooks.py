@@ -1,4 +1,9 @@
-"""Webhooks: registration rules, signature recipe, retries with backoff, revoked clients."""
+"""Webhooks: registration rules, signature recipe, retries with backoff, revoked clients.
+
+End to end from the POS API: endpoints are registered through it, so these tests live beside
+its fixtures. They cover `transactions/webhooks/delivery.py` and `signing.py`; the services'
+rules and the payload are in tests/transactions/webhooks/.
+"""
 
 import hashlib
 import hmac
@@ -10,7 +15,8 @@ import pytest
 from django.utils import timezone
 
 from stores.services import pos_client_revoke
-from tests.transactions.api.conftest import API, make_intent, post
+from tests.factories import make_intent
+from tests.transactions.api.support import API, post
 from transactions import tasks_webhooks
 from transactions.api.models import IdempotencyRecord
 from transactions.webhooks import delivery as webhook_delivery

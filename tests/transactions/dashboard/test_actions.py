@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from django.urls import reverse
 
+from tests.factories import make_intent
 from transactions import services
 from transactions.errors import Code, IntentRuleError
 
@@ -77,12 +78,13 @@ def test_charge_allowed(client_for, request, persona, terminal_a, calls, payment
 
 
 def test_charge_with_htmx_answers_the_live_box(client_for, cashier_a, terminal_a, calls, store_a):
-    from tests.transactions.dashboard.conftest import make_intent
-
     calls.result = make_intent(
-        store_a, terminal_a.store.merchant.credentials.first(), terminal_a,
-        state="pending", provider_id="p-9",
-    )  # fmt: skip
+        store_a,
+        credential=terminal_a.store.merchant.credentials.first(),
+        terminal=terminal_a,
+        state="pending",
+        provider_id="p-9",
+    )
     response = _post(
         client_for(cashier_a), "terminal_charge", terminal_a, CHARGE, headers={"HX-Request": "true"}
     )
@@ -174,10 +176,10 @@ def test_actions_on_another_store_are_404_for_its_non_members(
 
 
 def test_reverse_redirects_to_the_new_reversal(
-    client_for, manager_a, payment_a, calls, store_a, terminal_a, intent_factory
+    client_for, manager_a, payment_a, calls, store_a, terminal_a
 ):
-    reversal = intent_factory(
-        store_a, terminal_a, kind="reversal", state="pending", original=payment_a
+    reversal = make_intent(
+        store_a, terminal=terminal_a, kind="reversal", state="pending", original=payment_a
     )
     calls.result = reversal
     response = _post(client_for(manager_a), "intent_reverse", payment_a)
@@ -225,10 +227,8 @@ def test_refund_passes_amount_and_original(client_for, manager_a, payment_a, cal
     assert kwargs["terminal"] == payment_a.terminal
 
 
-def test_resolve_needs_evidence_and_reason(
-    client_for, manager_a, store_a, terminal_a, intent_factory, calls
-):
-    doubt = intent_factory(store_a, terminal_a, state="in_doubt")
+def test_resolve_needs_evidence_and_reason(client_for, manager_a, store_a, terminal_a, calls):
+    doubt = make_intent(store_a, terminal=terminal_a, state="in_doubt")
     client = client_for(manager_a)
     response = _post(client, "intent_resolve", doubt, {"outcome": "approved"})
     assert response.status_code == 422
@@ -280,11 +280,14 @@ def test_batch_close_permissions(
     assert _post(client, "batch_close_terminal", terminal_a).status_code == expected
 
 
-def test_batch_close_terminal_shows_progress(
-    client_for, manager_a, terminal_a, store_a, calls, intent_factory
-):
-    settlement = intent_factory(
-        store_a, terminal_a, kind="settlement", state="pending", amount=None, provider_id="s-1"
+def test_batch_close_terminal_shows_progress(client_for, manager_a, terminal_a, store_a, calls):
+    settlement = make_intent(
+        store_a,
+        terminal=terminal_a,
+        kind="settlement",
+        state="pending",
+        amount=None,
+        provider_id="s-1",
     )
     calls.result = settlement
     response = _post(client_for(manager_a), "batch_close_terminal", terminal_a)

@@ -30,14 +30,11 @@ CSV = reverse("dashboard:homologation_csv")
 
 
 def make(store, credential, **kw) -> Intent:
-    """An intent as the services leave it once final (the provider knows it: a provider_id)."""
-    n = next(_seq)
-    kw.setdefault("kind", Kind.PAYMENT)
+    """An intent as the services leave it once final: approved unless told, with a provider id
+    shaped like the provider's (a UUID), since the CSV for Prisma lists them."""
     kw.setdefault("state", State.APPROVED)
-    kw.setdefault("amount", Decimal("1000.00"))
-    kw.setdefault("provider_id", f"pid-{n:04d}-0000-4000-8000-000000000000")
-    kw.setdefault("finished_at", timezone.now())
-    return Intent.objects.create(store=store, credential=credential, **kw)
+    kw.setdefault("provider_id", f"pid-{next(_seq):04d}-0000-4000-8000-000000000000")
+    return factories.make_intent(store, credential=credential, **kw)
 
 
 def call(credential, *, status, outcome, operation="payment_read", seconds_later=0):

@@ -6,7 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.factories import make_intent
 from transactions.models import Intent
+from transactions.states import State
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +31,8 @@ def test_list_of_an_outsider_is_empty(client_for, outsider, payment_a):
     assert _ids(client_for(outsider).get(URL)) == set()
 
 
-def test_filters(client_for, owner, store_a, terminal_a, payment_a, payment_b, intent_factory):
-    declined = intent_factory(store_a, terminal_a, state="declined", reference="PED-77")
+def test_filters(client_for, owner, store_a, terminal_a, payment_a, payment_b):
+    declined = make_intent(store_a, terminal=terminal_a, state="declined", reference="PED-77")
     client = client_for(owner)
     assert _ids(client.get(URL, {"state": "declined"})) == {str(declined.public_id)}
     assert _ids(client.get(URL, {"reference": "ped-7"})) == {str(declined.public_id)}
@@ -64,9 +66,9 @@ def test_a_store_outside_scope_is_not_a_valid_filter(client_for, manager_a, stor
     assert str(payment_b.public_id) not in response.content.decode()
 
 
-def test_pagination(client_for, owner, store_a, terminal_a, intent_factory):
+def test_pagination(client_for, owner, store_a, terminal_a):
     for _ in range(55):
-        intent_factory(store_a, terminal_a)
+        make_intent(store_a, terminal=terminal_a, state=State.APPROVED)
     client = client_for(owner)
     first = client.get(URL, {"state": "approved"})
     assert len(first.context["page"].object_list) == 50
@@ -105,8 +107,8 @@ def test_csv_export_respects_scope_and_filters(client_for, manager_a, payment_a,
     assert str(payment_a.public_id) not in text
 
 
-def test_csv_export_defuses_formulas(client_for, owner, store_a, terminal_a, intent_factory):
-    intent_factory(store_a, terminal_a, reference="=HYPERLINK(1)")
+def test_csv_export_defuses_formulas(client_for, owner, store_a, terminal_a):
+    make_intent(store_a, terminal=terminal_a, state=State.APPROVED, reference="=HYPERLINK(1)")
     text = b"".join(
         client_for(owner).get(reverse("dashboard:intent_export_csv")).streaming_content
     ).decode()

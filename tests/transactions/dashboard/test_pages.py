@@ -3,6 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from tests.factories import make_intent
+from transactions.states import State
+
 pytestmark = pytest.mark.django_db
 
 PERSONAS = ["owner", "manager_a", "cashier_a", "finance"]
@@ -63,21 +66,26 @@ def test_home_of_an_outsider_is_empty(client_for, outsider, payment_a):
     assert "$ 1.234,56" not in body
 
 
-def test_home_lists_what_needs_a_person_in_red(
-    client_for, manager_a, store_a, terminal_a, intent_factory
-):
-    stuck = intent_factory(store_a, terminal_a, state="in_doubt", amount="77.00")
+def test_home_lists_what_needs_a_person_in_red(client_for, manager_a, store_a, terminal_a):
+    stuck = make_intent(store_a, terminal=terminal_a, state="in_doubt", amount="77.00")
     body = client_for(manager_a).get("/").content.decode()
     assert "Requiere una persona" in body
     assert str(stuck.public_id) in body
 
 
 def test_home_net_subtracts_reversals_and_refunds(
-    client_for, owner, store_a, terminal_a, payment_a, intent_factory
+    client_for, owner, store_a, terminal_a, payment_a
 ):
-    intent_factory(store_a, terminal_a, kind="reversal", original=payment_a, amount=None)
-    intent_factory(store_a, terminal_a, kind="refund", amount="34.56")
-    intent_factory(store_a, terminal_a, state="declined", amount="99.00")
+    make_intent(
+        store_a,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        kind="reversal",
+        original=payment_a,
+        amount=None,
+    )
+    make_intent(store_a, terminal=terminal_a, state=State.APPROVED, kind="refund", amount="34.56")
+    make_intent(store_a, terminal=terminal_a, state="declined", amount="99.00")
     body = client_for(owner).get("/").content.decode()
     section = body.split('id="store-')[1]
     assert '<span class="tile-value" data-kpi="approved-amount">$ 1.234,56</span>' in section
@@ -156,18 +164,18 @@ def test_intent_outside_scope_is_404(client_for, persona, request, payment_b):
 
 
 def test_in_doubt_intent_offers_resolve_to_manager_not_cashier(
-    client_for, manager_a, cashier_a, store_a, terminal_a, intent_factory
+    client_for, manager_a, cashier_a, store_a, terminal_a
 ):
-    doubt = intent_factory(store_a, terminal_a, state="in_doubt", amount="50.00")
+    doubt = make_intent(store_a, terminal=terminal_a, state="in_doubt", amount="50.00")
     url = reverse("dashboard:intent_detail", args=[doubt.public_id])
     assert 'data-action="resolve"' in client_for(manager_a).get(url).content.decode()
     assert 'data-action="resolve"' not in client_for(cashier_a).get(url).content.decode()
 
 
 def test_pending_intent_polls_and_final_does_not(
-    client_for, cashier_a, store_a, terminal_a, payment_a, intent_factory
+    client_for, cashier_a, store_a, terminal_a, payment_a
 ):
-    pending = intent_factory(store_a, terminal_a, state="pending", provider_id="p-1")
+    pending = make_intent(store_a, terminal=terminal_a, state="pending", provider_id="p-1")
     live = client_for(cashier_a).get(reverse("dashboard:intent_detail", args=[pending.public_id]))
     assert 'hx-trigger="every 1s"' in live.content.decode()
     assert 'data-action="cancel"' in live.content.decode()
@@ -178,13 +186,15 @@ def test_pending_intent_polls_and_final_does_not(
 
 
 def test_reversal_is_explained_when_the_batch_is_closed(
-    client_for, manager_a, payment_a, terminal_a, store_a, intent_factory
+    client_for, manager_a, payment_a, terminal_a, store_a
 ):
     from django.utils import timezone
 
     from transactions.models import Batch
 
-    settlement = intent_factory(store_a, terminal_a, kind="settlement", amount=None)
+    settlement = make_intent(
+        store_a, terminal=terminal_a, state=State.APPROVED, kind="settlement", amount=None
+    )
     Batch.objects.create(
         terminal=terminal_a, batch_number=1, settlement=settlement, closed_at=timezone.now()
     )
@@ -205,12 +215,14 @@ def test_reversal_is_explained_when_the_batch_is_closed(
     [("owner", True), ("manager_a", True), ("cashier_a", False), ("finance", False)],
     indirect=["persona"],
 )
-def test_batch_page(client_for, persona, can_close, terminal_a, store_a, intent_factory):
+def test_batch_page(client_for, persona, can_close, terminal_a, store_a):
     from django.utils import timezone
 
     from transactions.models import Batch
 
-    settlement = intent_factory(store_a, terminal_a, kind="settlement", amount=None)
+    settlement = make_intent(
+        store_a, terminal=terminal_a, state=State.APPROVED, kind="settlement", amount=None
+    )
     batch = Batch.objects.create(
         terminal=terminal_a,
         batch_number=7,
@@ -227,12 +239,14 @@ def test_batch_page(client_for, persona, can_close, terminal_a, store_a, intent_
     assert "CIERRE DE LOTE 7" in detail.content.decode()
 
 
-def test_batch_of_another_store_is_404(client_for, manager_a, terminal_b, store_b, intent_factory):
+def test_batch_of_another_store_is_404(client_for, manager_a, terminal_b, store_b):
     from django.utils import timezone
 
     from transactions.models import Batch
 
-    settlement = intent_factory(store_b, terminal_b, kind="settlement", amount=None)
+    settlement = make_intent(
+        store_b, terminal=terminal_b, state=State.APPROVED, kind="settlement", amount=None
+    )
     batch = Batch.objects.create(
         terminal=terminal_b, batch_number=3, settlement=settlement, closed_at=timezone.now()
     )

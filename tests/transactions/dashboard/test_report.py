@@ -19,6 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tests.factories import make_intent
 from transactions.models import Batch
 from transactions.reporting import daily
 from transactions.states import Kind, State
@@ -44,14 +45,15 @@ def frozen():
 
 
 @pytest.fixture
-def pay(store_a, terminal_a, intent_factory):
+def pay(store_a, terminal_a):
     """An approved payment of store A finished at `when` (10:00 of DAY by default)."""
 
     def _pay(amount="1000.00", *, when=None, store=None, terminal=None, **kw):
         kw.setdefault("payment_type", "CREDIT")
-        return intent_factory(
+        return make_intent(
             store or store_a,
-            terminal or terminal_a,
+            terminal=terminal or terminal_a,
+            state=State.APPROVED,
             amount=Decimal(amount),
             finished_at=when or at(10),
             **kw,
@@ -61,7 +63,7 @@ def pay(store_a, terminal_a, intent_factory):
 
 
 @pytest.fixture
-def day_of_store_a(pay, store_a, terminal_a, intent_factory):
+def day_of_store_a(pay, store_a, terminal_a):
     """A realistic day: payments of three brands, credit and debit, several plans; a reversal,
     a refund, a decline, a failure, a cancellation, and one in doubt."""
     visa = pay("1234.56", card_brand="VISA", installments=1)
@@ -70,20 +72,31 @@ def day_of_store_a(pay, store_a, terminal_a, intent_factory):
     pay("2000.00", card_brand="AMEX", card_brand_code="AM", installments=12)
     pay("100.00", card_brand="VISA", installments=18)
     # A reversal row without an amount moves its payment's amount.
-    intent_factory(
-        store_a, terminal_a, kind=Kind.REVERSAL, original=visa, amount=None, finished_at=at(11)
+    make_intent(
+        store_a,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        kind=Kind.REVERSAL,
+        original=visa,
+        amount=None,
+        finished_at=at(11),
     )
-    intent_factory(
-        store_a, terminal_a, kind=Kind.REFUND, amount=Decimal("200.00"), finished_at=at(12)
+    make_intent(
+        store_a,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        kind=Kind.REFUND,
+        amount=Decimal("200.00"),
+        finished_at=at(12),
     )
     # Not approved: counted, never summed into money.
-    intent_factory(store_a, terminal_a, state=State.DECLINED, finished_at=at(13))
-    intent_factory(store_a, terminal_a, state=State.FAILED, finished_at=at(13))
-    intent_factory(store_a, terminal_a, state=State.CANCELLED, finished_at=at(13))
+    make_intent(store_a, terminal=terminal_a, state=State.DECLINED, finished_at=at(13))
+    make_intent(store_a, terminal=terminal_a, state=State.FAILED, finished_at=at(13))
+    make_intent(store_a, terminal=terminal_a, state=State.CANCELLED, finished_at=at(13))
     # A declined reversal moved nothing.
-    intent_factory(
+    make_intent(
         store_a,
-        terminal_a,
+        terminal=terminal_a,
         kind=Kind.REVERSAL,
         state=State.DECLINED,
         original=visa,
@@ -218,10 +231,11 @@ def test_page_defaults_to_today_for_every_permitted_store(
     assert "$ 1.500,00" in body
 
 
-def _batch(terminal, number, *, verdict, closed_at, intent_factory, **kw):
-    settlement = intent_factory(
+def _batch(terminal, number, *, verdict, closed_at, **kw):
+    settlement = make_intent(
         terminal.store,
-        terminal,
+        terminal=terminal,
+        state=State.APPROVED,
         kind=Kind.SETTLEMENT,
         amount=None,
         batch_number=number,
@@ -245,21 +259,19 @@ def _batch(terminal, number, *, verdict, closed_at, intent_factory, **kw):
 
 
 def test_batches_closed_that_day_are_listed_with_verdicts_and_differences(
-    client_for, manager_a, store_a, terminal_a, intent_factory
+    client_for, manager_a, store_a, terminal_a
 ):
     matched = _batch(
         terminal_a,
         7,
         verdict=Batch.Verdict.MATCHED,
         closed_at=at(22),
-        intent_factory=intent_factory,
     )
     mismatch = _batch(
         terminal_a,
         8,
         verdict=Batch.Verdict.MISMATCH,
         closed_at=at(23, 10),
-        intent_factory=intent_factory,
         differences=[
             {
                 "line": "MASTERCARD",
@@ -275,12 +287,12 @@ def test_batches_closed_that_day_are_listed_with_verdicts_and_differences(
         6,
         verdict=Batch.Verdict.MATCHED,
         closed_at=at(22, day=DAY - dt.timedelta(days=1)),
-        intent_factory=intent_factory,
     )
     # A close the provider confirmed whose Batch row was never written.
-    orphan = intent_factory(
+    orphan = make_intent(
         store_a,
-        terminal_a,
+        terminal=terminal_a,
+        state=State.APPROVED,
         kind=Kind.SETTLEMENT,
         amount=None,
         batch_number=9,
@@ -303,11 +315,13 @@ def test_batches_closed_that_day_are_listed_with_verdicts_and_differences(
 
 
 def test_in_doubt_and_flagged_intents_of_the_day_are_listed(
-    client_for, finance, store_a, terminal_a, intent_factory, pay
+    client_for, finance, store_a, terminal_a, pay
 ):
-    in_doubt = intent_factory(store_a, terminal_a, state=State.IN_DOUBT, amount=Decimal("777.00"))
+    in_doubt = make_intent(
+        store_a, terminal=terminal_a, state=State.IN_DOUBT, amount=Decimal("777.00")
+    )
     flagged = pay("10.00", needs_attention=True, attention_reason="Estado desconocido de Prisma")
-    old = intent_factory(store_a, terminal_a, state=State.IN_DOUBT)
+    old = make_intent(store_a, terminal=terminal_a, state=State.IN_DOUBT)
     old.created_at = at(12, day=DAY - dt.timedelta(days=1))
     old.save(update_fields=["created_at"])
     quiet = pay("20.00")
@@ -401,7 +415,7 @@ def test_a_future_date_is_refused(client_for, owner, store_a):
 # --- Queries -----------------------------------------------------------------------------------
 
 
-def _fill(n, *, start=0, pay, intent_factory, store_a, terminal_a, store_b, terminal_b, payment):
+def _fill(n, *, start=0, pay, store_a, terminal_a, store_b, terminal_b, payment):
     brands = ["VISA", "MASTERCARD", "CABAL", "AMEX"]
     for i in range(start, start + n):
         pay(
@@ -411,19 +425,21 @@ def _fill(n, *, start=0, pay, intent_factory, store_a, terminal_a, store_b, term
             payment_type=["CREDIT", "DEBIT"][i % 2],
         )
         pay("20.00", store=store_b, terminal=terminal_b)
-        intent_factory(
+        make_intent(
             store_a,
-            terminal_a,
+            terminal=terminal_a,
+            state=State.APPROVED,
             kind=Kind.REFUND,
             original=payment,
             amount=Decimal("1.00"),
             finished_at=at(11),
         )
-        intent_factory(store_a, terminal_a, state=State.IN_DOUBT)
-        intent_factory(store_b, terminal_b, state=State.DECLINED, finished_at=at(12))
-        settlement = intent_factory(
+        make_intent(store_a, terminal=terminal_a, state=State.IN_DOUBT)
+        make_intent(store_b, terminal=terminal_b, state=State.DECLINED, finished_at=at(12))
+        settlement = make_intent(
             store_a,
-            terminal_a,
+            terminal=terminal_a,
+            state=State.APPROVED,
             kind=Kind.SETTLEMENT,
             amount=None,
             batch_number=1000 + i,
@@ -451,7 +467,6 @@ def test_query_count_does_not_grow_with_rows(
     client_for,
     owner,
     pay,
-    intent_factory,
     store_a,
     terminal_a,
     store_b,
@@ -464,7 +479,6 @@ def test_query_count_does_not_grow_with_rows(
     params = {"fecha": "2026-11-27"}
     kw = {
         "pay": pay,
-        "intent_factory": intent_factory,
         "store_a": store_a,
         "terminal_a": terminal_a,
         "store_b": store_b,
@@ -519,7 +533,7 @@ def _xlsx(response):
 
 
 def test_xlsx_has_the_three_sheets_with_numeric_amounts(
-    client_for, owner, store_a, terminal_a, intent_factory, day_of_store_a, pay
+    client_for, owner, store_a, terminal_a, day_of_store_a, pay
 ):
     late = pay(
         "1234.56", when=at(23, 30), reference="=CMD()", card_last_four="4242", installments=6
@@ -529,7 +543,6 @@ def test_xlsx_has_the_three_sheets_with_numeric_amounts(
         7,
         verdict=Batch.Verdict.MISMATCH,
         closed_at=at(22),
-        intent_factory=intent_factory,
         differences=[
             {
                 "line": "VISA",

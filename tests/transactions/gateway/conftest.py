@@ -4,7 +4,6 @@ with the suite-wide personas of `tests/conftest.py`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from tests.transactions.gateway.support import (
     TERMINAL_1,
     TERMINAL_2,
     FakePrisma,
+    SimWorld,
     make_credential,
     make_merchant,
 )
@@ -65,14 +65,6 @@ def fake_gateway(db, fake_prisma, sleeps) -> Callable[..., PrismaGateway]:
     yield build
     for gateway in built:
         gateway.close()
-
-
-@dataclass
-class SimWorld:
-    control: SimulatorControl
-    credential: object
-    gateway: PrismaGateway
-    issued_tokens: list[str]
 
 
 @pytest.fixture

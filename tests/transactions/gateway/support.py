@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from stores.models import Credential, Merchant
+from tests.simulator_client import SimulatorControl
+from transactions.gateway import PrismaGateway
 
 GW_CUIT = "30-71234567-1"
 GW_PUBLIC_KEY = "pk_gateway_test"
@@ -123,3 +125,14 @@ class FakePrisma:
 
 def json_of(request: httpx.Request):
     return json.loads(request.content) if request.content else None
+
+
+@dataclass
+class SimWorld:
+    """What the `sim` fixture of the gateway tests gives: the simulator's control client, our
+    credential there, a gateway pointed at it and every token that gateway obtained."""
+
+    control: SimulatorControl
+    credential: object
+    gateway: PrismaGateway
+    issued_tokens: list[str]

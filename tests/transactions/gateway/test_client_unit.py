@@ -13,7 +13,8 @@ import pytest
 import time_machine
 from django.core.cache import cache
 
-from stores.models import Store
+from stores.models import Credential, Store
+from tests.factories import make_intent
 from tests.transactions.gateway.support import (
     GW_CUIT,
     GW_PUBLIC_KEY,
@@ -31,7 +32,7 @@ from transactions.gateway import (
     ReversalRequest,
     gateway_for,
 )
-from transactions.models import GatewayCall, Intent
+from transactions.models import GatewayCall
 
 PAY = "/v1/paystore_terminals/terminal_payments/payments"
 REV = "/v1/paystore_terminals/terminal_reversals/reversals"
@@ -612,9 +613,8 @@ def test_another_process_holding_the_token_lock_is_waited_for(db, fake_prisma):
 def test_call_rows_link_the_intent(fake_gateway, fake_prisma, gw_merchant):
     gateway = fake_gateway()
     store = Store.objects.create(merchant=gw_merchant, name="Centro", code="centro-gw")
-    intent = Intent.objects.create(
-        kind="payment", store=store, credential_id=gateway.credential_id, amount=Decimal("1")
-    )
+    credential = Credential.objects.get(pk=gateway.credential_id)
+    intent = make_intent(store, credential=credential, amount=Decimal("1"))
     fake_prisma.on("GET", PID, payment_answer())
     gateway.payment_get(cuit=GW_CUIT, payment_id=PID, intent_id=intent.pk)
     row = GatewayCall.objects.get(operation="payment_get")

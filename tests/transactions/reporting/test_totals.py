@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from tests.transactions.dashboard.conftest import make_intent
+from tests.factories import make_intent
 from transactions.reporting.daily import daily_report, daily_report_operations
 from transactions.reporting.totals import batch_totals, store_day_totals
 from transactions.states import Kind, State
@@ -38,7 +38,8 @@ def make(store_a, terminal_a, credential):
 
     def _make(amount="1000.00", **kw):
         amount = None if amount is None else Decimal(amount)
-        return make_intent(store_a, credential, terminal_a, amount=amount, **kw)
+        kw.setdefault("state", State.APPROVED)
+        return make_intent(store_a, credential=credential, terminal=terminal_a, amount=amount, **kw)
 
     return _make
 
@@ -149,7 +150,13 @@ def test_hoy_costs_two_queries_however_many_stores_and_sales(
 ):
     for i in range(5):
         make("10.00", card_brand=["VISA", "Visa", "CABAL"][i % 3], installments=1 + i)
-        make_intent(store_b, credential, terminal_b, amount=Decimal("1.00"))
+        make_intent(
+            store_b,
+            credential=credential,
+            terminal=terminal_b,
+            state=State.APPROVED,
+            amount=Decimal("1.00"),
+        )
     with django_assert_num_queries(2):
         a, b = store_day_totals(stores=[store_a, store_b])
     assert (a.store, a.approved_amount, b.store, b.approved_amount) == (

@@ -25,8 +25,8 @@ def intent_webhook_payload(*, intent: Intent) -> dict:
 
 def _approved_payment(store, terminal, credential) -> Intent:
     pos_client, _ = factories.make_pos_client(store, name="Caja central")
-    intent = Intent.objects.create(
-        store=store,
+    intent = factories.make_intent(
+        store,
         credential=credential,
         kind="payment",
         state="approved",
@@ -52,7 +52,6 @@ def _approved_payment(store, terminal, credential) -> Intent:
         client_receipt="ticket cliente",
         merchant_receipt="ticket comercio",
     )
-    intent.offered_terminals.set([terminal])
     moment = dt.datetime(2026, 3, 2, 15, 4, 5, tzinfo=dt.UTC)
     Intent.objects.filter(pk=intent.pk).update(
         created_at=moment, updated_at=moment, taken_at=moment, finished_at=moment
@@ -118,12 +117,14 @@ def test_the_payload_of_an_approved_payment_is_pinned(store_a, terminal_a, crede
 
 
 def test_a_settlement_has_no_amount_and_no_card(store_a, terminal_a, credential):
-    intent = Intent.objects.create(
-        store=store_a,
+    # Closed on one terminal, never offered to any (a close is not picked at a terminal).
+    intent = factories.make_intent(
+        store_a,
         credential=credential,
         kind="settlement",
         state="approved",
         terminal=terminal_a,
+        offered_terminals=[],
     )
     payload = intent_webhook_payload(intent=intent)
     assert (payload["amount"], payload["card"], payload["offered_terminals"]) == (None, None, [])

@@ -1,5 +1,7 @@
 """Webhook services: URL rules through the address policy, pausing and resuming an endpoint."""
 
+from decimal import Decimal
+
 import pytest
 from django.utils import timezone
 
@@ -79,10 +81,8 @@ def test_a_stale_copy_does_not_undo_a_pause(endpoint, owner):
 def test_a_paused_endpoint_gets_its_pending_deliveries_cancelled(
     endpoint, store_a, terminal_a, credential, owner
 ):
-    from transactions.models import Intent
-
-    intent = Intent.objects.create(
-        store=store_a, credential=credential, kind="payment", state="approved", amount="10.00"
+    intent = factories.make_intent(
+        store_a, credential=credential, state="approved", amount=Decimal("10.00")
     )
     pending = WebhookDelivery.objects.create(
         endpoint=endpoint,

@@ -1,4 +1,9 @@
-"""The life of a payment against the simulator over real HTTP: create, take, pay, cancel, race."""
+"""The life of a payment against the simulator over real HTTP: create, take, pay, cancel, race.
+
+Tests of `transactions/services/create.py` (`payment_create`) and of cancelling a payment
+(`transactions/services/cancel.py`); reversals, refunds and batch closes are in
+`test_reversal_refund_settlement.py`.
+"""
 
 from decimal import Decimal
 
