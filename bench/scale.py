@@ -10,7 +10,8 @@ terminal-day, ~3 IntentEvents and ~2 GatewayCall rows per intent), with `bulk_cr
 signals, no provider calls): times in Buenos Aires business hours, the usual brands (and some
 "Visa"), cuotas, mostly approved with some declined, cancelled, failed and a few in doubt.
 PostgreSQL when DATABASE_URL is set (only the server is taken from it: the script creates and
-drops its own database, `ecrportal_bench_scale`), else a SQLite file in a temp dir.
+drops its own database, `ecrportal_bench_scale` or --db-name: two runs at once need two names),
+else a SQLite file in a temp dir.
 
 Production configuration: DEBUG=0, ECR_TESTING=0, persistent connections, collected static
 files, HTTPS requests. It measures, logged in as an owner of every store:
@@ -76,20 +77,20 @@ GOAL_XLSX_S = 1.0
 # --- Environment: production settings, our own database -------------------------------------
 
 
-def _postgres_database(keep: bool) -> tuple[str, Callable[[], None]]:
+def _postgres_database(keep: bool, name: str) -> tuple[str, Callable[[], None]]:
     """Creates the bench database on the server of DATABASE_URL; returns its URL and a drop
-    function. Only `ecrportal_bench_scale` is ever created or dropped."""
+    function. Only that database (`--db-name`) is ever created or dropped."""
     import psycopg
 
     given = os.environ["DATABASE_URL"]
     parts = urlsplit(given)
     maintenance_name = parts.path.lstrip("/") or "postgres"
-    if maintenance_name == BENCH_DB:
+    if maintenance_name == name:
         maintenance_name = "postgres"
     maintenance = urlunsplit(parts._replace(path=f"/{maintenance_name}"))
     with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
     def drop():
         from django.db import connections
@@ -98,9 +99,9 @@ def _postgres_database(keep: bool) -> tuple[str, Callable[[], None]]:
         if keep:
             return
         with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}")), drop
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
 def configure_environment(tmp: Path) -> None:
@@ -984,6 +985,9 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=15, help="timed requests per page")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
+        "--db-name", default=BENCH_DB, help="PostgreSQL database to create and drop (own runs)"
+    )
+    parser.add_argument(
         "--page-timeout", type=float, default=SLOW_ONCE_S, help="s; a page this slow is cut"
     )
     parser.add_argument("--xlsx-probe", help=argparse.SUPPRESS)
@@ -1000,8 +1004,8 @@ def main() -> int:
     configure_environment(tmp)
     drop = None
     if os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"], drop = _postgres_database(args.keep)
-        where = f"PostgreSQL, database {BENCH_DB}"
+        os.environ["DATABASE_URL"], drop = _postgres_database(args.keep, args.db_name)
+        where = f"PostgreSQL, database {args.db_name}"
     else:
         os.environ["SQLITE_PATH"] = str(tmp / "portal.sqlite3")
         where = f"SQLite {os.environ['SQLITE_PATH']}"
