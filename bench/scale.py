@@ -1,0 +1,1191 @@
+#!/usr/bin/env python
+"""Dashboard at scale: what each page and export costs with one day of history vs the whole.
+
+    .venv/bin/python bench/scale.py [--intents N] [--stores S] [--days D] [--keep]
+                                    [--reps 15] [--page-timeout 60]
+
+Seeds a throw-away database with a store-month by default (5 stores x 6 terminals x 30 days x
+300 payments, plus ~3 % reversals, ~2 % refunds, one settlement and its Batch row per
+terminal-day, ~3 IntentEvents and ~2 GatewayCall rows per intent), with `bulk_create` (no
+signals, no provider calls): times in Buenos Aires business hours, the usual brands (and some
+"Visa"), cuotas, mostly approved with some declined, cancelled, failed and a few in doubt.
+PostgreSQL when DATABASE_URL is set (only the server is taken from it: the script creates and
+drops its own database, `ecrportal_bench_scale` or --db-name: two runs at once need two names),
+else a SQLite file in a temp dir.
+
+Production configuration: DEBUG=0, ECR_TESTING=0, persistent connections, collected static
+files, HTTPS requests. It measures, logged in as an owner of every store:
+
+1. every dashboard page and export with only the latest day seeded (median/p95, queries);
+2. the query count of each page at 10 and at 100 stores (extra stores, one terminal each, a
+   few sales today; removed again afterwards);
+3. the same pages once the rest of the history is seeded, and the ratio full/day;
+4. the daily report vs one hand-written SQL GROUP BY returning the same totals, a month of
+   reports vs one grouped SQL, and the XLSX of a store-day and of the merchant-day in a fresh
+   process (time and peak RSS).
+
+Goals (issue 10): ratio <= 1.5, p95 <= 300 ms per page, query counts constant with rows and
+stores, daily report <= 2x the SQL, a month <= 2x one grouped SQL, store-day XLSX <= 1 s. The
+last line is `scale: OK` or `scale: FAILED (<what>)`. Loops are bounded: a request is cut at
+`--page-timeout` (no statement starts after it; PostgreSQL cancels a running one through
+statement_timeout, SQLite through a progress handler), and a page cut once is recorded, shown
+as "cut", and not repeated; other pages repeat up to --reps times or about 20 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import gc
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "ecrportal_bench_scale"
+FERNET_KEY = "p7nWezPIC70-6hBUpYVIxZx9rkBrLoXVBW0wuXy6c4c="  # throw-away, bench only
+HOST = "portal.bench.invalid"
+TZ = zoneinfo.ZoneInfo("America/Argentina/Buenos_Aires")
+TERMINALS_PER_STORE = 6
+BATCH_SIZE = 5000
+SLOW_ONCE_S = 60.0  # a page this slow once is recorded and not repeated
+PAGE_BUDGET_S = 20.0  # repetitions of one page stop after this long (at least 3 runs)
+
+GOAL_RATIO = 1.5
+GOAL_P95_MS = 300.0
+GOAL_REPORT_VS_SQL = 2.0
+GOAL_XLSX_S = 1.0
+
+
+# --- Environment: production settings, our own database -------------------------------------
+
+
+def _postgres_database(keep: bool, name: str) -> tuple[str, Callable[[], None]]:
+    """Creates the bench database on the server of DATABASE_URL; returns its URL and a drop
+    function. Only that database (`--db-name`) is ever created or dropped."""
+    import psycopg
+
+    given = os.environ["DATABASE_URL"]
+    parts = urlsplit(given)
+    maintenance_name = parts.path.lstrip("/") or "postgres"
+    if maintenance_name == name:
+        maintenance_name = "postgres"
+    maintenance = urlunsplit(parts._replace(path=f"/{maintenance_name}"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        from django.db import connections
+
+        connections.close_all()
+        if keep:
+            return
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
+
+
+def configure_environment(tmp: Path) -> None:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="ecrportal.settings",
+        DEBUG="0",
+        ECR_TESTING="0",
+        ECR_SIMULATOR="0",
+        SECRET_KEY="bench-scale-" + "x" * 40,
+        ALLOWED_HOSTS=HOST,
+        ECR_ENCRYPTION_KEYS=FERNET_KEY,
+        LOG_LEVEL="ERROR",
+        BENCH_STATIC_ROOT=str(tmp / "static"),
+    )
+
+
+def setup_django() -> None:
+    import django
+    from django.conf import settings
+    from django.db import connection
+
+    django.setup()
+    # Production keeps connections (CONN_MAX_AGE=60 with DATABASE_URL); SQLite alike here.
+    if connection.vendor == "sqlite":
+        settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+        connection.settings_dict["CONN_MAX_AGE"] = 60
+    # Production serves collectstatic's output (manifest storage); a temp dir keeps the
+    # worktree clean. Set before anything reads the storage or WhiteNoise starts.
+    settings.STATIC_ROOT = os.environ["BENCH_STATIC_ROOT"]
+
+
+# --- Seeding ----------------------------------------------------------------------------------
+
+BRANDS = [  # (card_brand, code, acquirer, weight)
+    ("VISA", "VI", "PRISMA", 44),
+    ("MASTERCARD", "MC", "PRISMA", 28),
+    ("AMEX", "AM", "AMEX", 8),
+    ("NARANJA", "NJ", "PRISMA", 10),
+    ("CABAL", "CB", "PRISMA", 6),
+    ("Visa", "VI", "PRISMA", 4),  # the provider's spelling varies
+]
+BRAND_WEIGHTS = [b[3] for b in BRANDS]
+INSTALLMENTS = [1, 3, 6, 12]
+INSTALLMENT_WEIGHTS = [60, 20, 12, 8]
+RECEIPT = (
+    "{brand}\nCOMERCIO BENCH S.A.\nSUCURSAL {store}\nTERMINAL {terminal}  LOTE {batch}\n"
+    "CUPON {ticket}  AUT {auth}\nTARJETA ************{last4}\n{ptype} {cuotas} CUOTA(S)\n"
+    "TOTAL $ {amount}\n{when}\nFIRMA ..................................\n"
+    "ACLARACION .............................\nCOPIA {copy}\n"
+)
+
+
+class _NoAutoNow:
+    """Lets bulk_create write the seeded created_at/updated_at instead of now()."""
+
+    def __init__(self, *models):
+        self.fields = [
+            f
+            for m in models
+            for f in m._meta.concrete_fields
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        ]
+
+    def __enter__(self):
+        self.saved = [(f, f.auto_now, f.auto_now_add) for f in self.fields]
+        for f in self.fields:
+            f.auto_now = f.auto_now_add = False
+
+    def __exit__(self, *exc):
+        for f, auto_now, auto_now_add in self.saved:
+            f.auto_now, f.auto_now_add = auto_now, auto_now_add
+
+
+@dataclass
+class Counts:
+    intents: int = 0
+    events: int = 0
+    calls: int = 0
+    offers: int = 0
+    batches: int = 0
+
+    def add(self, other: Counts) -> None:
+        for name in ("intents", "events", "calls", "offers", "batches"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class Seeder:
+    """Writes history for some stores, one local day at a time."""
+
+    def __init__(self, *, first_day: dt.date, seed: int = 10):
+        from stores.models import Credential, Environment, Membership, Merchant
+        from stores.validators import cuit_check_digit
+
+        self.rng = random.Random(seed)
+        self.first_day = first_day
+        serial = 4242
+        while cuit_check_digit(f"30{70000000 + serial:08d}") is None:
+            serial += 1
+        body = f"30{70000000 + serial:08d}"
+        self.merchant = Merchant.objects.create(
+            cuit=f"{body[:2]}-{body[2:]}-{cuit_check_digit(body)}", legal_name="Bench Comercio S.A."
+        )
+        credential = Credential(
+            name="Bench homologación",
+            environment=Environment.HOMOLOGATION,
+            base_url="https://prisma.invalid",
+            public_key="bench-pk",
+        )
+        credential.set_secret("bench-sk")
+        credential.save()
+        credential.merchants.set([self.merchant])
+        self.credential = credential
+        from django.contrib.auth import get_user_model
+
+        self.owner = get_user_model().objects.create_user(username="bench-owner", password=None)
+        Membership.objects.create(user=self.owner, merchant=self.merchant, role="owner")
+        self.terminal_serial = 0
+
+    def add_stores(self, count: int, *, prefix: str, terminals: int) -> list:
+        from stores.models import Store, Terminal
+
+        stores = []
+        for i in range(count):
+            store = Store.objects.create(
+                merchant=self.merchant, name=f"{prefix.title()} {i + 1}", code=f"{prefix}-{i + 1}"
+            )
+            for _ in range(terminals):
+                self.terminal_serial += 1
+                Terminal.objects.create(
+                    store=store,
+                    terminal_id=f"{60_000_000 + self.terminal_serial:08d}",
+                    label=f"Caja {self.terminal_serial}",
+                    model="Paystore P2",
+                )
+            stores.append(store)
+        return stores
+
+    # One terminal-day: payments, their followups, the close.
+    def _moment(self, day: dt.date, hour_from: float = 9.0, hour_to: float = 21.0) -> dt.datetime:
+        seconds = self.rng.uniform(hour_from * 3600, hour_to * 3600)
+        midnight = dt.datetime.combine(day, dt.time.min, tzinfo=TZ)
+        return (midnight + dt.timedelta(seconds=seconds)).astimezone(dt.UTC)
+
+    def _provider_fields(self, intent, *, status: str, when: dt.datetime) -> None:
+        intent.provider_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
+        intent.provider_status = status
+        intent.provider_status_at = when
+        intent.ecr_transaction_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
+
+    def _payment(self, store, terminal, day, ticket: int, batch: int):
+        from transactions.models import Intent
+        from transactions.states import Kind, State
+
+        rng = self.rng
+        created = self._moment(day)
+        brand, code, acquirer, _ = rng.choices(BRANDS, BRAND_WEIGHTS)[0]
+        debit = brand in ("VISA", "MASTERCARD", "CABAL", "Visa") and rng.random() < 0.35
+        cuotas = 1 if debit else rng.choices(INSTALLMENTS, INSTALLMENT_WEIGHTS)[0]
+        amount = Decimal(rng.randint(50_000, 15_000_000)) / 100
+        roll = rng.random()
+        needs_attention = False
+        if roll < 0.9045:
+            state, status = State.APPROVED, "CONFIRMED"
+        elif roll < 0.9545:
+            state, status = State.DECLINED, "DECLINED"
+        elif roll < 0.9795:
+            state, status = State.CANCELLED, "UNDONE"
+        elif roll < 0.9993:
+            state, status = State.FAILED, "ERROR"
+        elif roll < 0.9997:
+            state, status, needs_attention = State.IN_DOUBT, "", True
+        else:  # approved, but the provider said something we do not know first
+            state, status, needs_attention = State.APPROVED, "CONFIRMED", True
+        taken = created + dt.timedelta(seconds=rng.uniform(4, 25))
+        finished = taken + dt.timedelta(seconds=rng.uniform(12, 45))
+        intent = Intent(
+            kind=Kind.PAYMENT,
+            state=state,
+            store=store,
+            credential=self.credential,
+            terminal=terminal,
+            amount=amount,
+            installments=cuotas,
+            reference=f"{store.code}-{day:%m%d}-{terminal.terminal_id}-{ticket}",
+            menu_text="Venta",
+            created_at=created,
+            sent_at=created + dt.timedelta(milliseconds=300),
+            taken_at=taken,
+            updated_at=finished,
+        )
+        if state == State.IN_DOUBT:
+            intent.taken_at = None
+            intent.updated_at = created
+            intent.attention_reason = "Prisma no respondió la creación: en duda."
+            intent.ecr_transaction_id = uuid.UUID(int=rng.getrandbits(128)).hex
+            return intent
+        self._provider_fields(intent, status=status, when=finished)
+        intent.finished_at = finished
+        intent.needs_attention = needs_attention
+        if needs_attention:
+            intent.attention_reason = "Prisma respondió un estado desconocido."
+        intent.payment_type = "DEBIT" if debit else "CREDIT"
+        intent.acquirer = acquirer
+        intent.card_brand = brand
+        intent.card_brand_code = code
+        intent.entry_mode = rng.choice(["CHIP", "CONTACTLESS", "CONTACTLESS", "SWIPE"])
+        intent.card_bin = f"{rng.randint(400000, 559999)}"
+        intent.card_last_four = f"{rng.randint(0, 9999):04d}"
+        if state == State.APPROVED:
+            intent.authorized_amount = amount
+            intent.authorization_code = f"{rng.randint(0, 999999):06d}"
+            intent.ticket_number = str(ticket)
+            intent.batch_number = batch
+            intent.response_code = "00"
+            intent.response_message = "APROBADA"
+            fields = {
+                "brand": brand.upper(),
+                "store": store.name.upper(),
+                "terminal": terminal.terminal_id,
+                "batch": batch,
+                "ticket": ticket,
+                "auth": intent.authorization_code,
+                "last4": intent.card_last_four,
+                "ptype": "DEBITO" if debit else "CREDITO",
+                "cuotas": cuotas,
+                "amount": amount,
+                "when": finished.astimezone(TZ).strftime("%d/%m/%Y %H:%M"),
+            }
+            intent.client_receipt = RECEIPT.format(copy="CLIENTE", **fields)
+            intent.merchant_receipt = RECEIPT.format(copy="COMERCIO", **fields)
+        else:
+            intent.response_code = "05"
+            intent.response_message = {"declined": "RECHAZADA", "failed": "ERROR"}.get(state, "")
+        return intent
+
+    def _followup(self, payment, kind: str, day: dt.date):
+        from transactions.models import Intent
+        from transactions.states import Kind, State
+
+        rng = self.rng
+        after = payment.finished_at.astimezone(TZ)
+        start_hour = after.hour + after.minute / 60 + 0.05
+        created = self._moment(day, min(start_hour, 21.8), 21.9)
+        finished = created + dt.timedelta(seconds=rng.uniform(10, 40))
+        approved = rng.random() < 0.95
+        if kind == Kind.REVERSAL:
+            amount = payment.amount if rng.random() < 0.5 else None
+            status = "REVERSED" if approved else "REVERSAL_DECLINED"
+        else:
+            amount = (payment.amount * Decimal(rng.randint(20, 100)) / 100).quantize(
+                Decimal("0.01")
+            )
+            status = "CONFIRMED" if approved else "DECLINED"
+        intent = Intent(
+            kind=kind,
+            state=State.APPROVED if approved else State.DECLINED,
+            store=payment.store,
+            credential=self.credential,
+            terminal=payment.terminal,
+            original=payment,
+            amount=amount,
+            authorized_amount=(amount or payment.amount) if approved else None,
+            created_at=created,
+            sent_at=created + dt.timedelta(milliseconds=300),
+            taken_at=created + dt.timedelta(seconds=5),
+            finished_at=finished,
+            updated_at=finished,
+            card_brand=payment.card_brand,
+            card_brand_code=payment.card_brand_code,
+            card_last_four=payment.card_last_four,
+            payment_type=payment.payment_type,
+            batch_number=payment.batch_number,
+        )
+        self._provider_fields(intent, status=status, when=finished)
+        return intent
+
+    def _settlement(self, store, terminal, day: dt.date, batch: int):
+        from transactions.models import Intent
+        from transactions.states import Kind, State
+
+        created = self._moment(day, 22.0, 22.05)
+        finished = created + dt.timedelta(seconds=self.rng.uniform(20, 90))
+        intent = Intent(
+            kind=Kind.SETTLEMENT,
+            state=State.APPROVED,
+            store=store,
+            credential=self.credential,
+            terminal=terminal,
+            batch_number=batch,
+            created_at=created,
+            sent_at=created + dt.timedelta(milliseconds=300),
+            taken_at=created + dt.timedelta(seconds=5),
+            finished_at=finished,
+            updated_at=finished,
+        )
+        self._provider_fields(intent, status="CONFIRMED", when=finished)
+        return intent
+
+    def seed_day(self, stores, day: dt.date, per_terminal: int, *, full_day: bool = True) -> Counts:
+        """Writes one local day of every terminal of `stores`. `full_day` adds reversals,
+        refunds and the close (with its Batch row)."""
+        from transactions.models import Batch, GatewayCall, Intent, IntentEvent
+        from transactions.states import Kind, State
+
+        rng = self.rng
+        batch = 100 + (day - self.first_day).days
+        payments, offers_all = [], []
+        for store in stores:
+            terminals = list(store.terminals.all())
+            for terminal in terminals:
+                for ticket in range(1, per_terminal + 1):
+                    payment = self._payment(store, terminal, day, ticket, batch)
+                    payments.append(payment)
+                    # Most charges go to the terminal chosen; some POS offer the whole store.
+                    offers_all.append(terminals if rng.random() < 0.08 else [terminal])
+        with _NoAutoNow(Intent, IntentEvent, GatewayCall):
+            Intent.objects.bulk_create(payments, batch_size=BATCH_SIZE)
+            followups, settlements = [], []
+            if full_day:
+                for payment in payments:
+                    if payment.state != State.APPROVED:
+                        continue
+                    roll = rng.random()
+                    if roll < 0.03 and payment.card_brand_code != "AM":
+                        followups.append(self._followup(payment, Kind.REVERSAL, day))
+                    elif roll < 0.05:
+                        followups.append(self._followup(payment, Kind.REFUND, day))
+                for store in stores:
+                    for terminal in store.terminals.all():
+                        settlements.append(self._settlement(store, terminal, day, batch))
+                Intent.objects.bulk_create(followups + settlements, batch_size=BATCH_SIZE)
+            rest = followups + settlements
+            through = Intent.offered_terminals.through
+            offers = [
+                through(intent_id=p.pk, terminal_id=t.pk)
+                for p, terminals in zip(payments, offers_all, strict=True)
+                for t in terminals
+            ] + [through(intent_id=i.pk, terminal_id=i.terminal_id) for i in rest]
+            through.objects.bulk_create(offers, batch_size=BATCH_SIZE)
+            events, calls = self._history(payments + rest)
+            IntentEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
+            GatewayCall.objects.bulk_create(calls, batch_size=BATCH_SIZE)
+            batches = [
+                Batch(
+                    terminal_id=s.terminal_id,
+                    batch_number=s.batch_number,
+                    settlement=s,
+                    closed_at=s.finished_at,
+                    closing_ticket=f"CIERRE DE LOTE {s.batch_number}\nTERMINAL {s.terminal_id}",
+                    totals=self._batch_totals(s, payments, followups),
+                    verdict=Batch.Verdict.MATCHED,
+                )
+                for s in settlements
+            ]
+            Batch.objects.bulk_create(batches, batch_size=BATCH_SIZE)
+        return Counts(
+            intents=len(payments) + len(rest),
+            events=len(events),
+            calls=len(calls),
+            offers=len(offers),
+            batches=len(batches),
+        )
+
+    @staticmethod
+    def _batch_totals(settlement, payments, followups) -> dict:
+        from transactions.states import Kind, State
+
+        def approved(items, kind):
+            return [
+                i
+                for i in items
+                if i.terminal_id == settlement.terminal_id
+                and i.kind == kind
+                and i.state == State.APPROVED
+            ]
+
+        gross = sum((p.amount for p in approved(payments, Kind.PAYMENT)), Decimal("0"))
+        reversals = approved(followups, Kind.REVERSAL)
+        refunds = approved(followups, Kind.REFUND)
+        rev = sum((r.authorized_amount for r in reversals), Decimal("0"))
+        ref = sum((r.authorized_amount for r in refunds), Decimal("0"))
+        return {
+            "gross": str(gross),
+            "reversals": {"count": len(reversals), "amount": str(rev)},
+            "refunds": {"count": len(refunds), "amount": str(ref)},
+            "net": str(gross - rev - ref),
+        }
+
+    def _history(self, intents) -> tuple[list, list]:
+        """~3 events and ~2 provider calls per intent, as the lifecycle writes them."""
+        from transactions.models import GatewayCall, IntentEvent
+        from transactions.states import Kind, State
+
+        events, calls = [], []
+        paths = {
+            Kind.PAYMENT: "/v1/payments",
+            Kind.REVERSAL: "/v1/reversals",
+            Kind.REFUND: "/v1/refunds",
+            Kind.SETTLEMENT: "/v1/settlements",
+        }
+        for intent in intents:
+            created = intent.created_at
+            events.append(
+                IntentEvent(
+                    intent_id=intent.pk,
+                    created_at=created,
+                    type=IntentEvent.Type.CREATED,
+                    to_state=State.CREATED,
+                    actor_label="pos",
+                )
+            )
+            path = paths[intent.kind]
+            calls.append(
+                GatewayCall(
+                    credential_id=self.credential.pk,
+                    intent_id=intent.pk,
+                    operation=f"{intent.kind}_create",
+                    method="POST",
+                    path=path,
+                    http_status=201 if intent.provider_id else None,
+                    outcome=GatewayCall.Outcome.OK
+                    if intent.provider_id
+                    else GatewayCall.Outcome.IN_DOUBT,
+                    duration_ms=self.rng.randint(120, 900),
+                    created_at=intent.sent_at,
+                )
+            )
+            if not intent.provider_id:  # in doubt: the create's answer was lost
+                events.append(
+                    IntentEvent(
+                        intent_id=intent.pk,
+                        created_at=intent.sent_at,
+                        type=IntentEvent.Type.STATE,
+                        from_state=State.CREATED,
+                        to_state=State.IN_DOUBT,
+                        actor_label="sistema",
+                        message="Sin respuesta de Prisma.",
+                    )
+                )
+                continue
+            events.append(
+                IntentEvent(
+                    intent_id=intent.pk,
+                    created_at=intent.sent_at,
+                    type=IntentEvent.Type.STATE,
+                    from_state=State.CREATED,
+                    to_state=State.PENDING,
+                    provider_status="PAYMENT_REQUEST",
+                    actor_label="sistema",
+                )
+            )
+            events.append(
+                IntentEvent(
+                    intent_id=intent.pk,
+                    created_at=intent.finished_at,
+                    type=IntentEvent.Type.PROVIDER,
+                    from_state=State.PENDING,
+                    to_state=intent.state,
+                    provider_status=intent.provider_status,
+                    actor_label="sweeper",
+                    raw={
+                        "id": intent.provider_id,
+                        "status": intent.provider_status,
+                        "amount": str(intent.amount or ""),
+                        "card_brand": intent.card_brand,
+                        "last_four": intent.card_last_four,
+                    },
+                )
+            )
+            calls.append(
+                GatewayCall(
+                    credential_id=self.credential.pk,
+                    intent_id=intent.pk,
+                    operation=f"{intent.kind}_get",
+                    method="GET",
+                    path=f"{path}/{intent.provider_id}",
+                    http_status=200,
+                    outcome=GatewayCall.Outcome.OK,
+                    duration_ms=self.rng.randint(60, 400),
+                    created_at=intent.finished_at,
+                )
+            )
+        return events, calls
+
+
+def analyze() -> None:
+    """What autovacuum does after a load: fresh planner statistics."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+
+
+# --- Measuring ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    key: str
+    label: str
+    url: str
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Timing:
+    times: list[float] = field(default_factory=list)
+    queries: int | None = None
+    status: int = 0
+    cut: bool = False  # slower than SLOW_ONCE_S once: not repeated
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.times) * 1000 if self.times else float("nan")
+
+    @property
+    def p95(self) -> float:
+        if not self.times:
+            return float("nan")
+        ordered = sorted(self.times)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000
+
+
+class PageTimeout(Exception):
+    """A page ran past SLOW_ONCE_S: its next statement is not run."""
+
+
+_deadline = [float("inf")]
+_guarded = [None]
+
+
+def _guard(execute, sql, params, many, context):
+    """Bounds one request: no statement starts after the deadline, and the database cancels
+    a running one (PostgreSQL statement_timeout, SQLite progress handler)."""
+    if time.monotonic() > _deadline[0]:
+        raise PageTimeout(sql[:60])
+    conn = context["connection"]
+    raw = conn.connection
+    if raw is not _guarded[0]:
+        if conn.vendor == "postgresql":
+            with raw.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {int(SLOW_ONCE_S * 1000)}")
+        elif conn.vendor == "sqlite":
+            raw.set_progress_handler(lambda: int(time.monotonic() > _deadline[0]), 100_000)
+        _guarded[0] = raw
+    return execute(sql, params, many, context)
+
+
+def _get(client, page: Page) -> tuple[float, int]:
+    """One request, read to the end; status 0 when it was cut at SLOW_ONCE_S."""
+    from django.db import close_old_connections, connection
+
+    started = time.perf_counter()
+    _deadline[0] = time.monotonic() + SLOW_ONCE_S
+    try:
+        with connection.execute_wrapper(_guard):
+            response = client.get(page.url, secure=True, **page.headers)
+            if response.streaming:
+                for _chunk in response.streaming_content:
+                    pass
+            else:
+                _ = response.content
+            status = response.status_code
+    except Exception as exc:  # a cut page, or a failure to report
+        status = 0 if time.perf_counter() - started >= SLOW_ONCE_S * 0.99 else 500
+        if status:
+            print(f"  {page.key}: {type(exc).__name__}: {str(exc)[:200]}")
+        close_old_connections()
+    finally:
+        _deadline[0] = float("inf")
+    return time.perf_counter() - started, status
+
+
+def measure_page(client, page: Page, reps: int) -> Timing:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timing = Timing()
+    with CaptureQueriesContext(connection) as captured:
+        first, timing.status = _get(client, page)
+    timing.queries = len(captured) if timing.status else None
+    if first > SLOW_ONCE_S or timing.status == 0:
+        timing.times, timing.cut = [first], True
+        return timing
+    if first > 1.0:  # slow pages: the first run counts (no time for a warm-up)
+        timing.times.append(first)
+    started = time.perf_counter()
+    while len(timing.times) < reps:
+        if len(timing.times) >= 3 and time.perf_counter() - started > PAGE_BUDGET_S:
+            break
+        elapsed, status = _get(client, page)
+        timing.times.append(elapsed)
+        if status == 0:
+            timing.cut = True
+            break
+        timing.status = status if status != 200 else timing.status
+    return timing
+
+
+def count_queries(client, page: Page) -> int | None:
+    """Statements of one request (None when it was cut: a partial count says nothing)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        _elapsed, status = _get(client, page)
+    return len(captured) if status else None
+
+
+def time_call(function, reps: int, budget: float = 30.0) -> list[float]:
+    times = []
+    started = time.perf_counter()
+    while len(times) < reps:
+        t0 = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - t0)
+        if times[-1] > SLOW_ONCE_S or (len(times) >= 3 and time.perf_counter() - started > budget):
+            break
+    return times
+
+
+def build_pages(seeder: Seeder, store, latest: dt.date) -> list[Page]:
+    from django.urls import reverse
+
+    from transactions.models import Batch, Intent
+    from transactions.states import Kind, State
+
+    terminal = store.terminals.order_by("pk").first()
+    payment = (
+        Intent.objects.filter(
+            terminal=terminal, kind=Kind.PAYMENT, state=State.APPROVED, followups__isnull=True
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    batch = Batch.objects.filter(terminal=terminal).order_by("-closed_at").first()
+    day = latest.isoformat()
+    r = reverse
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    return [
+        Page("hoy", "Hoy", r("dashboard:home")),
+        Page(
+            "terminal", "terminal page", r("dashboard:terminal_detail", args=[terminal.public_id])
+        ),
+        Page(
+            "live",
+            "terminal live box",
+            r("dashboard:terminal_live", args=[terminal.public_id]),
+            htmx,
+        ),
+        Page("intents1", "intents list p1", r("dashboard:intent_list")),
+        Page("intents100", "intents list p100", r("dashboard:intent_list") + "?page=100"),
+        Page("intent", "intent detail", r("dashboard:intent_detail", args=[payment.public_id])),
+        Page("batches", "batches list", r("dashboard:batch_index")),
+        Page("batch", "batch detail", r("dashboard:batch_detail", args=[batch.public_id])),
+        Page("report", "daily report", r("dashboard:daily_report") + f"?fecha={day}"),
+        Page("homolog", "homologation", r("dashboard:homologation")),
+        Page("settings", "settings", r("dashboard:settings")),
+        Page(
+            "intents_csv",
+            "export intents CSV (day)",
+            r("dashboard:intent_export_csv") + f"?date_from={day}&date_to={day}",
+        ),
+        Page("report_csv", "export report CSV", r("dashboard:daily_report_csv") + f"?fecha={day}"),
+        Page(
+            "report_xlsx",
+            "export report XLSX (store)",
+            r("dashboard:daily_report_xlsx") + f"?fecha={day}&sucursal={store.public_id}",
+        ),
+    ]
+
+
+def logged_in_client(user):
+    from django.test import Client
+
+    client = Client(HTTP_HOST=HOST)
+    client.force_login(user)
+    return client
+
+
+# --- Report vs hand-written SQL --------------------------------------------------------------
+
+
+def _cents(value) -> Decimal:
+    """A SUM as money: SQLite sums decimals as floats."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+def _sql_totals(stores, start: dt.datetime, end: dt.datetime) -> dict:
+    """One GROUP BY with the report's day rule (end time, else creation) and amount rule
+    (amount, else authorized, else the payment's): {(store, kind, state): [count, amount]}."""
+    from django.db import connection
+
+    from transactions.models import Intent
+
+    table = connection.ops.quote_name(Intent._meta.db_table)
+    marks = ", ".join(["%s"] * len(stores))
+    sql = f"""
+        SELECT i.store_id, i.kind, i.state, UPPER(TRIM(i.card_brand)), i.card_brand_code,
+               UPPER(i.payment_type), i.installments, COUNT(*),
+               SUM(COALESCE(i.amount, i.authorized_amount, o.amount))
+        FROM {table} i LEFT JOIN {table} o ON o.id = i.original_id
+        WHERE i.store_id IN ({marks})
+          AND i.kind IN ('payment', 'reversal', 'refund')
+          AND COALESCE(i.finished_at, i.created_at) >= %s
+          AND COALESCE(i.finished_at, i.created_at) < %s
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    totals: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [s.pk for s in stores] + [adapt(start), adapt(end)])
+        for store_id, kind, state, _b, _c, _p, _i, n, amount in cursor.fetchall():
+            entry = totals.setdefault((store_id, kind, state), [0, Decimal("0")])
+            entry[0] += n
+            entry[1] += _cents(amount)
+    return totals
+
+
+def _sql_month(stores, start: dt.datetime, end: dt.datetime) -> dict:
+    """A range of days in one grouped SQL: {(store, local day): approved payments amount}."""
+    from django.db import connection
+
+    from transactions.models import Intent
+
+    table = connection.ops.quote_name(Intent._meta.db_table)
+    done = "COALESCE(i.finished_at, i.created_at)"
+    if connection.vendor == "postgresql":
+        local_day = f"({done} AT TIME ZONE 'America/Argentina/Buenos_Aires')::date"
+    else:  # SQLite keeps UTC text; Buenos Aires has no DST (UTC-3)
+        local_day = f"date({done}, '-3 hours')"
+    marks = ", ".join(["%s"] * len(stores))
+    sql = f"""
+        SELECT i.store_id, {local_day}, i.kind, i.state, COUNT(*),
+               SUM(COALESCE(i.amount, i.authorized_amount, o.amount))
+        FROM {table} i LEFT JOIN {table} o ON o.id = i.original_id
+        WHERE i.store_id IN ({marks}) AND i.kind IN ('payment', 'reversal', 'refund')
+          AND {done} >= %s AND {done} < %s
+        GROUP BY 1, 2, 3, 4
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    out: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [s.pk for s in stores] + [adapt(start), adapt(end)])
+        for store_id, day, kind, state, _n, amount in cursor.fetchall():
+            if kind == "payment" and state == "approved":
+                out[(store_id, str(day))] = _cents(amount)
+    return out
+
+
+def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
+    from transactions import reports
+    from transactions.states import Kind, State
+
+    start = dt.datetime.combine(latest, dt.time.min, tzinfo=TZ)
+    end = start + dt.timedelta(days=1)
+    report = reports.daily_report(stores=stores, day=latest)
+    sql = _sql_totals(stores, start, end)
+    same = True
+    for section in report.stores:
+        t, pk = section.totals, section.store.pk
+        pairs = [
+            ((Kind.PAYMENT, State.APPROVED), (t.approved_count, t.approved_amount)),
+            ((Kind.REVERSAL, State.APPROVED), (t.reversal_count, t.reversal_amount)),
+            ((Kind.REFUND, State.APPROVED), (t.refund_count, t.refund_amount)),
+            ((Kind.PAYMENT, State.DECLINED), (t.declined_count, None)),
+        ]
+        for (kind, state), (count, amount) in pairs:
+            got = sql.get((pk, kind, state), [0, Decimal("0")])
+            if got[0] != count or (amount is not None and got[1] != amount):
+                print(f"  differs: store {pk} {kind}/{state}: report {count} {amount}, SQL {got}")
+                same = False
+    report_times = time_call(lambda: reports.daily_report(stores=stores, day=latest), reps)
+    sql_times = time_call(lambda: _sql_totals(stores, start, end), reps)
+
+    # A month: one report per day vs one grouped SQL over the range.
+    first = latest - dt.timedelta(days=days - 1)
+    month_days = [first + dt.timedelta(days=k) for k in range(days)]
+    month_start = dt.datetime.combine(first, dt.time.min, tzinfo=TZ)
+
+    def month_reports():
+        return [reports.daily_report(stores=stores, day=d) for d in month_days]
+
+    month_report_times, dailies = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        dailies = month_reports()
+        month_report_times.append(time.perf_counter() - t0)
+        if sum(month_report_times) > 60:
+            break
+    month_sql_times = time_call(lambda: _sql_month(stores, month_start, end), 3)
+    by_day = _sql_month(stores, month_start, end)
+    month_same = all(
+        by_day.get((s.store.pk, str(d)), Decimal("0")) == s.totals.approved_amount
+        for d, daily in zip(month_days, dailies, strict=True)
+        for s in daily.stores
+    )
+    return {
+        "same": same,
+        "report_ms": statistics.median(report_times) * 1000,
+        "sql_ms": statistics.median(sql_times) * 1000,
+        "month_same": month_same,
+        "month_report_ms": statistics.median(month_report_times) * 1000,
+        "month_sql_ms": statistics.median(month_sql_times) * 1000,
+    }
+
+
+# --- XLSX in a fresh process: time and peak RSS ----------------------------------------------
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak RSS. Linux's ru_maxrss of a spawned child starts at its parent's
+    peak (kept across exec), so the kernel's per-process VmHWM is read where it exists."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def xlsx_probe(spec: str) -> int:
+    """Child mode: warm up, then GET one XLSX and print its time and the process's RSS."""
+    setup_django()
+    from django.contrib.auth import get_user_model
+
+    data = json.loads(spec)
+    client = logged_in_client(get_user_model().objects.get(pk=data["user"]))
+    _get(client, Page("warm", "warm", data["warm"]))
+    before = _peak_rss_kb()
+    elapsed, status = _get(client, Page("xlsx", "xlsx", data["url"]))
+    peak = _peak_rss_kb()
+    print(
+        json.dumps(
+            {"s": elapsed, "status": status, "rss0_mb": before / 1024, "rss_mb": peak / 1024}
+        )
+    )
+    return 0
+
+
+def run_probe(user, url: str, warm: str) -> dict:
+    spec = json.dumps({"user": user.pk, "url": url, "warm": warm})
+    out = subprocess.run(
+        [sys.executable, __file__, "--xlsx-probe", spec],
+        env=os.environ,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- Main ---------------------------------------------------------------------------------------
+
+
+def _seed_days(seeder, stores, days, per_terminal) -> tuple[Counts, float]:
+    counts = Counts()
+    started = time.perf_counter()
+    for day in days:
+        counts.add(seeder.seed_day(stores, day, per_terminal))
+    return counts, time.perf_counter() - started
+
+
+def _q(count: int | None) -> str:
+    return "cut" if count is None else str(count)
+
+
+def _fmt(value: float) -> str:
+    return "-" if value != value else (f"{value:.0f}" if value >= 100 else f"{value:.1f}")
+
+
+def main() -> int:
+    global SLOW_ONCE_S
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--intents", type=int, default=None, help="payments in all (~)")
+    parser.add_argument("--stores", type=int, default=5)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--reps", type=int, default=15, help="timed requests per page")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--db-name", default=BENCH_DB, help="PostgreSQL database to create and drop (own runs)"
+    )
+    parser.add_argument(
+        "--page-timeout", type=float, default=SLOW_ONCE_S, help="s; a page this slow is cut"
+    )
+    parser.add_argument("--xlsx-probe", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.xlsx_probe:
+        return xlsx_probe(args.xlsx_probe)
+    SLOW_ONCE_S = args.page_timeout
+
+    terminals = args.stores * TERMINALS_PER_STORE
+    per_terminal = (
+        300 if args.intents is None else max(1, round(args.intents / (terminals * args.days)))
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="ecr-bench-scale-"))
+    configure_environment(tmp)
+    drop = None
+    if os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"], drop = _postgres_database(args.keep, args.db_name)
+        where = f"PostgreSQL, database {args.db_name}"
+    else:
+        os.environ["SQLITE_PATH"] = str(tmp / "portal.sqlite3")
+        where = f"SQLite {os.environ['SQLITE_PATH']}"
+    try:
+        return _run(args, per_terminal, where)
+    finally:
+        if drop is not None:
+            with contextlib.suppress(Exception):
+                drop()
+        if args.keep:
+            print(f"kept: {where} (static files in {tmp})")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args, per_terminal: int, where: str) -> int:
+    setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from transactions.models import GatewayCall, Intent, IntentEvent
+
+    cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    max_age = connection.settings_dict["CONN_MAX_AGE"]
+    print(f"database: {where}; DEBUG={settings.DEBUG} CONN_MAX_AGE={max_age} cache={cache}")
+    t0 = time.perf_counter()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    print(f"migrate + collectstatic: {time.perf_counter() - t0:.1f} s")
+
+    latest = timezone.localdate()
+    first = latest - dt.timedelta(days=args.days - 1)
+    seeder = Seeder(first_day=first)
+    stores = seeder.add_stores(args.stores, prefix="sucursal", terminals=TERMINALS_PER_STORE)
+    print(
+        f"size: {args.stores} stores x {TERMINALS_PER_STORE} terminals x {args.days} days x "
+        f"{per_terminal} payments, latest day {latest} (America/Argentina/Buenos_Aires)"
+    )
+
+    # 1. One day of history.
+    day_counts, day_seconds = _seed_days(seeder, stores, [latest], per_terminal)
+    analyze()
+    print(f"seeded the latest day: {day_counts.intents} intents in {day_seconds:.1f} s")
+    client = logged_in_client(seeder.owner)
+    pages = build_pages(seeder, stores[0], latest)
+    for page in pages:  # the process's first requests load what every later one reuses
+        _get(client, page)
+    gc.collect()
+    day = {p.key: measure_page(client, p, args.reps) for p in pages}
+
+    # 2. Query counts at 10 and at 100 stores (extra stores: one terminal, a few sales today).
+    extra: list = []
+    by_stores: dict[int, dict[str, int]] = {}
+    for target in (10, 100):
+        missing = max(0, target - len(stores) - len(extra))
+        new = seeder.add_stores(missing, prefix=f"extra{target}", terminals=1)
+        for store in new:
+            seeder.seed_day([store], latest, 3, full_day=False)
+        extra += new
+        by_stores[target] = {p.key: count_queries(client, p) for p in pages}
+    GatewayCall.objects.filter(intent__store__in=extra).delete()
+    Intent.objects.filter(store__in=extra).delete()
+    for store in extra:
+        store.terminals.all().delete()
+        store.delete()
+
+    # 3. The rest of the history.
+    rest = [first + dt.timedelta(days=k) for k in range(args.days - 1)]
+    rest_counts, rest_seconds = _seed_days(seeder, stores, rest, per_terminal)
+    t0 = time.perf_counter()
+    analyze()
+    analyze_seconds = time.perf_counter() - t0
+    total = Counts()
+    total.add(day_counts)
+    total.add(rest_counts)
+    seed_seconds = day_seconds + rest_seconds
+    print(
+        f"seeded the full history: {Intent.objects.count()} intents, "
+        f"{IntentEvent.objects.count()} events, {GatewayCall.objects.count()} provider calls, "
+        f"{total.offers} offers, {total.batches} batches in {seed_seconds:.1f} s "
+        f"({total.intents / seed_seconds:.0f} intents/s; analyze {analyze_seconds:.1f} s)"
+    )
+    client = logged_in_client(seeder.owner)
+    gc.collect()
+    full = {p.key: measure_page(client, p, args.reps) for p in pages}
+
+    # 4. Report vs SQL; XLSX in a fresh process.
+    versus = report_vs_sql(stores, latest, args.days, args.reps)
+    day_param = latest.isoformat()
+    from django.urls import reverse
+
+    warm = reverse("dashboard:settings")
+    xlsx = reverse("dashboard:daily_report_xlsx") + f"?fecha={day_param}"
+    store_xlsx = run_probe(seeder.owner, xlsx + f"&sucursal={stores[0].public_id}", warm)
+    merchant_xlsx = run_probe(seeder.owner, xlsx, warm)
+
+    return _print(pages, day, full, by_stores, versus, store_xlsx, merchant_xlsx, where)
+
+
+def _print(pages, day, full, by_stores, versus, store_xlsx, merchant_xlsx, where) -> int:
+    problems: dict[str, list[str]] = {}
+
+    def fail(what: str, key: str) -> None:
+        problems.setdefault(what, []).append(key)
+
+    print()
+    print(f"pages ({where}); times in ms, ratio = full p50 / day p50; q = queries per request")
+    print(
+        f"{'page':28} {'day p50':>8} {'day p95':>8} {'full p50':>9} {'full p95':>9} {'n':>3} "
+        f"{'ratio':>6} {'q day':>6} {'q full':>6} {'q 10st':>6} {'q 100st':>7}"
+    )
+    for page in pages:
+        d, f = day[page.key], full[page.key]
+        ratio = f.p50 / d.p50 if d.times and f.times else float("nan")
+        q10, q100 = by_stores[10][page.key], by_stores[100][page.key]
+        flags = []
+        if (d.status != 200 and not d.cut) or (f.status != 200 and not f.cut):
+            fail("status", page.key)
+            flags.append(f"HTTP {d.status}/{f.status}")
+        if f.cut:
+            flags.append(f"cut at {SLOW_ONCE_S:g} s, not repeated")
+        if not ratio <= GOAL_RATIO:
+            fail("ratio", page.key)
+        if not f.p95 <= GOAL_P95_MS:
+            fail("p95", page.key)
+        if (d.queries != f.queries and None not in (d.queries, f.queries)) or (
+            q10 != q100 and None not in (q10, q100)
+        ):
+            fail("queries", page.key)
+        print(
+            f"{page.label:28} {_fmt(d.p50):>8} {_fmt(d.p95):>8} {_fmt(f.p50):>9} "
+            f"{_fmt(f.p95):>9} {len(f.times):>3} {ratio:>6.2f} {_q(d.queries):>6} "
+            f"{_q(f.queries):>6} {_q(q10):>6} {_q(q100):>7}"
+            + (f"  ({', '.join(flags)})" if flags else "")
+        )
+    report_ratio = versus["report_ms"] / versus["sql_ms"]
+    month_ratio = versus["month_report_ms"] / versus["month_sql_ms"]
+    print()
+    print(
+        f"daily report (all stores, one day): {versus['report_ms']:.1f} ms vs hand-written SQL "
+        f"GROUP BY {versus['sql_ms']:.1f} ms = {report_ratio:.1f}x (goal <= {GOAL_REPORT_VS_SQL}x; "
+        f"same totals: {'yes' if versus['same'] else 'NO'})"
+    )
+    print(
+        f"a month of daily reports: {versus['month_report_ms']:.0f} ms vs one grouped SQL "
+        f"{versus['month_sql_ms']:.1f} ms = {month_ratio:.1f}x (goal <= {GOAL_REPORT_VS_SQL}x; "
+        f"same totals: {'yes' if versus['month_same'] else 'NO'})"
+    )
+    if not versus["same"] or not versus["month_same"]:
+        fail("totals", "report")
+    if report_ratio > GOAL_REPORT_VS_SQL:
+        fail("report/sql", f"{report_ratio:.1f}x")
+    if month_ratio > GOAL_REPORT_VS_SQL:
+        fail("month/sql", f"{month_ratio:.1f}x")
+    for label, probe in (("store-day", store_xlsx), ("merchant-day", merchant_xlsx)):
+        if "error" in probe or probe.get("status") != 200:
+            print(f"XLSX {label}: failed ({probe.get('error') or probe.get('status')})")
+            fail("xlsx", label)
+            continue
+        print(
+            f"XLSX {label} (fresh process): {probe['s'] * 1000:.0f} ms, peak RSS "
+            f"{probe['rss_mb']:.0f} MB (after warm-up {probe['rss0_mb']:.0f} MB)"
+        )
+    if "s" in store_xlsx and store_xlsx["s"] > GOAL_XLSX_S:
+        fail("xlsx", f"store-day {store_xlsx['s']:.1f}s")
+    print(
+        f"goals: ratio <= {GOAL_RATIO}, p95 <= {GOAL_P95_MS:.0f} ms, queries constant "
+        f"(day = full, 10 = 100 stores), report <= {GOAL_REPORT_VS_SQL}x SQL, "
+        f"store-day XLSX <= {GOAL_XLSX_S:.0f} s"
+    )
+    if problems:
+        what = "; ".join(f"{k}: {', '.join(v)}" for k, v in problems.items())
+        print(f"scale: FAILED ({what})")
+        return 1
+    print("scale: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
