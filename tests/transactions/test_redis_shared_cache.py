@@ -25,7 +25,10 @@ def redis_caches():
     except Exception as exc:  # connection refused, no server
         pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc.__class__.__name__}")
     yield first, second
-    first.clear()
+    # Only this test's keys: `clear()` would FLUSHDB a database other runs may be using.
+    client = first._cache.get_client(write=True)
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
 
 
 pytestmark = pytest.mark.redis
