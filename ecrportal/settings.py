@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecrportal.middleware.ContentSecurityPolicyMiddleware",
+    "ecrportal.middleware.PrivateNoStoreMiddleware",
 ]
 
 ROOT_URLCONF = "ecrportal.urls"
@@ -132,6 +133,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# One login limit for every path that checks a password (dashboard and admin).
+AUTHENTICATION_BACKENDS = ["transactions.dashboard.auth.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"

@@ -73,3 +73,27 @@ def test_a_success_clears_the_username_counter(client, manager_a):
         client.post("/login/", {"username": "encargado_a", "password": "mal"})
     ok = client.post("/login/", {"username": "encargado_a", "password": DEFAULT_PASSWORD})
     assert ok.status_code == 302
+
+
+def test_a_user_locked_out_at_login_is_locked_out_of_the_admin_too(client):
+    from tests.factories import make_user
+
+    make_user("jefa", is_staff=True, is_superuser=True)
+    for _ in range(MAX_FAILURES):
+        client.post("/login/", {"username": "jefa", "password": "mal"})
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "jefa", "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 200, "the admin's form is shown again, no redirect"
+    assert "_auth_user_id" not in client.session
+
+
+def test_failures_at_the_admin_count_towards_the_same_limit(client):
+    from tests.factories import make_user
+
+    make_user("jefa", is_staff=True, is_superuser=True)
+    for _ in range(MAX_FAILURES):
+        client.post("/admin/login/?next=/admin/", {"username": "jefa", "password": "mal"})
+    response = client.post("/login/", {"username": "jefa", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
