@@ -59,6 +59,7 @@ class Code(StrEnum):
     NOT_FOUND = "not_found", 404, "No encontrado"
     METHOD_NOT_ALLOWED = "method_not_allowed", 405, "Método no permitido"
     NOT_ACCEPTABLE = "not_acceptable", 406, "Formato de respuesta no disponible"
+    PAYLOAD_TOO_LARGE = "payload_too_large", 413, "Cuerpo demasiado grande"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415, "Tipo de contenido no soportado"
     THROTTLED = "throttled", 429, "Demasiados pedidos"
     INTERNAL_ERROR = "internal_error", 500, "Error interno"

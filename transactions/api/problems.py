@@ -15,8 +15,11 @@ and `title`: this module never decides a status of its own.
 import logging
 import math
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -146,6 +149,13 @@ def problem_exception_handler(exc, context):
         )
     if isinstance(exc, serializers.ValidationError):
         return validation_problem(exc)
+    if isinstance(exc, RequestDataTooBig):
+        # Bad input, not a crash: nothing ran (the body is read before anything is written).
+        return problem_response(
+            code=Code.PAYLOAD_TOO_LARGE,
+            detail="El cuerpo del pedido es demasiado grande (máximo "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024} kB).",
+        )
     if isinstance(exc, exceptions.APIException):
         return _api_exception_problem(exc, context)
     logger.exception("POS API: unexpected error", exc_info=exc)
@@ -200,6 +210,7 @@ def _api_exception_problem(exc: exceptions.APIException, context) -> Response:
     return problem_response(code=code, detail=detail, headers=headers)
 
 
+@csrf_exempt  # an API path answers problem+json to any method, never a CSRF page
 def api_not_found(request, *args, **kwargs):
     """Unknown paths under /api/ answer problem+json like every other API error, not HTML."""
     return JsonResponse(

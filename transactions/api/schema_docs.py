@@ -157,6 +157,7 @@ IDEMPOTENT_POST = (
     Code.IDEMPOTENCY_REQUEST_IN_PROGRESS,
     Code.INVALID_JSON,
     Code.UNSUPPORTED_MEDIA_TYPE,
+    Code.PAYLOAD_TOO_LARGE,
 )
 # Every POST that offers a new intention to a terminal through Prisma.
 PROVIDER_CREATE = (
