@@ -3,6 +3,7 @@
 They run before anything is written, so a refused request leaves no row behind.
 """
 
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -104,11 +105,21 @@ def clean_print_copies(value: str | None) -> str:
     return copies
 
 
+# Characters that reorder what a person reads (a reference shown as "PEDIDO-12" but stored as
+# something else): the bidi embeddings, overrides and isolates.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _is_control(ch: str) -> bool:
+    """C0, DEL and C1 controls (NUL included, which PostgreSQL cannot store) and bidi controls."""
+    return unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS
+
+
 def clean_text(value: str | None, *, field: str, max_length: int) -> str:
     text = (value or "").strip()
     if len(text) > max_length:
         raise IntentRuleError(Code.TEXT_INVALID, f"Máximo {max_length} caracteres.", field=field)
-    if any(ord(ch) < 32 for ch in text):
+    if any(_is_control(ch) for ch in text):
         raise IntentRuleError(
             Code.TEXT_INVALID, "Caracteres de control no permitidos.", field=field
         )

@@ -71,4 +71,6 @@ class IntentFilter(django_filters.FilterSet):
         return queryset.filter(created_at__gte=_local_midnight(value))
 
     def filter_date_to(self, queryset, name, value):
+        if value >= dt.date.max - dt.timedelta(days=1):
+            return queryset  # "until the end of time": no bound (the day after would overflow)
         return queryset.filter(created_at__lt=_local_midnight(value + dt.timedelta(days=1)))

@@ -78,6 +78,7 @@ def intent_resolve(
 def intent_acknowledge(*, intent: Intent, user: User, note: str = "") -> Intent:
     """Clears the attention flag of a final intent once a person has looked at it."""
     require_role(user, intent.store, Action.RESOLVE)
+    note = rules.clean_text(note, field="note", max_length=200)
     with transaction.atomic():
         Intent.objects.filter(pk=intent.pk).update(needs_attention=False, attention_reason="")
         intent_note(

@@ -201,8 +201,12 @@ def intent_acknowledge(request, public_id):
     """Clears the attention flag of a final intent someone has looked at."""
     intent = _get(request, public_id)
     require(user=request.user, store=intent.store, action=Action.RESOLVE)
-    services.intent_acknowledge(
-        intent=intent, user=request.user, note=request.POST.get("note", "")[:200]
-    )
-    messages.success(request, "Marcada como revisada.")
+    try:
+        services.intent_acknowledge(
+            intent=intent, user=request.user, note=request.POST.get("note", "")
+        )
+    except IntentRuleError as exc:
+        messages.error(request, f"No se marcó como revisada: {exc.message}")
+    else:
+        messages.success(request, "Marcada como revisada.")
     return redirect("dashboard:intent_detail", public_id=intent.public_id)
