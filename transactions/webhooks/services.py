@@ -103,6 +103,12 @@ def _receiver_changed(pos_client_id: int) -> None:
     transaction.on_commit(lambda: cache.delete(key))
 
 
+def webhook_receiver_forget(sender, instance, **kwargs) -> None:
+    """Signal receiver (post_save / post_delete of an endpoint, connected in `apps.py`): a row
+    written outside these services (shell, data migration) clears the flag too."""
+    _receiver_changed(instance.pos_client_id)
+
+
 def webhook_endpoint_register(*, pos_client, url: str) -> tuple[WebhookEndpoint, str]:
     """Registers (or replaces) the POS client's webhook, active; returns (endpoint, secret).
 
