@@ -407,16 +407,18 @@ def install_write_counter():
 
     from transactions import sweeper  # noqa: PLC0415
 
-    real_claim = sweeper.claim_due
+    # The claim that sweep_once calls (claim_due_intents, or claim_due before it existed).
+    name = "claim_due_intents" if hasattr(sweeper, "claim_due_intents") else "claim_due"
+    real_claim = getattr(sweeper, name)
 
-    def claim_due(**kwargs):
+    def claim(**kwargs):
         WRITES.local.claiming = True
         try:
             return real_claim(**kwargs)
         finally:
             WRITES.local.claiming = False
 
-    sweeper.claim_due = claim_due
+    setattr(sweeper, name, claim)
 
 
 # --- schedule minimum --------------------------------------------------------------------------
@@ -530,13 +532,16 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
     concurrency = settings.ECR_POLL_CONCURRENCY
     deadline = wall0 + cap
     polls, last_check, timed_out = 0, 0.0, False
+    # Like sweeper_loop: one poller pool (threads and their connections) for the whole run.
+    pool = sweeper.PollerPool(concurrency) if hasattr(sweeper, "PollerPool") else None
+    sweep_kwargs = {"pool": pool} if pool is not None else {"concurrency": concurrency}
     try:
         while True:
             now = time.monotonic()
             if now > deadline:
                 timed_out = True
                 break
-            count = sweeper.sweep_once(limit=200, concurrency=concurrency)
+            count = sweeper.sweep_once(limit=200, **sweep_kwargs)
             polls += count
             if creator_done.is_set() and now - last_check > 0.5:
                 last_check = now
@@ -550,6 +555,8 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
             if count == 0:
                 time.sleep(0.25)
     finally:
+        if pool is not None:
+            pool.close()
         stop.set()
         creator_thread.join(timeout=60)
         watch_pool.shutdown(wait=True, cancel_futures=True)
