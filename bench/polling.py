@@ -21,16 +21,17 @@ Per run it prints:
 - provider creates per intent (must be exactly 1.000: the script exits 1 otherwise);
 - CPU seconds of this process (sweeper + watchers + creator) and of the simulator;
 - CPU per payment of the sweeper and the watchers (this process without the creator thread,
-  plus PostgreSQL's server CPU without the creator's backend) against the floor: the reads the
-  provider served times one bare read and parse, plus the state changes times one bare write
-  transaction (guarded UPDATE + event row), both measured in the same run; goal <= 2x;
+  plus PostgreSQL's CPU for our database without the creator's backend) against the floor:
+  the reads the provider served times one bare read and parse, plus the state changes times one
+  bare write transaction (guarded UPDATE + event row), both measured in the same run; goal <= 2x;
 - idle reads (reads that changed nothing) and how many of them became GatewayCall rows, and
   the sum of `GatewayCall.idle_reads` (the idle reads those rows stand for);
 - database connections this process opened during the run and, on PostgreSQL, the peak number
   of connections to the throw-away database (sampled every 0.1 s).
 
-PostgreSQL's server CPU is read from /proc (every postgres process plus what the postmaster has
-reaped): it includes other clients of the same server, so run it on a quiet server.
+PostgreSQL's CPU is that of the backends serving the throw-away database, read from /proc every
+0.1 s and when this process closes a connection (the whole server's, other databases included,
+is shown apart).
 """
 
 from __future__ import annotations
@@ -183,15 +184,30 @@ class ConnectionWatch:
         url = os.environ["DATABASE_URL"]
         name = connection.settings_dict["NAME"]
 
+        self.pid_cpu: dict[int, float] = {}
+        self.baseline: dict[int, float] = {}
+
+        def live_pids(conn):
+            return [
+                pid
+                for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " AND pid <> pg_backend_pid()",
+                    [name],
+                ).fetchall()
+            ]
+
         def sample():
             with psycopg.connect(url, autocommit=True) as conn:
+                for pid in live_pids(conn):
+                    self.baseline[pid] = proc_cpu_seconds(pid) or 0.0
                 while not self._stop.wait(0.1):
-                    (count,) = conn.execute(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-                        " AND pid <> pg_backend_pid()",
-                        [name],
-                    ).fetchone()
-                    self.peak = max(self.peak, count)
+                    pids = live_pids(conn)
+                    self.peak = max(self.peak, len(pids))
+                    for pid in pids:
+                        cpu = proc_cpu_seconds(pid)
+                        if cpu is not None:
+                            self.pid_cpu[pid] = max(cpu, self.pid_cpu.get(pid, 0.0))
 
         self._thread = threading.Thread(target=sample, daemon=True)
         self._thread.start()
@@ -201,6 +217,13 @@ class ConnectionWatch:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def db_cpu(self) -> float | None:
+        """CPU of the backends of our database during the run (sampled every 0.1 s: a backend
+        that ended loses at most its last 0.1 s), without other databases on the server."""
+        if not hasattr(self, "pid_cpu"):
+            return None
+        return sum(cpu - self.baseline.get(pid, 0.0) for pid, cpu in self.pid_cpu.items())
 
 
 CONNS = ConnectionWatch()
@@ -401,6 +424,19 @@ def install_write_counter():
 
     connection_created.connect(attach, weak=False)
     connection_created.connect(CONNS.on_created, weak=False)
+    from django.db.backends.postgresql.base import DatabaseWrapper  # noqa: PLC0415
+
+    real_close = DatabaseWrapper._close
+
+    def close(self):  # a backend's CPU, read just before its connection ends
+        with contextlib.suppress(Exception):
+            pid = self.connection.info.backend_pid
+            cpu = proc_cpu_seconds(pid)
+            if cpu is not None and hasattr(CONNS, "pid_cpu"):
+                CONNS.pid_cpu[pid] = max(cpu, CONNS.pid_cpu.get(pid, 0.0))
+        return real_close(self)
+
+    DatabaseWrapper._close = close
     for conn in connections.all():
         if WRITES not in conn.execute_wrappers:
             conn.execute_wrappers.append(WRITES)
@@ -565,7 +601,8 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
     sim_cpu1 = proc_cpu_seconds(CLEANUP.sim_proc.pid)
     CONNS.stop()
     pg_cpu1 = postgres_server_cpu() if pg_cpu0 is not None else None
-    pg_cpu = None if pg_cpu0 is None or pg_cpu1 is None else pg_cpu1 - pg_cpu0
+    pg_server_cpu = None if pg_cpu0 is None or pg_cpu1 is None else pg_cpu1 - pg_cpu0
+    pg_cpu = CONNS.db_cpu() if pg_cpu0 is not None else None
     conns_opened, conns_peak = CONNS.opened, CONNS.peak
     sim_cpu = None if sim_cpu0 is None or sim_cpu1 is None else sim_cpu1 - sim_cpu0
     writes = (WRITES.intent_txns, WRITES.claim_txns, WRITES.gwcall_inserts, dict(WRITES.other))
@@ -669,6 +706,7 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
         "errors": errors,
         "creator_cpu": creator_cpu,
         "pg_cpu": pg_cpu,
+        "pg_server_cpu": pg_server_cpu,
         "floor": floor,
         "reads_total": reads_total,
         "gets_total": gets_total,
@@ -810,6 +848,10 @@ def report(results) -> bool:
     row(
         "  idle reads counted",
         ["-" if r["idle_counted"] is None else str(r["idle_counted"]) for r in results],
+    )
+    row(
+        "  PostgreSQL server, all dbs, s",
+        [fmt(r.get("pg_server_cpu"), ".1f") for r in results],
     )
     row("DB connections opened", [str(r["conns_opened"]) for r in results])
     row(
