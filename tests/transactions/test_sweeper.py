@@ -153,17 +153,17 @@ def test_two_sweepers_in_parallel_never_poll_one_intent_at_once(
             with lock:
                 in_flight[intent.pk] -= 1
 
-    monkeypatch.setattr(polling, "intent_poll", tracking_poll)
+    monkeypatch.setattr(sweeper, "intent_poll", tracking_poll)
     for t in terminals:
         sim.pick_and_pay(t.terminal_id)
 
-    def sweeper():
+    def run_sweeper():
         try:
             sweeper.sweep_once(concurrency=4)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=sweeper) for _ in range(2)]
+    threads = [threading.Thread(target=run_sweeper) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -54,15 +54,18 @@ class OpenedConnections:
         self.pids: set[int] = set()
         self._lock = threading.Lock()
 
+    OURS = ("poller", "MainThread", "long-poll")
+
     def __call__(self, sender, connection, **kwargs):
+        name = threading.current_thread().name
         with self._lock:
-            self.threads.append(threading.current_thread().name)
-            if connection.vendor == "postgresql":
+            self.threads.append(name)
+            if connection.vendor == "postgresql" and name.startswith(self.OURS):
                 self.pids.add(connection.connection.info.backend_pid)
 
     def ours(self) -> list[str]:
         """Ignores the live server's threads (the simulator is served in this process)."""
-        return [t for t in self.threads if t.startswith(("poller", "MainThread", "long-poll"))]
+        return [t for t in self.threads if t.startswith(self.OURS)]
 
     def __enter__(self):
         connection_created.connect(self, weak=False, dispatch_uid="count-connections")
