@@ -19,7 +19,19 @@ Per run it prints:
   included and excluded; GatewayCall inserts and other writes (cache, queue) are shown apart;
 - detection lag (portal `finished_at` - provider `payment_status_date`) p50/p95;
 - provider creates per intent (must be exactly 1.000: the script exits 1 otherwise);
-- CPU seconds of this process (sweeper + watchers + creator) and of the simulator.
+- CPU seconds of this process (sweeper + watchers + creator) and of the simulator;
+- CPU per payment of the sweeper and the watchers (this process without the creator thread,
+  plus PostgreSQL's CPU for our database without the creator's backend) against the floor:
+  the reads the provider served times one bare read and parse, plus the state changes times one
+  bare write transaction (guarded UPDATE + event row), both measured in the same run; goal <= 2x;
+- idle reads (reads that changed nothing) and how many of them became GatewayCall rows, and
+  the sum of `GatewayCall.idle_reads` (the idle reads those rows stand for);
+- database connections this process opened during the run and, on PostgreSQL, the peak number
+  of connections to the throw-away database (sampled every 0.1 s).
+
+PostgreSQL's CPU is that of the backends serving the throw-away database, read from /proc every
+0.1 s and when this process closes a connection (the whole server's, other databases included,
+is shown apart).
 """
 
 from __future__ import annotations
@@ -46,7 +58,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-GOALS = {"reads": 1.1, "writes": 1.2, "lag_watched": 1.0, "lag_unwatched": 3.0}
+GOALS = {"reads": 1.1, "writes": 1.2, "lag_watched": 1.0, "lag_unwatched": 3.0, "cpu_floor": 2.0}
 
 
 # --- process plumbing --------------------------------------------------------------------------
@@ -99,6 +111,159 @@ def proc_cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def postgres_server_cpu() -> float | None:
+    """CPU seconds of the local PostgreSQL server: every postgres process, plus the children the
+    postmaster has reaped (backends of closed connections). None when it is not visible here."""
+    tck = os.sysconf("SC_CLK_TCK")
+    total, seen = 0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm not in ("postgres", "postmaster"):
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is None:
+            continue
+        seen = True
+        total += int(fields[11]) + int(fields[12])
+        try:
+            parent = (Path("/proc") / fields[1] / "comm").read_text().strip()
+        except OSError:
+            parent = ""
+        if parent not in ("postgres", "postmaster"):  # the postmaster: add its reaped children
+            total += int(fields[13]) + int(fields[14])
+    return total / tck if seen else None
+
+
+def backend_cpu(conn) -> float | None:
+    """CPU seconds of the PostgreSQL backend serving this Django connection (same machine)."""
+    if conn.vendor != "postgresql":
+        return None
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    return proc_cpu_seconds(pid)
+
+
+class ConnectionWatch:
+    """Counts connections this process opens and samples PostgreSQL's connections to our db."""
+
+    def __init__(self):
+        self.opened = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def on_created(self, sender, connection, **kwargs):
+        with self.lock:
+            self.opened += 1
+
+    def start(self):
+        from django.db import connection  # noqa: PLC0415
+
+        self.opened, self.peak = 0, 0
+        self._stop.clear()
+        if connection.vendor != "postgresql":
+            return
+        import psycopg  # noqa: PLC0415
+
+        url = os.environ["DATABASE_URL"]
+        name = connection.settings_dict["NAME"]
+
+        self.pid_cpu: dict[int, float] = {}
+        self.baseline: dict[int, float] = {}
+
+        def live_pids(conn):
+            return [
+                pid
+                for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " AND pid <> pg_backend_pid()",
+                    [name],
+                ).fetchall()
+            ]
+
+        def sample():
+            with psycopg.connect(url, autocommit=True) as conn:
+                for pid in live_pids(conn):
+                    self.baseline[pid] = proc_cpu_seconds(pid) or 0.0
+                while not self._stop.wait(0.1):
+                    pids = live_pids(conn)
+                    self.peak = max(self.peak, len(pids))
+                    for pid in pids:
+                        cpu = proc_cpu_seconds(pid)
+                        if cpu is not None:
+                            self.pid_cpu[pid] = max(cpu, self.pid_cpu.get(pid, 0.0))
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def db_cpu(self) -> float | None:
+        """CPU of the backends of our database during the run (sampled every 0.1 s: a backend
+        that ended loses at most its last 0.1 s), without other databases on the server."""
+        if not hasattr(self, "pid_cpu"):
+            return None
+        return sum(cpu - self.baseline.get(pid, 0.0) for pid, cpu in self.pid_cpu.items())
+
+
+CONNS = ConnectionWatch()
+
+
+def measure_floor(*, credential, merchant, intent_pk, provider_id, k=40) -> dict:
+    """CPU of one bare provider read and parse (no row written) and of one bare state-change
+    write (guarded UPDATE of the intent + one event row, in one transaction), each averaged
+    over k, in this process and in PostgreSQL (our backend)."""
+    from django.db import connection, transaction  # noqa: PLC0415
+    from django.utils import timezone  # noqa: PLC0415
+
+    from transactions.gateway import gateway_for  # noqa: PLC0415
+    from transactions.gateway.client import PrismaGateway  # noqa: PLC0415
+    from transactions.models import Intent, IntentEvent  # noqa: PLC0415
+
+    gateway = gateway_for(credential)
+    gateway.token()
+    real_record = PrismaGateway._record
+    PrismaGateway._record = lambda *args, **kwargs: None  # bare: no GatewayCall row
+    try:
+        t0 = time.thread_time()
+        for _ in range(k):
+            gateway.payment_get(cuit=merchant.cuit, payment_id=provider_id, intent_id=intent_pk)
+        read_cpu = (time.thread_time() - t0) / k
+    finally:
+        PrismaGateway._record = real_record
+    state = Intent.objects.values_list("state", flat=True).get(pk=intent_pk)
+    db0, t0 = backend_cpu(connection), time.thread_time()
+    for _ in range(k):
+        with transaction.atomic():
+            Intent.objects.filter(pk=intent_pk, state=state).update(updated_at=timezone.now())
+            IntentEvent.objects.create(
+                intent_id=intent_pk, type=IntentEvent.Type.NOTE, message="floor"
+            )
+    write_cpu = (time.thread_time() - t0) / k
+    db1 = backend_cpu(connection)
+    write_db = (db1 - db0) / k if db0 is not None and db1 is not None else 0.0
+    IntentEvent.objects.filter(intent_id=intent_pk, message="floor").delete()
+    return {"read": read_cpu, "write": write_cpu + write_db}
 
 
 def prepare_environment(tmp: Path) -> dict:
@@ -258,22 +423,38 @@ def install_write_counter():
             connection.execute_wrappers.append(WRITES)
 
     connection_created.connect(attach, weak=False)
+    connection_created.connect(CONNS.on_created, weak=False)
+    from django.db.backends.postgresql.base import DatabaseWrapper  # noqa: PLC0415
+
+    real_close = DatabaseWrapper._close
+
+    def close(self):  # a backend's CPU, read just before its connection ends
+        with contextlib.suppress(Exception):
+            pid = self.connection.info.backend_pid
+            cpu = proc_cpu_seconds(pid)
+            if cpu is not None and hasattr(CONNS, "pid_cpu"):
+                CONNS.pid_cpu[pid] = max(cpu, CONNS.pid_cpu.get(pid, 0.0))
+        return real_close(self)
+
+    DatabaseWrapper._close = close
     for conn in connections.all():
         if WRITES not in conn.execute_wrappers:
             conn.execute_wrappers.append(WRITES)
 
     from transactions import sweeper  # noqa: PLC0415
 
-    real_claim = sweeper.claim_due
+    # The claim that sweep_once calls (claim_due_intents, or claim_due before it existed).
+    name = "claim_due_intents" if hasattr(sweeper, "claim_due_intents") else "claim_due"
+    real_claim = getattr(sweeper, name)
 
-    def claim_due(**kwargs):
+    def claim(**kwargs):
         WRITES.local.claiming = True
         try:
             return real_claim(**kwargs)
         finally:
             WRITES.local.claiming = False
 
-    sweeper.claim_due = claim_due
+    setattr(sweeper, name, claim)
 
 
 # --- schedule minimum --------------------------------------------------------------------------
@@ -350,7 +531,10 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
         finally:
             connection.close()
 
+    creator_cpu = {"process": 0.0, "db": 0.0}
+
     def creator():
+        t0 = time.thread_time()
         try:
             for i in range(n):
                 if stop.is_set():
@@ -368,10 +552,15 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
         except Exception as exc:  # noqa: BLE001
             errors.append(f"creator: {exc!r}")
         finally:
+            creator_cpu["process"] = time.thread_time() - t0
+            with contextlib.suppress(Exception):
+                creator_cpu["db"] = backend_cpu(connection) or 0.0
             connection.close()
             creator_done.set()
 
     WRITES.reset()
+    pg_cpu0 = postgres_server_cpu() if connection.vendor == "postgresql" else None
+    CONNS.start()
     cpu0, wall0 = time.process_time(), time.monotonic()
     sim_cpu0 = proc_cpu_seconds(CLEANUP.sim_proc.pid)
     creator_thread = threading.Thread(target=creator, name="creator", daemon=True)
@@ -379,13 +568,16 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
     concurrency = settings.ECR_POLL_CONCURRENCY
     deadline = wall0 + cap
     polls, last_check, timed_out = 0, 0.0, False
+    # Like sweeper_loop: one poller pool (threads and their connections) for the whole run.
+    pool = sweeper.PollerPool(concurrency) if hasattr(sweeper, "PollerPool") else None
+    sweep_kwargs = {"pool": pool} if pool is not None else {"concurrency": concurrency}
     try:
         while True:
             now = time.monotonic()
             if now > deadline:
                 timed_out = True
                 break
-            count = sweeper.sweep_once(limit=200, concurrency=concurrency)
+            count = sweeper.sweep_once(limit=200, **sweep_kwargs)
             polls += count
             if creator_done.is_set() and now - last_check > 0.5:
                 last_check = now
@@ -399,12 +591,19 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
             if count == 0:
                 time.sleep(0.25)
     finally:
+        if pool is not None:
+            pool.close()
         stop.set()
         creator_thread.join(timeout=60)
         watch_pool.shutdown(wait=True, cancel_futures=True)
     wall = time.monotonic() - wall0
     cpu = time.process_time() - cpu0
     sim_cpu1 = proc_cpu_seconds(CLEANUP.sim_proc.pid)
+    CONNS.stop()
+    pg_cpu1 = postgres_server_cpu() if pg_cpu0 is not None else None
+    pg_server_cpu = None if pg_cpu0 is None or pg_cpu1 is None else pg_cpu1 - pg_cpu0
+    pg_cpu = CONNS.db_cpu() if pg_cpu0 is not None else None
+    conns_opened, conns_peak = CONNS.opened, CONNS.peak
     sim_cpu = None if sim_cpu0 is None or sim_cpu1 is None else sim_cpu1 - sim_cpu0
     writes = (WRITES.intent_txns, WRITES.claim_txns, WRITES.gwcall_inserts, dict(WRITES.other))
     sim.call("PUT", "faults", drop_rate=0.0)
@@ -432,11 +631,36 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
     ).values_list("intent_id", flat=True):
         gw_gets[intent_id] = gw_gets.get(intent_id, 0) + 1
     state_changes = 0
+    sweeper_changes = 0  # not the creator's (created -> pending is part of payment_create)
     for frm, to in IntentEvent.objects.filter(intent_id__in=pks).values_list(
         "from_state", "to_state"
     ):
         if frm != to:
             state_changes += 1
+            if frm not in ("", "created"):
+                sweeper_changes += 1
+    idle_counted = None
+    if any(f.name == "idle_reads" for f in GatewayCall._meta.fields):
+        from django.db.models import Sum  # noqa: PLC0415
+
+        from transactions.gateway import IDLE_READS  # noqa: PLC0415
+
+        idle_counted = (
+            GatewayCall.objects.filter(intent_id__in=pks).aggregate(n=Sum("idle_reads"))["n"] or 0
+        ) + sum(IDLE_READS.pending(pk) for pk in pks)
+    reads_total = sum(reads_by_pid.get(str(r["provider_id"]), 0) for r in rows)
+    gets_total = sum(gw_gets.values())
+    sample = next((r for r in rows if r["provider_id"]), None)
+    floor = (
+        measure_floor(
+            credential=credential,
+            merchant=store.merchant,
+            intent_pk=sample["pk"],
+            provider_id=sample["provider_id"],
+        )
+        if sample
+        else {"read": 0.0, "write": 0.0}
+    )
 
     creates = [creates_by_ref.get(ref, 0) for ref in refs]
     states: dict[str, int] = {}
@@ -480,6 +704,16 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
         "cpu": cpu,
         "sim_cpu": sim_cpu,
         "errors": errors,
+        "creator_cpu": creator_cpu,
+        "pg_cpu": pg_cpu,
+        "pg_server_cpu": pg_server_cpu,
+        "floor": floor,
+        "reads_total": reads_total,
+        "gets_total": gets_total,
+        "idle_counted": idle_counted,
+        "sweeper_changes": sweeper_changes,
+        "conns_opened": conns_opened,
+        "conns_peak": conns_peak,
     }
 
 
@@ -567,6 +801,63 @@ def report(results) -> bool:
     row("CPU s bench process", [fmt(r["cpu"], ".1f") for r in results])
     row("  CPU ms / intent", [fmt(1000 * ratio(r["cpu"], r["n"]), ".1f") for r in results])
     row("CPU s simulator process", [fmt(r["sim_cpu"], ".1f") for r in results])
+
+    def sweep_cpu(r):  # sweeper + watchers: this process and PostgreSQL, without the creator
+        portal = r["cpu"] - r["creator_cpu"]["process"]
+        db = None if r["pg_cpu"] is None else r["pg_cpu"] - r["creator_cpu"]["db"]
+        return portal, db
+
+    def floor_cpu(r):
+        return r["reads_total"] * r["floor"]["read"] + r["sweeper_changes"] * r["floor"]["write"]
+
+    row(
+        "sweeper CPU ms / payment",
+        [
+            fmt(1000 * ratio(sweep_cpu(r)[0] + (sweep_cpu(r)[1] or 0), r["n"]), ".1f")
+            for r in results
+        ],
+    )
+    row(
+        "  portal / PostgreSQL ms",
+        [
+            f"{fmt(1000 * ratio(sweep_cpu(r)[0], r['n']), '.1f')} / "
+            f"{fmt(None if sweep_cpu(r)[1] is None else 1000 * sweep_cpu(r)[1] / r['n'], '.1f')}"
+            for r in results
+        ],
+    )
+    row(
+        "  floor ms / payment",
+        [fmt(1000 * ratio(floor_cpu(r), r["n"]), ".1f") for r in results],
+    )
+    row(
+        "  floor: read / write ms",
+        [f"{1000 * r['floor']['read']:.2f} / {1000 * r['floor']['write']:.2f}" for r in results],
+    )
+    row(
+        "sweeper CPU / floor",
+        [
+            fmt(ratio(sweep_cpu(r)[0] + (sweep_cpu(r)[1] or 0), floor_cpu(r)), ".2f")
+            for r in results
+        ],
+        f"<= {GOALS['cpu_floor']}",
+    )
+    row(
+        "provider reads / *_get rows",
+        [f"{r['reads_total']} / {r['gets_total']}" for r in results],
+    )
+    row(
+        "  idle reads counted",
+        ["-" if r["idle_counted"] is None else str(r["idle_counted"]) for r in results],
+    )
+    row(
+        "  PostgreSQL server, all dbs, s",
+        [fmt(r.get("pg_server_cpu"), ".1f") for r in results],
+    )
+    row("DB connections opened", [str(r["conns_opened"]) for r in results])
+    row(
+        "  peak PostgreSQL conns",
+        [str(r["conns_peak"]) if r["pg_cpu"] is not None else "-" for r in results],
+    )
     row("sweeper polls", [str(r["polls"]) for r in results])
 
     w0 = max(len(name) for name, _, _ in lines)

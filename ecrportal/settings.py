@@ -84,8 +84,16 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     # Tests run live-server threads whose kept-alive connections would block dropping the test
-    # database; production keeps connections for a minute.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0 if TESTING else 60)}
+    # database; production keeps connections for a minute, checked before reuse (a restarted
+    # server costs one failed request per thread at most). Each thread holds at most one: see
+    # README "Scaling out" for the connections per process and host.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=0 if TESTING else 60, conn_health_checks=not TESTING
+        )
+    }
+    # Behind pgbouncer in transaction mode a server-side cursor cannot outlive its transaction.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_PGBOUNCER", False)
 else:
     DATABASES = {
         "default": {

@@ -223,6 +223,11 @@ class GatewayCall(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     duration_ms = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Successful reads of this intent that changed nothing are not a row each (a payment is read
+    # every few seconds): they are counted, and this is the count this row stands for (see
+    # `transactions.gateway.client.provider_reads_held`). On a sampled idle read it includes the
+    # read itself; on any other row it is the idle reads just before it. 0 on every other call.
+    idle_reads = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

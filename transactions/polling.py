@@ -21,7 +21,7 @@ from transactions.cancellation import (
     intent_start_cancelling,
 )
 from transactions.events import SWEEPER, Actor, intent_flag, intent_note
-from transactions.gateway import GatewayError, gateway_for
+from transactions.gateway import GatewayError, gateway_for, provider_reads_held
 from transactions.models import Intent, IntentEvent
 from transactions.resolver import intent_find_in_doubt
 from transactions.states import Kind, State
@@ -41,6 +41,29 @@ _GET_CALLS: dict[str, tuple[str, str]] = {
     Kind.REFUND: ("refund_get", "refund_id"),
     Kind.SETTLEMENT: ("settlement_get", "settlement_id"),
 }
+
+
+# What one poll reads besides the intent's own row (the provider credential, the merchant's CUIT,
+# the store's pending timeout, the terminal that took it). The sweeper's claim selects them with
+# the intents it claims; a watcher loads them once per wait.
+POLL_RELATED = ("store__merchant", "credential", "terminal")
+# Columns of an intent that never change once it exists: a re-read skips them, so the related
+# objects above stay loaded (refresh_from_db forgets a relation whose column it reloads).
+_FIXED_COLUMNS = frozenset(
+    {"id", "public_id", "store_id", "credential_id", "original_id", "kind", "created_at"}
+    | {"requested_by_user_id", "requested_by_pos_id"}
+)
+_VOLATILE_COLUMNS = tuple(
+    f.attname for f in Intent._meta.concrete_fields if f.attname not in _FIXED_COLUMNS
+)
+
+
+def intent_reload(intent: Intent) -> None:
+    """Re-reads what may have changed in the intent, in one statement, keeping its store,
+    merchant and credential loaded (a watcher re-reads twice a second)."""
+    intent.refresh_from_db(
+        fields=_VOLATILE_COLUMNS, from_queryset=Intent.objects.select_related("terminal")
+    )
 
 
 _local_polls: set[int] = set()
@@ -94,17 +117,23 @@ def intent_poll(intent: Intent, *, actor: Actor = SWEEPER, watched: bool = False
         return intent_find_in_doubt(intent, actor=actor)
     method_name, id_arg = _GET_CALLS[intent.kind]
     gateway = gateway_for(intent.credential)
-    try:
-        answer = getattr(gateway, method_name)(
-            cuit=intent.store.merchant.cuit, intent_id=intent.pk, **{id_arg: intent.provider_id}
-        )
-    except GatewayError as exc:
-        logger.info("poll of intent %s failed: %s", intent.public_id, exc.message)
-        if exc.http_status == 404:
-            intent_flag(intent, reason="Prisma no encuentra la intención (404)")
-        return False
-    changed = intent_record_answer(intent, answer, actor=actor)
-    changed |= _apply_time_rules(intent, actor=actor)
+    # A read that changes nothing is counted, not written (a GatewayCall row per read was most of
+    # the sweeper's writes); one that changes the intent or fails is always written.
+    with provider_reads_held(intent.pk) as hold:
+        try:
+            answer = getattr(gateway, method_name)(
+                cuit=intent.store.merchant.cuit,
+                intent_id=intent.pk,
+                **{id_arg: intent.provider_id},
+            )
+        except GatewayError as exc:
+            logger.info("poll of intent %s failed: %s", intent.public_id, exc.message)
+            if exc.http_status == 404:
+                intent_flag(intent, reason="Prisma no encuentra la intención (404)")
+            return False
+        changed = intent_record_answer(intent, answer, actor=actor)
+        changed |= _apply_time_rules(intent, actor=actor)
+        hold.changed = changed
     return changed
 
 

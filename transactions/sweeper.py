@@ -3,24 +3,28 @@
 The claim (`claim_due`) is one statement that is also the reschedule (`next_poll_at` moves to the
 next slot of the backoff schedule), so a poll that learns nothing new writes nothing. `SKIP
 LOCKED` on PostgreSQL lets several workers on several hosts claim disjoint sets; on SQLite the
-IMMEDIATE transaction serialises the claim. The number of sweeper loops is bounded by slot leases
-in the shared cache (`SweeperSlot`), whatever number of workers the watchdog starts.
+IMMEDIATE transaction serialises the claim. The claim returns the intents with what their poll
+reads, and the poller threads keep their database connections for the whole loop
+(`PollerPool`): a poll that learns nothing costs the provider read and no statement. The number
+of sweeper loops is bounded by slot leases in the shared cache (`SweeperSlot`), whatever number
+of workers the watchdog starts.
 """
 
 import logging
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from transactions.backoff import next_poll_at
 from transactions.models import Intent
-from transactions.polling import intent_poll, poll_lock
+from transactions.polling import POLL_RELATED, intent_poll, poll_lock
 from transactions.states import FINAL_STATES
 
 logger = logging.getLogger(__name__)
@@ -37,63 +41,125 @@ def _due_queryset(now):
     )
 
 
-def claim_due(*, limit: int = 100, now=None) -> list[int]:
+def claim_due_intents(*, limit: int = 100, now=None) -> list[Intent]:
     """Claims up to `limit` due intents for this worker and reschedules them, in one short
-    transaction. Returns their ids; no other worker will get them until their next slot."""
+    transaction. Returns them with what a poll reads (`polling.POLL_RELATED`), so a poll does not
+    select its intent again; no other worker gets them until their next slot.
+
+    The rows are as they were at the claim, a moment before their poll: every write of a poll is
+    guarded by the state it saw (`transitions.intent_transition`), so a change made meanwhile
+    (a cancel, a watcher) makes the poll's write touch nothing and re-read.
+    """
     now = now or timezone.now()
     with transaction.atomic():
-        qs = _due_queryset(now).order_by("next_poll_at")
+        qs = _due_queryset(now).select_related(*POLL_RELATED).order_by("next_poll_at")
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
-        rows = list(qs.only("pk", "state", "sent_at", "created_at", "kind")[:limit])
+        rows = list(qs[:limit])
         for row in rows:
             row.next_poll_at = next_poll_at(row, now=now)
         if rows:
             Intent.objects.bulk_update(rows, ["next_poll_at"])
-    return [row.pk for row in rows]
+    return rows
 
 
-def _poll_by_id(intent_pk: int) -> bool:
+def claim_due(*, limit: int = 100, now=None) -> list[int]:
+    """`claim_due_intents`, as ids."""
+    return [row.pk for row in claim_due_intents(limit=limit, now=now)]
+
+
+def connections_bound(concurrency: int) -> int:
+    """The most database connections one sweeper loop holds: its own and one per poller thread.
+
+    Poller threads keep their connection from one sweep to the next (README "Scaling out").
+    """
+    return 1 + (concurrency if concurrency > 1 else 0)
+
+
+def _poll_claimed(intent: Intent) -> bool:
     try:
-        with poll_lock(intent_pk) as acquired:
+        with poll_lock(intent.pk) as acquired:
             if not acquired:
                 return False
-            intent = Intent.objects.select_related("store__merchant", "credential", "terminal").get(
-                pk=intent_pk
-            )
             return intent_poll(intent)
     except Exception:
-        # One bad intent must never stop the sweeper; it is logged and retried next slot.
-        logger.exception("polling intent %s failed", intent_pk)
+        # One bad intent must never stop the sweeper; it is logged and retried next slot. The
+        # connection may be what failed: a broken one is closed here and reopened next time.
+        logger.exception("polling intent %s failed", intent.pk)
+        close_old_connections()
         return False
 
 
-def _poll_in_thread(intent_pk: int) -> bool:
-    try:
-        return _poll_by_id(intent_pk)
-    finally:
-        close_old_connections()
-        connection.close()
+class PollerPool:
+    """The threads that poll claimed intents, kept for a whole sweeper loop.
+
+    Each thread opens one database connection on its first poll and keeps it for the next ones
+    (a connection per read was most of the sweeper's cost on PostgreSQL); a poll that fails
+    checks its connection (`close_old_connections`: with CONN_HEALTH_CHECKS a broken one is
+    dropped and the next poll reconnects). `close()` ends the threads and closes their
+    connections, so a loop never leaves more than `concurrency` of them behind.
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="poller")
+        self._connections: list = []
+        self._guard = threading.Lock()
+
+    def _poll(self, intent: Intent) -> bool:
+        # Django's connections are per thread: remember each poller thread's own, to close it.
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        with self._guard:
+            if not any(known is wrapper for known in self._connections):
+                self._connections.append(wrapper)
+        return _poll_claimed(intent)
+
+    def poll_all(self, intents: list[Intent]) -> None:
+        list(self._executor.map(self._poll, intents))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        with self._guard:
+            wrappers, self._connections = self._connections, []
+        for wrapper in wrappers:
+            # The threads have ended; their connection objects are closed from this one.
+            wrapper.inc_thread_sharing()
+            try:
+                wrapper.close()
+            finally:
+                wrapper.dec_thread_sharing()
+
+    def __enter__(self) -> "PollerPool":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
-def sweep_once(*, limit: int | None = None, concurrency: int | None = None) -> int:
+def sweep_once(
+    *, limit: int | None = None, concurrency: int | None = None, pool: PollerPool | None = None
+) -> int:
     """Claims due intents and polls them with bounded concurrency. Returns how many it polled
     (0 means there was no work).
 
     The claim is sized to the concurrency so one sweep stays short even when every read hits
-    the timeout (8 rounds of reads), well inside the task's time limit.
+    the timeout (8 rounds of reads), well inside the task's time limit. `pool` (a loop's
+    `PollerPool`) keeps the poller threads and their connections from one sweep to the next;
+    without it a pool lives for this sweep only.
     """
-    concurrency = concurrency or settings.ECR_POLL_CONCURRENCY
-    ids = claim_due(limit=limit or concurrency * 8)
-    if not ids:
+    concurrency = pool.concurrency if pool else concurrency or settings.ECR_POLL_CONCURRENCY
+    intents = claim_due_intents(limit=limit or concurrency * 8)
+    if not intents:
         return 0
-    if concurrency <= 1 or len(ids) == 1:
-        for pk in ids:
-            _poll_by_id(pk)
+    if concurrency <= 1 or len(intents) == 1:
+        for intent in intents:
+            _poll_claimed(intent)
+    elif pool is not None:
+        pool.poll_all(intents)
     else:
-        with ThreadPoolExecutor(max_workers=min(concurrency, len(ids))) as pool:
-            list(pool.map(_poll_in_thread, ids))
-    return len(ids)
+        with PollerPool(min(concurrency, len(intents))) as own_pool:
+            own_pool.poll_all(intents)
+    return len(intents)
 
 
 def sweeper_loop(*, seconds: float, tick: float = 0.25, stop=None) -> int:
@@ -101,21 +167,24 @@ def sweeper_loop(*, seconds: float, tick: float = 0.25, stop=None) -> int:
     is a minute, so the loop keeps detection within a tick). Returns the number of polls.
 
     A failing sweep (the database busy or reconnecting) is logged and retried after a pause; it
-    never ends the loop early, so the chain of loops is not broken by a passing error.
+    never ends the loop early, so the chain of loops is not broken by a passing error. The
+    poller threads and their connections last as long as the loop.
     """
     deadline = time.monotonic() + seconds
     polled = 0
-    while time.monotonic() < deadline and not (stop and stop()):
-        try:
-            count = sweep_once()
-        except Exception:
-            logger.exception("sweep failed; retrying")
-            close_old_connections()
-            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
-            continue
-        polled += count
-        if count == 0:
-            time.sleep(tick)
+    concurrency = settings.ECR_POLL_CONCURRENCY
+    with PollerPool(concurrency) as pool:
+        while time.monotonic() < deadline and not (stop and stop()):
+            try:
+                count = sweep_once(pool=pool)
+            except Exception:
+                logger.exception("sweep failed; retrying")
+                close_old_connections()
+                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+                continue
+            polled += count
+            if count == 0:
+                time.sleep(tick)
     return polled
 
 

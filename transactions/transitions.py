@@ -39,17 +39,29 @@ _ANSWER_FIELDS = {
 _MAX_LENGTHS = {f.name: f.max_length for f in Intent._meta.fields if getattr(f, "max_length", None)}
 
 
-def after_final(intent_id: int, state: str) -> None:
-    """Work that follows an intent reaching a final or in-doubt state (after commit)."""
-    from transactions.webhooks.services import webhook_enqueue_for_intent
+def after_final(intent: Intent, state: str) -> None:
+    """Work that follows an intent reaching a final or in-doubt state (after commit).
 
+    The webhook is enqueued only when the intent's POS client has a receiver (a cached flag):
+    most intents have none, and the enqueue re-reads the intent with three joins.
+    """
+    from transactions.webhooks.services import webhook_enqueue_for_intent, webhook_receiver_exists
+
+    intent_id = intent.pk
     event = "intent.in_doubt" if state == State.IN_DOUBT else "intent.final"
     # robust: a failing webhook queue or batch record must never undo or break the state change
     # that has already been committed; the error is logged and the sweeper carries on.
-    transaction.on_commit(
-        lambda: webhook_enqueue_for_intent(intent_id=intent_id, event=event),
-        robust=True,
-    )
+    try:
+        receiver = webhook_receiver_exists(pos_client_id=intent.requested_by_pos_id)
+    except Exception:
+        # The check must not break the state change: when in doubt, let the enqueue decide.
+        logger.warning("webhook receiver check failed for intent %s", intent_id, exc_info=True)
+        receiver = True
+    if receiver:
+        transaction.on_commit(
+            lambda: webhook_enqueue_for_intent(intent_id=intent_id, event=event),
+            robust=True,
+        )
     if state == State.APPROVED:
         transaction.on_commit(lambda: _after_approved(intent_id), robust=True)
 
@@ -111,7 +123,7 @@ def intent_transition(
             **actor.event_fields(),
         )
         if to_state != from_state and (to_state in FINAL_STATES or to_state == State.IN_DOUBT):
-            after_final(intent.pk, to_state)
+            after_final(intent, to_state)
     for name, value in values.items():
         setattr(intent, name, value)
     return True

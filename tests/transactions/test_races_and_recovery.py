@@ -182,7 +182,7 @@ def test_a_retried_order_gets_its_own_provider_reference(sim, store_a, terminal_
 def test_a_sweep_that_fails_does_not_end_the_loop_nor_the_chain(monkeypatch, settings):
     calls = []
 
-    def flaky_sweep():
+    def flaky_sweep(**kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("database is locked")

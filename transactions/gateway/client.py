@@ -3,8 +3,10 @@
 One `PrismaGateway` per credential (see `gateway_for`), one pooled `httpx.Client` inside it, and
 one `_request()` every call goes through: mandatory timeouts, the Bearer token (cached in Django's
 cache, renewed once on a 401), error classification into `GatewayError`, and one `GatewayCall`
-row per HTTP exchange. Creates are never retried automatically (contract §5): a create whose
-answer was lost is reported `in_doubt` and the caller must look for the intention first.
+row per HTTP exchange, except the idle reads of a poll (`provider_reads_held`): a read that
+changed nothing is counted and sampled, not written. Creates are never retried automatically
+(contract §5): a create whose answer was lost is reported `in_doubt` and the caller must look
+for the intention first.
 
 The parts live beside it: what an answer or failure means in `classify`, the shared token in
 `tokens`, and the contract's operations (paths, kinds, parsers) in `operations`; `PrismaGateway`
@@ -13,10 +15,11 @@ puts them together. Nothing here logs or stores headers, keys or tokens.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -200,7 +203,7 @@ class PrismaGateway(ProviderOperations, TokenCache):
                 except ValueError as exc:
                     raise garbled_answer(kind, operation, status) from exc
                 result = parse(data)
-                self._record(operation, method, path, status, "ok", "", started, intent_id)
+                self._record(operation, method, path, status, "ok", "", started, intent_id, kind)
                 logger.info(
                     "prisma %s %s %s -> %s en %d ms",
                     operation,
@@ -221,6 +224,7 @@ class PrismaGateway(ProviderOperations, TokenCache):
                     self._scrub(f"token rechazado ({message}); se renueva y se repite"),
                     started,
                     intent_id,
+                    kind,
                 )
                 logger.info("prisma %s: token rechazado (401), se renueva", operation)
                 raise _TokenRejected()
@@ -229,7 +233,9 @@ class PrismaGateway(ProviderOperations, TokenCache):
             exc.message = self._scrub(exc.message)
             if exc.operation is None:
                 exc.operation = operation
-            self._record(operation, method, path, status, exc.outcome, str(exc), started, intent_id)
+            self._record(
+                operation, method, path, status, exc.outcome, str(exc), started, intent_id, kind
+            )
             logger.warning(
                 "prisma %s %s %s falló en %d ms: %s (reintentable=%s, en duda=%s)",
                 operation,
@@ -263,25 +269,152 @@ class PrismaGateway(ProviderOperations, TokenCache):
         error: str,
         started: float,
         intent_id: int | None,
+        kind: CallKind,
     ) -> None:
-        """Writes the GatewayCall row. A failure to record never fails the call itself."""
-        from transactions.models import GatewayCall
+        """Writes the GatewayCall row, or hands a successful read to the poll holding it."""
+        row = {
+            "credential_id": self.credential_id,
+            "intent_id": intent_id,
+            "operation": operation[:40],
+            "method": method,
+            "path": path[:300],
+            "http_status": http_status,
+            "outcome": outcome,
+            "duration_ms": self._elapsed_ms(started),
+            "error": error,
+        }
+        hold: ReadHold | None = getattr(_holds, "current", None)
+        if hold is not None and intent_id is not None and intent_id == hold.intent_id:
+            if outcome == "ok" and kind is CallKind.READ:
+                hold.rows.append(row)
+                return
+            # A failure, a renewal or a write in the same poll: its reads are kept as context.
+            hold.other_calls = True
+        _store_call(row)
 
-        try:
-            with transaction.atomic():
-                GatewayCall.objects.create(
-                    credential_id=self.credential_id,
-                    intent_id=intent_id,
-                    operation=operation[:40],
-                    method=method,
-                    path=path[:300],
-                    http_status=http_status,
-                    outcome=outcome,
-                    duration_ms=self._elapsed_ms(started),
-                    error=error,
-                )
-        except DatabaseError:
-            logger.warning("no se pudo registrar la llamada %s a Prisma", operation, exc_info=True)
+
+def _store_call(row: dict[str, Any]) -> None:
+    """Writes one GatewayCall row. A failure to record never fails the call itself."""
+    from transactions.models import GatewayCall
+
+    try:
+        with transaction.atomic():
+            GatewayCall.objects.create(**row)
+    except DatabaseError:
+        logger.warning(
+            "no se pudo registrar la llamada %s a Prisma", row["operation"], exc_info=True
+        )
+
+
+# --- Idle reads: counted and sampled, not one row each -------------------------------------------
+
+# An intent read again and again with no news leaves one row per this many seconds (per process).
+IDLE_READ_SAMPLE_SECONDS = 60.0
+# Counts of intents nobody polled for this long are dropped (their poller moved elsewhere).
+_IDLE_FORGET_SECONDS = 600.0
+
+
+class ReadHold:
+    """The successful reads of one poll of one intent, held until the poll knows its outcome.
+
+    The poller sets `changed`; `provider_reads_held` then writes the rows (the read changed the
+    intent, or another call of the poll failed or wrote) or counts them as idle.
+    """
+
+    def __init__(self, intent_id: int) -> None:
+        self.intent_id = intent_id
+        self.rows: list[dict[str, Any]] = []
+        self.changed = False
+        self.other_calls = False
+
+
+class IdleReadCounter:
+    """Per process: idle reads of each intent not yet written, and since when.
+
+    `idle()` counts one and says whether it is time for a sampled row (the oldest unwritten one
+    is `IDLE_READ_SAMPLE_SECONDS` old), returning the count that row stands for; `take()` hands
+    the count to a row written anyway (a read that changed something). Counts live in memory:
+    a process that stops loses at most a minute of counts of the intents it was reading, never a
+    change or a failure (those are always written).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[float, int]] = {}
+        self._next_forget = 0.0
+
+    def idle(self, intent_id: int, *, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            since, count = self._pending.get(intent_id, (now, 0))
+            count += 1
+            if now - since >= IDLE_READ_SAMPLE_SECONDS:
+                self._pending.pop(intent_id, None)
+                return count
+            self._pending[intent_id] = (since, count)
+            self._forget_old(now)
+            return 0
+
+    def take(self, intent_id: int) -> int:
+        with self._lock:
+            return self._pending.pop(intent_id, (0.0, 0))[1]
+
+    def pending(self, intent_id: int) -> int:
+        with self._lock:
+            return self._pending.get(intent_id, (0.0, 0))[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def _forget_old(self, now: float) -> None:
+        if now < self._next_forget:
+            return
+        self._next_forget = now + _IDLE_FORGET_SECONDS
+        for intent_id, (since, _count) in list(self._pending.items()):
+            if now - since > _IDLE_FORGET_SECONDS:
+                del self._pending[intent_id]
+
+
+IDLE_READS = IdleReadCounter()
+_holds = threading.local()
+
+
+@contextlib.contextmanager
+def provider_reads_held(intent_id: int) -> Iterator[ReadHold]:
+    """Within, this thread's successful reads of `intent_id` are held, not written at once.
+
+    On the way out: if the caller set `hold.changed` (or raised, or another call of the intent
+    was recorded meanwhile) the held rows are written, carrying the idle reads counted before
+    them; otherwise each is an idle read: counted, and written only as a sample once a minute.
+    Failures are never held: they are written when they happen.
+    """
+    hold = ReadHold(intent_id)
+    outer = getattr(_holds, "current", None)
+    _holds.current = hold
+    try:
+        yield hold
+    except BaseException:
+        hold.changed = True
+        raise
+    finally:
+        _holds.current = outer
+        _settle(hold)
+
+
+def _settle(hold: ReadHold) -> None:
+    if not hold.rows:
+        return
+    if hold.changed or hold.other_calls:
+        hold.rows[0]["idle_reads"] = IDLE_READS.take(hold.intent_id)
+        for row in hold.rows:
+            _store_call(row)
+        return
+    for row in hold.rows:
+        sampled = IDLE_READS.idle(hold.intent_id)
+        if sampled:
+            row["idle_reads"] = sampled
+            _store_call(row)
 
 
 # --- One gateway per credential -----------------------------------------------------------------

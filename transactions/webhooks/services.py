@@ -10,6 +10,8 @@ import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.db import DatabaseCache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +25,8 @@ logger = logging.getLogger(__name__)
 EVENTS = ("intent.final", "intent.in_doubt")
 # The django-q2 task of one attempt; a stored string, kept stable (see tasks_webhooks).
 DELIVER_TASK = "transactions.tasks_webhooks.webhook_deliver_task"
+# How long a POS client's "has a receiver" flag is trusted without a change that clears it.
+RECEIVER_FLAG_SECONDS = 300
 
 
 class WebhookUrlInvalid(ValueError):
@@ -58,6 +62,53 @@ def webhook_url_check(url: str) -> str:
     return url
 
 
+def _receiver_flag_key(pos_client_id: int) -> str:
+    return f"ecr:webhook-receiver:{pos_client_id}"
+
+
+def _receiver_flag_is_cheap() -> bool:
+    """Redis (or memory in tests) answers the flag without the database; the database cache
+    would cost what the direct lookup costs, so with it the lookup is made every time."""
+    return not isinstance(caches["default"], DatabaseCache)
+
+
+def webhook_receiver_exists(*, pos_client_id: int | None) -> bool:
+    """Whether the POS client has an active webhook: the cheap check before any enqueue work.
+
+    Most intents have none (a dashboard's, or a POS without a webhook), and every intent that
+    becomes final asks. The answer is kept in the shared cache per POS client and cleared by
+    every write of an endpoint here (register, delete, pause, resume). A stale "yes" only costs
+    the full check in `webhook_enqueue_for_intent`; a stale "no" cannot outlive those writes.
+    """
+    if pos_client_id is None:
+        return False
+    cheap = _receiver_flag_is_cheap()
+    if cheap:
+        cached = cache.get(_receiver_flag_key(pos_client_id))
+        if cached is not None:
+            return bool(cached)
+    exists = WebhookEndpoint.objects.filter(pos_client_id=pos_client_id, active=True).exists()
+    if cheap:
+        cache.set(_receiver_flag_key(pos_client_id), exists, timeout=RECEIVER_FLAG_SECONDS)
+    return exists
+
+
+def _receiver_changed(pos_client_id: int) -> None:
+    """Clears the POS client's flag now and again after commit (a check made meanwhile from the
+    old rows must not keep a stale answer)."""
+    if not _receiver_flag_is_cheap():
+        return
+    key = _receiver_flag_key(pos_client_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+def webhook_receiver_forget(sender, instance, **kwargs) -> None:
+    """Signal receiver (post_save / post_delete of an endpoint, connected in `apps.py`): a row
+    written outside these services (shell, data migration) clears the flag too."""
+    _receiver_changed(instance.pos_client_id)
+
+
 def webhook_endpoint_register(*, pos_client, url: str) -> tuple[WebhookEndpoint, str]:
     """Registers (or replaces) the POS client's webhook, active; returns (endpoint, secret).
 
@@ -72,12 +123,14 @@ def webhook_endpoint_register(*, pos_client, url: str) -> tuple[WebhookEndpoint,
     endpoint.active = True
     endpoint.set_secret(secret)
     endpoint.save()
+    _receiver_changed(endpoint.pos_client_id)
     return endpoint, secret
 
 
 def webhook_endpoint_delete(*, pos_client) -> bool:
     """Removes the POS client's webhook (pending deliveries go with it). True if there was one."""
     deleted, _ = WebhookEndpoint.objects.filter(pos_client=pos_client).delete()
+    _receiver_changed(pos_client.pk)
     return deleted > 0
 
 
@@ -93,6 +146,7 @@ def webhook_endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool, user
         active=active, updated_at=timezone.now()
     )
     endpoint.refresh_from_db(fields=["active", "updated_at"])
+    _receiver_changed(endpoint.pos_client_id)
     if changed:
         logger.info(
             "webhook %s %s by %s",
