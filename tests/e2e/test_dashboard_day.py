@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.support import login
+from tests.e2e.support import login, open_terminal_screen
 from tests.factories import DEFAULT_PASSWORD
 from transactions.models import Intent
 from transactions.states import Kind
@@ -28,7 +28,7 @@ def test_manager_runs_the_day(
 
     # A person at the terminal picks the intention and pays with a Visa.
     terminal_screen = new_page()
-    terminal_screen.goto(f"/simulator/terminals/{terminal_a.terminal_id}/")
+    open_terminal_screen(terminal_screen, terminal_a.terminal_id)
     terminal_screen.click("[data-testid=pick]")
     terminal_screen.click("[data-testid=pay-visa_credito]")
 
@@ -53,7 +53,7 @@ def test_manager_runs_the_day(
     # Reverse it: the reversal goes to the terminal and is confirmed there.
     manager.click("[data-action=reverse]")
     manager.wait_for_selector("#intent-panel[data-state=pending]")
-    terminal_screen.goto(f"/simulator/terminals/{terminal_a.terminal_id}/")
+    open_terminal_screen(terminal_screen, terminal_a.terminal_id)
     terminal_screen.click("[data-testid=pick]")
     terminal_screen.click("[data-testid=confirm-reversal]")
     manager.wait_for_selector("#intent-panel[data-state=approved]")
@@ -64,7 +64,7 @@ def test_manager_runs_the_day(
     manager.fill("#id_amount", "2500")
     manager.click("[data-action=charge]")
     manager.wait_for_selector(".intent-live[data-state=pending]")
-    terminal_screen.goto(f"/simulator/terminals/{terminal_a.terminal_id}/")
+    open_terminal_screen(terminal_screen, terminal_a.terminal_id)
     terminal_screen.click("[data-testid=pick]")
     terminal_screen.click("[data-testid=pay-mastercard]")
     manager.wait_for_selector(".intent-live[data-state=approved]")

@@ -35,14 +35,12 @@ def pos_client(store_a):
 
 
 def _processing(store, terminal, credential, pos_client=None) -> Intent:
-    return Intent.objects.create(
-        store=store,
-        credential=credential,
-        kind="payment",
-        state=State.PROCESSING,
+    return factories.make_intent(
+        store,
         terminal=terminal,
+        credential=credential,
+        state=State.PROCESSING,
         amount=Decimal("10.00"),
-        provider_id=f"prov-{Intent.objects.count() + 1}",
         requested_by_pos=pos_client,
     )
 
