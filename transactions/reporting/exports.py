@@ -11,8 +11,8 @@ import datetime as dt
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import IO
 from decimal import Decimal
+from typing import IO
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -139,7 +139,7 @@ def workbook_file(workbook: Workbook) -> IO[bytes]:
     """The workbook saved to an anonymous temporary file, rewound, for a streaming response
     (`FileResponse`): the file is never held in memory whole."""
     _stamp(workbook)
-    file = tempfile.TemporaryFile()
+    file = tempfile.TemporaryFile()  # noqa: SIM115 -- the response closes it once sent
     workbook.save(file)
     file.seek(0)
     return file
