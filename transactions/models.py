@@ -142,6 +142,10 @@ class Intent(models.Model):
             # The intents list's default order (newest first) across all the stores a user sees:
             # page N reads N pages of this index instead of sorting the whole ledger.
             models.Index(fields=["created_at", "id"], name="intent_created"),
+            # Homologation evidence (`homologation.homologation_status`, newest first): reads
+            # the intents of the merchant's homologation credentials only, not the production
+            # ledger.
+            models.Index(fields=["credential", "created_at"], name="intent_credential_created"),
             # A terminal's last taken intention (Hoy, terminal page and its live box): one probe
             # per terminal (`selectors._last_taken`).
             models.Index(fields=["terminal", "taken_at"], name="intent_terminal_taken"),
