@@ -290,7 +290,7 @@ class Batch(models.Model):
         ordering = ["-closed_at"]
         indexes = [
             # The batches list (newest first) and the daily report's batches of a day.
-            models.Index(fields=["closed_at"], name="batch_closed"),
+            models.Index(fields=["closed_at"], name="batch_closed_at"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["terminal", "batch_number"], name="batch_per_terminal")

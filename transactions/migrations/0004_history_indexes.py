@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='batch',
-            index=models.Index(fields=['closed_at'], name='batch_closed'),
+            index=models.Index(fields=['closed_at'], name='batch_closed_at'),
         ),
         migrations.AddIndex(
             model_name='intent',
