@@ -853,7 +853,7 @@ def _sql_month(stores, start: dt.datetime, end: dt.datetime) -> dict:
 
 
 def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
-    from transactions import reports
+    from transactions.reporting import daily as reports
     from transactions.states import Kind, State
 
     start = dt.datetime.combine(latest, dt.time.min, tzinfo=TZ)

@@ -4,7 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 from stores.models import Credential, PosClient, Store, Terminal
 from transactions.states import FINAL_STATES, RESERVING_STATES, Kind, State
@@ -138,6 +139,36 @@ class Intent(models.Model):
             ),
             models.Index(fields=["store", "created_at"], name="intent_store_created"),
             models.Index(fields=["terminal", "created_at"], name="intent_terminal_created"),
+            # The intents list's default order (newest first) across all the stores a user sees:
+            # page N reads N pages of this index instead of sorting the whole ledger.
+            models.Index(fields=["created_at", "id"], name="intent_created"),
+            # Homologation evidence (`homologation.homologation_status`, newest first): reads
+            # the intents of the merchant's homologation credentials only, not the production
+            # ledger.
+            models.Index(fields=["credential", "created_at"], name="intent_credential_created"),
+            # A terminal's last taken intention (Hoy, terminal page and its live box): one probe
+            # per terminal (`selectors._last_taken`).
+            models.Index(fields=["terminal", "taken_at"], name="intent_terminal_taken"),
+            # What is live on each terminal (`selectors._states_for`): partial, so it holds only
+            # the intents that may still move money, however long the ledger grows.
+            models.Index(
+                fields=["created_at"],
+                name="intent_live_created",
+                condition=Q(state__in=sorted(RESERVING_STATES)),
+            ),
+            # What needs a person (Hoy's list, `selectors.intents_needing_attention`): partial,
+            # as small as the open problems.
+            models.Index(
+                fields=["store", "created_at"],
+                name="intent_attention",
+                condition=Q(state=State.IN_DOUBT) | Q(needs_attention=True),
+            ),
+            # The day an intent belongs to (`reporting.totals.intents_of_day`: when it ended,
+            # else when it was created): Hoy's totals, the daily report, its exports and date
+            # ranges read one store-day (or range) of this index, not the whole ledger.
+            models.Index(
+                F("store"), Coalesce("finished_at", "created_at"), "id", name="intent_store_day"
+            ),
         ]
         constraints = [
             # A POS order cannot be charged twice while a charge for it may still move money.
@@ -262,6 +293,10 @@ class Batch(models.Model):
         verbose_name = "lote"
         verbose_name_plural = "lotes"
         ordering = ["-closed_at"]
+        indexes = [
+            # The batches list (newest first) and the daily report's batches of a day.
+            models.Index(fields=["closed_at"], name="batch_closed_at"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["terminal", "batch_number"], name="batch_per_terminal")
         ]

@@ -5,11 +5,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
 from stores.models import Store, Terminal
-from stores.permissions import user_can
+from stores.permissions import StorePermissions
 from stores.roles import Action
 from stores.selectors import store_list_for_user
 from transactions.errors import Code
@@ -68,45 +68,69 @@ class TerminalState:
         return {"idle": "Libre", "busy": "Ocupada", "disabled": "Deshabilitada"}[self.state]
 
 
-def _with_health(terminals: QuerySet[Terminal]) -> QuerySet[Terminal]:
-    """Adds the last time an intention was taken and how many live ones are stuck."""
-    return terminals.annotate(
-        last_taken=Max("taken_intents__taken_at"),
-        stuck=Count(
-            "offered_intents",
-            filter=Q(offered_intents__needs_attention=True)
-            & Q(offered_intents__state__in=sorted(RESERVING_STATES)),
-            distinct=True,
-        ),
+def _last_taken():
+    """When the terminal last took an intention: one probe of the `intent_terminal_taken` index
+    per terminal (a correlated subquery, not a GROUP BY over its history)."""
+    return Subquery(
+        Intent.objects.filter(terminal=OuterRef("pk"), taken_at__isnull=False)
+        .order_by("-taken_at")
+        .values("taken_at")[:1]
     )
+
+
+def terminal_states_for_stores(*, stores) -> dict[int, list[TerminalState]]:
+    """Live state of every terminal of these stores (by store pk, each list ordered by label),
+    in two queries however many stores, terminals and intents there are."""
+    store_pks = [store.pk for store in stores]
+    terminals: list[Terminal] = list(
+        Terminal.objects.filter(store_id__in=store_pks)
+        .annotate(last_taken=_last_taken())
+        .order_by("label", "terminal_id")
+    )
+    by_store: dict[int, list[TerminalState]] = {pk: [] for pk in store_pks}
+    for state in _states_for(terminals):
+        by_store[state.terminal.store_id].append(state)
+    return by_store
 
 
 def terminal_states_for_store(*, store: Store) -> list[TerminalState]:
     """Live state of every terminal of a store in a fixed number of queries."""
-    return _states_for(list(_with_health(store.terminals.all()).order_by("label", "terminal_id")))
+    return terminal_states_for_stores(stores=[store])[store.pk]
 
 
 def terminal_live_state(*, terminal: Terminal) -> TerminalState:
-    return _states_for([_with_health(Terminal.objects.filter(pk=terminal.pk)).get()])[0]
+    annotated: Terminal = (
+        Terminal.objects.filter(pk=terminal.pk).annotate(last_taken=_last_taken()).get()
+    )
+    return _states_for([annotated])[0]
 
 
 def _states_for(terminals: list[Terminal]) -> list[TerminalState]:
-    live = (
-        Intent.objects.filter(offered_terminals__in=terminals, state__in=sorted(RESERVING_STATES))
-        .select_related("terminal")
-        .order_by("created_at")
-        .values_list("offered_terminals", "pk")
+    """One query for what is live on these terminals: the offers of intents in a reserving state
+    (the `intent_live_created` partial index keeps it as small as the work in flight). The
+    oldest live offer is the terminal's current intent; the flagged ones are its stuck count."""
+    if not terminals:
+        return []
+    offers = (
+        Intent.offered_terminals.through.objects.filter(
+            terminal_id__in=[t.pk for t in terminals],
+            intent__state__in=sorted(RESERVING_STATES),
+        )
+        .select_related("intent")
+        .order_by("intent__created_at", "intent_id")
     )
-    current_by_terminal: dict[int, int] = {}
-    for terminal_pk, intent_pk in live:
-        current_by_terminal.setdefault(terminal_pk, intent_pk)
-    intents = Intent.objects.in_bulk(set(current_by_terminal.values()))
+    current: dict[int, Intent] = {}
+    stuck: dict[int, int] = {}
+    for offer in offers:
+        current.setdefault(offer.terminal_id, offer.intent)
+        if offer.intent.needs_attention:
+            stuck[offer.terminal_id] = stuck.get(offer.terminal_id, 0) + 1
     states = []
     for terminal in terminals:
-        current = intents.get(current_by_terminal.get(terminal.pk))
+        intent = current.get(terminal.pk)
         if not terminal.enabled:
             state = "disabled"
-        elif current is not None:
+        elif intent is not None:
             state = "busy"
         else:
             state = "idle"
@@ -114,9 +138,9 @@ def _states_for(terminals: list[Terminal]) -> list[TerminalState]:
             TerminalState(
                 terminal=terminal,
                 state=state,
-                current_intent=current,
+                current_intent=intent,
                 last_taken_at=getattr(terminal, "last_taken", None),
-                stuck_count=getattr(terminal, "stuck", 0) or 0,
+                stuck_count=stuck.get(terminal.pk, 0),
             )
         )
     return states
@@ -124,14 +148,18 @@ def _states_for(terminals: list[Terminal]) -> list[TerminalState]:
 
 def refundable_balance(*, payment: Intent) -> Decimal:
     """What may still be refunded: the payment minus approved and in-flight refunds; nothing if
-    it was reversed or a reversal is in flight."""
+    it was reversed or a reversal is in flight. One query."""
     if payment.kind != Kind.PAYMENT or payment.state != State.APPROVED or payment.amount is None:
         return ZERO
-    followups = payment.followups.exclude(state__in=[State.DECLINED, State.FAILED, State.CANCELLED])
-    if followups.filter(kind=Kind.REVERSAL).exists():
+    followups = payment.followups.exclude(
+        state__in=[State.DECLINED, State.FAILED, State.CANCELLED]
+    ).aggregate(
+        reversals=Count("pk", filter=Q(kind=Kind.REVERSAL)),
+        refunded=Sum("amount", filter=Q(kind=Kind.REFUND)),
+    )
+    if followups["reversals"]:
         return ZERO
-    refunded = followups.filter(kind=Kind.REFUND).aggregate(total=Sum("amount"))["total"] or ZERO
-    return payment.amount - refunded
+    return payment.amount - (followups["refunded"] or ZERO)
 
 
 def batch_is_closed(*, terminal: Terminal | None, batch_number: int | None) -> bool:
@@ -235,13 +263,32 @@ def reversal_allowed(*, payment: Intent) -> tuple[bool, Refusal | None]:
     return refusal is None, refusal
 
 
-def intent_actions_for_user(*, intent: Intent, user) -> set[str]:
-    """The actions the rules and the user's role allow on this intent right now."""
+@dataclass(frozen=True)
+class IntentRules:
+    """What a page shows of an intent's rules right now: the actions the rules and the user's
+    role allow, and for an approved payment its refundable balance and why it may not be
+    annulled (None when it may). Computed once per render: the live panel polls every second."""
+
+    actions: frozenset[str]
+    refundable: Decimal | None = None
+    reversal_refusal: Refusal | None = None
+
+
+def intent_rules_for_user(*, intent: Intent, user) -> IntentRules:
+    """The actions on this intent, its refundable balance and the reversal rule, each rule
+    evaluated once (see `IntentRules`)."""
     actions: set[str] = set()
     store = intent.store
+    refundable: Decimal | None = None
+    reversal_refusal: Refusal | None = None
+
+    permissions: list[StorePermissions] = []
 
     def can(action):
-        return user_can(user=user, store=store, action=action)
+        # The user's roles are read once (one query), and only if some action is possible.
+        if not permissions:
+            permissions.append(StorePermissions(user=user, stores=[store]))
+        return permissions[0].allows(store, action)
 
     if (
         intent.kind in (Kind.PAYMENT, Kind.REVERSAL, Kind.REFUND)
@@ -251,16 +298,25 @@ def intent_actions_for_user(*, intent: Intent, user) -> set[str]:
     ):
         actions.add("cancel")
     if intent.kind == Kind.PAYMENT and intent.state == State.APPROVED:
-        if reversal_allowed(payment=intent)[0] and can(Action.REVERSE):
+        reversal_refusal = reversal_refusals([intent])[intent.pk]
+        refundable = refundable_balance(payment=intent)
+        if reversal_refusal is None and can(Action.REVERSE):
             actions.add("reverse")
-        if refundable_balance(payment=intent) > 0 and can(Action.REFUND):
+        if refundable > 0 and can(Action.REFUND):
             actions.add("refund")
     resolvable = intent.state == State.IN_DOUBT and not intent.provider_id
     if resolvable and can(Action.RESOLVE):
         actions.add("resolve")
     if intent.needs_attention and not resolvable and can(Action.RESOLVE):
         actions.add("acknowledge")
-    return actions
+    return IntentRules(
+        actions=frozenset(actions), refundable=refundable, reversal_refusal=reversal_refusal
+    )
+
+
+def intent_actions_for_user(*, intent: Intent, user) -> set[str]:
+    """The actions the rules and the user's role allow on this intent right now."""
+    return set(intent_rules_for_user(intent=intent, user=user).actions)
 
 
 def intents_needing_attention(*, stores) -> QuerySet[Intent]:

@@ -3,7 +3,7 @@
 Every function takes a terminal or stores the caller already scoped to the user.
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from stores.models import Terminal
 from transactions.models import Batch, Intent
@@ -13,11 +13,15 @@ from transactions.reporting.totals import day_bounds
 def terminal_intents_today(*, terminal: Terminal, limit: int = 50) -> QuerySet[Intent]:
     """Intents the terminal was offered or took during the store's local day, newest first."""
     start, end = day_bounds(store=terminal.store)
+    # The store's day through `intent_store_created`, then the offer checked row by row: no join
+    # that repeats rows (and no DISTINCT), nothing read from other days.
+    offered = Intent.offered_terminals.through.objects.filter(
+        intent_id=OuterRef("pk"), terminal_id=terminal.pk
+    )
     return (
-        Intent.objects.filter(Q(terminal=terminal) | Q(offered_terminals=terminal))
-        .filter(created_at__gte=start, created_at__lt=end)
+        Intent.objects.filter(store_id=terminal.store_id, created_at__gte=start, created_at__lt=end)
+        .filter(Q(terminal=terminal) | Exists(offered))
         .select_related("store", "terminal")
-        .distinct()
         .order_by("-created_at")[:limit]
     )
 

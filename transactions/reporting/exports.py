@@ -9,12 +9,15 @@ Decimal amounts become numbers with a money format, never through float.
 import csv
 import datetime as dt
 import io
+import tempfile
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from typing import IO
 
 from django.db.models import QuerySet
 from django.utils import timezone
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -74,26 +77,33 @@ def csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
 # --- XLSX --------------------------------------------------------------------------------------
 
 
+BOLD = Font(bold=True)
+
+
 class XlsxSheet:
     """Appends rows to a worksheet under a bold, frozen header: strings stay strings (openpyxl
     would turn a leading '=' into a formula), Decimal amounts become numbers with a money format
-    (never through float), dates and datetimes get a day-first format."""
+    (never through float), dates and datetimes get a day-first format.
+
+    Works on a write-only worksheet (`Workbook(write_only=True)`, what the exports use: rows go
+    to disk as they come, so memory stays bounded however long the file) as on a normal one:
+    every format is decided when the row is appended, and widths and the frozen header are set
+    before the first row."""
 
     def __init__(self, worksheet, headers: list[str], money_columns: set[int], widths: list[int]):
         self.ws = worksheet
         self.money_columns = money_columns
         self.row = 0
-        self.append(headers)
-        for cell in self.ws[1]:
-            cell.font = Font(bold=True)
-        self.ws.freeze_panes = "A2"
         for index, width in enumerate(widths, start=1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
+        self.ws.freeze_panes = "A2"
+        self.append(headers, bold=True)
 
-    def append(self, values) -> None:
+    def append(self, values, *, bold: bool = False, bold_columns: frozenset[int] = frozenset()):
         self.row += 1
+        cells = []
         for column, value in enumerate(values, start=1):
-            cell = self.ws.cell(row=self.row, column=column, value=value)
+            cell = WriteOnlyCell(self.ws, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"
             elif isinstance(value, Decimal) or (column in self.money_columns and value is not None):
@@ -102,6 +112,10 @@ class XlsxSheet:
                 cell.number_format = DATETIME_FORMAT
             elif isinstance(value, dt.date):
                 cell.number_format = DATE_FORMAT
+            if bold or column in bold_columns:
+                cell.font = BOLD
+            cells.append(cell)
+        self.ws.append(cells)
 
 
 def local_naive(value: dt.datetime | None, store: Store) -> dt.datetime | None:
@@ -109,12 +123,26 @@ def local_naive(value: dt.datetime | None, store: Store) -> dt.datetime | None:
     return value.astimezone(store.tzinfo).replace(tzinfo=None) if value else None
 
 
-def workbook_bytes(workbook: Workbook) -> bytes:
+def _stamp(workbook: Workbook) -> None:
     workbook.properties.creator = "ECR Portal"
     workbook.properties.created = timezone.now().replace(tzinfo=None)
+
+
+def workbook_bytes(workbook: Workbook) -> bytes:
+    _stamp(workbook)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def workbook_file(workbook: Workbook) -> IO[bytes]:
+    """The workbook saved to an anonymous temporary file, rewound, for a streaming response
+    (`FileResponse`): the file is never held in memory whole."""
+    _stamp(workbook)
+    file = tempfile.TemporaryFile()  # noqa: SIM115 -- the response closes it once sent
+    workbook.save(file)
+    file.seek(0)
+    return file
 
 
 # --- The daily report --------------------------------------------------------------------------
@@ -174,7 +202,7 @@ def daily_report_csv(report: DailyReport) -> str:
 
 def _resumen(workbook: Workbook, report: DailyReport) -> None:
     sheet = XlsxSheet(
-        workbook.active,
+        workbook.create_sheet("Resumen"),
         [
             "Fecha",
             "Sucursal",
@@ -192,7 +220,6 @@ def _resumen(workbook: Workbook, report: DailyReport) -> None:
         money_columns={4, 6, 8, 9},
         widths=[12, 24, 9, 16, 12, 18, 13, 20, 16, 11, 10, 11],
     )
-    sheet.ws.title = "Resumen"
     rows = [(section.store.name, section.totals) for section in report.stores]
     rows.append(("Total", report.overall))
     for name, totals in rows:
@@ -210,13 +237,12 @@ def _resumen(workbook: Workbook, report: DailyReport) -> None:
                 totals.declined_count,
                 totals.failed_count,
                 totals.cancelled_count,
-            ]
+            ],
+            # The last row is the total: its name in bold.
+            bold_columns=frozenset({2}) if name == "Total" else frozenset(),
         )
-    sheet.ws.cell(row=sheet.row, column=2).font = Font(bold=True)
     sheet.append([])
-    sheet.append(["", "Sucursal", "Desglose", "Concepto", "Cantidad", "Importe"])
-    for cell in sheet.ws[sheet.row]:
-        cell.font = Font(bold=True)
+    sheet.append(["", "Sucursal", "Desglose", "Concepto", "Cantidad", "Importe"], bold=True)
     for store, section, item, count, amount in _report_lines(report):
         if section in ("Marca", "Crédito/débito", "Cuotas"):
             sheet.append(["", store, section, item, count, amount])
@@ -314,11 +340,12 @@ def _lotes(workbook: Workbook, report: DailyReport) -> None:
         )
 
 
-def daily_report_xlsx(report: DailyReport, *, operations: QuerySet) -> bytes:
+def daily_report_xlsx(report: DailyReport, *, operations: QuerySet) -> IO[bytes]:
     """The report as a workbook: Resumen (totals and breakdowns), Operaciones (every intent of
-    the day, `reporting.daily.daily_report_operations`) and Lotes (the batches closed)."""
-    workbook = Workbook()
+    the day, `reporting.daily.daily_report_operations`, read in chunks) and Lotes (the batches
+    closed). Written in write-only mode to a temporary file, rewound: stream it."""
+    workbook = Workbook(write_only=True)
     _resumen(workbook, report)
     _operaciones(workbook, operations)
     _lotes(workbook, report)
-    return workbook_bytes(workbook)
+    return workbook_file(workbook)

@@ -529,7 +529,8 @@ def test_csv_cells_cannot_become_formulas(client_for, owner, store_a, pay):
 
 
 def _xlsx(response):
-    return openpyxl.load_workbook(io.BytesIO(response.content))
+    assert response.streaming  # streamed from a file, never built in memory
+    return openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
 
 
 def test_xlsx_has_the_three_sheets_with_numeric_amounts(

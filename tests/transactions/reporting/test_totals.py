@@ -145,7 +145,7 @@ def test_batch_totals_fold_brands_like_the_report_and_keep_to_their_batch(
     }
 
 
-def test_hoy_costs_two_queries_however_many_stores_and_sales(
+def test_hoy_costs_one_query_however_many_stores_and_sales(
     store_a, store_b, terminal_b, credential, make, django_assert_num_queries
 ):
     for i in range(5):
@@ -157,7 +157,7 @@ def test_hoy_costs_two_queries_however_many_stores_and_sales(
             state=State.APPROVED,
             amount=Decimal("1.00"),
         )
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         a, b = store_day_totals(stores=[store_a, store_b])
     assert (a.store, a.approved_amount, b.store, b.approved_amount) == (
         store_a,

@@ -20,11 +20,12 @@ def home(request):
         .order_by("-created_at")[:50]
     )
     permissions = StorePermissions(user=request.user, stores=stores)
+    terminals = selectors.terminal_states_for_stores(stores=stores)
     sections = [
         {
             "store": day.store,
             "totals": day,
-            "terminals": selectors.terminal_states_for_store(store=day.store),
+            "terminals": terminals[day.store.pk],
             "can_charge": permissions.allows(day.store, Action.CHARGE),
             "attention": [i for i in attention if i.store_id == day.store.pk],
         }

@@ -19,7 +19,7 @@ from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
 from transactions.models import Intent
 from transactions.money import format_decimal_es
-from transactions.states import Kind, State
+from transactions.states import State
 
 POLLED_STATES = frozenset({State.CREATED, State.PENDING, State.PROCESSING, State.CANCELLING})
 
@@ -29,14 +29,13 @@ def _get(request, public_id) -> Intent:
 
 
 def _panel_context(request, intent: Intent, *, refund_form=None, resolve_form=None) -> dict:
-    actions = selectors.intent_actions_for_user(intent=intent, user=request.user)
-    balance = None
-    if intent.kind == Kind.PAYMENT and intent.state == State.APPROVED:
-        balance = selectors.refundable_balance(payment=intent)
+    # The rules once per render (the panel is polled every second while the intent is live).
+    rules = selectors.intent_rules_for_user(intent=intent, user=request.user)
+    actions = set(rules.actions)
+    balance = rules.refundable
     reversal_reason = ""
-    if "reverse" not in actions and intent.kind == Kind.PAYMENT and intent.state == State.APPROVED:
-        _allowed, why_not = selectors.reversal_allowed(payment=intent)
-        reversal_reason = why_not[1] if why_not else ""
+    if "reverse" not in actions and rules.reversal_refusal is not None:
+        reversal_reason = rules.reversal_refusal[1]
     events = list(intent.events.select_related("actor_user", "actor_pos"))
     calls = list(intent.gateway_calls.all())
     timeline = sorted(

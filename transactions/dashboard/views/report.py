@@ -11,7 +11,7 @@ import datetime as dt
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
@@ -148,9 +148,10 @@ def daily_report_xlsx(request):
     if error:
         return error
     operations = daily.daily_report_operations(stores=scope.stores, day=day)
-    response = HttpResponse(
+    # Streamed from a temporary file (closed by the response): memory stays bounded.
+    return FileResponse(
         exports.daily_report_xlsx(report, operations=operations),
+        as_attachment=True,
+        filename=_filename(scope, report, "xlsx"),
         content_type=exports.XLSX_CONTENT_TYPE,
     )
-    response["Content-Disposition"] = f'attachment; filename="{_filename(scope, report, "xlsx")}"'
-    return response
