@@ -21,11 +21,13 @@ files, HTTPS requests. It measures, logged in as an owner of every store:
    few sales today; removed again afterwards);
 3. the same pages once the rest of the history is seeded, and the ratio full/day;
 4. the daily report vs one hand-written SQL GROUP BY returning the same totals, a month of
-   reports vs one grouped SQL, and the XLSX of a store-day and of the merchant-day in a fresh
-   process (time and peak RSS).
+   daily totals (`range_totals`) vs one grouped SQL, and the XLSX of a store-day, of the
+   merchant-day and of the merchant-month (the period export, streamed) in a fresh process
+   (time and peak RSS).
 
 Goals (issue 10): ratio <= 1.5, p95 <= 300 ms per page, query counts constant with rows and
-stores, daily report <= 2x the SQL, a month <= 2x one grouped SQL, store-day XLSX <= 1 s. The
+stores, daily report <= 2x the SQL, a month <= 2x one grouped SQL, store-day XLSX <= 1 s, a
+merchant-month XLSX within GOAL_MONTH_RSS_MB of a warmed-up process. The
 last line is `scale: OK` or `scale: FAILED (<what>)`. Loops are bounded: a request is cut at
 `--page-timeout` (no statement starts after it; PostgreSQL cancels a running one through
 statement_timeout, SQLite through a progress handler), and a page cut once is recorded, shown
@@ -72,6 +74,8 @@ GOAL_RATIO = 1.5
 GOAL_P95_MS = 300.0
 GOAL_REPORT_VS_SQL = 2.0
 GOAL_XLSX_S = 1.0
+# Peak memory a streamed merchant-month XLSX may add over the warmed-up process.
+GOAL_MONTH_RSS_MB = 150
 
 
 # --- Environment: production settings, our own database -------------------------------------
@@ -877,27 +881,25 @@ def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
     report_times = time_call(lambda: reports.daily_report(stores=stores, day=latest), reps)
     sql_times = time_call(lambda: _sql_totals(stores, start, end), reps)
 
-    # A month: one report per day vs one grouped SQL over the range.
+    # A month: the portal's range totals (one grouped query, `reporting.totals.range_totals`)
+    # vs one hand-written grouped SQL over the range.
+    from transactions.reporting.totals import range_totals
+
     first = latest - dt.timedelta(days=days - 1)
     month_days = [first + dt.timedelta(days=k) for k in range(days)]
     month_start = dt.datetime.combine(first, dt.time.min, tzinfo=TZ)
 
-    def month_reports():
-        return [reports.daily_report(stores=stores, day=d) for d in month_days]
+    def month_totals():
+        return range_totals(stores=stores, first=first, last=latest)
 
-    month_report_times, dailies = [], []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        dailies = month_reports()
-        month_report_times.append(time.perf_counter() - t0)
-        if sum(month_report_times) > 60:
-            break
+    month_report_times = time_call(month_totals, 3)
+    per_day = month_totals()
     month_sql_times = time_call(lambda: _sql_month(stores, month_start, end), 3)
     by_day = _sql_month(stores, month_start, end)
     month_same = all(
-        by_day.get((s.store.pk, str(d)), Decimal("0")) == s.totals.approved_amount
-        for d, daily in zip(month_days, dailies, strict=True)
-        for s in daily.stores
+        by_day.get((s.pk, str(d)), Decimal("0")) == per_day[d][0][s.pk].approved_amount
+        for d in month_days
+        for s in stores
     )
     return {
         "same": same,
@@ -1104,11 +1106,14 @@ def _run(args, per_terminal: int, where: str) -> int:
     xlsx = reverse("dashboard:daily_report_xlsx") + f"?fecha={day_param}"
     store_xlsx = run_probe(seeder.owner, xlsx + f"&sucursal={stores[0].public_id}", warm)
     merchant_xlsx = run_probe(seeder.owner, xlsx, warm)
+    first = latest - dt.timedelta(days=args.days - 1)
+    period = reverse("dashboard:period_report_xlsx") + f"?desde={first}&hasta={latest}"
+    month_xlsx = run_probe(seeder.owner, period, warm)
+    probes = {"store-day": store_xlsx, "merchant-day": merchant_xlsx, "merchant-month": month_xlsx}
+    return _print(pages, day, full, by_stores, versus, probes, where)
 
-    return _print(pages, day, full, by_stores, versus, store_xlsx, merchant_xlsx, where)
 
-
-def _print(pages, day, full, by_stores, versus, store_xlsx, merchant_xlsx, where) -> int:
+def _print(pages, day, full, by_stores, versus, probes, where) -> int:
     problems: dict[str, list[str]] = {}
 
     def fail(what: str, key: str) -> None:
@@ -1153,7 +1158,7 @@ def _print(pages, day, full, by_stores, versus, store_xlsx, merchant_xlsx, where
         f"same totals: {'yes' if versus['same'] else 'NO'})"
     )
     print(
-        f"a month of daily reports: {versus['month_report_ms']:.0f} ms vs one grouped SQL "
+        f"a month of daily totals: {versus['month_report_ms']:.0f} ms vs one grouped SQL "
         f"{versus['month_sql_ms']:.1f} ms = {month_ratio:.1f}x (goal <= {GOAL_REPORT_VS_SQL}x; "
         f"same totals: {'yes' if versus['month_same'] else 'NO'})"
     )
@@ -1163,7 +1168,7 @@ def _print(pages, day, full, by_stores, versus, store_xlsx, merchant_xlsx, where
         fail("report/sql", f"{report_ratio:.1f}x")
     if month_ratio > GOAL_REPORT_VS_SQL:
         fail("month/sql", f"{month_ratio:.1f}x")
-    for label, probe in (("store-day", store_xlsx), ("merchant-day", merchant_xlsx)):
+    for label, probe in probes.items():
         if "error" in probe or probe.get("status") != 200:
             print(f"XLSX {label}: failed ({probe.get('error') or probe.get('status')})")
             fail("xlsx", label)
@@ -1172,8 +1177,18 @@ def _print(pages, day, full, by_stores, versus, store_xlsx, merchant_xlsx, where
             f"XLSX {label} (fresh process): {probe['s'] * 1000:.0f} ms, peak RSS "
             f"{probe['rss_mb']:.0f} MB (after warm-up {probe['rss0_mb']:.0f} MB)"
         )
+    store_xlsx = probes["store-day"]
     if "s" in store_xlsx and store_xlsx["s"] > GOAL_XLSX_S:
         fail("xlsx", f"store-day {store_xlsx['s']:.1f}s")
+    # A month is streamed: its peak memory must stay near a day's, not grow with its rows.
+    month = probes["merchant-month"]
+    if "rss_mb" in month:
+        growth = month["rss_mb"] - month["rss0_mb"]
+        print(
+            f"merchant-month XLSX memory growth: {growth:.0f} MB (goal <= {GOAL_MONTH_RSS_MB} MB)"
+        )
+        if growth > GOAL_MONTH_RSS_MB:
+            fail("xlsx", f"merchant-month +{growth:.0f} MB")
     print(
         f"goals: ratio <= {GOAL_RATIO}, p95 <= {GOAL_P95_MS:.0f} ms, queries constant "
         f"(day = full, 10 = 100 stores), report <= {GOAL_REPORT_VS_SQL}x SQL, "

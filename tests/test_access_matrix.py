@@ -43,12 +43,14 @@ class Access:
     (any signed-in person: the page lists only what the selectors let through), "pos" (an API
     key; the object must be of the key's store).
     `method`: how it is requested: GET for pages, POST for POST-only routes.
+    `query`: a query string the route needs to be served (e.g. a period).
     """
 
     action: str
     target: str | None = None
     where: str = "store"
     method: str = "get"
+    query: str = ""
 
 
 ACCESS: dict[str, Access] = {
@@ -69,6 +71,9 @@ ACCESS: dict[str, Access] = {
     "dashboard:daily_report": Access(Action.VIEW_REPORTS),
     "dashboard:daily_report_csv": Access(Action.VIEW_REPORTS),
     "dashboard:daily_report_xlsx": Access(Action.VIEW_REPORTS),
+    "dashboard:period_report_xlsx": Access(
+        Action.VIEW_REPORTS, query="desde=2026-01-01&hasta=2026-01-31"
+    ),
     # Dashboard: actions (POST only)
     "dashboard:intent_cancel": Access(Action.CANCEL, "intent", method="post"),
     "dashboard:intent_reverse": Access(Action.REVERSE, "intent", method="post"),
@@ -338,6 +343,8 @@ def _url(route: Route, obj) -> str:
 
 
 def _request(client: Client, access: Access, url: str, **headers):
+    if access.query:
+        url = f"{url}?{access.query}"
     if access.method == "post":
         return client.post(url, data="{}", content_type="application/json", **headers)
     return client.get(url, **headers)

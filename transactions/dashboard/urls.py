@@ -47,6 +47,11 @@ urlpatterns = [
     path("reportes/diario/", daily_report_views.daily_report, name="daily_report"),
     path("reportes/diario.csv", daily_report_views.daily_report_csv, name="daily_report_csv"),
     path("reportes/diario.xlsx", daily_report_views.daily_report_xlsx, name="daily_report_xlsx"),
+    path(
+        "reportes/periodo.xlsx",
+        daily_report_views.period_report_xlsx,
+        name="period_report_xlsx",
+    ),
     # Settings (owners)
     path("configuracion/", settings.settings_index, name="settings"),
     path(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from stores.models import Store, Terminal
@@ -22,6 +23,7 @@ from transactions.reporting.totals import (
     effective_amount,
     intents_of_day,
     local_day,
+    range_filter,
 )
 from transactions.states import Kind, State
 
@@ -238,6 +240,23 @@ def daily_report_operations(*, stores, day: dt.date | None = None) -> QuerySet[I
         .annotate(effective_amount=effective_amount())
         .select_related("store", "terminal")
         # What an export row shows: not the receipts and provider fields (2.5 kB a row).
+        .only(*OPERATION_FIELDS)
+        .order_by(F("done_at"), "pk")
+    )
+
+
+def period_operations(*, stores, first: dt.date, last: dt.date) -> QuerySet[Intent]:
+    """Every intent of the local days `first` to `last` of these stores, oldest first, shaped
+    like `daily_report_operations` (stream it with `.iterator()`: a merchant-month is hundreds
+    of thousands of rows)."""
+    stores = list(stores)
+    if not stores:
+        return Intent.objects.none()
+    return (
+        Intent.objects.annotate(done_at=Coalesce("finished_at", "created_at"))
+        .filter(range_filter(stores, field_name="done_at", first=first, last=last))
+        .annotate(effective_amount=effective_amount())
+        .select_related("store", "terminal")
         .only(*OPERATION_FIELDS)
         .order_by(F("done_at"), "pk")
     )

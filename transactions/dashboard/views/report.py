@@ -1,4 +1,5 @@
-"""Daily settlement report ("Reporte diario"): the page, and the same day as CSV and XLSX.
+"""Daily settlement report ("Reporte diario"): the page, the same day as CSV and XLSX, and a
+period (up to a quarter: a merchant-month is the usual) as one XLSX.
 
 The numbers come from `transactions.reporting.daily` and the files from
 `transactions.reporting.exports`; this module only reads the query string and applies scope and
@@ -20,7 +21,10 @@ from stores.models import Store
 from stores.roles import Action
 from stores.selectors import store_get_for_user, store_list_for_user
 from transactions.reporting import daily, exports
-from transactions.reporting.totals import local_day
+from transactions.reporting.totals import local_day, range_totals
+
+# The longest period one workbook covers: a quarter (a merchant-month is the usual ask).
+PERIOD_MAX_DAYS = 92
 
 
 class DailyReportForm(forms.Form):
@@ -153,5 +157,67 @@ def daily_report_xlsx(request):
         exports.daily_report_xlsx(report, operations=operations),
         as_attachment=True,
         filename=_filename(scope, report, "xlsx"),
+        content_type=exports.XLSX_CONTENT_TYPE,
+    )
+
+
+class PeriodForm(forms.Form):
+    """A period of local days, both included, that has already begun and spans a quarter at most."""
+
+    desde = forms.DateField(
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        error_messages={
+            "required": "Indicá desde qué día (desde=AAAA-MM-DD).",
+            "invalid": "«desde» no es una fecha válida: escribila como 2026-11-01 o 01/11/2026.",
+        },
+    )
+    hasta = forms.DateField(
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        error_messages={
+            "required": "Indicá hasta qué día (hasta=AAAA-MM-DD).",
+            "invalid": "«hasta» no es una fecha válida: escribila como 2026-11-30 o 30/11/2026.",
+        },
+    )
+
+    def __init__(self, *args, latest_day: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.latest_day = latest_day
+
+    def clean(self):
+        data = super().clean()
+        first, last = data.get("desde"), data.get("hasta")
+        if first is None or last is None:
+            return data
+        if first > last:
+            raise forms.ValidationError("«desde» es posterior a «hasta»: invertí las fechas.")
+        if first > self.latest_day:
+            raise forms.ValidationError("Ese período todavía no empezó.")
+        data["hasta"] = min(last, self.latest_day)
+        if (data["hasta"] - first).days + 1 > PERIOD_MAX_DAYS:
+            raise forms.ValidationError(
+                f"El período es de {PERIOD_MAX_DAYS} días como máximo: pedilo en partes."
+            )
+        return data
+
+
+@login_required
+@require_GET
+def period_report_xlsx(request):
+    """Every day of a period, per store and together, and every operation, as one workbook
+    streamed from a temporary file (bounded memory whatever the period's size)."""
+    scope = _Scope(request)
+    form = PeriodForm(request.GET, latest_day=scope.latest_day)
+    if not form.is_valid():
+        messages = [m for errors in form.errors.values() for m in errors]
+        return HttpResponseBadRequest(" ".join(messages), content_type="text/plain; charset=utf-8")
+    first, last = form.cleaned_data["desde"], form.cleaned_data["hasta"]
+    return FileResponse(
+        exports.period_report_xlsx(
+            stores=scope.stores,
+            per_day=range_totals(stores=scope.stores, first=first, last=last),
+            operations=daily.period_operations(stores=scope.stores, first=first, last=last),
+        ),
+        as_attachment=True,
+        filename=f"reporte-{first.isoformat()}-a-{last.isoformat()}-{scope.slug}.xlsx",
         content_type=exports.XLSX_CONTENT_TYPE,
     )
