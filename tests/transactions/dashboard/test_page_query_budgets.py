@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
-from tests.transactions.dashboard.conftest import make_intent
+from tests.factories import make_intent
 from transactions import selectors
 from transactions.models import Batch
 from transactions.reporting.totals import day_totals, local_day, range_totals
@@ -40,28 +40,60 @@ def _history(store, terminal, credential, n: int) -> None:
     for i in range(n):
         make_intent(
             store,
-            credential,
-            terminal,
+            credential=credential,
+            terminal=terminal,
+            state=State.APPROVED,
             amount=Decimal("10.00") + i,
             card_brand=["VISA", "MASTERCARD", "CABAL"][i % 3],
             installments=1 + i % 4,
             taken_at=timezone.now(),
         )
-    payment = make_intent(store, credential, terminal, taken_at=timezone.now())
-    make_intent(store, credential, terminal, kind=Kind.REVERSAL, original=payment, amount=None)
-    make_intent(store, credential, terminal, kind=Kind.REFUND, original=payment, amount="1.00")
-    make_intent(store, credential, terminal, state=State.DECLINED)
-    make_intent(store, credential, terminal, state=State.PENDING, provider_id="p-live")
+    payment = make_intent(
+        store,
+        credential=credential,
+        terminal=terminal,
+        state=State.APPROVED,
+        taken_at=timezone.now(),
+    )
     make_intent(
         store,
-        credential,
-        terminal,
+        credential=credential,
+        terminal=terminal,
+        state=State.APPROVED,
+        kind=Kind.REVERSAL,
+        original=payment,
+        amount=None,
+    )
+    make_intent(
+        store,
+        credential=credential,
+        terminal=terminal,
+        state=State.APPROVED,
+        kind=Kind.REFUND,
+        original=payment,
+        amount="1.00",
+    )
+    make_intent(store, credential=credential, terminal=terminal, state=State.DECLINED)
+    make_intent(
+        store, credential=credential, terminal=terminal, state=State.PENDING, provider_id="p-live"
+    )
+    make_intent(
+        store,
+        credential=credential,
+        terminal=terminal,
         state=State.PROCESSING,
         needs_attention=True,
         attention_reason="trabada",
     )
-    make_intent(store, credential, terminal, state=State.IN_DOUBT)
-    settlement = make_intent(store, credential, terminal, kind=Kind.SETTLEMENT, amount=None)
+    make_intent(store, credential=credential, terminal=terminal, state=State.IN_DOUBT)
+    settlement = make_intent(
+        store,
+        credential=credential,
+        terminal=terminal,
+        state=State.APPROVED,
+        kind=Kind.SETTLEMENT,
+        amount=None,
+    )
     Batch.objects.create(
         terminal=terminal,
         batch_number=Batch.objects.filter(terminal=terminal).count() + 1,
@@ -98,7 +130,13 @@ def test_pages_cost_the_same_statements_with_one_store_or_many_and_few_intents_o
     client_for, owner, merchant, store_a, terminal_a, credential
 ):
     _history(store_a, terminal_a, credential, 60)  # more than a page of the list
-    payment = make_intent(store_a, credential, terminal_a, amount=Decimal("99.00"))
+    payment = make_intent(
+        store_a,
+        credential=credential,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        amount=Decimal("99.00"),
+    )
     client = client_for(owner)
     urls = _urls(store_a, terminal_a, payment)
     one_store = {page: _count(client, url, **h) for page, (url, h) in urls.items()}
@@ -137,7 +175,7 @@ def test_intent_rules_are_read_once_per_render(
 ):
     """The rules (reversal, refundable balance) of an approved payment: 4 statements for the
     reversal rule, 1 for the balance, 1 for the role, not twice each."""
-    payment = make_intent(store_a, credential, terminal_a)
+    payment = make_intent(store_a, credential=credential, terminal=terminal_a, state=State.APPROVED)
     with django_assert_max_num_queries(6):
         rules = selectors.intent_rules_for_user(intent=payment, user=owner)
     assert {"reverse", "refund"} <= rules.actions
@@ -150,9 +188,28 @@ def test_a_date_range_is_one_statement_with_each_days_totals(
     today = local_day(store=store_a)
     yesterday = today - dt.timedelta(days=1)
     noon_yesterday = dt.datetime.combine(yesterday, dt.time(12), tzinfo=store_a.tzinfo)
-    make_intent(store_a, credential, terminal_a, amount=Decimal("10.00"))
-    make_intent(store_a, credential, terminal_a, amount=Decimal("7.50"), finished_at=noon_yesterday)
-    make_intent(store_b, credential, terminal_b, amount=Decimal("3.00"))
+    make_intent(
+        store_a,
+        credential=credential,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        amount=Decimal("10.00"),
+    )
+    make_intent(
+        store_a,
+        credential=credential,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        amount=Decimal("7.50"),
+        finished_at=noon_yesterday,
+    )
+    make_intent(
+        store_b,
+        credential=credential,
+        terminal=terminal_b,
+        state=State.APPROVED,
+        amount=Decimal("3.00"),
+    )
     stores = [store_a, store_b]
     first = today - dt.timedelta(days=29)
     with django_assert_num_queries(1):
