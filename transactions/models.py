@@ -160,6 +160,23 @@ class Intent(models.Model):
         return self.state in FINAL_STATES
 
 
+def offered_terminals_order(terminal: Terminal) -> tuple[str, str]:
+    """The order in which an intent's offered terminals are shown: by label, then number, in
+    Python's order, so it is the same whether they come from a query or from memory."""
+    return (terminal.label, terminal.terminal_id)
+
+
+def remember_offered_terminals(intent: Intent, terminals) -> None:
+    """Makes `intent.offered_terminals.all()` answer `terminals` without a query, exactly as a
+    `prefetch_related("offered_terminals")` would have left it. For an intent whose rows were
+    just written (the create pipeline) or read in the same query (the POS document)."""
+    queryset = intent.offered_terminals.all()
+    queryset._result_cache = sorted(terminals, key=offered_terminals_order)
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    cache = getattr(intent, "_prefetched_objects_cache", {})
+    intent._prefetched_objects_cache = {**cache, "offered_terminals": queryset}  # type: ignore[attr-defined]
+
+
 class IntentEvent(models.Model):
     """Append-only history of an intent: each state change, each provider answer that changed
     something, each person's action. The raw answer is stored redacted (no PAN, no secrets)."""
