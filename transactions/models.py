@@ -138,6 +138,10 @@ class Intent(models.Model):
             ),
             models.Index(fields=["store", "created_at"], name="intent_store_created"),
             models.Index(fields=["terminal", "created_at"], name="intent_terminal_created"),
+            # Every create with a POS reference checks that the reference it sends the provider
+            # is unused within the merchant (`pipeline._unique_ecr_transaction_id`): without
+            # this index that check scans the whole ledger.
+            models.Index(fields=["ecr_transaction_id"], name="intent_ecr_transaction_id"),
         ]
         constraints = [
             # A POS order cannot be charged twice while a charge for it may still move money.
