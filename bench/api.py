@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """POS API benchmark on the production configuration: what a request costs each process.
 
-    .venv/bin/python bench/api.py [--payments 200] [--requests 600] [--concurrency 8]
+    .venv/bin/python bench/api.py [--payments 200] [--requests 600] [--concurrency 8] [--rounds 4]
 
 The portal runs as it is deployed: `gunicorn -c gunicorn.conf.py ecrportal.wsgi`, `DEBUG=0`,
 `ECR_TESTING` unset, persistent database connections with health checks, the Redis cache when
@@ -10,9 +10,10 @@ else the database cache. PostgreSQL when `DATABASE_URL` is set (a database of it
 and dropped by this script), else an SQLite file. The simulator is its own process
 (`manage.py runsimulator`), so the provider's cost is measured apart from the portal's.
 
-Scenarios, in one run:
+Scenarios, in one run, in `--rounds` rounds of all of them (so the load of a shared machine
+falls on every scenario alike):
 
-- `GET /api/v1/ping`: a bare DRF GET (auth + throttle + JSON), the yardstick, run first and last;
+- `GET /api/v1/ping`: a bare DRF GET (auth + throttle + JSON), the yardstick;
 - `POST /api/v1/payments` with new Idempotency-Keys (claim, rules, one provider create each);
 - the same POSTs replayed with their keys (the stored answer, no provider call);
 - `GET /api/v1/intents/{id}` (no wait) and `GET /api/v1/intents?limit=20`.
@@ -345,48 +346,65 @@ def provider_call_times(env: dict) -> dict:
 # --- Measuring ----------------------------------------------------------------------------------
 
 
-def measure(name: str, jobs: list, concurrency: int, meter: CpuMeter, deadline: float) -> dict:
-    """Runs `jobs` (callables returning a status code) on a pool; wall time per request and the
-    CPU each process group used meanwhile."""
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
+class Scenario:
+    """One scenario's requests, accumulated over the rounds it runs in."""
 
-    def run(job):
-        if time.monotonic() > deadline:
-            status = -1  # past the deadline: not sent
-        else:
-            started = time.perf_counter()
-            try:
-                status = job()
-            except httpx.HTTPError:
-                status = 0
-            elapsed = time.perf_counter() - started
+    def __init__(self, name: str):
+        self.name = name
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.wall = 0.0
+        self.cpu: dict[str, float] = {}
+
+    def run(self, jobs: list, concurrency: int, meter: CpuMeter, deadline: float) -> None:
+        """Runs `jobs` (callables returning a status code) on a pool; wall time per request and
+        the CPU each process group used meanwhile."""
+        lock = threading.Lock()
+
+        def one(job):
+            if time.monotonic() > deadline:
+                status = -1  # past the deadline: not sent
+            else:
+                started = time.perf_counter()
+                try:
+                    status = job()
+                except httpx.HTTPError:
+                    status = 0
+                elapsed = time.perf_counter() - started
+                with lock:
+                    self.latencies.append(elapsed)
             with lock:
-                latencies.append(elapsed)
-        with lock:
-            statuses[status] = statuses.get(status, 0) + 1
+                self.statuses[status] = self.statuses.get(status, 0) + 1
 
-    before = meter.totals()
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(run, jobs))
-    wall = time.perf_counter() - started
-    time.sleep(0.2)  # let the last backends' CPU show in /proc
-    after = meter.totals()
-    n = max(1, len(latencies))
-    latencies.sort() if latencies else latencies.append(0.0)
-    cpu = {group: (after[group] - before[group]) * 1000 / n for group in after}
-    return {
-        "name": name,
-        "n": len(latencies),
-        "rps": len(latencies) / wall,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        "statuses": statuses,
-        "cpu": cpu,
-        "host": cpu["portal"] + cpu["postgres"],
-    }
+        before = meter.totals()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, jobs))
+        self.wall += time.perf_counter() - started
+        time.sleep(0.2)  # let the last backends' CPU show in /proc
+        after = meter.totals()
+        for group in after:
+            self.cpu[group] = self.cpu.get(group, 0.0) + after[group] - before[group]
+
+    def summary(self) -> dict:
+        latencies = sorted(self.latencies) or [0.0]
+        n = max(1, len(self.latencies))
+        cpu = {group: seconds * 1000 / n for group, seconds in self.cpu.items()}
+        return {
+            "name": self.name,
+            "n": len(self.latencies),
+            "rps": len(self.latencies) / self.wall if self.wall else 0.0,
+            "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+            "statuses": self.statuses,
+            "cpu": cpu,
+            "host": cpu["portal"] + cpu["postgres"],
+        }
+
+
+def chunks(items: list, parts: int) -> list[list]:
+    size = -(-len(items) // parts)
+    return [items[i * size : (i + 1) * size] for i in range(parts)]
 
 
 def main() -> int:
@@ -396,6 +414,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--keys", type=int, default=50, help="POS keys the requests rotate over")
     parser.add_argument("--workers", type=int, default=2, help="GUNICORN_WORKERS")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of all the scenarios")
     parser.add_argument("--deadline", type=float, default=900, help="seconds for the whole run")
     args = parser.parse_args()
     deadline = time.monotonic() + args.deadline
@@ -480,66 +499,78 @@ def main() -> int:
         for i in range(100):
             http.get(f"{base}/ping", headers=auth(i))
 
-        ping = [
-            lambda i=i: http.get(f"{base}/ping", headers=auth(i)).status_code
-            for i in range(args.requests)
-        ]
+        def ping(i: int) -> int:
+            return http.get(f"{base}/ping", headers=auth(i)).status_code
+
         posts = []
         for i, (terminal_uuid, _) in enumerate(data["terminals"]):
             body = {"terminal": terminal_uuid, "amount": f"{100 + i}.00", "reference": f"B-{i}"}
             posts.append((auth(i), str(uuid.uuid4()), body))
         created: list[str] = []
+        answered: list[tuple] = []  # posts that created their intent: the replays' keys
 
-        def create(headers, key, body):
+        def create(post) -> int:
+            headers, key, body = post
             response = http.post(
                 f"{base}/payments", json=body, headers={**headers, "Idempotency-Key": key}
             )
             if response.status_code == 201:
                 created.append(response.json()["id"])
+                answered.append(post)
             return response.status_code
 
         def replay(i: int) -> int:
-            headers, key, body = posts[i % len(posts)]
+            headers, key, body = answered[i % len(answered)]
             response = http.post(
                 f"{base}/payments", json=body, headers={**headers, "Idempotency-Key": key}
             )
             return response.status_code
 
-        c = args.concurrency
-        results = [measure("GET /ping (yardstick)", ping, c, meter, deadline)]
-        results.append(
-            measure(
+        def get_intent(i: int) -> int:
+            url = f"{base}/intents/{created[i % len(created)]}"
+            return http.get(url, headers=auth(i)).status_code
+
+        def list_intents(i: int) -> int:
+            return http.get(f"{base}/intents?limit=20", headers=auth(i)).status_code
+
+        # Rounds of every scenario in turn, so the load of a shared machine falls on all alike.
+        scenarios = {
+            name: Scenario(name)
+            for name in (
+                "GET /ping (yardstick)",
                 "POST /payments (new key)",
-                [lambda p=p: create(*p) for p in posts],
-                c,
-                meter,
-                deadline,
+                "POST /payments (replay)",
+                "GET /intents/{id}",
+                "GET /intents?limit=20",
             )
-        )
-        if not created:
-            raise SystemExit(f"no payment was created; see {tmp / 'gunicorn.log'}")
-        replays = [lambda i=i: replay(i) for i in range(args.requests)]
-        results.append(measure("POST /payments (replay)", replays, c, meter, deadline))
-        gets = [
-            lambda i=i: (
-                http.get(f"{base}/intents/{created[i % len(created)]}", headers=auth(i)).status_code
-            )
-            for i in range(args.requests)
-        ]
-        results.append(measure("GET /intents/{id}", gets, c, meter, deadline))
-        lists = [
-            lambda i=i: http.get(f"{base}/intents?limit=20", headers=auth(i)).status_code
-            for i in range(args.requests // 3)
-        ]
-        results.append(measure("GET /intents?limit=20", lists, c, meter, deadline))
-        results.append(measure("GET /ping (again)", ping, c, meter, deadline))
+        }
+        post_rounds = chunks(posts, args.rounds)
+        per_round = max(1, args.requests // args.rounds)
+        c = args.concurrency
+        for r in range(args.rounds):
+            base_i = r * per_round
+            plan = [
+                ("GET /ping (yardstick)", ping, per_round),
+                ("POST /payments (new key)", None, 0),
+                ("POST /payments (replay)", replay, per_round),
+                ("GET /intents/{id}", get_intent, per_round),
+                ("GET /intents?limit=20", list_intents, max(1, per_round // 3)),
+            ]
+            for name, call, count in plan:
+                if call is None:
+                    jobs = [lambda p=p: create(p) for p in post_rounds[r]]
+                else:
+                    jobs = [lambda i=base_i + i, call=call: call(i) for i in range(count)]
+                if call is not None and call is not ping and not created:
+                    raise SystemExit(f"no payment was created; see {tmp / 'gunicorn.log'}")
+                scenarios[name].run(jobs, c, meter, deadline)
         meter.close()
+        results = [scenario.summary() for scenario in scenarios.values()]
+        replays_sent = sum(scenarios["POST /payments (replay)"].statuses.values())
 
         counters = sim.get("/control/counters").json()
         calls = provider_call_times(env)
-        pings = [results[0], results[-1]]
-        yard_host = statistics.mean(r["host"] for r in pings)
-        yard_rps = statistics.mean(r["rps"] for r in pings)
+        yard_host, yard_rps = results[0]["host"], results[0]["rps"]
         print()
         print(
             "CPU in ms per request: portal = gunicorn processes, pg = PostgreSQL backends of the "
@@ -566,7 +597,7 @@ def main() -> int:
             )
         print(
             f"provider creates: {counters.get('creates_total')} for {len(created)} new payments "
-            f"and {len(replays)} replays (must equal the new payments)"
+            f"and {replays_sent} replays (must equal the new payments)"
         )
 
         failures = []
