@@ -1,27 +1,40 @@
 #!/usr/bin/env python
-"""POS API benchmark against a production-like server (gunicorn, PostgreSQL when available).
+"""POS API benchmark on the production configuration: what a request costs each process.
 
-    .venv/bin/python bench/api.py [--payments 200] [--requests 600] [--concurrency 16]
+    .venv/bin/python bench/api.py [--payments 200] [--requests 600] [--concurrency 8] [--rounds 4]
 
-Sets up a throw-away portal database (SQLite file in a temp dir, or a throw-away PostgreSQL
-database when DATABASE_URL is set), starts the simulator as its own process and the portal with
-`gunicorn ecrportal.wsgi -w 2 --threads 8` on free loopback ports, seeds a store with one
-terminal per payment (a terminal holds one live intention) and many POS keys (the per-key
-throttle is not what is measured), then measures, in the same run:
+The portal runs as it is deployed: `gunicorn -c gunicorn.conf.py ecrportal.wsgi`, `DEBUG=0`,
+`ECR_TESTING` unset, persistent database connections with health checks, the Redis cache when
+`REDIS_URL` is set (under a key prefix of this run's own; only its keys are deleted afterwards),
+else the database cache. PostgreSQL when `DATABASE_URL` is set (a database of its own, created
+and dropped by this script), else an SQLite file. The simulator is its own process
+(`manage.py runsimulator`), so the provider's cost is measured apart from the portal's.
 
-- `GET /api/v1/ping`: the trivial DRF endpoint (auth + throttle + JSON), the yardstick;
+Scenarios, in one run, in `--rounds` rounds of all of them (so the load of a shared machine
+falls on every scenario alike):
+
+- `GET /api/v1/ping`: a bare DRF GET (auth + throttle + JSON), the yardstick;
 - `POST /api/v1/payments` with new Idempotency-Keys (claim, rules, one provider create each);
 - the same POSTs replayed with their keys (the stored answer, no provider call);
-- `GET /api/v1/intents/{id}` (no wait).
+- `GET /api/v1/intents/{id}` (no wait) and `GET /api/v1/intents?limit=20`.
 
-It prints requests/s and p50/p99 latency of each, and each divided by the ping's figures.
-Loops are bounded; the servers it started are stopped however it exits.
+For each it prints requests/s, p50/p99 latency and the host CPU per request of each process, from
+`/proc/<pid>/stat` (user + system) sampled before and after: the gunicorn processes, the
+PostgreSQL backends of the bench database (sampled every 50 ms, so a backend that exits is
+still counted) and the simulator. `host` is portal + PostgreSQL; the simulator is the provider
+and is shown apart (it runs elsewhere in production), with the wall time of the provider call
+from the `GatewayCall` rows.
+
+Goals: `POST /payments` >= 0.3x and `GET /intents/{id}` >= 0.8x the ping, as host CPU per
+request (ping's cost / the scenario's cost). The last line is `api: OK` or `api: FAILED (...)`.
+Every loop is bounded (`--deadline`); the processes it started are stopped however it exits.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -34,6 +47,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -41,6 +55,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 MANAGE = str(ROOT / "manage.py")
 FERNET_KEY = "p7nWezPIC70-6hBUpYVIxZx9rkBrLoXVBW0wuXy6c4c="  # throw-away, bench only
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+GOALS = {"POST /payments (new key)": 0.3, "GET /intents/{id}": 0.8}
 
 
 def free_port() -> int:
@@ -54,7 +70,7 @@ class Processes:
 
     def __init__(self):
         self.procs: list[subprocess.Popen] = []
-        self.pg_drop = None
+        self.cleanups: list = []
 
     def start(self, args: list[str], env: dict, log: Path) -> subprocess.Popen:
         proc = subprocess.Popen(
@@ -74,73 +90,184 @@ class Processes:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
                 try:
-                    proc.wait(timeout=10)
+                    proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
         self.procs.clear()
-        if self.pg_drop is not None:
+        for cleanup in reversed(self.cleanups):
             with contextlib.suppress(Exception):
-                self.pg_drop()
-            self.pg_drop = None
+                cleanup()
+        self.cleanups.clear()
 
 
 PROCS = Processes()
 
 
+# --- CPU accounting from /proc ------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of one process (all its threads), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def children_of(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def process_tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children_of(p)
+    return out
+
+
+def pg_backends(dbname: str) -> list[int]:
+    """PostgreSQL backends serving `dbname` (their process title names the database)."""
+    needle = f" {dbname} ".encode()
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                title = f.read()
+            if title.startswith(b"postgres:") and needle in title:
+                pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used by named groups of processes, sampled every 50 ms so short-lived
+    processes (a PostgreSQL backend that exits) are still counted up to their last sample."""
+
+    def __init__(self, groups: dict):
+        self.groups = groups  # name -> callable returning the group's pids now
+        self.seen: dict[str, dict[int, float]] = {name: {} for name in groups}
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def sample(self) -> None:
+        for name, pids in self.groups.items():
+            for pid in pids():
+                value = cpu_seconds(pid)
+                if value is not None:
+                    with self.lock:
+                        self.seen[name][pid] = value
+
+    def _loop(self) -> None:
+        while not self.stop_event.wait(0.05):
+            self.sample()
+
+    def start(self):
+        self.sample()
+        self.thread.start()
+        return self
+
+    def totals(self) -> dict[str, float]:
+        self.sample()
+        with self.lock:
+            return {name: sum(values.values()) for name, values in self.seen.items()}
+
+    def close(self):
+        self.stop_event.set()
+        self.thread.join(timeout=2)
+
+
+# --- Setup --------------------------------------------------------------------------------------
+
+
 def wait_until_up(url: str, proc: subprocess.Popen, log: Path, headers=None) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"{url}: process exited early; see {log}")
         with contextlib.suppress(httpx.HTTPError):
-            response = httpx.get(url, headers=headers, timeout=2)
+            response = httpx.get(url, headers=headers, timeout=5)
             if response.status_code == 200:
                 return
             if response.status_code == 404:
                 raise SystemExit(f"{url} answers 404: is the API included in ecrportal/urls.py?")
         time.sleep(0.25)
-    raise SystemExit(f"{url} did not come up within 60 s; see {log}")
+    raise SystemExit(f"{url} did not come up within 90 s; see {log}")
 
 
-def portal_env(tmp: Path, sim_base: str) -> dict:
-    env = dict(os.environ)
+def with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def portal_env(tmp: Path, sim_base: str, run_id: str) -> tuple[dict, str]:
+    """The portal's environment (production settings) and the PostgreSQL database name ("" for
+    SQLite)."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("ECR_TESTING", "DJANGO_SETTINGS_MODULE")
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="ecrportal.settings",
-        # Production-like: DEBUG off. ECR_TESTING only lets the simulator-backed credential be
-        # used and keeps the per-process caches simple; it changes nothing on the API path.
         DEBUG="0",
-        ECR_TESTING="1",
         ECR_SIMULATOR="0",
         SECRET_KEY="bench-" + uuid.uuid4().hex,
         ECR_ENCRYPTION_KEYS=FERNET_KEY,
-        SECURE_SSL_REDIRECT="0",
-        LOG_LEVEL="ERROR",
+        ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="WARNING",
         ECR_SIMULATOR_BASE_URL=sim_base,
+        GUNICORN_BIND=f"127.0.0.1:{free_port()}",
+        # Lets the bench delete exactly its own keys from a shared Redis afterwards.
+        ECR_CACHE_KEY_PREFIX=f"ecr-bench-api-{run_id}",
     )
+    dbname = ""
     url = os.environ.get("DATABASE_URL", "")
     if url:
         import psycopg
 
-        base, _, _ = url.rpartition("/")
-        name = f"ecr_bench_api_{os.getpid()}"
+        dbname = f"ecr_bench_api_{run_id}"
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        env["DATABASE_URL"] = f"{base}/{name}"
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+            conn.execute(f'CREATE DATABASE "{dbname}"')
 
         def drop():
             with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
-        PROCS.pg_drop = drop
-        print(f"portal db: PostgreSQL, throw-away database {name}")
+        PROCS.cleanups.append(drop)
+        env["DATABASE_URL"] = with_path(url, f"/{dbname}")
+        print(f"portal db: PostgreSQL, database {dbname} (dropped at the end)")
     else:
         env.pop("DATABASE_URL", None)
         env["SQLITE_PATH"] = str(tmp / "portal.sqlite3")
-        print(f"portal db: SQLite {env['SQLITE_PATH']}")
-    return env
+        print(f"portal db: SQLite {env['SQLITE_PATH']} (no PostgreSQL CPU to measure)")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if redis_url:
+        prefix = env["ECR_CACHE_KEY_PREFIX"]
+
+        def forget_keys():
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            for key in client.scan_iter(match=f"{prefix}:*", count=500):
+                client.delete(key)
+
+        PROCS.cleanups.append(forget_keys)
+        print(f"cache: Redis {redis_url}, key prefix {prefix}:")
+    else:
+        print("cache: the database cache (no REDIS_URL)")
+    return env, dbname
 
 
 SEED = r"""
@@ -161,11 +288,13 @@ print(json.dumps({"terminals": [[str(t.public_id), t.terminal_id] for t in termi
 """
 
 
-def seed(env: dict, n_terminals: int, n_keys: int, sim_base: str) -> dict:
-    import json
+def run_manage(env: dict, *args: str) -> None:
+    subprocess.run([PY, MANAGE, *args], env=env, check=True, cwd=ROOT, timeout=300)
 
-    for cmd in (["migrate", "--noinput", "-v", "0"], ["createcachetable"]):
-        subprocess.run([PY, MANAGE, *cmd], env=env, check=True, cwd=ROOT, timeout=300)
+
+def seed(env: dict, n_terminals: int, n_keys: int, sim_base: str) -> dict:
+    run_manage(env, "migrate", "--noinput", "-v", "0")
+    run_manage(env, "createcachetable")
     out = subprocess.run(
         [
             PY,
@@ -188,53 +317,120 @@ def seed(env: dict, n_terminals: int, n_keys: int, sim_base: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(name: str, jobs: list, concurrency: int) -> dict:
-    """Runs `jobs` (callables returning a status code) on a pool; timing per request."""
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
+PROVIDER_CALLS = r"""
+import json, statistics
+from transactions.models import GatewayCall
+ms = sorted(GatewayCall.objects.filter(operation="payment_create")
+            .values_list("duration_ms", flat=True))
+print(json.dumps({"n": len(ms), "p50": statistics.median(ms) if ms else None,
+                  "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))] if ms else None}))
+"""
 
-    def run(job):
+
+def provider_call_times(env: dict) -> dict:
+    out = subprocess.run(
+        [PY, "-c", "import django; django.setup(); exec(open(0).read())"],
+        input=PROVIDER_CALLS,
+        env=env,
+        check=False,
+        cwd=ROOT,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        return {"n": 0, "p50": None, "p99": None}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- Measuring ----------------------------------------------------------------------------------
+
+
+class Scenario:
+    """One scenario's requests, accumulated over the rounds it runs in."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.wall = 0.0
+        self.cpu: dict[str, float] = {}
+
+    def run(self, jobs: list, concurrency: int, meter: CpuMeter, deadline: float) -> None:
+        """Runs `jobs` (callables returning a status code) on a pool; wall time per request and
+        the CPU each process group used meanwhile."""
+        lock = threading.Lock()
+
+        def one(job):
+            if time.monotonic() > deadline:
+                status = -1  # past the deadline: not sent
+            else:
+                started = time.perf_counter()
+                try:
+                    status = job()
+                except httpx.HTTPError:
+                    status = 0
+                elapsed = time.perf_counter() - started
+                with lock:
+                    self.latencies.append(elapsed)
+            with lock:
+                self.statuses[status] = self.statuses.get(status, 0) + 1
+
+        before = meter.totals()
         started = time.perf_counter()
-        status = job()
-        elapsed = time.perf_counter() - started
-        with lock:
-            latencies.append(elapsed)
-            statuses[status] = statuses.get(status, 0) + 1
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, jobs))
+        self.wall += time.perf_counter() - started
+        time.sleep(0.2)  # let the last backends' CPU show in /proc
+        after = meter.totals()
+        for group in after:
+            self.cpu[group] = self.cpu.get(group, 0.0) + after[group] - before[group]
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(run, jobs))
-    wall = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "name": name,
-        "n": len(latencies),
-        "rps": len(latencies) / wall,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        "statuses": statuses,
-    }
+    def summary(self) -> dict:
+        latencies = sorted(self.latencies) or [0.0]
+        n = max(1, len(self.latencies))
+        cpu = {group: seconds * 1000 / n for group, seconds in self.cpu.items()}
+        return {
+            "name": self.name,
+            "n": len(self.latencies),
+            "rps": len(self.latencies) / self.wall if self.wall else 0.0,
+            "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+            "statuses": self.statuses,
+            "cpu": cpu,
+            "host": cpu["portal"] + cpu["postgres"],
+        }
+
+
+def chunks(items: list, parts: int) -> list[list]:
+    size = -(-len(items) // parts)
+    return [items[i * size : (i + 1) * size] for i in range(parts)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=200, help="new payments (terminals)")
     parser.add_argument("--requests", type=int, default=600, help="requests per other scenario")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--keys", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--keys", type=int, default=50, help="POS keys the requests rotate over")
+    parser.add_argument("--workers", type=int, default=2, help="GUNICORN_WORKERS")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of all the scenarios")
+    parser.add_argument("--deadline", type=float, default=900, help="seconds for the whole run")
     args = parser.parse_args()
+    deadline = time.monotonic() + args.deadline
+    run_id = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
     tmp = Path(tempfile.mkdtemp(prefix="ecr-bench-api-"))
+    meter = None
     try:
-        # The simulator, as its own process with its own SQLite.
+        # The simulator, as its own process with its own SQLite (it stands for the provider).
         sim_env = dict(
             os.environ, DEBUG="1", SQLITE_PATH=str(tmp / "sim.sqlite3"), LOG_LEVEL="ERROR"
         )
-        sim_env.pop("DATABASE_URL", None)
-        sim_env.pop("REDIS_URL", None)
-        for cmd in (["migrate", "--noinput", "-v", "0"], ["createcachetable"]):
-            subprocess.run([PY, MANAGE, *cmd], env=sim_env, check=True, cwd=ROOT, timeout=300)
+        for name in ("DATABASE_URL", "REDIS_URL", "ECR_TESTING"):
+            sim_env.pop(name, None)
+        run_manage(sim_env, "migrate", "--noinput", "-v", "0")
+        run_manage(sim_env, "createcachetable")
         sim_port = free_port()
         sim_base = f"http://127.0.0.1:{sim_port}/simulator"
         sim_proc = PROCS.start(
@@ -244,7 +440,8 @@ def main() -> int:
         )
         wait_until_up(f"{sim_base}/control/counters", sim_proc, tmp / "sim.log")
 
-        env = portal_env(tmp, sim_base)
+        env, dbname = portal_env(tmp, sim_base, run_id)
+        env["GUNICORN_WORKERS"] = str(args.workers)
         data = seed(env, args.payments, args.keys, sim_base)
         sim = httpx.Client(base_url=sim_base, timeout=30)
         sim.post("/control/reset", json={"all": True}).raise_for_status()
@@ -263,108 +460,167 @@ def main() -> int:
                 "/control/terminals", json={"terminal_id": terminal_id, "cuit": data["cuit"]}
             ).raise_for_status()
 
-        port = free_port()
         gunicorn = str(Path(PY).parent / "gunicorn")
         web = PROCS.start(
-            [
-                gunicorn,
-                "ecrportal.wsgi",
-                "-w",
-                "2",
-                "--threads",
-                "8",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-            ],
+            [gunicorn, "-c", str(ROOT / "gunicorn.conf.py"), "ecrportal.wsgi"],
             env,
             tmp / "gunicorn.log",
         )
-        base = f"http://127.0.0.1:{port}/api/v1"
+        base = f"http://{env['GUNICORN_BIND']}/api/v1"
         keys = data["keys"]
+        # TLS ends at the proxy in production; it says so with X-Forwarded-Proto.
+        common = {"X-Forwarded-Proto": "https"}
         wait_until_up(
             f"{base}/ping",
             web,
             tmp / "gunicorn.log",
-            headers={"Authorization": f"Api-Key {keys[0]}"},
+            headers={**common, "Authorization": f"Api-Key {keys[0]}"},
         )
-        print(f"gunicorn -w 2 --threads 8 on {base}; simulator {sim_base}")
+        print(
+            f"gunicorn -c gunicorn.conf.py ({args.workers} workers x "
+            f"{os.environ.get('GUNICORN_THREADS', '16')} threads) on {base}; simulator {sim_base}"
+        )
+
+        meter = CpuMeter(
+            {
+                "portal": lambda: process_tree(web.pid),
+                "postgres": (lambda: pg_backends(dbname)) if dbname else (lambda: []),
+                "simulator": lambda: process_tree(sim_proc.pid),
+            }
+        ).start()
 
         limits = httpx.Limits(max_connections=args.concurrency * 2)
         http = httpx.Client(timeout=60, limits=limits)
 
         def auth(i: int) -> dict:
-            return {"Authorization": f"Api-Key {keys[i % len(keys)]}"}
+            return {**common, "Authorization": f"Api-Key {keys[i % len(keys)]}"}
 
-        # Warm up both workers.
-        for i in range(40):
+        # Warm up every worker thread and its database connection.
+        for i in range(100):
             http.get(f"{base}/ping", headers=auth(i))
 
-        ping = [
-            lambda i=i: http.get(f"{base}/ping", headers=auth(i)).status_code
-            for i in range(args.requests)
-        ]
+        def ping(i: int) -> int:
+            return http.get(f"{base}/ping", headers=auth(i)).status_code
 
         posts = []
         for i, (terminal_uuid, _) in enumerate(data["terminals"]):
             body = {"terminal": terminal_uuid, "amount": f"{100 + i}.00", "reference": f"B-{i}"}
             posts.append((auth(i), str(uuid.uuid4()), body))
         created: list[str] = []
+        answered: list[tuple] = []  # posts that created their intent: the replays' keys
 
-        def create(headers, key, body):
+        def create(post) -> int:
+            headers, key, body = post
             response = http.post(
                 f"{base}/payments", json=body, headers={**headers, "Idempotency-Key": key}
             )
             if response.status_code == 201:
                 created.append(response.json()["id"])
+                answered.append(post)
             return response.status_code
 
-        new = [lambda p=p: create(*p) for p in posts]
-
         def replay(i: int) -> int:
-            headers, key, body = posts[i % len(posts)]
+            headers, key, body = answered[i % len(answered)]
             response = http.post(
                 f"{base}/payments", json=body, headers={**headers, "Idempotency-Key": key}
             )
             return response.status_code
 
-        replays = [lambda i=i: replay(i) for i in range(args.requests)]
+        def get_intent(i: int) -> int:
+            url = f"{base}/intents/{created[i % len(created)]}"
+            return http.get(url, headers=auth(i)).status_code
 
-        results = [measure("GET /ping (yardstick)", ping, args.concurrency)]
-        results.append(measure("POST /payments (new key)", new, args.concurrency))
-        if not created:
-            raise SystemExit(f"no payment was created; see {tmp / 'gunicorn.log'}")
-        results.append(measure("POST /payments (replay)", replays, args.concurrency))
-        gets = [
-            lambda i=i: (
-                http.get(f"{base}/intents/{created[i % len(created)]}", headers=auth(i)).status_code
+        def list_intents(i: int) -> int:
+            return http.get(f"{base}/intents?limit=20", headers=auth(i)).status_code
+
+        # Rounds of every scenario in turn, so the load of a shared machine falls on all alike.
+        scenarios = {
+            name: Scenario(name)
+            for name in (
+                "GET /ping (yardstick)",
+                "POST /payments (new key)",
+                "POST /payments (replay)",
+                "GET /intents/{id}",
+                "GET /intents?limit=20",
             )
-            for i in range(args.requests)
-        ]
-        results.append(measure("GET /intents/{id}", gets, args.concurrency))
-        results.append(measure("GET /ping (again)", ping, args.concurrency))
+        }
+        post_rounds = chunks(posts, args.rounds)
+        per_round = max(1, args.requests // args.rounds)
+        c = args.concurrency
+        for r in range(args.rounds):
+            base_i = r * per_round
+            plan = [
+                ("GET /ping (yardstick)", ping, per_round),
+                ("POST /payments (new key)", None, 0),
+                ("POST /payments (replay)", replay, per_round),
+                ("GET /intents/{id}", get_intent, per_round),
+                ("GET /intents?limit=20", list_intents, max(1, per_round // 3)),
+            ]
+            for name, call, count in plan:
+                if call is None:
+                    jobs = [lambda p=p: create(p) for p in post_rounds[r]]
+                else:
+                    jobs = [lambda i=base_i + i, call=call: call(i) for i in range(count)]
+                if call is not None and call is not ping and not created:
+                    raise SystemExit(f"no payment was created; see {tmp / 'gunicorn.log'}")
+                scenarios[name].run(jobs, c, meter, deadline)
+        meter.close()
+        results = [scenario.summary() for scenario in scenarios.values()]
+        replays_sent = sum(scenarios["POST /payments (replay)"].statuses.values())
 
         counters = sim.get("/control/counters").json()
-        yard = results[0]
+        calls = provider_call_times(env)
+        yard_host, yard_rps = results[0]["host"], results[0]["rps"]
         print()
         print(
-            f"{'scenario':30} {'n':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
-            f" {'rps/ping':>9} {'p50/ping':>9} {'p99/ping':>9}  statuses"
+            "CPU in ms per request: portal = gunicorn processes, pg = PostgreSQL backends of the "
+            "bench database, host = portal + pg, sim = the simulator (the provider, apart)."
+        )
+        print("x ping = the ping's host CPU / this scenario's host CPU (higher is cheaper).")
+        print(
+            f"{'scenario':26} {'n':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'portal':>7} {'pg':>6} {'host':>6} {'sim':>6} {'x ping':>7} {'rps/ping':>8}"
+            "  statuses"
         )
         for r in results:
+            cpu = r["cpu"]
             print(
-                f"{r['name']:30} {r['n']:>5} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f}"
-                f" {r['rps'] / yard['rps']:>9.2f} {r['p50'] / yard['p50']:>9.2f}"
-                f" {r['p99'] / yard['p99']:>9.2f}  {r['statuses']}"
+                f"{r['name']:26} {r['n']:>4} {r['rps']:>7.1f} {r['p50']:>7.1f} {r['p99']:>7.1f} "
+                f"{cpu['portal']:>7.2f} {cpu['postgres']:>6.2f} {r['host']:>6.2f} "
+                f"{cpu['simulator']:>6.2f} {yard_host / r['host']:>7.2f} "
+                f"{r['rps'] / yard_rps:>8.2f}  {r['statuses']}"
+            )
+        if calls["p50"] is not None:
+            print(
+                f"\nprovider create call (GatewayCall.duration_ms, wall, includes the simulator): "
+                f"p50 {calls['p50']} ms, p99 {calls['p99']} ms over {calls['n']} calls"
             )
         print(
-            f"\nprovider creates: {counters.get('creates_total')} for {len(created)} new "
-            f"payments and {args.requests} replays (must be equal to the new payments)"
+            f"provider creates: {counters.get('creates_total')} for {len(created)} new payments "
+            f"and {replays_sent} replays (must equal the new payments)"
         )
-        ok = counters.get("creates_total") == len(created) == len(posts)
-        return 0 if ok else 1
+
+        failures = []
+        if not (counters.get("creates_total") == len(created) == len(posts)):
+            failures.append("provider creates != new payments")
+        by_name = {r["name"]: r for r in results}
+        for name, goal in GOALS.items():
+            ratio = yard_host / by_name[name]["host"]
+            print(f"goal: {name} {ratio:.2f}x ping (>= {goal})")
+            if ratio < goal:
+                failures.append(f"{name} {ratio:.2f}x ping < {goal}")
+        for r in results:
+            bad = {s: n for s, n in r["statuses"].items() if s not in (200, 201)}
+            if bad:
+                failures.append(f"{r['name']}: statuses {bad}")
+        print("api: OK" if not failures else f"api: FAILED ({'; '.join(failures)})")
+        return 0 if not failures else 1
+    except SystemExit as exc:
+        print(f"api: FAILED ({exc})")
+        return 1
     finally:
+        if meter is not None:
+            meter.close()
         PROCS.stop()
 
 

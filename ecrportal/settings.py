@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -117,22 +118,44 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Deliberately no ATOMIC_REQUESTS: a provider call must never run inside a transaction.
 
-# --- Cache ----------------------------------------------------------------------------------
-# The token cache and throttles live here; with REDIS_URL they are shared by every process.
+# --- Cache ---------------------------------------------------------------------------------
+# Two aliases. "default": locks, leases and login rate limits, keys that come and go. "pinned":
+# the POS API's throttle windows and the provider tokens, a set bounded by the number of POS keys
+# and credentials that must never be culled (a culled window lets a key past its rate, a culled
+# token costs a token request). With REDIS_URL both live in Redis and every process shares them;
+# without it, each alias has its own table (`manage.py createcachetable` creates both), so
+# culling the default table never touches the pinned one, and both cull only past
+# ECR_CACHE_MAX_ENTRIES (Django's default, 300, culled the throttle windows and the token once
+# ~300 POS keys were active). ECR_CACHE_KEY_PREFIX separates deployments sharing one Redis.
 REDIS_URL = env_str("REDIS_URL", "")
+CACHE_KEY_PREFIX = env_str("ECR_CACHE_KEY_PREFIX", "")
+CACHE_MAX_ENTRIES = env_int("ECR_CACHE_MAX_ENTRIES", 100_000, minimum=300)
+PINNED_CACHE = "pinned"
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    _redis: dict[str, Any] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
     }
+    CACHES = {"default": _redis, PINNED_CACHE: dict(_redis)}
+elif TESTING:
+    # One in-memory store behind both aliases: a test that clears `cache` clears them all.
+    _memory: dict[str, Any] = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "ecr",
+    }
+    CACHES = {"default": _memory, PINNED_CACHE: dict(_memory)}
 else:
     CACHES = {
-        "default": {
+        alias: {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "ecr_cache",
+            "LOCATION": table,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES},
         }
+        for alias, table in (("default", "ecr_cache"), (PINNED_CACHE, "ecr_cache_pinned"))
     }
-    if TESTING:
-        CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -10,12 +10,14 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from stores import crypto, permissions
@@ -24,6 +26,8 @@ from stores.roles import Action, Role
 from stores.selectors import merchant_list_for_user
 
 POS_KEY_PREFIX = "ecr_"
+# How stale `PosClient.last_used_at` may be: it is written at most once per this many seconds.
+LAST_USED_RESOLUTION_S = 60
 
 
 def _hash_key(raw_key: str) -> str:
@@ -45,17 +49,23 @@ def pos_client_authenticate(*, raw_key: str) -> PosClient | None:
     prefix, _, rest = (raw_key or "").partition(".")
     if not prefix.startswith(POS_KEY_PREFIX) or not rest:
         return None
-    client = (
-        PosClient.objects.select_related("store", "store__merchant")
-        .filter(prefix=prefix, revoked_at__isnull=True)
-        .first()
-    )
-    if client is None or not hmac.compare_digest(client.key_hash, _hash_key(raw_key)):
+    # One indexed lookup by the unique prefix (get() also drops the model's ordering: no sort).
+    try:
+        client = PosClient.objects.select_related("store", "store__merchant").get(
+            prefix=prefix, revoked_at__isnull=True
+        )
+    except PosClient.DoesNotExist:
+        return None
+    if not hmac.compare_digest(client.key_hash, _hash_key(raw_key)):
         return None
     now = timezone.now()
     # Touch last_used_at at most once a minute: one write per request would double API writes.
-    if client.last_used_at is None or (now - client.last_used_at).total_seconds() > 60:
-        PosClient.objects.filter(pk=client.pk).update(last_used_at=now)
+    # Guarded, so of the requests that arrive together after a quiet minute one writes the row.
+    stale = now - timedelta(seconds=LAST_USED_RESOLUTION_S)
+    if client.last_used_at is None or client.last_used_at < stale:
+        PosClient.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=client.pk
+        ).update(last_used_at=now)
         client.last_used_at = now
     return client
 

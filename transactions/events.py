@@ -58,10 +58,13 @@ def intent_flag(intent: Intent, *, reason: str, actor: Actor = SYSTEM) -> None:
     """Raises an intent to a person (once per reason)."""
     if intent.needs_attention and intent.attention_reason == reason:
         return
+    now = timezone.now()
     with transaction.atomic():
         Intent.objects.filter(pk=intent.pk).update(
-            needs_attention=True, attention_reason=reason[:200], updated_at=timezone.now()
+            needs_attention=True, attention_reason=reason[:200], updated_at=now
         )
         intent_note(intent, type=IntentEvent.Type.ATTENTION, message=reason, actor=actor)
+    # In memory too: the POS API answers a create from this very object.
     intent.needs_attention = True
     intent.attention_reason = reason[:200]
+    intent.updated_at = now

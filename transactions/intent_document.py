@@ -6,12 +6,18 @@ both are built here, by one serializer, and cannot drift apart. It lives outside
 the POS API's interface code; the API's serializers import it from here.
 """
 
+import threading
+import uuid
+
+from django.db import connections
 from django.urls import reverse
+from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from transactions.models import Intent
+from stores.models import Terminal
+from transactions.models import Intent, offered_terminals_order, remember_offered_terminals
 from transactions.selectors import reversal_refusals
 from transactions.states import Kind, State
 
@@ -112,15 +118,26 @@ class IntentOutputSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     links = serializers.SerializerMethodField()
 
+    # The nested shapes, built once per serializer (building a DRF serializer deep-copies its
+    # fields: more than the rest of the document costs).
+    @cached_property
+    def _terminal_ref(self) -> TerminalRefSerializer:
+        return TerminalRefSerializer()
+
+    @cached_property
+    def _card(self) -> CardSerializer:
+        return CardSerializer()
+
     @extend_schema_field(TerminalRefSerializer(many=True))
     def get_offered_terminals(self, intent) -> list:
-        return list(TerminalRefSerializer(intent.offered_terminals.all(), many=True).data)
+        terminals = sorted(intent.offered_terminals.all(), key=offered_terminals_order)
+        return [self._terminal_ref.to_representation(t) for t in terminals]
 
     @extend_schema_field(CardSerializer(allow_null=True))
     def get_card(self, intent):
         if not (intent.card_brand or intent.card_last_four or intent.entry_mode):
             return None
-        return CardSerializer(intent).data
+        return self._card.to_representation(intent)
 
     @extend_schema_field(OpenApiTypes.UUID)
     def get_original_id(self, intent) -> str | None:
@@ -148,6 +165,156 @@ def intent_links(intent: Intent, *, reversible: bool) -> dict:
     return links
 
 
+_prepared = threading.local()
+
+
 def intent_document(*, intent: Intent) -> dict:
-    """The intent as the POS sees it (the same document as `GET /intents/{id}`)."""
-    return dict(IntentOutputSerializer(intent).data)
+    """The intent as the POS sees it: the API's answers and the webhooks' `data`.
+
+    One serializer per thread, built once: `IntentOutputSerializer(intent).data` would build
+    (deep-copy) its ~30 fields on every call, the largest cost of answering a till's poll. The
+    serializer holds no per-call state (no context: the reversal rule is computed per intent)."""
+    serializer = getattr(_prepared, "serializer", None)
+    if serializer is None:
+        serializer = _prepared.serializer = IntentOutputSerializer()
+    return serializer.to_representation(intent)
+
+
+# The intent's own columns the document reads (with the reversal rule's: acquirer, terminal,
+# batch, dates): the POS read loads these and no other.
+_DOCUMENT_FIELDS = frozenset(
+    {
+        "id",
+        "public_id",
+        "kind",
+        "state",
+        "provider_status",
+        "provider_id",
+        "amount",
+        "authorized_amount",
+        "installments",
+        "method",
+        "brand_restriction",
+        "reference",
+        "menu_text",
+        "print_copies",
+        "terminal_id",
+        "original_id",
+        "card_brand",
+        "card_brand_code",
+        "card_last_four",
+        "payment_type",
+        "entry_mode",
+        "acquirer",
+        "authorization_code",
+        "ticket_number",
+        "batch_number",
+        "response_code",
+        "response_message",
+        "client_receipt",
+        "merchant_receipt",
+        "needs_attention",
+        "created_at",
+        "updated_at",
+        "taken_at",
+        "finished_at",
+    }
+)
+# In the model's column order (what `Model.from_db` expects).
+_DOCUMENT_COLUMNS = [
+    f.attname for f in Intent._meta.concrete_fields if f.attname in _DOCUMENT_FIELDS
+]
+# What TerminalRefSerializer reads, in the model's column order.
+_TERMINAL_REF = ["id", "public_id", "terminal_id", "label"]
+_JOINED = [
+    *(f"terminal__{name}" for name in _TERMINAL_REF[1:]),
+    "original__public_id",
+    *(f"offered_terminals__{name}" for name in _TERMINAL_REF),
+]
+
+
+def intent_for_document(queryset) -> Intent | None:
+    """The intent of `queryset` (scoped by the caller, at most one) ready for the document, in
+    one query (see `_intent_from_rows`)."""
+    rows = list(queryset.order_by().values_list(*_DOCUMENT_COLUMNS, *_JOINED))
+    return _intent_from_rows(rows, queryset.db)
+
+
+def intent_document_get_for_pos(*, pos_client, public_id: uuid.UUID) -> Intent | None:
+    """The intent of the key's store with this public id ready for the document, or None: the
+    same read as `intent_for_document(intent_list_for_pos(...).filter(public_id=...))`, through
+    a statement the ORM compiles once per thread (`_PreparedDocumentQuery`)."""
+    connection = connections[Intent.objects.db]
+    prepared = getattr(_prepared, "document_query", None)
+    if prepared is None or prepared.connection is not connection:
+        prepared = _prepared.document_query = _PreparedDocumentQuery(connection)
+    rows = prepared.rows(store_id=pos_client.store_id, public_id=public_id)
+    return _intent_from_rows(rows, connection.alias)
+
+
+def _intent_from_rows(rows: list, db: str) -> Intent | None:
+    """Builds the intent from the joined rows: its columns above, the taken terminal, the
+    original's public id and the offered terminals (a row each). Columns the document does not
+    read stay deferred, so a field the serializer starts reading costs a visible query (the
+    query-count tests fail) instead of a wrong value."""
+    if not rows:
+        return None
+    width = len(_DOCUMENT_COLUMNS)
+    first = rows[0]
+    intent = Intent.from_db(db, _DOCUMENT_COLUMNS, first[:width])
+    terminal_ref, original_public_id = first[width : width + 3], first[width + 3]
+    if intent.terminal_id is not None:
+        intent.terminal = Terminal.from_db(db, _TERMINAL_REF, (intent.terminal_id, *terminal_ref))
+    if intent.original_id is not None:
+        intent.original = Intent.from_db(
+            db, ["id", "public_id"], (intent.original_id, original_public_id)
+        )
+    offered = {
+        row[width + 4]: Terminal.from_db(db, _TERMINAL_REF, row[width + 4 :])
+        for row in rows
+        if row[width + 4] is not None
+    }
+    remember_offered_terminals(intent, list(offered.values()))
+    return intent
+
+
+_SENTINEL_STORE = -7_310_000_003
+_SENTINEL_PUBLIC_ID = uuid.UUID(int=0x5E7)
+
+
+class _PreparedDocumentQuery:
+    """The POS document's read, compiled by the ORM once for one connection.
+
+    Django compiles a queryset into SQL on every execution; for this read (every till polls it)
+    compiling cost several times what running it does. The ORM builds the statement once with
+    sentinel values, which mark where the store id and the public id go, and converts the rows
+    as it would have (`results_iter` with the fetched rows).
+    """
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.public_id_field = Intent._meta.get_field("public_id")
+        queryset = (
+            Intent.objects.using(connection.alias)
+            .filter(store_id=_SENTINEL_STORE, public_id=_SENTINEL_PUBLIC_ID)
+            .order_by()
+            .values_list(*_DOCUMENT_COLUMNS, *_JOINED)
+        )
+        self.compiler = queryset.query.get_compiler(connection=connection)
+        self.sql, params = self.compiler.as_sql()
+        params = list(params)
+        if len(params) != 2:  # pragma: no cover - the query above has two parameters
+            raise RuntimeError(f"unexpected parameters in the document query: {params!r}")
+        self.store_slot = params.index(_SENTINEL_STORE)
+        self.public_id_slot = 1 - self.store_slot
+
+    def rows(self, *, store_id: int, public_id: uuid.UUID) -> list:
+        params: list = [None, None]
+        params[self.store_slot] = store_id
+        params[self.public_id_slot] = self.public_id_field.get_db_prep_value(
+            public_id, self.connection
+        )
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            fetched = cursor.fetchall()
+        return list(self.compiler.results_iter(results=[fetched]))

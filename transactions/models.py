@@ -169,6 +169,10 @@ class Intent(models.Model):
             models.Index(
                 F("store"), Coalesce("finished_at", "created_at"), "id", name="intent_store_day"
             ),
+            # Every create with a POS reference checks that the reference it sends the provider
+            # is unused within the merchant (`pipeline._unique_ecr_transaction_id`): without
+            # this index that check scans the whole ledger.
+            models.Index(fields=["ecr_transaction_id"], name="intent_ecr_transaction_id"),
         ]
         constraints = [
             # A POS order cannot be charged twice while a charge for it may still move money.
@@ -189,6 +193,23 @@ class Intent(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+def offered_terminals_order(terminal: Terminal) -> tuple[str, str]:
+    """The order in which an intent's offered terminals are shown: by label, then number, in
+    Python's order, so it is the same whether they come from a query or from memory."""
+    return (terminal.label, terminal.terminal_id)
+
+
+def remember_offered_terminals(intent: Intent, terminals) -> None:
+    """Makes `intent.offered_terminals.all()` answer `terminals` without a query, exactly as a
+    `prefetch_related("offered_terminals")` would have left it. For an intent whose rows were
+    just written (the create pipeline) or read in the same query (the POS document)."""
+    queryset = intent.offered_terminals.all()
+    queryset._result_cache = sorted(terminals, key=offered_terminals_order)
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    cache = getattr(intent, "_prefetched_objects_cache", {})
+    intent._prefetched_objects_cache = {**cache, "offered_terminals": queryset}  # type: ignore[attr-defined]
 
 
 class IntentEvent(models.Model):

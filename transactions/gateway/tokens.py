@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 
 from transactions.gateway.classify import CallKind
 from transactions.gateway.errors import GatewayError
@@ -37,6 +37,11 @@ TOKEN_LOCK_POLL_S = 0.05
 # One lock per credential in this process, shared by every gateway built for it.
 _token_locks: dict[int, threading.Lock] = {}
 _token_locks_guard = threading.Lock()
+
+
+def _shared_cache():
+    """The "pinned" cache: a token entry must never be culled by unrelated keys (see settings)."""
+    return caches[settings.PINNED_CACHE]
 
 
 def process_token_lock(credential_id: int) -> threading.Lock:
@@ -155,25 +160,25 @@ class TokenCache:
 
     def _cache_get(self, key: str) -> str | None:
         try:
-            return cache.get(key)
+            return _shared_cache().get(key)
         except Exception:  # noqa: BLE001 - any backend error means "not cached"
             logger.warning("cache de tokens no disponible (lectura)", exc_info=False)
             return None
 
     def _cache_set(self, key: str, value: str, timeout: int) -> None:
         try:
-            cache.set(key, value, timeout=timeout)
+            _shared_cache().set(key, value, timeout=timeout)
         except Exception:  # noqa: BLE001
             logger.warning("cache de tokens no disponible (escritura)", exc_info=False)
 
     def _cache_add(self, key: str, timeout: int) -> bool:
         try:
-            return bool(cache.add(key, 1, timeout=timeout))
+            return bool(_shared_cache().add(key, 1, timeout=timeout))
         except Exception:  # noqa: BLE001
             return True  # no shared lock available: act alone
 
     def _cache_delete(self, key: str) -> None:
         try:
-            cache.delete(key)
+            _shared_cache().delete(key)
         except Exception:  # noqa: BLE001
             logger.warning("cache de tokens no disponible (borrado)", exc_info=False)

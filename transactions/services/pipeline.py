@@ -23,8 +23,8 @@ from transactions.backoff import IN_DOUBT_FAST_SEARCH, created_grace_seconds
 from transactions.errors import Code, IntentRuleError
 from transactions.events import Actor
 from transactions.gateway import GatewayError
-from transactions.models import Intent, IntentEvent
-from transactions.states import RESERVING_STATES, Kind, State
+from transactions.models import Intent, IntentEvent, remember_offered_terminals
+from transactions.states import RESERVING_STATES, State
 from transactions.transitions import intent_record_answer, intent_transition
 
 
@@ -67,9 +67,10 @@ _created_listener: ContextVar[Callable[[Intent], None] | None] = ContextVar(
 
 @contextlib.contextmanager
 def intent_created_listener(callback: Callable[[Intent], None]):
-    """Calls `callback(intent)` as soon as a service in this block has committed its intent row,
-    before the provider is called. The POS API links its idempotency key to the intent this way,
-    so a request that dies mid-call still leaves the key pointing at what it created."""
+    """Calls `callback(intent)` inside the transaction that commits a service's intent row in this
+    block, before the provider is called. The POS API links its idempotency key to the intent this
+    way: the link commits with the row or not at all, so a request that dies at any point still
+    leaves the key pointing at what it created."""
     token = _created_listener.set(callback)
     try:
         yield
@@ -114,22 +115,9 @@ def create_row(
                     f"La terminal {busy[0].terminal_id} tiene una operación pendiente.",
                     field="terminal",
                 )
-            reference = fields.get("reference", "")
-            if (
-                fields["kind"] == Kind.PAYMENT
-                and reference
-                and Intent.objects.filter(
-                    store=store,
-                    kind=Kind.PAYMENT,
-                    reference=reference,
-                    state__in=sorted(RESERVING_STATES),
-                ).exists()
-            ):
-                raise IntentRuleError(
-                    Code.REFERENCE_IN_USE,
-                    f"Ya hay un cobro en curso o en duda para la referencia {reference}.",
-                    field="reference",
-                )
+            # No look-up for a live payment with the same POS reference: the partial unique
+            # index `intent_live_reference_per_store` refuses the insert below, under any
+            # concurrency, and that refusal is answered as `reference_in_use` (the except).
             public_id = uuid.uuid4()
             intent = Intent.objects.create(
                 public_id=public_id,
@@ -145,23 +133,31 @@ def create_row(
                 next_poll_at=now + timedelta(seconds=created_grace_seconds()),
                 **fields,
             )
-            intent.offered_terminals.set(terminals)
+            # One INSERT of the new rows (`.set()` would first read the rows a new intent
+            # cannot have), and the answer is built from them without reading them back.
+            Offered = Intent.offered_terminals.through
+            Offered.objects.bulk_create(
+                [Offered(intent_id=intent.pk, terminal_id=t.pk) for t in terminals]
+            )
+            remember_offered_terminals(intent, terminals)
             IntentEvent.objects.create(
                 intent=intent,
                 type=IntentEvent.Type.CREATED,
                 to_state=State.CREATED,
                 **actor.event_fields(),
             )
+            listener = _created_listener.get()
+            if listener is not None:
+                listener(intent)
     except IntegrityError as exc:
-        # The partial unique index on live references caught a race the check above missed.
+        # The partial unique index on live references: a payment for this POS reference may
+        # still move money.
+        reference = fields.get("reference", "")
         raise IntentRuleError(
             Code.REFERENCE_IN_USE,
-            "Ya hay un cobro en curso o en duda para esa referencia.",
+            f"Ya hay un cobro en curso o en duda para la referencia {reference}.",
             field="reference",
         ) from exc
-    listener = _created_listener.get()
-    if listener is not None:
-        listener(intent)
     return intent
 
 

@@ -31,10 +31,8 @@ from transactions.api.idempotency import (
 )
 from transactions.api.models import IdempotencyRecord
 from transactions.api.problems import ApiProblem, problem_exception_handler
-from transactions.api.serializers import (
-    IntentOutputSerializer,
-)
 from transactions.errors import Code, IntentRuleError
+from transactions.intent_document import intent_document
 from transactions.models import Intent
 
 
@@ -71,14 +69,19 @@ class PosApiView(APIView):
         return self.request.auth
 
     def intent_or_404(self, public_id: str, *, kind: str | None = None) -> Intent:
-        try:
-            uid = uuid.UUID(public_id)
-        except ValueError as exc:
-            raise Http404("Intención no encontrada") from exc
-        intent = selectors.intent_get_for_pos(pos_client=self.pos_client, public_id=uid)
+        intent = selectors.intent_get_for_pos(
+            pos_client=self.pos_client, public_id=public_uuid_or_404(public_id)
+        )
         if kind is not None and intent.kind != kind:
             raise Http404("Intención no encontrada")
         return intent
+
+
+def public_uuid_or_404(public_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(public_id)
+    except ValueError as exc:
+        raise Http404("Intención no encontrada") from exc
 
 
 # Exceptions that mean "nothing ran": the idempotency key is released, not answered.
@@ -190,8 +193,9 @@ class IdempotentPostMixin:
 def intent_response(
     intent: Intent, status_code: int, *, reload: bool = True
 ) -> tuple[Response, int]:
-    """The intent's JSON. After a service call the row is re-read (the service changed it in
-    several writes); a freshly selected row only needs its offered terminals."""
+    """The intent's JSON. `reload=False` for an intent that is up to date in memory: one the
+    create pipeline returns (every write it made is applied to the object too, and the offered
+    terminals it inserted are remembered) or one just read; otherwise the row is re-read."""
     if reload:
         intent = (
             Intent.objects.select_related("terminal", "original")
@@ -200,7 +204,7 @@ def intent_response(
         )
     else:
         prefetch_related_objects([intent], "offered_terminals")
-    data = IntentOutputSerializer(intent).data
+    data = intent_document(intent=intent)
     headers = {"Location": data["links"]["self"]} if status_code == status.HTTP_201_CREATED else {}
     return Response(data, status=status_code, headers=headers), intent.pk
 

@@ -1,7 +1,8 @@
 """The money-moving POSTs: payment, reversal (anulación), refund (devolución), batch close.
 
-Thin: parse, call the service, answer the intent. Each declares the error codes it can answer
-(`error_codes`), from which its OpenAPI responses are generated.
+Thin: parse, call the service, answer the intent (from the object the service returns: the
+create pipeline keeps it up to date, so the answer needs no read). Each declares the error codes
+it can answer (`error_codes`), from which its OpenAPI responses are generated.
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -74,7 +75,7 @@ class PaymentCreateView(IdempotentPostMixin, PosApiView):
             receipt_notes=data["notes"],
             pos_client=self.pos_client,
         )
-        return intent_response(intent, status.HTTP_201_CREATED)
+        return intent_response(intent, status.HTTP_201_CREATED, reload=False)
 
 
 class PaymentReversalView(IdempotentPostMixin, PosApiView):
@@ -113,7 +114,7 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
             menu_text=data["menu_text"],
             pos_client=self.pos_client,
         )
-        return intent_response(intent, status.HTTP_201_CREATED)
+        return intent_response(intent, status.HTTP_201_CREATED, reload=False)
 
 
 class RefundCreateView(IdempotentPostMixin, PosApiView):
@@ -161,7 +162,7 @@ class RefundCreateView(IdempotentPostMixin, PosApiView):
             menu_text=data["menu_text"],
             pos_client=self.pos_client,
         )
-        return intent_response(intent, status.HTTP_201_CREATED)
+        return intent_response(intent, status.HTTP_201_CREATED, reload=False)
 
 
 class SettlementCreateView(IdempotentPostMixin, PosApiView):
@@ -197,4 +198,4 @@ class SettlementCreateView(IdempotentPostMixin, PosApiView):
             print_receipt=data["print_receipt"],
             pos_client=self.pos_client,
         )
-        return intent_response(intent, status.HTTP_201_CREATED)
+        return intent_response(intent, status.HTTP_201_CREATED, reload=False)

@@ -3,10 +3,12 @@
 from datetime import UTC
 
 import django_filters
+from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
 
 from transactions import selectors, services
 from transactions.api import schema_docs as docs
@@ -18,8 +20,10 @@ from transactions.api.views.base import (
     IdempotentPostMixin,
     PosApiView,
     intent_response,
+    public_uuid_or_404,
 )
 from transactions.errors import Code
+from transactions.intent_document import intent_document, intent_document_get_for_pos
 from transactions.models import Intent
 from transactions.states import Kind, State
 
@@ -103,15 +107,23 @@ class IntentDetailView(PosApiView):
         tags=["Intenciones"],
     )
     def get(self, request, public_id: str):
-        query = WaitQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        intent = self.intent_or_404(public_id)
-        wait = query.validated_data["wait"]
-        refreshed = bool(wait and not intent.is_final)
-        if refreshed:
-            intent = services.intent_refresh(intent=intent, wait=wait)
-        response, _ = intent_response(intent, status.HTTP_200_OK, reload=refreshed)
-        return response
+        wait = 0
+        if "wait" in request.query_params:  # the plain poll skips building the serializer
+            query = WaitQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            wait = query.validated_data["wait"]
+        # One query: only what the document shows (the hot path of every till's polling).
+        intent = intent_document_get_for_pos(
+            pos_client=self.pos_client, public_id=public_uuid_or_404(public_id)
+        )
+        if intent is None:
+            raise Http404("Intención no encontrada")
+        if wait and not intent.is_final:
+            # The long poll needs the whole row; it re-reads it after waiting anyway.
+            intent = services.intent_refresh(intent=self.intent_or_404(public_id), wait=wait)
+            response, _ = intent_response(intent, status.HTTP_200_OK)
+            return response
+        return Response(intent_document(intent=intent))
 
 
 class IntentCancelView(IdempotentPostMixin, PosApiView):
