@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 
 from stores.selectors import store_list_for_user, terminal_list_for_user
@@ -14,6 +15,26 @@ from transactions.money import format_decimal_es
 from transactions.reporting.exports import csv_lines, spreadsheet_text
 
 PAGE_SIZE = 50
+# The list counts at most this many rows: past it the pager says "más de 10.000" and asks for a
+# filter, so a year of history costs a page what a day costs (the count reads the index up to
+# the cap, never the whole ledger).
+COUNT_CAP = 10_000
+
+
+class CappedPaginator(Paginator):
+    """A paginator whose count stops at `cap` (see COUNT_CAP); `capped` says it stopped."""
+
+    def __init__(self, *args, cap: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cap = COUNT_CAP if cap is None else cap
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.cap + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
 
 
 # What a row of the list shows (`_intent_rows.html`): a narrow row, not the 2.5 kB of receipts
@@ -65,7 +86,7 @@ def _filtered(request, fields=LIST_FIELDS) -> IntentFilter:
 @require_GET
 def intent_list(request):
     intent_filter = _filtered(request)
-    page = Paginator(intent_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(intent_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
