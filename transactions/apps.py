@@ -10,6 +10,7 @@ class TransactionsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from stores.crypto import register_encrypted_field
+        from transactions import checks  # noqa: F401 -- registers the system checks
         from transactions.webhooks.services import webhook_receiver_forget
 
         register_encrypted_field("transactions.WebhookEndpoint", "secret_encrypted")
