@@ -28,10 +28,11 @@ schedules: migrate
 	$(BIN)/python manage.py ensure_schedules --start-sweeper
 
 # Web (threaded: the simulator is served by the same server and the portal calls it over
-# HTTP) plus one django-q2 worker. Ctrl-C stops both.
+# HTTP) plus one django-q2 worker. Ctrl-C stops both; the trap is cleared before `kill 0`,
+# whose TERM reaches this shell too and would otherwise run the trap again and again.
 run: seed schedules
 	@echo "Portal: http://127.0.0.1:$(PORT)/  ·  Simulador: http://127.0.0.1:$(PORT)/simulator/"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	  $(BIN)/python manage.py qcluster & \
 	  $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
 

@@ -24,6 +24,19 @@ import httpx
 
 
 def main() -> int:
+    try:
+        return charge()
+    except httpx.TransportError as exc:
+        # The server is not there (not started, another port): say so, without a traceback.
+        print(
+            f"No se pudo conectar con el portal ({exc.__class__.__name__}: {exc}). ¿Está "
+            "corriendo `make run`? Con otro puerto use --base-url http://127.0.0.1:<puerto>.",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def charge() -> int:
     parser = argparse.ArgumentParser(description="Cobra con una terminal del ECR Portal.")
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
     parser.add_argument("--key", required=True, help="clave de API del POS")
