@@ -172,10 +172,10 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
     for batch in batches:
         sections[batch.terminal.store_id].batches.append(_batch_line(batch))
 
-    # `done_at` is annotated by `intents_of_day`; ordering by F() keeps that alias visible to
-    # the type checker, which cannot follow an annotation made in another function.
     # 4. Settlements approved during the day whose Batch row is missing (the write after the
     # close can be lost with its process): the manager must still see the close happened.
+    # (`done_at` is annotated by `intents_of_day`; ordering by F() keeps that alias visible to
+    # the type checker, which cannot follow an annotation made in another function.)
     orphans = (
         base.filter(kind=Kind.SETTLEMENT, state=State.APPROVED, closed_batch__isnull=True)
         .select_related("store", "terminal")
