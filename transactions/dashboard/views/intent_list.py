@@ -30,7 +30,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        # A queryset here (the filtered intents): slicing keeps the count a LIMITed subquery.
+        return self.object_list[: self.cap + 1].count()  # type: ignore[attr-defined]
 
     @property
     def capped(self) -> bool:
