@@ -239,7 +239,7 @@ SPECTACULAR_SETTINGS = {
 # --- django-q2 ------------------------------------------------------------------------------
 # ORM broker by default (no extra server); Redis when REDIS_URL is set. Tasks are idempotent;
 # timeout < retry so a task is never handed out twice while still running; attempts are finite.
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "ecrportal",
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     # The sweeper task loops for 40 s; a last sweep whose reads all time out may add ~3 minutes.

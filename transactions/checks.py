@@ -11,7 +11,7 @@ def sweeper_leaves_workers_free(app_configs=None, **kwargs) -> list[Error]:
     many loops as workers, webhook deliveries, batch closes and token warm-ups would wait behind
     the sweeper for ever. Every worker process must keep at least one worker free, even if all
     the loops land on it."""
-    workers = int(settings.Q_CLUSTER.get("workers", 1))
+    workers = settings.Q_CLUSTER.get("workers", 1)
     sweepers = settings.ECR_SWEEPERS
     if not settings.ECR_SWEEPER_CHAIN or workers > sweepers:
         return []
