@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 from stores.address_policy import Reach, host_reach, is_local_name
 
 _CUIT_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-_TERMINAL_ID = re.compile(r"^\d{8}$")
+# ASCII digits only: `\d` also matches full-width or Arabic-Indic digits, which would store a
+# second spelling of a terminal number and escape its uniqueness.
+_TERMINAL_ID = re.compile(r"[0-9]{8}")
 # The provider's sandbox insists on this fictitious CUIT, whose check digit is wrong (the valid
 # digit for 30-12345678 is 1). Merchants used only with sandbox credentials may carry it.
 SANDBOX_CUIT = "30-12345678-9"
@@ -19,7 +21,7 @@ def cuit_digits(value: str) -> str:
     """Strips dashes, dots and spaces; raises if what is left is not 11 digits."""
     raw = (value or "").strip()
     digits = re.sub(r"[\s.\-]", "", raw)
-    if not digits.isdigit():
+    if not re.fullmatch(r"[0-9]+", digits):  # str.isdigit() also takes non-ASCII digits
         raise ValidationError("El CUIT solo puede contener números y guiones.", code="cuit_format")
     if len(digits) != 11:
         raise ValidationError("El CUIT debe tener 11 dígitos.", code="cuit_length")
@@ -57,7 +59,7 @@ def validate_cuit(value: str) -> None:
 
 
 def validate_terminal_id(value: str) -> None:
-    if not _TERMINAL_ID.match(value or ""):
+    if not _TERMINAL_ID.fullmatch(value or ""):
         raise ValidationError(
             "El número de terminal debe tener exactamente 8 dígitos.", code="terminal_id"
         )
