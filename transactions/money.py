@@ -100,7 +100,7 @@ def parse_amount(text: str, *, es_ar: bool = True) -> Decimal:
         amount = Decimal(raw.replace(",", ""))
     elif es_ar:
         raise AmountUnreadable(
-            f"No se entiende el importe «{raw[:20]}»: los centavos van con coma y son como "
+            f"El importe no es válido («{raw[:20]}»): los centavos van con coma y son como "
             f"máximo dos, y el punto separa miles; escribilo así: {AMOUNT_EXAMPLES}."
         )
     else:
