@@ -102,6 +102,30 @@ def host_reach(host: str) -> Reach:
     return Reach.NAME if address is None else address_reach(address)
 
 
+def resolve_addresses(host: str) -> list[str]:
+    """Every address `host` resolves to (an IP literal resolves to itself), zone ids dropped.
+
+    Raises OSError when the name does not resolve (or resolves to nothing).
+    """
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
+    if not addresses:
+        raise OSError(f"{host} no tiene direcciones")
+    return addresses
+
+
+def refused_address(addresses: list[str], *, allow_loopback: bool) -> str:
+    """The first of `addresses` the policy refuses ("" when every one is public, or loopback
+    with `allow_loopback`). A name is judged by all its addresses: one private answer among
+    public ones is enough to refuse it (the client could pick that one)."""
+    for text in addresses:
+        reach = address_reach(ipaddress.ip_address(text))
+        if reach is Reach.PUBLIC or (reach is Reach.LOOPBACK and allow_loopback):
+            continue
+        return text
+    return ""
+
+
 def resolve_allowed(host: str, *, allow_loopback: bool) -> tuple[str, str]:
     """(error, address): resolves `host` and checks every address it has.
 
@@ -110,15 +134,10 @@ def resolve_allowed(host: str, *, allow_loopback: bool) -> tuple[str, str]:
     connect to that very address (a second lookup could swap in a private one: DNS rebinding).
     """
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        addresses = resolve_addresses(host)
     except OSError as exc:
         return f"no se pudo resolver {host}: {exc.strerror or exc}", ""
-    addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
-    if not addresses:
-        return f"no se pudo resolver {host}", ""
-    for text in addresses:
-        reach = address_reach(ipaddress.ip_address(text))
-        if reach is Reach.PUBLIC or (reach is Reach.LOOPBACK and allow_loopback):
-            continue
-        return f"destino no permitido ({text})", ""
+    refused = refused_address(addresses, allow_loopback=allow_loopback)
+    if refused:
+        return f"destino no permitido ({refused})", ""
     return "", addresses[0]

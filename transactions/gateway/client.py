@@ -37,6 +37,7 @@ from transactions.gateway.classify import (
 )
 from transactions.gateway.errors import GatewayError
 from transactions.gateway.operations import ProviderOperations
+from transactions.gateway.pinning import PinnedTransport
 from transactions.gateway.tokens import (
     TokenCache,
     process_token_lock,
@@ -90,12 +91,15 @@ class PrismaGateway(ProviderOperations, TokenCache):
         self._lock = process_token_lock(self.credential_id)
         connect_s = settings.ECR_GATEWAY_CONNECT_TIMEOUT_MS / 1000
         read_s = settings.ECR_GATEWAY_READ_TIMEOUT_MS / 1000
+        limits = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30)
+        if transport is None:
+            # Every connection goes to an address the policy checked (`pinning`); tests that
+            # pass a transport fake the network, so there is nothing to pin.
+            transport = PinnedTransport(httpx.HTTPTransport(limits=limits))
         self._client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(connect=connect_s, read=read_s, write=read_s, pool=connect_s),
-            limits=httpx.Limits(
-                max_connections=20, max_keepalive_connections=10, keepalive_expiry=30
-            ),
+            limits=limits,
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json",
