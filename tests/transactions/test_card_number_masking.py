@@ -81,3 +81,24 @@ def test_no_stored_field_keeps_a_full_card_number(store_a, terminal_a, client_fo
     )
     assert response.status_code == 200 and stored.authorization_code in body
     assert _no_pan(body)
+
+
+def test_a_provider_error_that_echoes_a_card_number_is_stored_masked(db):
+    import httpx
+
+    from tests.transactions.gateway.support import GW_CUIT, FakePrisma, make_credential
+    from transactions.gateway import GatewayError, PrismaGateway
+    from transactions.models import GatewayCall
+
+    fake = FakePrisma().on(
+        "GET",
+        "/payments/pay-1",
+        httpx.Response(
+            400, json={"errors": [{"code": "X", "title": f"tarjeta {PAN_SPACED} rechazada"}]}
+        ),
+    )
+    gateway = PrismaGateway(make_credential(), transport=httpx.MockTransport(fake))
+    with pytest.raises(GatewayError) as exc:
+        gateway.payment_get(cuit=GW_CUIT, payment_id="pay-1")
+    assert _no_pan(exc.value.message)
+    assert _no_pan(json.dumps(list(GatewayCall.objects.values()), default=str))

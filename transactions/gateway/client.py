@@ -35,6 +35,7 @@ from transactions.gateway.classify import (
     http_error,
     transport_error,
 )
+from transactions.gateway.convert import redact
 from transactions.gateway.errors import GatewayError
 from transactions.gateway.operations import ProviderOperations
 from transactions.gateway.pinning import PinnedTransport
@@ -253,11 +254,12 @@ class PrismaGateway(ProviderOperations, TokenCache):
             raise
 
     def _scrub(self, text: str) -> str:
-        """Defence in depth: a provider echoing our secret or token never gets it stored."""
+        """Defence in depth: a provider echoing our secret or token never gets it stored, nor
+        a full card number (masked to BIN + last four, as stored answers are)."""
         for secret in (self._secret, self._cache_get(self._token_key)):
             if secret and len(secret) >= 6:
                 text = text.replace(secret, "***")
-        return text
+        return redact(text)
 
     @staticmethod
     def _elapsed_ms(started: float) -> int:
