@@ -271,6 +271,11 @@ if ECR_SIMULATOR and not DEBUG and not TESTING:
 # Where seed_demo points the demo credential (the simulator on this same server by default).
 ECR_SIMULATOR_BASE_URL = env_str("ECR_SIMULATOR_BASE_URL", "http://127.0.0.1:8000/simulator")
 
+# Hosts a credential may point at besides the provider's own (stores.validators.PROVIDER_HOSTS),
+# which are the only ones accepted when DEBUG=0. A host listed here may also be loopback (the
+# simulator run as its own process under DEBUG=0); private and link-local addresses never are.
+ECR_PROVIDER_HOSTS = [host.lower().rstrip(".") for host in env_list("ECR_PROVIDER_HOSTS", "")]
+
 ECR_GATEWAY_CONNECT_TIMEOUT_MS = env_int("ECR_GATEWAY_CONNECT_TIMEOUT_MS", 5000, minimum=1)
 ECR_GATEWAY_READ_TIMEOUT_MS = env_int("ECR_GATEWAY_READ_TIMEOUT_MS", 15000, minimum=1)
 ECR_MAX_AMOUNT = env_str("ECR_MAX_AMOUNT", "10000000.00")

@@ -48,12 +48,49 @@ def parse_address(host: str) -> IPAddress | None:
     return address
 
 
+# IPv6 prefixes that carry an IPv4 address in their low 32 bits (NAT64 well-known and
+# local-use prefixes, RFC 6052 / 8215) or, for IPv4-compatible addresses, after 96 zero bits. A
+# gateway or relay on the way turns them into that IPv4 address, so they are judged as it.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# IETF protocol assignments (RFC 6890): Python 3.11 calls most of it global; nothing there is a
+# provider or a webhook receiver.
+_IETF_PROTOCOL = ipaddress.ip_network("192.0.0.0/24")
+
+
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address reaches through its embedding, or None.
+
+    IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated but still routed
+    by some stacks), NAT64 (`64:ff9b::a.b.c.d`), 6to4 (`2002:AABB:CCDD::`) and Teredo (the
+    client address).
+    """
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if any(address in network for network in _NAT64):
+        return low32
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are themselves
+        return low32
+    return None
+
+
 def address_reach(address: IPAddress) -> Reach:
-    """PUBLIC, LOOPBACK or INTERNAL for one IP address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """PUBLIC, LOOPBACK or INTERNAL for one IP address (an IPv6 address that embeds an IPv4
+    one is judged as that IPv4 address, and is never more public than it)."""
+    inner = embedded_ipv4(address)
+    if inner is not None:
+        address = inner
     if address.is_loopback:
         return Reach.LOOPBACK
+    if isinstance(address, ipaddress.IPv4Address) and address in _IETF_PROTOCOL:
+        return Reach.INTERNAL
     return Reach.PUBLIC if address.is_global else Reach.INTERNAL
 
 
@@ -65,6 +102,30 @@ def host_reach(host: str) -> Reach:
     return Reach.NAME if address is None else address_reach(address)
 
 
+def resolve_addresses(host: str) -> list[str]:
+    """Every address `host` resolves to (an IP literal resolves to itself), zone ids dropped.
+
+    Raises OSError when the name does not resolve (or resolves to nothing).
+    """
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
+    if not addresses:
+        raise OSError(f"{host} no tiene direcciones")
+    return addresses
+
+
+def refused_address(addresses: list[str], *, allow_loopback: bool) -> str:
+    """The first of `addresses` the policy refuses ("" when every one is public, or loopback
+    with `allow_loopback`). A name is judged by all its addresses: one private answer among
+    public ones is enough to refuse it (the client could pick that one)."""
+    for text in addresses:
+        reach = address_reach(ipaddress.ip_address(text))
+        if reach is Reach.PUBLIC or (reach is Reach.LOOPBACK and allow_loopback):
+            continue
+        return text
+    return ""
+
+
 def resolve_allowed(host: str, *, allow_loopback: bool) -> tuple[str, str]:
     """(error, address): resolves `host` and checks every address it has.
 
@@ -73,15 +134,10 @@ def resolve_allowed(host: str, *, allow_loopback: bool) -> tuple[str, str]:
     connect to that very address (a second lookup could swap in a private one: DNS rebinding).
     """
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        addresses = resolve_addresses(host)
     except OSError as exc:
         return f"no se pudo resolver {host}: {exc.strerror or exc}", ""
-    addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
-    if not addresses:
-        return f"no se pudo resolver {host}", ""
-    for text in addresses:
-        reach = address_reach(ipaddress.ip_address(text))
-        if reach is Reach.PUBLIC or (reach is Reach.LOOPBACK and allow_loopback):
-            continue
-        return f"destino no permitido ({text})", ""
+    refused = refused_address(addresses, allow_loopback=allow_loopback)
+    if refused:
+        return f"destino no permitido ({refused})", ""
     return "", addresses[0]

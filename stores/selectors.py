@@ -77,8 +77,43 @@ _STORE_PATHS = (
 )
 
 
+# A row that records what one intention did (a batch and its closing `settlement`) belongs to
+# the store that intention was made in, not to its terminal's store of today: a terminal moved
+# to another store leaves its history behind. `stores` cannot name the intent model, so the
+# relation is recognised by the store foreign key of the model it points to.
+_RECORD_OF = "settlement"
+
+
 def _store_path(model: type[Model]) -> str | None:
-    for field_name, related_model, path in _STORE_PATHS:
+    return _direct_store_path(model) or _record_store_path(model) or _related_store_path(model)
+
+
+def _direct_store_path(model: type[Model]) -> str | None:
+    field_name, related_model, path = _STORE_PATHS[0]
+    try:
+        field = model._meta.get_field(field_name)
+    except FieldDoesNotExist:
+        return None
+    return path if field.is_relation and field.related_model is related_model else None
+
+
+def _record_store_path(model: type[Model]) -> str | None:
+    try:
+        record = model._meta.get_field(_RECORD_OF)
+    except FieldDoesNotExist:
+        record = None
+    if record is not None and record.is_relation and record.related_model is not None:
+        try:
+            store = record.related_model._meta.get_field("store")
+        except FieldDoesNotExist:
+            store = None
+        if store is not None and store.is_relation and store.related_model is Store:
+            return f"{_RECORD_OF}__store"
+    return None
+
+
+def _related_store_path(model: type[Model]) -> str | None:
+    for field_name, related_model, path in _STORE_PATHS[1:]:
         try:
             field = model._meta.get_field(field_name)
         except FieldDoesNotExist:

@@ -200,6 +200,33 @@ def _merchant_for_every_store(*, user) -> Merchant | None:
     return merchants[0] if len(merchants) == 1 else None
 
 
+# One answer for a username nobody has and for one that belongs to another merchant's people:
+# a different answer would let an owner find out which usernames exist (enumeration).
+USERNAME_NOT_AVAILABLE = (
+    "No hay nadie con ese usuario en tu comercio. Para dar de alta a una persona nueva, elegí un "
+    "usuario que no esté en uso e indicá una contraseña inicial."
+)
+
+
+def _username_problems(username: str) -> list:
+    """Django's own rules for a new username (characters, length), as form errors."""
+    field = get_user_model()._meta.get_field("username")
+    try:
+        field.clean(username, None)
+    except ValidationError as exc:
+        return list(exc.error_list)
+    return []
+
+
+def _works_for_merchant(*, person, merchant_id: int) -> bool:
+    """Whether `person` already has a role in the merchant (on it or on one of its stores)."""
+    return (
+        Membership.objects.filter(user=person)
+        .filter(Q(merchant_id=merchant_id) | Q(store__merchant_id=merchant_id))
+        .exists()
+    )
+
+
 def membership_create(
     *,
     user,
@@ -211,23 +238,15 @@ def membership_create(
 ) -> Membership:
     """Gives a person a role on one store or, with no store, on every store of the merchant the
     acting `user` manages (only when there is exactly one). An unknown username creates the
-    person with `password` (which the project's password validators check); a known one just
-    gets the role.
+    person with `password` (which the project's password validators check, and Django's
+    username validators the username); a known one just gets the role, and only when the person
+    already works for the same merchant: people of another merchant cannot be attached, and are
+    answered exactly as an unknown username without a password is (no enumeration).
 
     Raises ValidationError keyed by the form's fields (username, password, store) or on the whole
     form; PermissionDenied when `user` does not manage that store or merchant."""
     user_model = get_user_model()
-    person = user_model.objects.filter(username=username).first()
     errors: dict[str, list] = {}
-    if person is None and not password:
-        errors.setdefault("password", []).append(
-            "El usuario no existe: indicá una contraseña inicial."
-        )
-    elif person is None:
-        try:
-            validate_password(password, user=user_model(username=username))
-        except ValidationError as exc:
-            errors.setdefault("password", []).extend(exc.error_list)
     merchant = None
     if store is None:
         merchant = _merchant_for_every_store(user=user)
@@ -237,7 +256,25 @@ def membership_create(
             )
     elif not permissions.user_can(user=user, store=store, action=Action.MANAGE_SETTINGS):
         raise PermissionDenied("No podés dar acceso a esa sucursal.")
-    if person is not None and (store or merchant):
+    target_merchant_id = store.merchant_id if store is not None else getattr(merchant, "pk", None)
+    person = user_model.objects.filter(username=username).first()
+    if person is not None and not (
+        target_merchant_id is not None
+        and _works_for_merchant(person=person, merchant_id=target_merchant_id)
+    ):
+        errors.setdefault("username", []).append(USERNAME_NOT_AVAILABLE)
+    elif person is None:
+        username_errors = _username_problems(username)
+        if username_errors:
+            errors.setdefault("username", []).extend(username_errors)
+        elif not password:
+            errors.setdefault("username", []).append(USERNAME_NOT_AVAILABLE)
+        else:
+            try:
+                validate_password(password, user=user_model(username=username))
+            except ValidationError as exc:
+                errors.setdefault("password", []).extend(exc.error_list)
+    elif store or merchant:
         existing = Membership.objects.filter(user=person)
         existing = existing.filter(store=store) if store else existing.filter(merchant=merchant)
         if existing.exists():

@@ -12,7 +12,7 @@ from stores.models import Store, Terminal
 from transactions.brands import BRAND_PRODUCTS
 from transactions.errors import Code, IntentRuleError
 from transactions.models import Method, PrintCopies
-from transactions.money import format_ars
+from transactions.money import AmountUnreadable, format_ars, parse_amount
 
 MAX_INSTALLMENTS = 24
 MENU_TEXT_MAX = 40
@@ -22,12 +22,18 @@ REFERENCE_MAX = 64
 def clean_amount(value, *, field: str = "amount") -> Decimal:
     """A positive Decimal with at most two decimals, below the configured ceiling.
 
-    Floats are refused outright: 0.1 + 0.2 is not a price.
+    Floats are refused outright: 0.1 + 0.2 is not a price. Text is read by the project's one
+    amount reader in its canonical form (`money.parse_amount`): ASCII digits, `1234.56`.
     """
     if isinstance(value, float | bool):
         raise IntentRuleError(
             Code.AMOUNT_INVALID, "El importe debe ser un número decimal en texto.", field=field
         )
+    if isinstance(value, str):
+        try:
+            value = parse_amount(value, es_ar=False)
+        except AmountUnreadable as exc:
+            raise IntentRuleError(Code.AMOUNT_INVALID, str(exc), field=field) from exc
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:

@@ -69,10 +69,13 @@ class TerminalState:
 
 
 def _last_taken():
-    """When the terminal last took an intention: one probe of the `intent_terminal_taken` index
-    per terminal (a correlated subquery, not a GROUP BY over its history)."""
+    """When the terminal last took an intention in its present store: one probe of the
+    `intent_terminal_taken` index per terminal (a correlated subquery, not a GROUP BY over its
+    history). A terminal moved from another store shows nothing of its past there."""
     return Subquery(
-        Intent.objects.filter(terminal=OuterRef("pk"), taken_at__isnull=False)
+        Intent.objects.filter(
+            terminal=OuterRef("pk"), store_id=OuterRef("store_id"), taken_at__isnull=False
+        )
         .order_by("-taken_at")
         .values("taken_at")[:1]
     )

@@ -14,6 +14,7 @@ from django.utils import timezone
 from stores.models import Terminal
 from transactions.backoff import next_poll_at
 from transactions.events import SWEEPER, SYSTEM, Actor, intent_flag
+from transactions.gateway.convert import redact
 from transactions.models import Intent, IntentEvent
 from transactions.reporting.reconciliation import batch_record_for_settlement
 from transactions.states import FINAL_STATES, TRANSITIONS, Kind, State, portal_state_for
@@ -136,11 +137,26 @@ def _clip(field: str, value):
     return value
 
 
+def mask_card_numbers(text: str) -> str:
+    """`text` with every full card number (a Luhn-valid run of 13-19 digits) cut to BIN + `*` +
+    last four, as the stored raw answer already is (`gateway.convert.redact`).
+
+    A provider answer may print the PAN in a receipt, a message or any field; whatever is
+    stored from it is masked, so no page, API document, webhook or export can show it.
+    """
+    return redact(text)
+
+
 def answer_field_changes(intent: Intent, answer) -> dict:
-    """The intent fields an answer would change (only those that differ and are known)."""
+    """The intent fields an answer would change (only those that differ and are known).
+
+    Text is masked of full card numbers before it is clipped (a clip could leave a PAN's first
+    digits without the run the mask recognises).
+    """
     changes: dict = {}
-    if answer.status and answer.status != intent.provider_status:
-        changes["provider_status"] = _clip("provider_status", answer.status)
+    status = mask_card_numbers(answer.status) if answer.status else answer.status
+    if status and status != intent.provider_status:
+        changes["provider_status"] = _clip("provider_status", status)
         changes["provider_status_at"] = answer.status_date or timezone.now()
     if answer.provider_id and not intent.provider_id:
         changes["provider_id"] = answer.provider_id
@@ -148,7 +164,7 @@ def answer_field_changes(intent: Intent, answer) -> dict:
         value = getattr(answer, source, None)
         if value in (None, ""):
             continue
-        value = _clip(target, str(value))
+        value = _clip(target, mask_card_numbers(str(value)))
         if getattr(intent, target) != value:
             changes[target] = value
     if answer.batch_number is not None and intent.batch_number != answer.batch_number:
@@ -221,5 +237,5 @@ def intent_record_answer(
             intent, to_state=to_state, actor=actor, fields=changes, raw=answer.raw
         )
     if changed and mapped is None and "provider_status" in changes:
-        intent_flag(intent, reason=f"Estado desconocido de Prisma: {answer.status}")
+        intent_flag(intent, reason=f"Estado desconocido de Prisma: {changes['provider_status']}")
     return changed

@@ -56,7 +56,7 @@ class TestMembershipCreate:
     def test_a_new_person_needs_a_valid_password(self, owner, store_a):
         with pytest.raises(ValidationError) as exc:
             membership_create(user=owner, username="nueva", role=Role.CASHIER, store=store_a)
-        assert "indicá una contraseña inicial" in exc.value.message_dict["password"][0]
+        assert "indicá una contraseña inicial" in exc.value.message_dict["username"][0]
         with pytest.raises(ValidationError) as exc:
             membership_create(
                 user=owner, username="nueva", password="1", role=Role.CASHIER, store=store_a

@@ -24,6 +24,7 @@ from transactions.intent_document import (  # the output document, re-exported f
     intent_links,  # noqa: F401
 )
 from transactions.models import Intent, Method, PrintCopies
+from transactions.money import AmountUnreadable, parse_amount
 from transactions.rules import MAX_INSTALLMENTS, MENU_TEXT_MAX, REFERENCE_MAX
 from transactions.states import Kind
 
@@ -73,9 +74,12 @@ class AmountField(AmountText):
     def to_internal_value(self, data) -> Decimal:
         if not isinstance(data, str) or not _AMOUNT_RE.fullmatch(data):
             self.fail(Code.AMOUNT_INVALID)
-        amount = Decimal(data)
-        if amount <= 0:
-            raise serializers.ValidationError(self.error_messages["zero"], code=Code.AMOUNT_INVALID)
+        try:  # the project's one amount reader, in the API's canonical form
+            amount = parse_amount(data, es_ar=False)
+        except AmountUnreadable:
+            raise serializers.ValidationError(
+                self.error_messages["zero"], code=Code.AMOUNT_INVALID
+            ) from None
         ceiling = Decimal(settings.ECR_MAX_AMOUNT)
         if amount > ceiling:
             self.fail(Code.AMOUNT_TOO_LARGE, max=f"{ceiling:.2f}")

@@ -1,13 +1,13 @@
 """Forms of the dashboard. They parse and validate input; the rules live in the services, whose
 `IntentRuleError`s the views attach to these forms (see `add_rule_error`)."""
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 
 from stores.models import Store, Terminal
 from stores.roles import Role
+from transactions import money
 from transactions.brands import brand_choices
 from transactions.errors import IntentRuleError
 from transactions.models import Method
@@ -16,40 +16,14 @@ from transactions.states import State
 
 BRAND_CHOICES = brand_choices()
 
-_ES_THOUSANDS = re.compile(r"^\d{1,3}(\.\d{3})+$")
-
 
 def parse_amount(text: str) -> Decimal:
-    """An amount as people type it: `1.234,56`, `1234,56`, `1234.56`, `$ 1.234` or `1234`.
-
-    A dot followed by exactly three digits (and no comma) is a thousands separator, as in es-AR:
-    `1.234` is one thousand two hundred thirty-four pesos, never 1.234 pesos.
-    """
-    raw = (text or "").strip().replace("$", "").replace(" ", "").replace("\u00a0", "")
-    if not raw:
-        raise forms.ValidationError("Ingresá un importe.", code="required")
-    if "," in raw and "." in raw:
-        decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
-        thousands_sep = "." if decimal_sep == "," else ","
-        raw = raw.replace(thousands_sep, "").replace(decimal_sep, ".")
-    elif "," in raw:
-        if raw.count(",") > 1:
-            raise forms.ValidationError("El importe no es válido.", code="invalid")
-        raw = raw.replace(",", ".")
-    elif _ES_THOUSANDS.match(raw):
-        raw = raw.replace(".", "")
-    if not re.fullmatch(r"\d+(\.\d{1,2})?", raw):
-        raise forms.ValidationError(
-            "El importe no es válido: usá por ejemplo 1.234,56 (hasta dos decimales).",
-            code="invalid",
-        )
+    """An amount as people type it (`1.234,56`, `1234,56`, `1234.56`, `$ 1.234`, `1234`): the
+    project's one amount reader, `transactions.money.parse_amount`, as a form error."""
     try:
-        amount = Decimal(raw)
-    except InvalidOperation as exc:  # pragma: no cover - the regex above already rules it out
-        raise forms.ValidationError("El importe no es válido.", code="invalid") from exc
-    if amount <= 0:
-        raise forms.ValidationError("El importe tiene que ser mayor que cero.", code="min")
-    return amount.quantize(Decimal("0.01"))
+        return money.parse_amount(text)
+    except money.AmountUnreadable as exc:
+        raise forms.ValidationError(str(exc), code="invalid") from exc
 
 
 class AmountField(forms.CharField):

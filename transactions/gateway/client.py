@@ -35,8 +35,10 @@ from transactions.gateway.classify import (
     http_error,
     transport_error,
 )
+from transactions.gateway.convert import redact
 from transactions.gateway.errors import GatewayError
 from transactions.gateway.operations import ProviderOperations
+from transactions.gateway.pinning import PinnedTransport
 from transactions.gateway.tokens import (
     TokenCache,
     process_token_lock,
@@ -90,12 +92,15 @@ class PrismaGateway(ProviderOperations, TokenCache):
         self._lock = process_token_lock(self.credential_id)
         connect_s = settings.ECR_GATEWAY_CONNECT_TIMEOUT_MS / 1000
         read_s = settings.ECR_GATEWAY_READ_TIMEOUT_MS / 1000
+        limits = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30)
+        if transport is None:
+            # Every connection goes to an address the policy checked (`pinning`); tests that
+            # pass a transport fake the network, so there is nothing to pin.
+            transport = PinnedTransport(httpx.HTTPTransport(limits=limits))
         self._client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(connect=connect_s, read=read_s, write=read_s, pool=connect_s),
-            limits=httpx.Limits(
-                max_connections=20, max_keepalive_connections=10, keepalive_expiry=30
-            ),
+            limits=limits,
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json",
@@ -249,11 +254,12 @@ class PrismaGateway(ProviderOperations, TokenCache):
             raise
 
     def _scrub(self, text: str) -> str:
-        """Defence in depth: a provider echoing our secret or token never gets it stored."""
+        """Defence in depth: a provider echoing our secret or token never gets it stored, nor
+        a full card number (masked to BIN + last four, as stored answers are)."""
         for secret in (self._secret, self._cache_get(self._token_key)):
             if secret and len(secret) >= 6:
                 text = text.replace(secret, "***")
-        return text
+        return redact(text)
 
     @staticmethod
     def _elapsed_ms(started: float) -> int:

@@ -27,7 +27,11 @@ def terminal_intents_today(*, terminal: Terminal, limit: int = 50) -> QuerySet[I
 
 
 def batch_list(*, stores) -> QuerySet[Batch]:
-    """Closed batches of these stores, newest first, with what the list shows joined in."""
-    return Batch.objects.filter(terminal__store__in=stores).select_related(
-        "terminal", "terminal__store", "settlement"
+    """Closed batches of these stores, newest first, with what the list shows joined in.
+
+    A batch belongs to the store its closing settlement was made in, not to the terminal's
+    store of today: a terminal moved to another store does not take its history along.
+    """
+    return Batch.objects.filter(settlement__store__in=stores).select_related(
+        "terminal", "settlement", "settlement__store"
     )

@@ -121,7 +121,7 @@ def _batch_differences(raw) -> list[BatchDifference]:
 def _batch_line(batch: Batch) -> BatchLine:
     totals = batch.totals if isinstance(batch.totals, dict) else {}
     return BatchLine(
-        store=batch.terminal.store,
+        store=batch.settlement.store,
         terminal=batch.terminal,
         batch_number=batch.batch_number,
         closed_at=batch.closed_at,
@@ -164,13 +164,14 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
     # 3. Batches closed during the day.
     batches = (
         Batch.objects.filter(
-            day_filter(stores, field_name="closed_at", day=day, prefix="terminal__")
+            # The store the close was made in (a moved terminal leaves its batches behind).
+            day_filter(stores, field_name="closed_at", day=day, prefix="settlement__")
         )
-        .select_related("terminal", "terminal__store", "settlement")
+        .select_related("terminal", "settlement", "settlement__store")
         .order_by("closed_at", "pk")
     )
     for batch in batches:
-        sections[batch.terminal.store_id].batches.append(_batch_line(batch))
+        sections[batch.settlement.store_id].batches.append(_batch_line(batch))
 
     # 4. Settlements approved during the day whose Batch row is missing (the write after the
     # close can be lost with its process): the manager must still see the close happened.
