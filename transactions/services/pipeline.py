@@ -93,7 +93,6 @@ def create_row(
     A reversal or refund also locks its original payment and re-runs `recheck` on the locked row,
     so a reversal and a refund (or two refunds) racing on one payment cannot both pass.
     """
-    now = timezone.now()
     try:
         with transaction.atomic():
             # Lock the terminals so a concurrent request cannot also find them free. On SQLite the
@@ -119,6 +118,11 @@ def create_row(
             # index `intent_live_reference_per_store` refuses the insert below, under any
             # concurrency, and that refusal is answered as `reference_in_use` (the except).
             public_id = uuid.uuid4()
+            # After the locks, a moment before the row's own `created_at`: the grace period runs
+            # from the insert, not from the start of a wait for the terminals' locks (the
+            # sweeper also looks again when a grace period turns out not to be over:
+            # `backoff.next_poll_delay`).
+            now = timezone.now()
             intent = Intent.objects.create(
                 public_id=public_id,
                 store=store,
