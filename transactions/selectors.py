@@ -173,7 +173,7 @@ def _states_for(terminals: list[Terminal]) -> list[TerminalState]:
     current: dict[int, Intent] = {}
     stuck: dict[int, int] = {}
     for offer in offers:
-        if offer.holds:
+        if offer.holds:  # type: ignore[attr-defined]  # the annotation above
             current.setdefault(offer.terminal_id, offer.intent)
         if offer.intent.needs_attention:
             stuck[offer.terminal_id] = stuck.get(offer.terminal_id, 0) + 1
