@@ -26,6 +26,8 @@ Per run it prints:
   bare write transaction (guarded UPDATE + event row), both measured in the same run; goal <= 2x;
 - idle reads (reads that changed nothing) and how many of them became GatewayCall rows, and
   the sum of `GatewayCall.idle_reads` (the idle reads those rows stand for);
+- the intents that went in doubt, their provider searches each, and the most searches one of
+  them cost in its first 2 minutes (the backoff's budget: 12);
 - database connections this process opened during the run and, on PostgreSQL, the peak number
   of connections to the throw-away database (sampled every 0.1 s).
 
@@ -58,7 +60,14 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-GOALS = {"reads": 1.1, "writes": 1.2, "lag_watched": 1.0, "lag_unwatched": 3.0, "cpu_floor": 2.0}
+GOALS = {
+    "reads": 1.1,
+    "writes": 1.2,
+    "lag_watched": 1.0,
+    "lag_unwatched": 3.0,
+    "cpu_floor": 2.0,
+    "searches_2min": 12,
+}
 
 
 # --- process plumbing --------------------------------------------------------------------------
@@ -639,6 +648,22 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
             state_changes += 1
             if frm not in ("", "created"):
                 sweeper_changes += 1
+    # Provider searches per intent that was ever in doubt (every search is a GatewayCall row),
+    # and how many of them fell in its first 2 minutes (the backoff's budget: about a dozen).
+    doubted = dict(
+        Intent.objects.filter(
+            pk__in=IntentEvent.objects.filter(intent_id__in=pks, to_state="in_doubt").values(
+                "intent_id"
+            )
+        ).values_list("pk", "created_at")
+    )
+    searches: dict[int, list[int]] = {pk: [0, 0] for pk in doubted}  # all, first 2 minutes
+    for intent_id, at in GatewayCall.objects.filter(
+        intent_id__in=list(doubted), operation="payment_search"
+    ).values_list("intent_id", "created_at"):
+        searches[intent_id][0] += 1
+        if (at - doubted[intent_id]).total_seconds() < 120:
+            searches[intent_id][1] += 1
     idle_counted = None
     if any(f.name == "idle_reads" for f in GatewayCall._meta.fields):
         from django.db.models import Sum  # noqa: PLC0415
@@ -714,6 +739,7 @@ def run_once(*, label, n, ctx, drop_rate, watched_fraction, cap, rng):
         "sweeper_changes": sweeper_changes,
         "conns_opened": conns_opened,
         "conns_peak": conns_peak,
+        "searches": searches,
     }
 
 
@@ -797,6 +823,19 @@ def report(results) -> bool:
     row(
         "  intents with creates != 1",
         [str(sum(1 for c in r["creates"] if c != 1)) for r in results],
+    )
+    row("in-doubt intents", [str(len(r["searches"])) for r in results])
+    row(
+        "  searches / in-doubt intent",
+        [
+            fmt(ratio(sum(a for a, _ in r["searches"].values()), len(r["searches"])), ".1f")
+            for r in results
+        ],
+    )
+    row(
+        "  max searches in first 2 min",
+        [str(max((f for _, f in r["searches"].values()), default=0)) for r in results],
+        f"<= {GOALS['searches_2min']}",
     )
     row("CPU s bench process", [fmt(r["cpu"], ".1f") for r in results])
     row("  CPU ms / intent", [fmt(1000 * ratio(r["cpu"], r["n"]), ".1f") for r in results])

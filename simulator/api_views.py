@@ -110,16 +110,21 @@ def api_endpoint(operation: str, *, methods: tuple[str, ...], auth: bool = True)
         @csrf_exempt
         @wraps(view)
         def wrapper(request, *args, **kwargs):
+            state = services.state_get()
+            is_create = operation in services.CREATE_OPERATIONS
+            if is_create and auth and request.method in methods:
+                # A create is counted only once its token is accepted: one refused with 401
+                # reached nothing (the portal renews its token and sends it again), so the
+                # counters' "creates per ecr_transaction_id" stay the creates that could act.
+                try:
+                    request.sim_credential = _authenticate(request)
+                except SimError as error:
+                    return error_response(error, plain_text=state.plain_text_errors)
             services.call_record(
                 operation=operation,
-                ecr_transaction_id=(
-                    _peek_ecr_transaction_id(request)
-                    if operation in services.CREATE_OPERATIONS
-                    else None
-                ),
+                ecr_transaction_id=_peek_ecr_transaction_id(request) if is_create else None,
                 intention_id=kwargs.get("pk"),
             )
-            state = services.state_get()
             if state.latency_ms:
                 time.sleep(state.latency_ms / 1000)
             if state.error_rate > 0:
@@ -133,7 +138,7 @@ def api_endpoint(operation: str, *, methods: tuple[str, ...], auth: bool = True)
             try:
                 if request.method not in methods:
                     raise SimError(405, "Método no soportado")
-                if auth:
+                if auth and not hasattr(request, "sim_credential"):
                     request.sim_credential = _authenticate(request)
                 response = view(request, *args, **kwargs)
             except SimError as error:

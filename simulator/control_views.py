@@ -26,7 +26,8 @@ are JSON; refusals use the provider's error shape (always JSON here, whatever th
             (the four actions answer the intention, see `intention_summary`)
     GET     /control/counters        {"creates_by_ecr_transaction_id", "creates_total",
                                       "reads_by_intention_id", "reads_total", "tokens_issued",
-                                      "calls_by_operation"}
+                                      "calls_by_operation"}; a create refused with 401
+                                      (token rejected) is not counted
 """
 
 from functools import wraps

@@ -21,6 +21,15 @@ def created_grace_seconds() -> int:
 
 # How long an in-doubt create keeps being searched for quickly before a person is asked.
 IN_DOUBT_FAST_SEARCH = timedelta(minutes=2)
+# The first gap between two searches of an in-doubt create; the gaps then double (below).
+IN_DOUBT_FIRST_GAP = timedelta(seconds=3)
+IN_DOUBT_SLOW_GAP = timedelta(seconds=300)
+
+# The states a watcher (a POS long-poll, an open page: `services.watch.intent_refresh`) reads
+# from the provider at its own pace. The sweeper leaves these alone while watched; every other
+# state (a created row, an in-doubt create to search for) stays on the sweeper's schedule
+# whoever watches it.
+WATCHER_POLLED_STATES = (State.PENDING, State.PROCESSING, State.CANCELLING)
 
 
 def next_poll_delay(intent, *, now=None, state: str | None = None) -> timedelta:
@@ -31,11 +40,13 @@ def next_poll_delay(intent, *, now=None, state: str | None = None) -> timedelta:
     now = now or timezone.now()
     state = state or intent.state
     if state == State.IN_DOUBT:
-        age = now - intent.created_at
-        # Each look is up to two searches: every 3 s while the customer may be at the terminal.
-        return timedelta(seconds=3 if age < IN_DOUBT_FAST_SEARCH else 300)
+        return _in_doubt_delay(now - intent.created_at)
     if state == State.CREATED:
-        return timedelta(seconds=created_grace_seconds())
+        # The rest of the grace period, not a whole one: a row claimed a moment before its
+        # grace ended (its `next_poll_at` was taken before its `created_at`, or rounded down)
+        # is looked at again as soon as it ends, not a second grace period later.
+        remaining = timedelta(seconds=created_grace_seconds()) - (now - intent.created_at)
+        return max(remaining, timedelta(seconds=1))
     started = intent.sent_at or intent.created_at
     age = (now - started).total_seconds()
     if state == State.CANCELLING:
@@ -47,6 +58,24 @@ def next_poll_delay(intent, *, now=None, state: str | None = None) -> timedelta:
     if age < 3600:
         return timedelta(seconds=15)
     return timedelta(seconds=60)
+
+
+def _in_doubt_delay(age: timedelta) -> timedelta:
+    """The searches of an in-doubt create back off: the next look when its age has doubled (at
+    least `IN_DOUBT_FIRST_GAP` later), and one look just past the 2-minute mark, where the
+    resolver raises it to a person; then one every 5 minutes.
+
+    Each look is up to two provider searches. A create put in doubt about 2 s after it was sent
+    is looked at near 2, 5, 10, 20, 40 and 80 s (at most 12 searches in its first 2 minutes)
+    and at 121 s, instead of every 3 s (80 searches): at a 10 % 5xx rate about one payment in
+    ten goes in doubt, and the searches must not become most of the provider traffic.
+    """
+    if age >= IN_DOUBT_FAST_SEARCH:
+        return IN_DOUBT_SLOW_GAP
+    doubled = max(IN_DOUBT_FIRST_GAP, age)
+    # One second past the mark: the rounding of `next_poll_at` moves a look at most 0.5 s.
+    past_the_mark = IN_DOUBT_FAST_SEARCH - age + timedelta(seconds=1)
+    return min(doubled, past_the_mark)
 
 
 def next_poll_at(intent, *, now=None, state: str | None = None):

@@ -67,6 +67,13 @@ def intent_find_in_doubt(intent: Intent, *, actor: Actor = SWEEPER) -> bool:
         candidates = _candidates(intent)
     except GatewayError as exc:
         logger.info("search for in-doubt intent %s failed: %s", intent.public_id, exc.message)
+        # A person is asked on time whether or not the search worked: the next look is minutes
+        # away, and the customer may be standing at the till.
+        _flag_if_past_fast_search(
+            intent,
+            reason="No se pudo buscar en Prisma: confirmar en la terminal y resolver a mano",
+            actor=actor,
+        )
         return False
     taken = set(
         Intent.objects.filter(provider_id__in=[c.provider_id for c in candidates if c.provider_id])
@@ -79,10 +86,14 @@ def intent_find_in_doubt(intent: Intent, *, actor: Actor = SWEEPER) -> bool:
         Intent.objects.filter(pk=intent.pk, provider_id="").update(provider_id=answer.provider_id)
         intent.provider_id = answer.provider_id
         return intent_record_answer(intent, answer, actor=actor, reschedule=True)
-    if timezone.now() - intent.created_at > IN_DOUBT_FAST_SEARCH:
-        intent_flag(
-            intent,
-            reason="No se encontró en Prisma: confirmar en la terminal y resolver a mano",
-            actor=actor,
-        )
+    _flag_if_past_fast_search(
+        intent,
+        reason="No se encontró en Prisma: confirmar en la terminal y resolver a mano",
+        actor=actor,
+    )
     return False
+
+
+def _flag_if_past_fast_search(intent: Intent, *, reason: str, actor: Actor) -> None:
+    if timezone.now() - intent.created_at >= IN_DOUBT_FAST_SEARCH:
+        intent_flag(intent, reason=reason, actor=actor)

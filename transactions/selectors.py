@@ -5,13 +5,25 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.http import Http404
+from django.utils import timezone
 
 from stores.models import Store, Terminal
 from stores.permissions import StorePermissions
 from stores.roles import Action
 from stores.selectors import store_list_for_user
+from transactions.backoff import IN_DOUBT_FAST_SEARCH
 from transactions.errors import Code
 from transactions.models import Batch, Intent
 from transactions.states import RESERVING_STATES, Kind, State
@@ -51,6 +63,38 @@ def intent_get_for_pos(*, pos_client, public_id) -> Intent:
         )
     except (Intent.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise Http404("Intención no encontrada") from exc
+
+
+def intent_holds_terminal_q(*, prefix: str = "", now=None) -> Q:
+    """The one rule of a busy terminal, as a filter on intents (`prefix` reaches them through a
+    relation, e.g. `"intent__"` from an offer): an intent offered to a terminal holds it while
+    it is in a reserving state and may still be on its screen.
+
+    An in-doubt create that the resolver could not find within its fast search window is not on
+    any screen: it stops holding the terminal (its POS reference stays reserved until a person
+    resolves it, so the order still cannot be charged twice). The create's busy check
+    (`services.pipeline.busy_terminals`), `GET /api/v1/terminals` and the dashboard's terminal
+    state all use this rule, so a terminal shown free accepts a create and the reverse.
+    """
+    now = now or timezone.now()
+    reserving = Q(**{f"{prefix}state__in": sorted(RESERVING_STATES)})
+    stale_doubt = Q(
+        **{
+            f"{prefix}state": State.IN_DOUBT,
+            f"{prefix}created_at__lt": now - IN_DOUBT_FAST_SEARCH,
+        }
+    )
+    return reserving & ~stale_doubt
+
+
+def terminals_busy(*, terminals: list[Terminal]) -> list[Terminal]:
+    """The terminals of `terminals` that an intent holds (`intent_holds_terminal_q`)."""
+    busy_ids = set(
+        Intent.objects.filter(
+            intent_holds_terminal_q(), offered_terminals__in=terminals
+        ).values_list("offered_terminals", flat=True)
+    )
+    return [t for t in terminals if t.pk in busy_ids]
 
 
 @dataclass
@@ -111,7 +155,9 @@ def terminal_live_state(*, terminal: Terminal) -> TerminalState:
 def _states_for(terminals: list[Terminal]) -> list[TerminalState]:
     """One query for what is live on these terminals: the offers of intents in a reserving state
     (the `intent_live_created` partial index keeps it as small as the work in flight). The
-    oldest live offer is the terminal's current intent; the flagged ones are its stuck count."""
+    oldest offer of an intent that holds the terminal (`intent_holds_terminal_q`, the create's
+    own rule) is its current intent and makes it busy; the flagged ones, a stale in-doubt
+    create included, are its stuck count."""
     if not terminals:
         return []
     offers = (
@@ -120,12 +166,18 @@ def _states_for(terminals: list[Terminal]) -> list[TerminalState]:
             intent__state__in=sorted(RESERVING_STATES),
         )
         .select_related("intent")
+        .annotate(
+            holds=ExpressionWrapper(
+                intent_holds_terminal_q(prefix="intent__"), output_field=BooleanField()
+            )
+        )
         .order_by("intent__created_at", "intent_id")
     )
     current: dict[int, Intent] = {}
     stuck: dict[int, int] = {}
     for offer in offers:
-        current.setdefault(offer.terminal_id, offer.intent)
+        if offer.holds:  # type: ignore[attr-defined]  # the annotation above
+            current.setdefault(offer.terminal_id, offer.intent)
         if offer.intent.needs_attention:
             stuck[offer.terminal_id] = stuck.get(offer.terminal_id, 0) + 1
     states = []

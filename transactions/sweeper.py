@@ -22,7 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, conne
 from django.db.models import Q
 from django.utils import timezone
 
-from transactions.backoff import next_poll_at
+from transactions.backoff import WATCHER_POLLED_STATES, next_poll_at
 from transactions.models import Intent
 from transactions.polling import POLL_RELATED, intent_poll, poll_lock
 from transactions.states import FINAL_STATES
@@ -34,10 +34,15 @@ SLOT_LEASE_SECONDS = 15
 
 
 def _due_queryset(now):
+    # A watcher reads a pending, processing or cancelling intent itself, so the sweeper leaves it
+    # alone while watched. A created or in-doubt one it only re-reads from the database: the
+    # sweeper keeps searching for it on its schedule, watched or not (a POS long-polling a lost
+    # create must not stop the search for it).
+    not_watched = Q(watched_until__isnull=True) | Q(watched_until__lt=now)
     return (
         Intent.objects.exclude(state__in=sorted(FINAL_STATES))
         .filter(next_poll_at__lte=now)
-        .filter(Q(watched_until__isnull=True) | Q(watched_until__lt=now))
+        .filter(not_watched | ~Q(state__in=WATCHER_POLLED_STATES))
     )
 
 

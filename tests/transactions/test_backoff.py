@@ -27,7 +27,8 @@ def _sent(state, age_seconds) -> Intent:
         (State.PROCESSING, 1000, 15),
         (State.PROCESSING, 7200, 60),
         (State.CANCELLING, 30, 1),
-        (State.IN_DOUBT, 30, 3),
+        (State.IN_DOUBT, 1, 3),
+        (State.IN_DOUBT, 30, 30),  # the searches back off: the next when the age doubles
         (State.IN_DOUBT, 600, 300),
     ],
 )

@@ -10,14 +10,18 @@ Contract (also in the OpenAPI description):
 - Same key while the first request is still running -> 409 `idempotency_request_in_progress`
   with `Retry-After: 1`.
 - What is stored as the key's answer: every answer of a request that reached the lifecycle
-  services, successes and refusals alike (`terminal_busy`, `reversal_not_allowed`, ...): a
-  replay returns the same refusal; to try again after fixing the cause, use a new key.
+  services, successes and refusals alike (`reference_in_use`, `reversal_not_allowed`, ...): a
+  replay returns the same refusal; to try again after fixing the cause, use a new key. Except
+  the refusals that created nothing and may succeed later (`RETRYABLE_REFUSALS`:
+  `provider_unavailable`, `terminal_busy`): answered, then the key is released, so a retry with
+  the same key runs again.
   Requests refused by input validation (400 `validation_error`, `amount_invalid`, unknown
   terminal, ...) or naming an object that does not exist (404) ran nothing, so the key is
   released: it can be used again, with the corrected body.
-- A request that dies mid-way: once its intent row exists the key is linked to it, and a replay
-  answers that intent's current state (201); a claim older than a few minutes that created
-  nothing is forgotten, and the replay runs.
+- A request that dies mid-way: once its intent row exists the key is linked to it (in the
+  row's own transaction), and a replay answers that intent's current state (201). A request that
+  fails before that frees its key, on a new database connection if its own died; a claim of a
+  killed process that created nothing is forgotten after `ABANDONED_AFTER`, and the replay runs.
 - Keys are kept at least 48 hours per POS client (`IDEMPOTENCY_TTL`); an older key counts as new.
 
 The claim is an INSERT guarded by the unique constraint (pos_client, key), committed before the
@@ -26,19 +30,35 @@ request does anything, so under any concurrency exactly one request per key runs
 
 import hashlib
 import json
+import logging
 import re
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from stores.models import PosClient
 from transactions.api.models import IdempotencyRecord
+from transactions.errors import Code
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL = timedelta(hours=48)
 HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[!-~]{1,255}$"
 _KEY_RE = re.compile(KEY_PATTERN)
+
+
+# Refusals that created nothing at the provider and may succeed if the same request is sent again
+# (the provider was unreachable or answered 5xx; the terminal had another operation on screen,
+# in the portal's own check or by the provider's 409). They are answered but not stored as the
+# key's answer: a POS retrying with the same key runs the request again. Every other refusal
+# (`provider_rejected`, `reference_in_use`, `reversal_not_allowed`, ...) is final for its key.
+RETRYABLE_REFUSALS = frozenset({Code.PROVIDER_UNAVAILABLE, Code.TERMINAL_BUSY})
+
+
+def refusal_is_retryable(code: Code) -> bool:
+    return code in RETRYABLE_REFUSALS
 
 
 def idempotency_key_is_valid(key: str) -> bool:
@@ -134,6 +154,44 @@ def idempotency_forget_if_abandoned(*, record: IdempotencyRecord, now=None) -> b
         pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS, intent__isnull=True
     ).delete()
     return deleted > 0
+
+
+def idempotency_release_unless_linked(*, record: IdempotencyRecord) -> None:
+    """After a request failed unexpectedly: frees its key unless an intent was committed for it
+    (then the key keeps answering that intent).
+
+    The failure may have been the database itself (a backend terminated, a network cut): the
+    request's connection is then dead and every statement on it fails, which would leave the key
+    held until `ABANDONED_AFTER`. So a failed attempt drops the connection and tries once more
+    on a new one. Never raises: the caller is already handling the request's own error.
+    """
+    for attempt in (1, 2):
+        try:
+            # The committed truth, not the object in memory: the link made inside a transaction
+            # that rolled back is set on the object but not in the row.
+            IdempotencyRecord.objects.filter(
+                pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS, intent__isnull=True
+            ).delete()
+            return
+        except DatabaseError:
+            if attempt == 2 or not _drop_connection():
+                logger.error(
+                    "could not release the Idempotency-Key of a failed request (record %s); "
+                    "it is forgotten after %s",
+                    record.pk,
+                    ABANDONED_AFTER,
+                    exc_info=True,
+                )
+                return
+
+
+def _drop_connection() -> bool:
+    """Closes this thread's database connection so the next statement opens a new one. Not
+    inside a transaction (a test's, or a caller's): the statement would fail the same way."""
+    if connection.in_atomic_block:
+        return False
+    connection.close()
+    return True
 
 
 def idempotency_release(*, record: IdempotencyRecord) -> None:

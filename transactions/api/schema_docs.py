@@ -64,9 +64,17 @@ operación y reutilícelo solo para reintentar **esa** operación).
 - Misma clave mientras el primer pedido sigue en curso: `409 idempotency_request_in_progress`
   con `Retry-After`.
 - Se guarda como respuesta de la clave todo lo que llegó a ejecutarse, éxitos y rechazos de
-  reglas (`terminal_busy`, `reversal_not_allowed`, ...): repetir devuelve el mismo rechazo; para
-  volver a intentar, use una clave nueva. Los errores de validación de datos (`400`) y los `404`
-  no ejecutan nada: la clave queda libre y puede reusarse con el cuerpo corregido.
+  reglas (`reference_in_use`, `provider_rejected`, `reversal_not_allowed`, ...): repetir
+  devuelve el mismo rechazo; para volver a intentar, use una clave nueva. Los errores de
+  validación de datos (`400`) y los `404` no ejecutan nada: la clave queda libre y puede reusarse
+  con el cuerpo corregido.
+- Los rechazos que **no crearon nada en Prisma y pueden salir bien más tarde** no son la
+  respuesta final de la clave: `503 provider_unavailable` (Prisma no respondió o falló) y
+  `409 terminal_busy` (la terminal tiene otra operación en pantalla, según el portal o según
+  Prisma). Reintentar con la **misma** clave vuelve a ejecutar el pedido.
+- Si el pedido se interrumpe (caída del servidor o de la base de datos): si la intención llegó a
+  crearse, repetir con la misma clave devuelve esa intención (`201`, con su estado actual); si
+  no, la clave queda libre y repetir la crea.
 - Las claves se guardan al menos 48 horas por cliente POS.
 
 """

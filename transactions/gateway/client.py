@@ -299,16 +299,51 @@ class PrismaGateway(ProviderOperations, TokenCache):
         _store_call(row)
 
 
+class UnrecordedCalls:
+    """Per process: how many GatewayCall rows could not be written (the database failed).
+
+    A failure to record never fails the provider call itself (its answer is what matters to the
+    intent), but a lost audit row is never silent: it is logged at error level with what the row
+    said, and counted here for the operations pages and metrics.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return self._count
+
+
+UNRECORDED_CALLS = UnrecordedCalls()
+
+
 def _store_call(row: dict[str, Any]) -> None:
-    """Writes one GatewayCall row. A failure to record never fails the call itself."""
+    """Writes one GatewayCall row. A failure to record never fails the call itself; it is logged
+    at error level (with the row's operation, intent, status and outcome, so the audit can be
+    rebuilt from the logs) and counted (`UNRECORDED_CALLS`)."""
     from transactions.models import GatewayCall
 
     try:
         with transaction.atomic():
             GatewayCall.objects.create(**row)
     except DatabaseError:
-        logger.warning(
-            "no se pudo registrar la llamada %s a Prisma", row["operation"], exc_info=True
+        UNRECORDED_CALLS.add()
+        logger.error(
+            "no se pudo registrar la llamada a Prisma: operation=%s intent=%s http_status=%s "
+            "outcome=%s duration_ms=%s",
+            row["operation"],
+            row["intent_id"],
+            row["http_status"],
+            row["outcome"],
+            row["duration_ms"],
+            exc_info=True,
         )
 
 

@@ -15,33 +15,23 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from stores.models import Store, Terminal
-from transactions.backoff import IN_DOUBT_FAST_SEARCH, created_grace_seconds
+from transactions.backoff import created_grace_seconds
 from transactions.errors import Code, IntentRuleError
 from transactions.events import Actor
 from transactions.gateway import GatewayError
 from transactions.models import Intent, IntentEvent, remember_offered_terminals
-from transactions.states import RESERVING_STATES, State
+from transactions.selectors import terminals_busy
+from transactions.states import State
 from transactions.transitions import intent_record_answer, intent_transition
 
 
 def busy_terminals(terminals: list[Terminal]) -> list[Terminal]:
-    """Terminals that hold an intention which may still be on their screen.
-
-    An in-doubt create that the resolver could not find within its fast search window is not on
-    any screen: it stops blocking the terminal (its POS reference stays reserved until a person
-    resolves it, so the order still cannot be charged twice).
-    """
-    stale_doubt = Q(state=State.IN_DOUBT, created_at__lt=timezone.now() - IN_DOUBT_FAST_SEARCH)
-    busy_ids = set(
-        Intent.objects.filter(offered_terminals__in=terminals, state__in=sorted(RESERVING_STATES))
-        .exclude(stale_doubt)
-        .values_list("offered_terminals", flat=True)
-    )
-    return [t for t in terminals if t.pk in busy_ids]
+    """Terminals that hold an intention which may still be on their screen: the one rule that
+    the terminal lists show too (`selectors.intent_holds_terminal_q`)."""
+    return terminals_busy(terminals=terminals)
 
 
 def _unique_ecr_transaction_id(*, store: Store, base: str, public_id) -> str:
@@ -93,7 +83,6 @@ def create_row(
     A reversal or refund also locks its original payment and re-runs `recheck` on the locked row,
     so a reversal and a refund (or two refunds) racing on one payment cannot both pass.
     """
-    now = timezone.now()
     try:
         with transaction.atomic():
             # Lock the terminals so a concurrent request cannot also find them free. On SQLite the
@@ -119,6 +108,11 @@ def create_row(
             # index `intent_live_reference_per_store` refuses the insert below, under any
             # concurrency, and that refusal is answered as `reference_in_use` (the except).
             public_id = uuid.uuid4()
+            # After the locks, a moment before the row's own `created_at`: the grace period runs
+            # from the insert, not from the start of a wait for the terminals' locks (the
+            # sweeper also looks again when a grace period turns out not to be over:
+            # `backoff.next_poll_delay`).
+            now = timezone.now()
             intent = Intent.objects.create(
                 public_id=public_id,
                 store=store,

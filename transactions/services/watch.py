@@ -6,12 +6,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from transactions.backoff import WATCHER_POLLED_STATES
 from transactions.events import SYSTEM
 from transactions.models import Intent
 from transactions.polling import POLL_RELATED, intent_poll, intent_reload, poll_lock
-from transactions.states import State
 
-_PROVIDER_KNOWS = (State.PENDING, State.PROCESSING, State.CANCELLING)
+_PROVIDER_KNOWS = WATCHER_POLLED_STATES
 
 
 def intent_refresh(*, intent: Intent, wait: float = 0) -> Intent:
@@ -19,7 +19,8 @@ def intent_refresh(*, intent: Intent, wait: float = 0) -> Intent:
     watcher's pace (about twice a second) until it is final or the wait ends.
 
     Only intents the provider is working on are read at that pace; a created or in-doubt one is
-    left to the sweeper's schedule (its search is expensive) and only re-read from the database.
+    left to the sweeper's schedule (its search is expensive), which keeps running while it is
+    watched (`sweeper._due_queryset`), and is only re-read from the database here.
     Safe to call from many places at once: a per-intent lock lets one caller poll while the
     others re-read the database.
 

@@ -125,13 +125,13 @@ def test_validation_errors_release_the_key(api_a, terminal_a, fake_create):
 
 
 def test_rule_errors_are_the_keys_answer(api_a, terminal_a, fake_create, monkeypatch):
-    def busy(**kwargs):
-        raise IntentRuleError(Code.TERMINAL_BUSY, "Ocupada.", field="terminal")
+    def in_use(**kwargs):
+        raise IntentRuleError(Code.REFERENCE_IN_USE, "En uso.", field="reference")
 
-    monkeypatch.setattr(services, "payment_create", busy)
+    monkeypatch.setattr(services, "payment_create", in_use)
     first = post(api_a, "/payments", _body(terminal_a), key="busy-once")
-    assert first.status_code == 409 and first.json()["code"] == "terminal_busy"
-    # The terminal is free now, but this key's answer was given: the same refusal comes back.
+    assert first.status_code == 409 and first.json()["code"] == "reference_in_use"
+    # The reference is free now, but this key's answer was given: the same refusal comes back.
     monkeypatch.undo()
     replay = post(api_a, "/payments", _body(terminal_a), key="busy-once")
     assert replay.status_code == 409

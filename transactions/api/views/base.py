@@ -27,6 +27,8 @@ from transactions.api.idempotency import (
     idempotency_key_is_valid,
     idempotency_link,
     idempotency_release,
+    idempotency_release_unless_linked,
+    refusal_is_retryable,
     request_fingerprint,
 )
 from transactions.api.models import IdempotencyRecord
@@ -139,15 +141,21 @@ class IdempotentPostMixin:
             idempotency_release(record=record)
             raise
         except IntentRuleError as exc:
-            # A refusal by the rules is the request's answer: a replay gets it again.
             response = problem_exception_handler(exc, self.get_exception_handler_context())
+            if refusal_is_retryable(exc.code):
+                # Nothing was created at the provider and the same request may succeed later
+                # (the provider was down, the terminal busy): answered, but not the key's final
+                # answer, so the POS's retry with the same key runs again.
+                idempotency_release(record=record)
+                return response
+            # Any other refusal by the rules is the request's answer: a replay gets it again.
             intent_id = exc.intent_id
         except Exception:
-            # Unexpected: never make it the key's permanent answer. If an intent was created,
-            # the key keeps pointing at it (a replay answers that intent); otherwise it is freed.
-            record.refresh_from_db(fields=["intent"])
-            if record.intent_id is None:
-                idempotency_release(record=record)
+            # Unexpected (a crash, the database cut): never make it the key's permanent answer.
+            # If an intent was committed, its key was linked in the same transaction and keeps
+            # pointing at it (a replay answers that intent); otherwise the key is freed. This
+            # runs on a fresh connection when the request's own one died.
+            idempotency_release_unless_linked(record=record)
             raise
         stored = getattr(response, "stored_data", response.data)
         body = json.loads(JSONRenderer().render(stored) or b"null")
