@@ -2,6 +2,10 @@
 
 Stricter than the real API is known to be where the contract is silent (e.g. `terminal_menu_text`
 longer than 40 characters is refused), so a sloppy client fails here rather than in production.
+But not stricter than the real API is known to be: what clients that ran against it send is
+accepted (issue 11, item 21): booleans in the query as `true`/`True`/`1` (and `false`/`False`/`0`),
+`print_copies` also as a number of copies (0, 1, 2, or the same as a string), and fields the
+simulator does not know are ignored. The portal's gateway keeps sending the canonical forms.
 """
 
 import json
@@ -16,6 +20,11 @@ from simulator.services import digits_only
 
 PRINT_METHODS = {"MOBITEF_NON_FISCAL", "MOBITEF_FISCAL"}
 PRINT_COPIES = {"MERCHANT_ONLY", "CUSTOMER_ONLY", "BOTH", "NONE"}
+# `print_copies` as a number of copies, as older clients send it. One copy is the merchant's
+# (the slip the cashier keeps), which is our reading: the contract only names the four words.
+PRINT_COPIES_BY_NUMBER = {0: "NONE", 1: "MERCHANT_ONLY", 2: "BOTH"}
+QUERY_TRUE = {"true", "True", "1"}
+QUERY_FALSE = {"false", "False", "0"}
 OPERATION_METHODS = {"CARD", "QR_CODE"}
 MENU_TEXT_MAX = 40
 SEARCH_WINDOW_MAX = timedelta(days=31)
@@ -84,6 +93,28 @@ def _choice(data: dict, field: str, choices: set[str]) -> str:
     return value
 
 
+def _print_copies(data: dict) -> str:
+    """One of the four words, or a number of copies (an int or a string of digits)."""
+    value = data.get("print_copies")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in PRINT_COPIES_BY_NUMBER:
+            raise invalid("print_copies")
+        return PRINT_COPIES_BY_NUMBER[value]
+    return _choice(data, "print_copies", PRINT_COPIES)
+
+
+def query_bool(request, field: str) -> bool:
+    """A boolean in the query: `true`, `True` or `1`; `false`, `False` or `0`."""
+    value = request.GET.get(field)
+    if value in QUERY_TRUE:
+        return True
+    if value in QUERY_FALSE:
+        return False
+    raise invalid(field)
+
+
 def _optional_str(data: dict, field: str, max_length: int = 100) -> str | None:
     value = data.get(field)
     if value is not None and (not isinstance(value, str) or len(value) > max_length):
@@ -138,7 +169,7 @@ def payment_request(data, credential: SimCredential) -> dict:
         "menu_text": _menu_text(data),
         "ecr_transaction_id": _optional_str(data, "ecr_transaction_id"),
         "print_method": _choice(data, "print_method", PRINT_METHODS),
-        "print_copies": _choice(data, "print_copies", PRINT_COPIES),
+        "print_copies": _print_copies(data),
         "terminal_ids": _terminal_ids(data),
         "card_brand_product": _brand_product(data),
         "operation_method": _choice(data, "terminal_operation_method", OPERATION_METHODS),
@@ -154,7 +185,7 @@ def refund_request(data: dict, credential: SimCredential) -> dict:
         "amount_cents": _cents(data, "refund_amount"),
         "menu_text": _menu_text(data),
         "ecr_transaction_id": _optional_str(data, "ecr_transaction_id"),
-        "print_copies": _choice(data, "print_copies", PRINT_COPIES),
+        "print_copies": _print_copies(data),
         "terminal_ids": _terminal_ids(data),
         "card_brand_product": _brand_product(data),
     }
@@ -174,7 +205,7 @@ def reversal_request(data, credential: SimCredential) -> dict:
         "payment_id": payment_id,
         "menu_text": _menu_text(data),
         "ecr_transaction_id": _optional_str(data, "ecr_transaction_id"),
-        "print_copies": _choice(data, "print_copies", PRINT_COPIES),
+        "print_copies": _print_copies(data),
         "terminal_ids": _terminal_ids(data),
     }
 
@@ -185,10 +216,7 @@ def settlement_query(request, credential: SimCredential) -> dict:
     terminal_id = request.GET.get("terminal_id", "")
     if not re.fullmatch(r"\d{8}", terminal_id):
         raise invalid("terminal_id")
-    print_receipt = request.GET.get("print_receipt")
-    if print_receipt not in ("true", "false"):
-        raise invalid("print_receipt")
-    return {"terminal_id": terminal_id, "print_receipt": print_receipt == "true"}
+    return {"terminal_id": terminal_id, "print_receipt": query_bool(request, "print_receipt")}
 
 
 def _datetime(body: dict, field: str) -> datetime:
