@@ -13,6 +13,9 @@ are JSON; refusals use the provider's error shape (always JSON here, whatever th
                                       "merchant_name", "merchant_id"?} (upsert by public_key)
     GET|POST /control/terminals      list | {"terminal_id", "cuit", "serial"?, "model"?,
                                       "mobitef_app_vers"?, "batch_number"?} (upsert)
+    <id> below is the terminal's 8-digit number (the provider's terminal_id, the portal's
+    "número"), never the portal API's UUID "terminal id" (answered 404 with that explanation).
+
     GET     /control/terminals/<id>  the terminal: batch, pending list, current intention
     GET|PUT /control/autopilot       {"enabled", "pick_delay_ms", "processing_ms",
                                       "stuck_processing_ms"}
@@ -29,6 +32,7 @@ are JSON; refusals use the provider's error shape (always JSON here, whatever th
                                       "calls_by_operation"}
 """
 
+import re
 from functools import wraps
 
 from django.http import JsonResponse
@@ -58,8 +62,17 @@ def control_endpoint(*methods: str):
 
 
 def _terminal(terminal_id: str) -> SimTerminal:
+    """The terminal by its 8-digit number: the provider's `terminal_id`, which the portal shows as
+    the terminal's "número". The portal's API calls its own UUID "terminal id"; the simulator
+    cannot know it, so a UUID here gets a 404 that says which id is meant."""
     terminal = SimTerminal.objects.filter(terminal_id=terminal_id).first()
     if terminal is None:
+        if not re.fullmatch(r"\d{8}", terminal_id):
+            raise SimError(
+                404,
+                f"Terminal {terminal_id} inexistente: use el número de 8 dígitos de la terminal "
+                "(el terminal_id del proveedor), no el id (UUID) de la API del portal",
+            )
         raise SimError(404, f"Terminal {terminal_id} inexistente")
     return terminal
 
