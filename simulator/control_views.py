@@ -5,8 +5,11 @@ are JSON; refusals use the provider's error shape (always JSON here, whatever th
 
     GET|PUT /control/faults          {"latency_ms", "error_rate", "drop_rate", "token_ttl_seconds",
                                       "plain_text_errors", "seed", "lost_answer_sleep_ms",
-                                      "undo_delay_ms", "settlement_delay_ms"}; PUT is partial and
-                                      also takes "revoke_tokens": true
+                                      "undo_delay_ms", "settlement_delay_ms",
+                                      "settlement_fault": ""|"refuse"|"error"|"illegible_ticket",
+                                      "sandbox_fixed_data": bool (contract §6: sandbox
+                                      credentials accept only the fixed test data)}; PUT is
+                                      partial and also takes "revoke_tokens": true
     POST    /control/tokens/revoke   expire every issued token -> {"revoked": n}
     POST    /control/reset           {"all": false} -> {"reset": true}
     POST    /control/credentials     {"public_key", "secret_key", "cuit", "environment",

@@ -16,7 +16,7 @@ from simulator.cards import PRODUCT_BRANDS
 from simulator.errors import bad_request
 from simulator.models import SimCredential
 from simulator.receipts import ARGENTINA
-from simulator.services import digits_only
+from simulator.services import digits_only, state_get
 
 PRINT_METHODS = {"MOBITEF_NON_FISCAL", "MOBITEF_FISCAL"}
 PRINT_COPIES = {"MERCHANT_ONLY", "CUSTOMER_ONLY", "BOTH", "NONE"}
@@ -27,6 +27,12 @@ QUERY_TRUE = {"true", "True", "1"}
 QUERY_FALSE = {"false", "False", "0"}
 OPERATION_METHODS = {"CARD", "QR_CODE"}
 MENU_TEXT_MAX = 40
+# Contract §6: the provider's sandbox accepts only these fictitious data (the CUIT fails the
+# check digit on purpose). Enforced for sandbox credentials when `sandbox_fixed_data` is on.
+SANDBOX_CUIT = "30123456789"
+SANDBOX_TERMINAL = "12345678"
+SANDBOX_AMOUNT = "1500"
+SANDBOX_BODY = {"merchant_group_code": "1238494234", "currency_code": "032"}
 SEARCH_WINDOW_MAX = timedelta(days=31)
 
 
@@ -47,6 +53,35 @@ def json_body(request) -> dict:
     return body
 
 
+def _sandbox_strict(credential: SimCredential) -> bool:
+    return credential.environment == "sandbox" and state_get().sandbox_fixed_data
+
+
+def _sandbox_refused(field: str, value: str):
+    return bad_request(f"sandbox: {field} debe ser el dato fijo de prueba ({value})")
+
+
+def check_sandbox(
+    credential: SimCredential,
+    *,
+    terminal_ids: list[str] = (),  # type: ignore[assignment]
+    amount: tuple[str, object] | None = None,
+    body: dict | None = None,
+) -> None:
+    """In sandbox mode, a sandbox credential's operations use only the fixed test data."""
+    if not _sandbox_strict(credential):
+        return
+    if credential.cuit != SANDBOX_CUIT:
+        raise _sandbox_refused("cuit_cuil", "30-12345678-9")
+    if any(terminal_id != SANDBOX_TERMINAL for terminal_id in terminal_ids):
+        raise _sandbox_refused("terminal_id", SANDBOX_TERMINAL)
+    if amount is not None and amount[1] != SANDBOX_AMOUNT:
+        raise _sandbox_refused(amount[0], SANDBOX_AMOUNT)
+    for field, value in SANDBOX_BODY.items() if body is not None else ():
+        if body.get(field) != value:
+            raise _sandbox_refused(field, value)
+
+
 def check_cuit(request, credential: SimCredential) -> None:
     """`cuit_cuil` in the query must be the credential's CUIT, dashed or plain digits."""
     raw = request.GET.get("cuit_cuil")
@@ -56,6 +91,7 @@ def check_cuit(request, credential: SimCredential) -> None:
         raise invalid("cuit_cuil")
     if digits_only(raw) != credential.cuit:
         raise bad_request("cuit_cuil: no corresponde a la credencial")
+    check_sandbox(credential)
 
 
 def check_subnet(value, credential: SimCredential) -> None:
@@ -176,6 +212,12 @@ def payment_request(data, credential: SimCredential) -> dict:
     }
     for field in ("ecr_provider", "ecr_name", "ecr_version", "trx_receipt_notes"):
         _optional_str(data, field, max_length=200)
+    check_sandbox(
+        credential,
+        terminal_ids=clean["terminal_ids"],
+        amount=("payment_amount", data.get("payment_amount")),
+        body=data,
+    )
     return clean
 
 
@@ -191,6 +233,11 @@ def refund_request(data: dict, credential: SimCredential) -> dict:
     }
     for field in ("ecr_provider", "ecr_name", "ecr_version"):
         _optional_str(data, field, max_length=200)
+    check_sandbox(
+        credential,
+        terminal_ids=clean["terminal_ids"],
+        amount=("refund_amount", data.get("refund_amount")),
+    )
     return clean
 
 
@@ -201,13 +248,15 @@ def reversal_request(data, credential: SimCredential) -> dict:
     payment_id = data.get("payment_id")
     if not isinstance(payment_id, str) or not payment_id:
         raise invalid("payment_id")
-    return {
+    clean = {
         "payment_id": payment_id,
         "menu_text": _menu_text(data),
         "ecr_transaction_id": _optional_str(data, "ecr_transaction_id"),
         "print_copies": _print_copies(data),
         "terminal_ids": _terminal_ids(data),
     }
+    check_sandbox(credential, terminal_ids=clean["terminal_ids"])
+    return clean
 
 
 def settlement_query(request, credential: SimCredential) -> dict:
@@ -216,6 +265,7 @@ def settlement_query(request, credential: SimCredential) -> dict:
     terminal_id = request.GET.get("terminal_id", "")
     if not re.fullmatch(r"\d{8}", terminal_id):
         raise invalid("terminal_id")
+    check_sandbox(credential, terminal_ids=[terminal_id])
     return {"terminal_id": terminal_id, "print_receipt": query_bool(request, "print_receipt")}
 
 
