@@ -8,7 +8,10 @@ long poll). The defaults (2 x 10 = 20) leave room for three hosts and their qclu
 PostgreSQL's default 100 connections; for more, see README "Scaling out" (pgbouncer).
 """
 
+import hashlib
 import os
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -18,3 +21,14 @@ worker_class = "gthread"
 timeout = 75
 graceful_timeout = 30
 accesslog = "-"
+
+# gunicorn >= 25.1 opens a control socket (for `gunicornc`) at one path per user by default,
+# $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl: every gunicorn of that user on the
+# host would share it, so one server's control commands could reach another's. This server's
+# own path is derived from this checkout and the bind address, in the runtime directory (a unix
+# socket path is limited to about 100 characters, so not inside a deep checkout).
+_runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+_this_server = f"{Path(__file__).resolve().parent}|{bind}".encode()
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or os.path.join(
+    _runtime_dir, f"ecrportal-gunicorn-{hashlib.sha256(_this_server).hexdigest()[:12]}.ctl"
+)

@@ -6,9 +6,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from ecrportal import health
 from transactions.dashboard.auth import RateLimitedLoginView
 
 urlpatterns = [
+    # Operations (ecrportal/health.py): liveness, readiness, Prometheus metrics (bearer token).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     # Rate limited: failed logins per username and per address are counted in the cache.
     path("login/", RateLimitedLoginView.as_view(), name="login"),

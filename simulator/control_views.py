@@ -5,14 +5,20 @@ are JSON; refusals use the provider's error shape (always JSON here, whatever th
 
     GET|PUT /control/faults          {"latency_ms", "error_rate", "drop_rate", "token_ttl_seconds",
                                       "plain_text_errors", "seed", "lost_answer_sleep_ms",
-                                      "undo_delay_ms", "settlement_delay_ms"}; PUT is partial and
-                                      also takes "revoke_tokens": true
+                                      "undo_delay_ms", "settlement_delay_ms",
+                                      "settlement_fault": ""|"refuse"|"error"|"illegible_ticket",
+                                      "sandbox_fixed_data": bool (contract §6: sandbox
+                                      credentials accept only the fixed test data)}; PUT is
+                                      partial and also takes "revoke_tokens": true
     POST    /control/tokens/revoke   expire every issued token -> {"revoked": n}
     POST    /control/reset           {"all": false} -> {"reset": true}
     POST    /control/credentials     {"public_key", "secret_key", "cuit", "environment",
                                       "merchant_name", "merchant_id"?} (upsert by public_key)
     GET|POST /control/terminals      list | {"terminal_id", "cuit", "serial"?, "model"?,
                                       "mobitef_app_vers"?, "batch_number"?} (upsert)
+    <id> below is the terminal's 8-digit number (the provider's terminal_id, the portal's
+    "número"), never the portal API's UUID "terminal id" (answered 404 with that explanation).
+
     GET     /control/terminals/<id>  the terminal: batch, pending list, current intention
     GET|PUT /control/autopilot       {"enabled", "pick_delay_ms", "processing_ms",
                                       "stuck_processing_ms"}
@@ -30,6 +36,7 @@ are JSON; refusals use the provider's error shape (always JSON here, whatever th
                                       (token rejected) is not counted
 """
 
+import re
 from functools import wraps
 
 from django.http import JsonResponse
@@ -59,8 +66,17 @@ def control_endpoint(*methods: str):
 
 
 def _terminal(terminal_id: str) -> SimTerminal:
+    """The terminal by its 8-digit number: the provider's `terminal_id`, which the portal shows as
+    the terminal's "número". The portal's API calls its own UUID "terminal id"; the simulator
+    cannot know it, so a UUID here gets a 404 that says which id is meant."""
     terminal = SimTerminal.objects.filter(terminal_id=terminal_id).first()
     if terminal is None:
+        if not re.fullmatch(r"\d{8}", terminal_id):
+            raise SimError(
+                404,
+                f"Terminal {terminal_id} inexistente: use el número de 8 dígitos de la terminal "
+                "(el terminal_id del proveedor), no el id (UUID) de la API del portal",
+            )
         raise SimError(404, f"Terminal {terminal_id} inexistente")
     return terminal
 

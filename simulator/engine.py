@@ -180,8 +180,19 @@ def _settlement_start(intention: SimIntention, at: datetime) -> None:
 
 
 def _settlement_close(intention: SimIntention, at: datetime) -> None:
-    """Close the terminal's open batch: its approved items move into it, the next one opens."""
+    """Close the terminal's open batch: its approved items move into it, the next one opens.
+
+    With the `settlement_fault` knob the close ends in ERROR (the batch stays open) or its
+    ticket comes out garbled."""
     terminal = SimTerminal.objects.get(pk=intention.terminal_id)
+    fault = services.state_get().settlement_fault
+    if fault == "error":
+        intention.acquirer_response_code = "96"
+        intention.acquirer_additional_message = "CIERRE NO REALIZADO"
+        intention.acquirer_response_date = at
+        _set_status(intention, ERROR, at)
+        intention.save()
+        return
     items = list(
         SimIntention.objects.filter(
             terminal=terminal,
@@ -195,6 +206,8 @@ def _settlement_close(intention: SimIntention, at: datetime) -> None:
     intention.merchant_receipt_detail = receipts.closing_ticket(
         batch_number=terminal.batch_number, items=items
     )
+    if fault == "illegible_ticket":
+        intention.merchant_receipt_detail = receipts.garbled(intention.merchant_receipt_detail)
     intention.acquirer_response_code = "00"
     intention.acquirer_additional_message = "CIERRE OK"
     intention.acquirer_response_date = at
@@ -426,6 +439,8 @@ def settlement_create(
     if pending.exists():
         raise conflict("Ya hay un cierre de lote en curso en la terminal")
     _refuse_busy([terminal])
+    if services.state_get().settlement_fault == "refuse":
+        raise conflict("La terminal no puede cerrar el lote en este momento")
     delay = _ms(services.state_get().settlement_delay_ms)
     intention = SimIntention.objects.create(
         kind=Kind.SETTLEMENT,

@@ -78,6 +78,12 @@ class SimState(models.Model):
     lost_answer_sleep_ms = models.PositiveIntegerField(default=30000)
     undo_delay_ms = models.PositiveIntegerField(default=1000)
     settlement_delay_ms = models.PositiveIntegerField(default=1000)
+    # Batch closes that go wrong (`SETTLEMENT_FAULTS`): refused at the create, ended in ERROR
+    # with the batch left open, or closed with a ticket the portal cannot read.
+    settlement_fault = models.CharField(max_length=16, blank=True, default="")
+    # Sandbox (contract §6): credentials of the sandbox environment accept only the fixed
+    # fictitious data; anything else is refused 400.
+    sandbox_fixed_data = models.BooleanField(default=False)
 
     autopilot_enabled = models.BooleanField(default=False)
     pick_delay_ms = models.PositiveIntegerField(default=1500)

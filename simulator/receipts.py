@@ -86,3 +86,12 @@ def closing_ticket(*, batch_number: int, items) -> str:
     total = sum(a for _, a in brands.values()) - reversals[1] - refunds[1]
     lines.append(_ticket_line("TOTAL", total_count, total))
     return "\n".join(lines)
+
+
+def garbled(ticket: str) -> str:
+    """The ticket as a printer driver that lost its format prints it: amounts without their
+    decimal comma and counts unreadable, so no total line can be read."""
+    return "\n".join(
+        line.replace(",", "").replace("CANT", "CANT ?") if "CANT" in line else line
+        for line in ticket.splitlines()
+    )

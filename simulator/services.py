@@ -33,7 +33,13 @@ FAULT_FIELDS = {
     "lost_answer_sleep_ms": int,
     "undo_delay_ms": int,
     "settlement_delay_ms": int,
+    "settlement_fault": str,
+    "sandbox_fixed_data": bool,
 }
+# "": batch closes work. "refuse": the create is refused (409, nothing created). "error": the
+# close is accepted and ends in ERROR, the batch stays open. "illegible_ticket": the batch
+# closes but its closing ticket is printed garbled.
+SETTLEMENT_FAULTS = ("", "refuse", "error", "illegible_ticket")
 AUTOPILOT_FIELDS = {
     "enabled": bool,
     "pick_delay_ms": int,
@@ -59,6 +65,12 @@ def _check_value(name: str, kind: type, value, *, nullable: bool = False):
     """Strict type check of one knob; bools are not ints and ints are fine where floats are."""
     if value is None and nullable:
         return None
+    if kind is str:
+        if name == "settlement_fault" and value in SETTLEMENT_FAULTS:
+            return value
+        raise bad_request(
+            f"{name}: valor inválido ({' | '.join(repr(v) for v in SETTLEMENT_FAULTS)})"
+        )
     if kind is bool:
         ok = isinstance(value, bool)
     elif kind is int:

@@ -2,6 +2,10 @@
 
 Stricter than the real API is known to be where the contract is silent (e.g. `terminal_menu_text`
 longer than 40 characters is refused), so a sloppy client fails here rather than in production.
+But not stricter than the real API is known to be: what clients that ran against it send is
+accepted (issue 11, item 21): booleans in the query as `true`/`True`/`1` (and `false`/`False`/`0`),
+`print_copies` also as a number of copies (0, 1, 2, or the same as a string), and fields the
+simulator does not know are ignored. The portal's gateway keeps sending the canonical forms.
 """
 
 import json
@@ -12,12 +16,23 @@ from simulator.cards import PRODUCT_BRANDS
 from simulator.errors import bad_request
 from simulator.models import SimCredential
 from simulator.receipts import ARGENTINA
-from simulator.services import digits_only
+from simulator.services import digits_only, state_get
 
 PRINT_METHODS = {"MOBITEF_NON_FISCAL", "MOBITEF_FISCAL"}
 PRINT_COPIES = {"MERCHANT_ONLY", "CUSTOMER_ONLY", "BOTH", "NONE"}
+# `print_copies` as a number of copies, as older clients send it. One copy is the merchant's
+# (the slip the cashier keeps), which is our reading: the contract only names the four words.
+PRINT_COPIES_BY_NUMBER = {0: "NONE", 1: "MERCHANT_ONLY", 2: "BOTH"}
+QUERY_TRUE = {"true", "True", "1"}
+QUERY_FALSE = {"false", "False", "0"}
 OPERATION_METHODS = {"CARD", "QR_CODE"}
 MENU_TEXT_MAX = 40
+# Contract §6: the provider's sandbox accepts only these fictitious data (the CUIT fails the
+# check digit on purpose). Enforced for sandbox credentials when `sandbox_fixed_data` is on.
+SANDBOX_CUIT = "30123456789"
+SANDBOX_TERMINAL = "12345678"
+SANDBOX_AMOUNT = "1500"
+SANDBOX_BODY = {"merchant_group_code": "1238494234", "currency_code": "032"}
 SEARCH_WINDOW_MAX = timedelta(days=31)
 
 
@@ -38,6 +53,35 @@ def json_body(request) -> dict:
     return body
 
 
+def _sandbox_strict(credential: SimCredential) -> bool:
+    return credential.environment == "sandbox" and state_get().sandbox_fixed_data
+
+
+def _sandbox_refused(field: str, value: str):
+    return bad_request(f"sandbox: {field} debe ser el dato fijo de prueba ({value})")
+
+
+def check_sandbox(
+    credential: SimCredential,
+    *,
+    terminal_ids: list[str] = (),  # type: ignore[assignment]
+    amount: tuple[str, object] | None = None,
+    body: dict | None = None,
+) -> None:
+    """In sandbox mode, a sandbox credential's operations use only the fixed test data."""
+    if not _sandbox_strict(credential):
+        return
+    if credential.cuit != SANDBOX_CUIT:
+        raise _sandbox_refused("cuit_cuil", "30-12345678-9")
+    if any(terminal_id != SANDBOX_TERMINAL for terminal_id in terminal_ids):
+        raise _sandbox_refused("terminal_id", SANDBOX_TERMINAL)
+    if amount is not None and amount[1] != SANDBOX_AMOUNT:
+        raise _sandbox_refused(amount[0], SANDBOX_AMOUNT)
+    for field, value in SANDBOX_BODY.items() if body is not None else ():
+        if body.get(field) != value:
+            raise _sandbox_refused(field, value)
+
+
 def check_cuit(request, credential: SimCredential) -> None:
     """`cuit_cuil` in the query must be the credential's CUIT, dashed or plain digits."""
     raw = request.GET.get("cuit_cuil")
@@ -47,6 +91,7 @@ def check_cuit(request, credential: SimCredential) -> None:
         raise invalid("cuit_cuil")
     if digits_only(raw) != credential.cuit:
         raise bad_request("cuit_cuil: no corresponde a la credencial")
+    check_sandbox(credential)
 
 
 def check_subnet(value, credential: SimCredential) -> None:
@@ -82,6 +127,28 @@ def _choice(data: dict, field: str, choices: set[str]) -> str:
     if value not in choices:
         raise invalid(field)
     return value
+
+
+def _print_copies(data: dict) -> str:
+    """One of the four words, or a number of copies (an int or a string of digits)."""
+    value = data.get("print_copies")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in PRINT_COPIES_BY_NUMBER:
+            raise invalid("print_copies")
+        return PRINT_COPIES_BY_NUMBER[value]
+    return _choice(data, "print_copies", PRINT_COPIES)
+
+
+def query_bool(request, field: str) -> bool:
+    """A boolean in the query: `true`, `True` or `1`; `false`, `False` or `0`."""
+    value = request.GET.get(field)
+    if value in QUERY_TRUE:
+        return True
+    if value in QUERY_FALSE:
+        return False
+    raise invalid(field)
 
 
 def _optional_str(data: dict, field: str, max_length: int = 100) -> str | None:
@@ -138,13 +205,19 @@ def payment_request(data, credential: SimCredential) -> dict:
         "menu_text": _menu_text(data),
         "ecr_transaction_id": _optional_str(data, "ecr_transaction_id"),
         "print_method": _choice(data, "print_method", PRINT_METHODS),
-        "print_copies": _choice(data, "print_copies", PRINT_COPIES),
+        "print_copies": _print_copies(data),
         "terminal_ids": _terminal_ids(data),
         "card_brand_product": _brand_product(data),
         "operation_method": _choice(data, "terminal_operation_method", OPERATION_METHODS),
     }
     for field in ("ecr_provider", "ecr_name", "ecr_version", "trx_receipt_notes"):
         _optional_str(data, field, max_length=200)
+    check_sandbox(
+        credential,
+        terminal_ids=clean["terminal_ids"],
+        amount=("payment_amount", data.get("payment_amount")),
+        body=data,
+    )
     return clean
 
 
@@ -154,12 +227,17 @@ def refund_request(data: dict, credential: SimCredential) -> dict:
         "amount_cents": _cents(data, "refund_amount"),
         "menu_text": _menu_text(data),
         "ecr_transaction_id": _optional_str(data, "ecr_transaction_id"),
-        "print_copies": _choice(data, "print_copies", PRINT_COPIES),
+        "print_copies": _print_copies(data),
         "terminal_ids": _terminal_ids(data),
         "card_brand_product": _brand_product(data),
     }
     for field in ("ecr_provider", "ecr_name", "ecr_version"):
         _optional_str(data, field, max_length=200)
+    check_sandbox(
+        credential,
+        terminal_ids=clean["terminal_ids"],
+        amount=("refund_amount", data.get("refund_amount")),
+    )
     return clean
 
 
@@ -170,13 +248,15 @@ def reversal_request(data, credential: SimCredential) -> dict:
     payment_id = data.get("payment_id")
     if not isinstance(payment_id, str) or not payment_id:
         raise invalid("payment_id")
-    return {
+    clean = {
         "payment_id": payment_id,
         "menu_text": _menu_text(data),
         "ecr_transaction_id": _optional_str(data, "ecr_transaction_id"),
-        "print_copies": _choice(data, "print_copies", PRINT_COPIES),
+        "print_copies": _print_copies(data),
         "terminal_ids": _terminal_ids(data),
     }
+    check_sandbox(credential, terminal_ids=clean["terminal_ids"])
+    return clean
 
 
 def settlement_query(request, credential: SimCredential) -> dict:
@@ -185,10 +265,8 @@ def settlement_query(request, credential: SimCredential) -> dict:
     terminal_id = request.GET.get("terminal_id", "")
     if not re.fullmatch(r"\d{8}", terminal_id):
         raise invalid("terminal_id")
-    print_receipt = request.GET.get("print_receipt")
-    if print_receipt not in ("true", "false"):
-        raise invalid("print_receipt")
-    return {"terminal_id": terminal_id, "print_receipt": print_receipt == "true"}
+    check_sandbox(credential, terminal_ids=[terminal_id])
+    return {"terminal_id": terminal_id, "print_receipt": query_bool(request, "print_receipt")}
 
 
 def _datetime(body: dict, field: str) -> datetime:

@@ -299,6 +299,8 @@ class Batch(models.Model):
         PENDING = "pending", "Sin conciliar"
         MATCHED = "matched", "Conciliado"
         MISMATCH = "mismatch", "Con diferencias"
+        # The closing ticket came in a shape the reader does not know: compared by a person.
+        ILLEGIBLE = "illegible", "Ticket ilegible"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="batches")

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from transactions.backoff import WATCHER_POLLED_STATES, next_poll_at
+from transactions.metrics import sweeper_heartbeat
 from transactions.models import Intent
 from transactions.polling import POLL_RELATED, intent_poll, poll_lock
 from transactions.states import FINAL_STATES
@@ -188,6 +189,7 @@ def sweeper_loop(*, seconds: float, tick: float = 0.25, stop=None) -> int:
                 time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
                 continue
             polled += count
+            sweeper_heartbeat()  # /readyz and /metrics: a loop is sweeping
             if count == 0:
                 time.sleep(tick)
     return polled

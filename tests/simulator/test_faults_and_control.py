@@ -12,6 +12,7 @@ DEFAULT_FAULTS = {
     "latency_ms": 0, "error_rate": 0.0, "drop_rate": 0.0, "token_ttl_seconds": 3600,
     "plain_text_errors": False, "seed": None, "lost_answer_sleep_ms": 30000,
     "undo_delay_ms": 1000, "settlement_delay_ms": 1000,
+    "settlement_fault": "", "sandbox_fixed_data": False,
 }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ labels the ticket prints), and compares them line by line with the ticket.
 """
 
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -21,31 +22,102 @@ from transactions.states import Kind, State
 _TICKET_LINE = re.compile(
     r"^\s*(?P<label>[A-ZÁÉÍÓÚÑ .]+?)\s+CANT\s+(?P<count>\d+)\s+\$\s*(?P<amount>-?[\d.]+,\d{2})\s*$"
 )
+# A line that looks like it carries a total (a count or an amount) but that the format above does
+# not read: the ticket is in a shape we do not know, and what we did read cannot be trusted.
+_LOOKS_LIKE_TOTALS = re.compile(r"\bCANT\b|\$")
+ILLEGIBLE_NO_TOTALS = "El ticket no trae ninguna línea de totales que se pueda leer"
+ILLEGIBLE_LINES = "Líneas del ticket que no se pueden leer"
+ILLEGIBLE_REPEATED = "Línea repetida en el ticket"
 
 
 def _ars_to_decimal(text: str) -> Decimal:
     return Decimal(text.replace(".", "").replace(",", "."))
 
 
-def parse_ticket(ticket: str) -> dict[str, dict]:
-    """Lines of a closing ticket as {label: {"count": n, "amount": Decimal}}."""
-    lines = {}
-    for line in (ticket or "").replace("\\n", "\n").splitlines():
-        match = _TICKET_LINE.match(line.upper())
-        if match:
+@dataclass(frozen=True)
+class TicketReading:
+    """What one closing ticket says: its total lines, or why it cannot be read.
+
+    `present`: the provider sent a ticket at all. `legible`: every line that carries a count or
+    an amount was read, and no label appears twice; only then are `lines` worth comparing.
+    """
+
+    present: bool
+    legible: bool
+    lines: dict[str, dict] = field(default_factory=dict)
+    unreadable: tuple[str, ...] = ()
+    problem: str = ""
+
+
+class MobitefClosingTicket:
+    """The closing ticket (`merchant_receipt_detail`) as the contract's example prints it: one
+    `LABEL CANT n $ 1.234,56` line per brand, ANULACIONES, DEVOLUCIONES and TOTAL.
+
+    This is a guess at the real format (contract §4 [U]); it is the one place that knows it.
+    Anything it cannot read makes the whole ticket illegible, never a partial reading: a line
+    skipped would be a false difference (the portal has it, "the ticket" does not) or, when
+    both sides lack it, a silent match.
+    """
+
+    def read(self, ticket: str | None) -> TicketReading:
+        text = (ticket or "").replace("\\n", "\n")
+        if not text.strip():
+            return TicketReading(present=False, legible=False)
+        lines: dict[str, dict] = {}
+        unreadable: list[str] = []
+        repeated: list[str] = []
+        for raw in text.splitlines():
+            line = raw.upper()
+            match = _TICKET_LINE.match(line)
+            if match is None:
+                if _LOOKS_LIKE_TOTALS.search(line):
+                    unreadable.append(raw.strip())
+                continue
             label = " ".join(match["label"].split())
+            if label in lines:
+                repeated.append(label)
             lines[label] = {
                 "count": int(match["count"]),
                 "amount": _ars_to_decimal(match["amount"]),
             }
-    return lines
+        if unreadable:
+            return TicketReading(True, False, lines, tuple(unreadable), ILLEGIBLE_LINES)
+        if repeated:
+            return TicketReading(True, False, lines, tuple(repeated), ILLEGIBLE_REPEATED)
+        if not set(lines) - {"TOTAL"}:
+            return TicketReading(True, False, lines, (), ILLEGIBLE_NO_TOTALS)
+        return TicketReading(present=True, legible=True, lines=lines)
 
 
-def reconcile(*, totals: dict, ticket: str) -> tuple[str, list[dict]]:
-    """Compares computed totals with the ticket. Returns (verdict, differences)."""
-    lines = parse_ticket(ticket)
-    if not lines:
+# The one adapter every reading of a closing ticket goes through.
+CLOSING_TICKET_FORMAT = MobitefClosingTicket()
+
+
+def read_closing_ticket(ticket: str | None) -> TicketReading:
+    return CLOSING_TICKET_FORMAT.read(ticket)
+
+
+def parse_ticket(ticket: str | None) -> dict[str, dict]:
+    """Lines of a closing ticket as {label: {"count": n, "amount": Decimal}} (what could be
+    read; `read_closing_ticket` says whether that is the whole ticket)."""
+    return read_closing_ticket(ticket).lines
+
+
+def reconcile(*, totals: dict, ticket: str | None) -> tuple[str, list[dict]]:
+    """Compares computed totals with the ticket. Returns (verdict, differences).
+
+    No ticket: pending. A ticket that cannot be read whole: "ticket ilegible", with the lines
+    that could not be read, for a person to compare by hand.
+    """
+    reading = read_closing_ticket(ticket)
+    if not reading.present:
         return Batch.Verdict.PENDING, [{"line": "ticket", "detail": "El ticket no trae totales"}]
+    if not reading.legible:
+        detail: dict = {"line": "ticket", "detail": reading.problem}
+        if reading.unreadable:
+            detail["unreadable"] = list(reading.unreadable)
+        return Batch.Verdict.ILLEGIBLE, [detail]
+    lines = reading.lines
     differences = []
     expected = {name: (v["count"], Decimal(v["amount"])) for name, v in totals["brands"].items()}
     if totals["reversals"]["count"]:
@@ -92,6 +164,8 @@ def batch_record_for_settlement(*, settlement: Intent) -> Batch | None:
         return None
     totals = batch_totals(terminal=terminal, batch_number=settlement.batch_number)
     verdict, differences = reconcile(totals=totals, ticket=settlement.merchant_receipt)
+    if verdict == Batch.Verdict.ILLEGIBLE:
+        intent_flag(settlement, reason="Ticket de cierre ilegible: conciliar el lote a mano")
     try:
         with transaction.atomic():
             return Batch.objects.create(

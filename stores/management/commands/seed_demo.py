@@ -3,6 +3,7 @@ the simulator, and one POS key per store. Idempotent: a second run changes nothi
 no duplicates; POS keys are printed only when they are created."""
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -48,6 +49,15 @@ USERS = (
 )
 
 
+def _standalone_simulator_on_this_machine() -> bool:
+    """True when ECR_SIMULATOR_BASE_URL points at a loopback address: `manage.py runsimulator`
+    run from this checkout with the same settings, so with the same database (README
+    "Production-like on one machine"). With DEBUG=0 the simulator is not mounted in the portal,
+    yet the demo still needs its credential and terminals registered there."""
+    host = urlsplit(settings.ECR_SIMULATOR_BASE_URL).hostname or ""
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
 class Command(BaseCommand):
     help = "Crea (o completa) los datos de demostración. Se puede correr varias veces."
 
@@ -88,7 +98,7 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(f"  {store.code}: ya existe (no se vuelve a mostrar)")
 
-        if settings.ECR_SIMULATOR:
+        if settings.ECR_SIMULATOR or _standalone_simulator_on_this_machine():
             self._register_in_simulator(merchant, terminal_ids)
 
     def _merchant(self) -> Merchant:
