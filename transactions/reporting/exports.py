@@ -200,8 +200,9 @@ def daily_report_csv(report: DailyReport) -> str:
     )
 
 
-def _resumen(workbook: Workbook, report: DailyReport) -> None:
-    sheet = XlsxSheet(
+def _resumen_sheet(workbook: Workbook) -> XlsxSheet:
+    """The Resumen sheet of a day and of a period: one row per store and day, then the totals."""
+    return XlsxSheet(
         workbook.create_sheet("Resumen"),
         [
             "Fecha",
@@ -220,6 +221,10 @@ def _resumen(workbook: Workbook, report: DailyReport) -> None:
         money_columns={4, 6, 8, 9},
         widths=[12, 24, 9, 16, 12, 18, 13, 20, 16, 11, 10, 11],
     )
+
+
+def _resumen(workbook: Workbook, report: DailyReport) -> None:
+    sheet = _resumen_sheet(workbook)
     rows = [(section.store.name, section.totals) for section in report.stores]
     rows.append(("Total", report.overall))
     for name, totals in rows:
@@ -386,25 +391,7 @@ def period_report_xlsx(
     intent of the period, read in chunks). Write-only to a temporary file: a merchant-month of
     hundreds of thousands of rows keeps memory bounded. Stream it."""
     workbook = Workbook(write_only=True)
-    sheet = XlsxSheet(
-        workbook.create_sheet("Resumen"),
-        [
-            "Fecha",
-            "Sucursal",
-            "Cobros",
-            "Importe cobros",
-            "Anulaciones",
-            "Importe anulaciones",
-            "Devoluciones",
-            "Importe devoluciones",
-            "Neto",
-            "Rechazados",
-            "Con error",
-            "Cancelados",
-        ],
-        money_columns={4, 6, 8, 9},
-        widths=[12, 24, 9, 16, 12, 18, 13, 20, 16, 11, 10, 11],
-    )
+    sheet = _resumen_sheet(workbook)
     period = DayTotals(store=None, day=min(per_day) if per_day else timezone.localdate())
     for day in sorted(per_day):
         per_store, overall = per_day[day]
