@@ -40,7 +40,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -x -m "not e2e"
+	$(BIN)/python -m pytest -q -x -m "not e2e and not chaos"
 
 # ruff (style), import-linter (layers and no import cycles: pyproject.toml) and mypy (types).
 lint: $(STAMP)
