@@ -8,6 +8,7 @@ Every lookup is scoped to the key's store (404 outside it); every error is probl
 import json
 import uuid
 
+from django.db import DatabaseError
 from django.db.models import prefetch_related_objects
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
@@ -159,13 +160,20 @@ class IdempotentPostMixin:
             raise
         stored = getattr(response, "stored_data", response.data)
         body = json.loads(JSONRenderer().render(stored) or b"null")
-        idempotency_finish(
-            record=record,
-            status_code=response.status_code,
-            body=body,
-            content_type=response.content_type or "application/json",
-            intent_id=intent_id,
-        )
+        try:
+            idempotency_finish(
+                record=record,
+                status_code=response.status_code,
+                body=body,
+                content_type=response.content_type or "application/json",
+                intent_id=intent_id,
+            )
+        except DatabaseError:
+            # The answer could not be stored (the database went away after the work was done):
+            # a key linked to its intent keeps answering it; one that created nothing is freed
+            # instead of being held "in progress" until it is forgotten.
+            idempotency_release_unless_linked(record=record)
+            raise
         return response
 
     def _answer_existing(self, record: IdempotencyRecord, fingerprint: str) -> Response:
