@@ -227,6 +227,33 @@ _LIVE_FOLLOWUP_EXCLUDED = [State.DECLINED, State.FAILED, State.CANCELLED]
 Refusal = tuple[Code, str]
 
 
+def terminal_open_batch_is_empty(*, terminal: Terminal) -> bool:
+    """Whether the terminal's open batch holds nothing the portal knows: no approved payment,
+    reversal or refund, and nothing that may still become one, since its last approved close.
+
+    Closing such a batch is refused (`Code.BATCH_EMPTY`): the contract says nothing of an empty
+    close (§4, §5 [U]); the simulator closes it and prints a ticket with only "TOTAL CANT 0",
+    which the reconciliation cannot read, so it would only leave an illegible batch behind.
+    Sales made on the terminal without the portal are unknown here; the dashboard says so.
+    """
+    last_close = (
+        Intent.objects.filter(kind=Kind.SETTLEMENT, state=State.APPROVED, terminal=terminal)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    money = Q(state=State.APPROVED) | Q(state__in=sorted(RESERVING_STATES))
+    operations = Intent.objects.filter(
+        money, terminal=terminal, kind__in=[Kind.PAYMENT, Kind.REVERSAL, Kind.REFUND]
+    )
+    if last_close is not None:
+        operations = operations.filter(
+            Q(finished_at__gt=last_close) | Q(finished_at=None, created_at__gt=last_close)
+        )
+    return not operations.exists()
+
+
 def reversal_refusals(payments) -> dict[int, Refusal | None]:
     """The anulación rule for many payments at once: for each payment's pk, None when it may be
     annulled, else (code, Spanish reason). A fixed number of queries however many payments, so

@@ -87,6 +87,7 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
         Code.REVERSAL_NOT_ALLOWED,
         Code.BATCH_CLOSED,
         Code.SETTLEMENT_IN_PROGRESS,
+        Code.BATCH_EMPTY,
         *docs.PROVIDER_CREATE,
     )
 
