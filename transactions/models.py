@@ -333,5 +333,5 @@ class Batch(models.Model):
 # daily closes) with the `transactions` app (their code lives with its owner). The layer
 # contracts in pyproject.toml ignore these edges for that reason.
 from transactions.api.models import *  # noqa: E402,F401,F403
-from transactions.webhooks.models import *  # noqa: E402,F401,F403
 from transactions.finance.models import *  # noqa: E402,F401,F403
+from transactions.webhooks.models import *  # noqa: E402,F401,F403

@@ -232,9 +232,9 @@ def terminal_open_batch_is_empty(*, terminal: Terminal) -> bool:
     reversal or refund, and nothing that may still become one, since its last approved close.
 
     Closing such a batch is refused (`Code.BATCH_EMPTY`): the contract says nothing of an empty
-    close (§4, §5 [U]); the simulator closes it and prints a ticket with only "TOTAL CANT 0",
-    which the reconciliation cannot read, so it would only leave an illegible batch behind.
-    Sales made on the terminal without the portal are unknown here; the dashboard says so.
+    close (§4, §5 [U]; the simulator closes it and prints a ticket of zeros), and an empty close
+    only adds a batch of zeros to reconcile, and a ticket to print, for nothing. Sales made on
+    the terminal without the portal are unknown here: the refusal says what it counted.
     """
     last_close = (
         Intent.objects.filter(kind=Kind.SETTLEMENT, state=State.APPROVED, terminal=terminal)

@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from transactions.dashboard.views import batches, home, intent_list, intents, settings, terminals
+from transactions.dashboard.views import (
+    batches,
+    finance,
+    home,
+    intent_list,
+    intents,
+    settings,
+    terminals,
+)
 from transactions.dashboard.views import homologation as homologation_views
 from transactions.dashboard.views import report as daily_report_views
 
@@ -43,6 +51,15 @@ urlpatterns = [
         batches.batch_close_store,
         name="batch_close_store",
     ),
+    path("lotes/cerrar/todo/", batches.batch_close_all, name="batch_close_all"),
+    # Reconciliation with the acquirer's liquidación
+    path("conciliacion/diferencias/", finance.difference_list, name="difference_list"),
+    path(
+        "conciliacion/diferencias/<uuid:public_id>/",
+        finance.difference_detail,
+        name="difference_detail",
+    ),
+    path("conciliacion/liquidaciones/", finance.liquidation_index, name="liquidation_index"),
     # Daily report
     path("reportes/diario/", daily_report_views.daily_report, name="daily_report"),
     path("reportes/diario.csv", daily_report_views.daily_report_csv, name="daily_report_csv"),
@@ -54,6 +71,7 @@ urlpatterns = [
     ),
     # Settings (owners)
     path("configuracion/", settings.settings_index, name="settings"),
+    path("configuracion/aranceles/", finance.fee_settings, name="fee_settings"),
     path(
         "configuracion/homologacion/",
         homologation_views.homologation_page,

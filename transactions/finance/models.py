@@ -27,11 +27,15 @@ __all__ = [
     "StoreClose",
 ]
 
-_PERCENT = {
-    "max_digits": 6,
-    "decimal_places": 3,
-    "validators": [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-}
+
+def _percent(label: str) -> models.DecimalField:
+    """A percentage from 0 to 100 with up to three decimals (e.g. 1,875 %)."""
+    return models.DecimalField(
+        label,
+        max_digits=6,
+        decimal_places=3,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
 
 
 class FeeSchedule(models.Model):
@@ -44,10 +48,10 @@ class FeeSchedule(models.Model):
     owner marks it confirmed (`confirmed_at`)."""
 
     merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="fee_schedule")
-    iva_percent = models.DecimalField("IVA sobre aranceles y costo financiero (%)", **_PERCENT)
-    iibb_withholding_percent = models.DecimalField("retención de IIBB (%)", **_PERCENT)
-    iva_withholding_percent = models.DecimalField("retención de IVA (%)", **_PERCENT)
-    ganancias_withholding_percent = models.DecimalField("retención de Ganancias (%)", **_PERCENT)
+    iva_percent = _percent("IVA sobre aranceles y costo financiero (%)")
+    iibb_withholding_percent = _percent("retención de IIBB (%)")
+    iva_withholding_percent = _percent("retención de IVA (%)")
+    ganancias_withholding_percent = _percent("retención de Ganancias (%)")
     confirmed_at = models.DateTimeField("confirmada contra el contrato", null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -70,7 +74,7 @@ class FeeRule(models.Model):
     schedule = models.ForeignKey(FeeSchedule, on_delete=models.CASCADE, related_name="rules")
     brand = models.CharField("marca", max_length=32, blank=True)
     payment_type = models.CharField("crédito/débito", max_length=8)
-    fee_percent = models.DecimalField("arancel (%)", **_PERCENT)
+    fee_percent = _percent("arancel (%)")
     term_business_days = models.PositiveSmallIntegerField(
         "plazo (días hábiles)", validators=[MaxValueValidator(120)]
     )
@@ -96,7 +100,7 @@ class InstallmentCost(models.Model):
     installments = models.PositiveSmallIntegerField(
         "cuotas", validators=[MinValueValidator(2), MaxValueValidator(99)]
     )
-    cost_percent = models.DecimalField("costo financiero (%)", **_PERCENT)
+    cost_percent = _percent("costo financiero (%)")
 
     class Meta:
         verbose_name = "costo de plan de cuotas"
@@ -236,9 +240,7 @@ class Difference(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     key = models.CharField(max_length=120, unique=True)
     kind = models.CharField("tipo", max_length=32, choices=Kind.choices)
-    status = models.CharField(
-        "estado", max_length=16, choices=Status.choices, default=Status.OPEN
-    )
+    status = models.CharField("estado", max_length=16, choices=Status.choices, default=Status.OPEN)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="differences")
     terminal_id = models.CharField("terminal", max_length=16, blank=True)
     batch_number = models.PositiveIntegerField("lote", null=True, blank=True)
@@ -331,9 +333,7 @@ class StoreClose(models.Model):
         verbose_name = "cierre diario"
         verbose_name_plural = "cierres diarios"
         ordering = ["-day"]
-        constraints = [
-            models.UniqueConstraint(fields=["store", "day"], name="store_close_per_day")
-        ]
+        constraints = [models.UniqueConstraint(fields=["store", "day"], name="store_close_per_day")]
 
     def __str__(self) -> str:
         return f"Cierre de {self.store} del {self.day:%d/%m/%Y}"

@@ -4,12 +4,17 @@
 - `cancel`: withdrawing a waiting intention;
 - `watch`: a long-poll or an open page refreshing its own intent;
 - `operator`: what only a person does (resolve an in-doubt intent, acknowledge a flag);
-- `batches`: closing a whole store's batches, and the daily automatic close.
+- `batches`: closing a store's or every store's batches, and the daily automatic close;
+- `fees`, `liquidation`, `differences`: the finance day (fee table, liquidación, differences).
 
 Callers use `from transactions import services` and `services.payment_create(...)`.
 """
 
-from transactions.services.batches import store_batch_close, store_batch_close_due
+from transactions.services.batches import (
+    merchant_batch_close,
+    store_batch_close,
+    store_batch_close_due,
+)
 from transactions.services.cancel import intent_cancel, intent_send_cancel
 from transactions.services.create import (
     payment_create,
@@ -29,6 +34,7 @@ __all__ = [
     "intent_refresh",
     "intent_resolve",
     "intent_send_cancel",
+    "merchant_batch_close",
     "payment_create",
     "refund_create",
     "reversal_create",

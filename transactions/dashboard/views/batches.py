@@ -4,6 +4,7 @@ the closed batches with their tickets."""
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
@@ -15,11 +16,46 @@ from stores.selectors import store_get_for_user, store_list_for_user, terminal_g
 from transactions import selectors, services
 from transactions.dashboard.access import require
 from transactions.dashboard.views.common import refresh_quietly
-from transactions.errors import IntentRuleError
+from transactions.errors import Code, IntentRuleError
 from transactions.gateway.errors import GatewayError
-from transactions.models import Batch
+from transactions.models import Batch, Difference
 from transactions.reporting.activity import batch_list
+from transactions.reporting.reconciliation import batch_reconciliation
+from transactions.services.batches import store_closes_to_show
 from transactions.states import Kind
+
+# Sent with a close's progress once every close it shows has ended: the closed-batches list of
+# the Lotes page listens for it and reloads itself (issue 12: it did not refresh after closing).
+BATCHES_CHANGED = "batches-changed"
+
+
+def _print_receipt(request) -> bool:
+    """The close prints its ticket unless "sin imprimir ticket" was ticked (contract §2:
+    `print_receipt` on the settlement; the homologation case "cierre sin ticket")."""
+    return request.POST.get("sin_ticket") not in ("1", "on", "true")
+
+
+def _close_answer(request, settlements, errors, notices=()):
+    context = {"errors": errors, "notices": list(notices), **_progress_context(settlements)}
+    response = render(request, "transactions/_batch_close_result.html", context)
+    if context["finished"] and settlements:
+        response["HX-Trigger"] = BATCHES_CHANGED
+    return response
+
+
+def _split(outcomes) -> tuple[list, list[str], list[str]]:
+    """Settlements asked, refusals, and terminals with nothing to close (said apart: an empty
+    batch is not an error)."""
+    settlements, errors, notices = [], [], []
+    for terminal, outcome in outcomes:
+        if isinstance(outcome, IntentRuleError):
+            if outcome.code == Code.BATCH_EMPTY:
+                notices.append(f"{terminal}: lote vacío, no hay nada que cerrar.")
+            else:
+                errors.append(f"{terminal}: {outcome.message}")
+        else:
+            settlements.append(outcome)
+    return settlements, errors, notices
 
 
 @login_required
@@ -28,14 +64,23 @@ def batch_index(request):
     stores = list(store_list_for_user(user=request.user).prefetch_related("terminals"))
     permissions = StorePermissions(user=request.user, stores=stores)
     page = Paginator(batch_list(stores=stores), 30).get_page(request.GET.get("page"))
+    closable = [s for s in stores if permissions.allows(s, Action.CLOSE_BATCH)]
+    reporting = [s for s in stores if permissions.allows(s, Action.VIEW_REPORTS)]
     return render(
         request,
         "transactions/batch_index.html",
         {
-            "stores": [
-                {"store": s, "can_close": permissions.allows(s, Action.CLOSE_BATCH)} for s in stores
-            ],
+            "stores": [{"store": s, "can_close": s in closable} for s in stores],
+            "can_close_all": len(closable) > 1,
             "page": page,
+            "store_closes": store_closes_to_show(stores=stores),
+            "open_differences": (
+                Difference.objects.filter(
+                    store__in=reporting, status=Difference.Status.OPEN
+                ).count()
+                if reporting
+                else 0
+            ),
         },
     )
 
@@ -44,7 +89,11 @@ def _close(request, terminals) -> tuple[list, list[str]]:
     settlements, errors = [], []
     for terminal in terminals:
         try:
-            settlements.append(services.settlement_create(terminal=terminal, user=request.user))
+            settlements.append(
+                services.settlement_create(
+                    terminal=terminal, user=request.user, print_receipt=_print_receipt(request)
+                )
+            )
         except IntentRuleError as exc:
             errors.append(f"{terminal}: {exc.message}")
         except GatewayError as exc:
@@ -74,11 +123,7 @@ def batch_close_terminal(request, public_id):
     terminal = terminal_get_for_user(user=request.user, public_id=public_id)
     require(user=request.user, store=terminal.store, action=Action.CLOSE_BATCH)
     settlements, errors = _close(request, [terminal])
-    return render(
-        request,
-        "transactions/_batch_close_result.html",
-        {"errors": errors, **_progress_context(settlements)},
-    )
+    return _close_answer(request, settlements, errors)
 
 
 @login_required
@@ -86,19 +131,32 @@ def batch_close_terminal(request, public_id):
 def batch_close_store(request, public_id):
     store = store_get_for_user(user=request.user, public_id=public_id)
     require(user=request.user, store=store, action=Action.CLOSE_BATCH)
-    settlements, errors = [], []
-    for terminal, outcome in services.store_batch_close(store=store, user=request.user):
-        if isinstance(outcome, IntentRuleError):
-            errors.append(f"{terminal}: {outcome.message}")
-        else:
-            settlements.append(outcome)
-    if not settlements and not errors:
-        errors.append("La sucursal no tiene terminales habilitadas.")
-    return render(
-        request,
-        "transactions/_batch_close_result.html",
-        {"errors": errors, **_progress_context(settlements)},
+    settlements, errors, notices = _split(
+        services.store_batch_close(
+            store=store, user=request.user, print_receipt=_print_receipt(request)
+        )
     )
+    if not settlements and not errors and not notices:
+        errors.append("La sucursal no tiene terminales habilitadas.")
+    return _close_answer(request, settlements, errors, notices)
+
+
+@login_required
+@require_POST
+def batch_close_all(request):
+    """ "Cerrar todo": every terminal of every store the person may close."""
+    if not store_list_for_user(user=request.user, action=Action.CLOSE_BATCH).exists():
+        raise PermissionDenied(f"Tu rol no permite: {Action.CLOSE_BATCH.label}.")
+    try:
+        outcomes = services.merchant_batch_close(
+            user=request.user, print_receipt=_print_receipt(request)
+        )
+    except IntentRuleError as exc:
+        return _close_answer(request, [], [exc.message])
+    settlements, errors, notices = _split(outcomes)
+    if not settlements and not errors and not notices:
+        errors.append("No hay terminales habilitadas para cerrar.")
+    return _close_answer(request, settlements, errors, notices)
 
 
 @login_required
@@ -115,7 +173,11 @@ def batch_progress(request):
         .order_by("pk")
     )
     settlements = [refresh_quietly(s) for s in settlements]
-    return render(request, "transactions/_batch_progress.html", _progress_context(settlements))
+    context = _progress_context(settlements)
+    response = render(request, "transactions/_batch_progress.html", context)
+    if context["finished"] and settlements:
+        response["HX-Trigger"] = BATCHES_CHANGED
+    return response
 
 
 @login_required
@@ -127,4 +189,17 @@ def batch_detail(request, public_id):
     )
     if batch is None:
         raise Http404("Lote no encontrado")
-    return render(request, "transactions/batch_detail.html", {"batch": batch})
+    differences = Difference.objects.filter(
+        store=batch.settlement.store,
+        terminal_id=batch.terminal.terminal_id,
+        batch_number=batch.batch_number,
+    ).order_by("-created_at")
+    return render(
+        request,
+        "transactions/batch_detail.html",
+        {
+            "batch": batch,
+            "reconciliation": batch_reconciliation(batch=batch),
+            "differences": differences,
+        },
+    )

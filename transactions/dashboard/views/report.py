@@ -21,6 +21,7 @@ from stores.models import Store
 from stores.roles import Action
 from stores.selectors import store_get_for_user, store_list_for_user
 from transactions.reporting import daily, exports
+from transactions.reporting.deposits import deposits_report
 from transactions.reporting.totals import local_day, range_totals
 
 # The longest period one workbook covers: a quarter (a merchant-month is the usual ask).
@@ -112,6 +113,7 @@ def daily_report(request):
             "permitted": scope.permitted,
             "selected": scope.selected,
             "export_query": "&".join(f"{k}={v}" for k, v in query.items()),
+            "deposits": deposits_report(stores=scope.stores, day=report.day) if report else None,
         },
     )
 
