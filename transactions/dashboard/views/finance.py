@@ -162,6 +162,7 @@ def liquidation_index(request):
     upload_form = LiquidationUploadForm()
     mapping_form, mapping = _mapping_form(merchant)
     preview = result = None
+    page_errors: list[str] = []
     status = 200
     stored = request.session.get(_UPLOAD_SESSION_KEY) or {}
     if stored.get("merchant") != str(merchant.public_id):
@@ -218,7 +219,7 @@ def liquidation_index(request):
                 status = 400
         elif step == "import":
             if not stored or request.POST.get("sha256") != stored.get("sha256"):
-                upload_form.add_error(None, "Volvé a elegir el archivo: la vista previa venció.")
+                page_errors.append("Volvé a elegir el archivo: la vista previa venció.")
                 status = 400
             else:
                 content = base64.b64decode(stored["content"])
@@ -230,7 +231,7 @@ def liquidation_index(request):
                         content=content,
                     )
                 except IntentRuleError as exc:
-                    add_rule_error(upload_form, exc)
+                    page_errors.append(exc.message)
                     status = 400
                 else:
                     request.session.pop(_UPLOAD_SESSION_KEY, None)
@@ -270,6 +271,7 @@ def liquidation_index(request):
             "preview_lines": preview.lines[:50] if preview else [],
             "result": result,
             "imports": imports,
+            "page_errors": page_errors,
         },
         status=status,
     )
