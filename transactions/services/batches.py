@@ -181,6 +181,7 @@ def _close_store_day(store: Store, record: StoreClose, local: dt.datetime, now: 
     day_start = local.replace(hour=store.batch_close_hour, minute=0, second=0, microsecond=0)
     results: list[tuple[Terminal, Intent | IntentRuleError]] = []
     problems: list[str] = []
+    refused = False  # a refusal now backs the store off; a failed close backs off on its own
     still_open = 0
     for terminal in store.terminals.filter(enabled=True).order_by("terminal_id"):
         due = _terminal_due(terminal, day_start, now)
@@ -194,6 +195,7 @@ def _close_store_day(store: Store, record: StoreClose, local: dt.datetime, now: 
             continue
         preparation = terminal_close_prepare(terminal=terminal)
         if not preparation.ready:
+            refused = True
             problems.append(preparation.note)
             results.append((terminal, IntentRuleError(Code.TERMINAL_BUSY, preparation.note)))
             continue
@@ -201,17 +203,20 @@ def _close_store_day(store: Store, record: StoreClose, local: dt.datetime, now: 
             results.append((terminal, settlement_create(terminal=terminal)))
         except IntentRuleError as exc:
             logger.info("automatic close of %s postponed: %s", terminal, exc.message)
+            refused = True
             problems.append(f"Terminal {terminal.terminal_id}: {exc.message}")
             results.append((terminal, exc))
     if still_open == 0:
         record.closed_at = now
         record.next_attempt_at = None
         record.last_problem = ""
-    elif problems:
+    elif refused:
         record.attempts += 1
         record.next_attempt_at = now + close_backoff(record.attempts)
         record.last_problem = "\n".join(problems)[:2000]
         logger.info("automatic close of %s postponed (attempt %s)", store, record.attempts)
+    elif problems:
+        record.last_problem = "\n".join(problems)[:2000]
     record.save()
     return results
 

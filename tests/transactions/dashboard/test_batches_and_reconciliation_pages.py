@@ -276,7 +276,12 @@ def test_the_dashboard_says_the_batch_is_empty(client_for, manager_a, terminal_a
 # --- Liquidación import and differences pages -------------------------------------------------
 
 
-CSV = b"Terminal;Lote;Aut;Importe;Fecha\n11111111;3;V1;1.000,00;20/11/2026\n11111111;3;ZZ;5,00;20/11/2026\nX;3;;;\n"
+CSV = (
+    b"Terminal;Lote;Aut;Importe;Fecha\n"
+    b"11111111;3;V1;1.000,00;20/11/2026\n"
+    b"11111111;3;ZZ;5,00;20/11/2026\n"
+    b"X;3;;;\n"
+)
 
 
 def _columns():
