@@ -368,3 +368,29 @@ def test_differences_are_raised_to_finance_and_explained(
     assert body.count("data-event=") == 3
     body = client.get(reverse("dashboard:difference_list")).content.decode()
     assert 'data-open-differences="1"' in body
+
+
+def test_a_batch_closed_without_ticket_is_compared_with_the_liquidacion(
+    client_for, owner, store_a, terminal_a
+):
+    make_intent(store_a, terminal=terminal_a, state=State.APPROVED, batch_number=8)
+    settlement = make_intent(
+        store_a, terminal=terminal_a, kind=Kind.SETTLEMENT, state=State.APPROVED, batch_number=8
+    )
+    batch = batch_record_for_settlement(settlement=settlement)
+    body = (
+        client_for(owner).get(reverse("dashboard:batch_detail", args=[batch.public_id])).content
+    ).decode()
+    assert "El cierre no trajo ticket" in body
+    assert "Lote sin ticket" in body
+
+
+@pytest.mark.parametrize("name", ["fee_settings", "liquidation_index"])
+def test_a_merchant_outside_the_scope_is_not_found(client_for, owner, name):
+    from tests.factories import make_merchant
+
+    other = make_merchant()
+    client = client_for(owner)
+    url = reverse(f"dashboard:{name}")
+    assert client.get(url, {"comercio": "no-es-un-uuid"}).status_code == 404
+    assert client.get(url, {"comercio": str(other.public_id)}).status_code == 404

@@ -12,7 +12,7 @@ import hashlib
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -65,7 +65,7 @@ def _merchant_for(request, action: str) -> tuple[Merchant, list[Merchant]]:
     if public_id:
         try:
             merchant = merchant_list_for_user(user=request.user).get(public_id=public_id)
-        except (Merchant.DoesNotExist, ValueError, Exception) as exc:
+        except (Merchant.DoesNotExist, ValueError, ValidationError) as exc:
             raise Http404("Comercio no encontrado") from exc
         if merchant.pk not in {m.pk for m in permitted}:
             raise PermissionDenied(f"Tu rol no permite: {Action(action).label}.")
