@@ -154,23 +154,20 @@ def liquidation_reconcile(*, merchant: Merchant, keys: set[tuple[str, int]]) -> 
         ).date()
     )  # fmt: skip
     still: set[str] = set()
-    raised: dict[str, int] = defaultdict(int)
+    wanted: dict[str, tuple[str, dict]] = {}
 
     def raise_(key, kind, **fields):
         still.add(key)
-        before = Difference.objects.filter(key=key).exists()
-        difference = difference_raise(key=key, kind=kind, **fields)
-        if difference.status == Difference.Status.RESOLVED and difference.resolved_by_id is None:
-            _reopen_by_system(difference)
-        if not before:
-            raised[kind] += 1
+        wanted[key] = (kind, fields)
 
+    changed_lines = []
     matched_ops: set[int] = set()
     for match in matches:
         line = match.line
         new_intent_id = match.intent.pk if match.intent else None
         if line.intent_id != new_intent_id:
-            LiquidationLine.objects.filter(pk=line.pk).update(intent_id=new_intent_id)
+            line.intent_id = new_intent_id
+            changed_lines.append(line)
         if match.intent is None:
             raise_(
                 f"mil:{line.pk}",
@@ -252,6 +249,8 @@ def liquidation_reconcile(*, merchant: Merchant, keys: set[tuple[str, int]]) -> 
             difference = batch_without_ticket(batch)
             if difference is not None:
                 still.add(difference.key)
+    LiquidationLine.objects.bulk_update(changed_lines, ["intent"], batch_size=500)
+    raised = _raise_all(wanted)
     # What a later liquidación settled closes by itself.
     stale = Difference.objects.filter(
         _keys_q(keys, prefix="terminal_id", batch_field="batch_number"),
@@ -260,6 +259,45 @@ def liquidation_reconcile(*, merchant: Merchant, keys: set[tuple[str, int]]) -> 
         store__merchant=merchant,
     ).exclude(key__in=still)
     _settle_by_system(stale, "Se resolvió sola: la liquidación importada ya coincide.")
+    return dict(raised)
+
+
+def _raise_all(wanted: dict[str, tuple[str, dict]]) -> dict[str, int]:
+    """Raises every wanted difference not raised yet, in a few queries whatever their number
+    (a month's liquidación has thousands of lines), and reopens those the system had closed.
+    Returns how many of each kind are new."""
+    existing = {d.key: d for d in Difference.objects.filter(key__in=list(wanted))}
+    for difference in existing.values():
+        if difference.status == Difference.Status.RESOLVED and difference.resolved_by_id is None:
+            _reopen_by_system(difference)
+    new = [
+        Difference(key=key, kind=kind, detail=fields.pop("detail")[:300], **fields)
+        for key, (kind, fields) in wanted.items()
+        if key not in existing
+    ]
+    raised: dict[str, int] = defaultdict(int)
+    try:
+        with transaction.atomic():
+            created = Difference.objects.bulk_create(new, batch_size=500)
+            DifferenceEvent.objects.bulk_create(
+                [
+                    DifferenceEvent(
+                        difference=d, action=DifferenceEvent.Action.RAISED, message=d.detail
+                    )
+                    for d in created
+                ],
+                batch_size=500,
+            )
+    except IntegrityError:
+        # Raised meanwhile by another run: one at a time, each raised once.
+        for d in new:
+            difference_raise(key=d.key, kind=d.kind, store=d.store, detail=d.detail, **{
+                f: getattr(d, f)
+                for f in ("terminal_id", "batch_number", "batch", "intent", "line",
+                          "portal_amount", "other_amount")
+            })  # fmt: skip
+    for d in new:
+        raised[d.kind] += 1
     return dict(raised)
 
 

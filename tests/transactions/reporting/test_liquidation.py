@@ -327,3 +327,22 @@ def test_the_work_on_a_difference_is_audited(
         ("resolved", "finanzas"),
         ("reopened", "duenio"),
     ]
+
+
+def _queries_to_import(merchant, owner, lines: int, batch: int) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rows = [f"11111111;{batch};X{batch}{n};{n},00;20/11/2026;VISA" for n in range(1, lines + 1)]
+    with CaptureQueriesContext(connection) as captured:
+        liquidation_import(
+            merchant=merchant, user=owner, file_name="l.csv", content=csv_file(*rows)
+        )
+    assert Difference.objects.filter(batch_number=batch).count() == lines + 1
+    return len(captured)
+
+
+def test_an_import_does_not_cost_a_query_per_line(merchant, owner, mapped, terminal_a):
+    # Inserts are batched; SQLite splits a batch by its bound-parameter limit, hence the slack.
+    small = _queries_to_import(merchant, owner, 10, 1)
+    assert small <= _queries_to_import(merchant, owner, 60, 2) <= small + 2
