@@ -1,5 +1,6 @@
 """Reads of the ledger, scoped to what a user or a POS key may see (404 outside)."""
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +26,7 @@ from stores.roles import Action
 from stores.selectors import store_list_for_user
 from transactions.backoff import IN_DOUBT_FAST_SEARCH
 from transactions.errors import Code
-from transactions.models import Batch, Intent
+from transactions.models import Batch, Intent, StoreClose
 from transactions.states import RESERVING_STATES, Kind, State
 
 ZERO = Decimal("0.00")
@@ -408,4 +409,17 @@ def intents_needing_attention(*, stores) -> QuerySet[Intent]:
         .filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))
         .select_related("store", "terminal")
         .order_by("-created_at")
+    )
+
+
+def store_closes_to_show(*, stores, now=None) -> list[StoreClose]:
+    """Automatic closes of the last two days that did not finish: postponed or raised, for the
+    Lotes page (`stores` already scoped)."""
+    now = now or timezone.now()
+    since = (now - dt.timedelta(days=2)).date()
+    return list(
+        StoreClose.objects.filter(store__in=stores, closed_at=None, day__gte=since)
+        .filter(Q(attempts__gt=0) | Q(raised_at__isnull=False))
+        .select_related("store")
+        .order_by("-day", "store__name")
     )

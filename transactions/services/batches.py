@@ -257,16 +257,3 @@ def store_close_recipients(*, store: Store) -> list[str]:
         .values_list("user__email", flat=True)
     )
     return sorted(set(emails))
-
-
-def store_closes_to_show(*, stores, now=None) -> list[StoreClose]:
-    """Automatic closes of the last two days that did not finish: postponed or raised, for the
-    Lotes page (`stores` already scoped)."""
-    now = now or timezone.now()
-    since = (now - dt.timedelta(days=2)).date()
-    return list(
-        StoreClose.objects.filter(store__in=stores, closed_at=None, day__gte=since)
-        .filter(Q(attempts__gt=0) | Q(raised_at__isnull=False))
-        .select_related("store")
-        .order_by("-day", "store__name")
-    )

@@ -4,15 +4,24 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
-from stores.models import Merchant, Terminal
-from stores.permissions import user_can_for_merchant
+from stores.models import Membership, Merchant, Terminal
+from stores.permissions import roles_allowing, user_can_for_merchant
 from stores.roles import Action
 from transactions.errors import Code, IntentRuleError
-from transactions.models import LiquidationImport, LiquidationLine, LiquidationMapping
+from transactions.models import (
+    Difference,
+    LiquidationImport,
+    LiquidationLine,
+    LiquidationMapping,
+)
 from transactions.reporting.differences import liquidation_reconcile
 from transactions.reporting.liquidation import FIELDS, FileUnreadable, ParsedFile, parse_file
 
@@ -119,9 +128,45 @@ def liquidation_import(
         # The same file imported at the same moment by someone else.
         return LiquidationImport.objects.get(merchant=merchant, sha256=digest), False
     keys = sorted({(line.terminal_id, line.batch_number) for line in parsed.lines})
+    raised: Counter[str] = Counter()
     for start in range(0, len(keys), _KEYS_PER_PASS):
-        liquidation_reconcile(merchant=merchant, keys=set(keys[start : start + _KEYS_PER_PASS]))
+        raised.update(
+            liquidation_reconcile(merchant=merchant, keys=set(keys[start : start + _KEYS_PER_PASS]))
+        )
+    if raised:
+        _tell_finance(merchant, record, raised)
     return record, True
+
+
+def _tell_finance(merchant: Merchant, record: LiquidationImport, raised: Counter[str]) -> None:
+    """New differences are raised to the merchant's owners and finance by e-mail; they stay
+    listed (Conciliación, and a count on Lotes) until a person explains them."""
+    emails = sorted(
+        set(
+            Membership.objects.filter(
+                Q(merchant=merchant) | Q(store__merchant=merchant),
+                role__in=roles_allowing(Action.VIEW_REPORTS),
+                user__is_active=True,
+            )
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+    )
+    if not emails:
+        return
+    labels = dict(Difference.Kind.choices)
+    lines = [f"- {labels[kind]}: {count}" for kind, count in sorted(raised.items())]
+    send_mail(
+        subject=f"Diferencias de conciliación en {merchant.legal_name}",
+        message=(
+            f"La liquidación {record.file_name} dejó {sum(raised.values())} diferencias nuevas "
+            "con el portal:\n" + "\n".join(lines) + "\n\nRevisalas en Conciliación › "
+            "Diferencias del tablero: quedan abiertas hasta que alguien las explique."
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=emails,
+        fail_silently=True,
+    )
 
 
 def _store_lines(record: LiquidationImport, parsed: ParsedFile, stores: dict) -> int:

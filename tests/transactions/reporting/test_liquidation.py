@@ -175,8 +175,16 @@ def test_preview_reads_every_row_and_reports_errors_per_row(merchant, owner, map
     assert not LiquidationLine.objects.exists(), "a preview writes nothing"
 
 
-def test_import_matches_and_raises_each_kind_once(merchant, owner, mapped, ledger):
+def test_import_matches_and_raises_each_kind_once(
+    merchant, owner, finance, cashier_a, mapped, ledger, mailoutbox
+):
+    for person in (owner, finance, cashier_a):
+        person.email = f"{person.username}@example.com"
+        person.save()
     record, new = liquidation_import(merchant=merchant, user=owner, file_name="l.csv", content=FILE)
+    (message,) = mailoutbox
+    assert message.to == ["duenio@example.com", "finanzas@example.com"]
+    assert "5 diferencias nuevas" in message.body and "Falta en el portal: 2" in message.body
     assert new and (record.rows_total, record.rows_new, len(record.errors)) == (8, 5, 3)
     lines = {line.authorization_code: line for line in LiquidationLine.objects.all()}
     assert lines["A1"].intent == ledger["ok"]
@@ -204,6 +212,7 @@ def test_import_matches_and_raises_each_kind_once(merchant, owner, mapped, ledge
     )
     assert again == record and not new
     assert LiquidationLine.objects.count() == 5 and Difference.objects.count() == count
+    assert len(mailoutbox) == 1, "nothing new: nobody is told again"
 
 
 def test_a_later_file_settles_what_was_missing(merchant, owner, mapped, ledger):

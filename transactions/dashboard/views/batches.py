@@ -21,7 +21,6 @@ from transactions.gateway.errors import GatewayError
 from transactions.models import Batch, Difference
 from transactions.reporting.activity import batch_list
 from transactions.reporting.reconciliation import batch_reconciliation
-from transactions.services.batches import store_closes_to_show
 from transactions.states import Kind
 
 # Sent with a close's progress once every close it shows has ended: the closed-batches list of
@@ -73,7 +72,7 @@ def batch_index(request):
             "stores": [{"store": s, "can_close": s in closable} for s in stores],
             "can_close_all": len(closable) > 1,
             "page": page,
-            "store_closes": store_closes_to_show(stores=stores),
+            "store_closes": selectors.store_closes_to_show(stores=stores),
             "open_differences": (
                 Difference.objects.filter(
                     store__in=reporting, status=Difference.Status.OPEN
