@@ -107,12 +107,28 @@ def read_rows(content: bytes, file_name: str) -> list[list[str]]:
         text = content.decode("latin-1")
     if "\x00" in text:
         raise FileUnreadable("El archivo no es un CSV de texto.")
-    sample = text[:4096]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
+    delimiter = _delimiter(text)
+    return [
+        [cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)
+    ]
+
+
+def _delimiter(text: str) -> str:
+    """The separator that splits the first lines into the same number of columns most often
+    (a title line above the header is allowed). Semicolon and tab win ties over the comma,
+    which Argentine amounts also carry ("1.000,00")."""
+    sample = [line for line in text.splitlines()[:30] if line.strip()]
+    best, best_score = ",", 0
+    for candidate in (";", "\t", ","):
+        counts = [len(row) for row in csv.reader(sample, delimiter=candidate)]
+        widths = [n for n in counts if n > 1]
+        if not widths:
+            continue
+        width = max(set(widths), key=widths.count)
+        score = width * widths.count(width)
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
 
 
 def file_headers(content: bytes, file_name: str) -> list[str]:
@@ -141,7 +157,8 @@ def parse_amount(text: str) -> Decimal:
             cleaned = cleaned.replace(",", "")
     elif "," in cleaned:
         cleaned = cleaned.replace(".", "").replace(",", ".")
-    elif cleaned.count(".") > 1:
+    elif cleaned.count(".") > 1 or re.fullmatch(r"-?\d{1,3}\.\d{3}", cleaned):
+        # "1.000.000" or "1.000": dots that group thousands (money has 2 decimals, not 3).
         cleaned = cleaned.replace(".", "")
     try:
         amount = Decimal(cleaned)

@@ -64,6 +64,7 @@ def test_amounts_and_dates_in_the_shapes_files_carry():
     assert parse_amount("1234.5") == D("1234.50")
     assert parse_amount("(200,00)") == D("-200.00")
     assert parse_amount("1.000.000") == D("1000000.00")
+    assert parse_amount("1.000") == D("1000.00") and parse_amount("1.50") == D("1.50")
     with pytest.raises(ValueError):
         parse_amount("abc")
     assert parse_date("20/11/2026") == dt.date(2026, 11, 20)
@@ -250,6 +251,17 @@ def test_xlsx_with_numbers_and_dates_as_cells(merchant, owner, mapped, ledger):
         ledger["missing"],
         ledger["refund"],
     }
+
+
+@pytest.mark.parametrize("separator", [",", "\t", ";"])
+def test_the_separator_is_found_even_with_commas_in_amounts(separator):
+    from transactions.reporting.liquidation import read_rows
+
+    quote = '"' if separator == "," else ""
+    text = separator.join(["Terminal", "Importe", "Fecha"]) + "\n"
+    text += separator.join(["11111111", f"{quote}1.000,50{quote}", "20/11/2026"]) + "\n"
+    rows = read_rows(text.encode(), "l.csv")
+    assert rows[1] == ["11111111", "1.000,50", "20/11/2026"]
 
 
 def test_a_file_that_is_not_a_table_is_refused(merchant, owner, mapped):
