@@ -394,3 +394,73 @@ def test_a_merchant_outside_the_scope_is_not_found(client_for, owner, name):
     url = reverse(f"dashboard:{name}")
     assert client.get(url, {"comercio": "no-es-un-uuid"}).status_code == 404
     assert client.get(url, {"comercio": str(other.public_id)}).status_code == 404
+
+
+def _page_queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def _raise_differences(store, count: int, start: int) -> None:
+    for n in range(start, start + count):
+        Difference.objects.create(
+            key=f"q:{n}",
+            kind=Difference.Kind.MISSING_IN_LEDGER,
+            store=store,
+            terminal_id="11111111",
+            batch_number=3,
+            other_amount=D(n),
+            detail=f"Línea {n}",
+        )
+
+
+def test_reconciliation_pages_cost_the_same_with_few_or_many_rows(
+    client_for, owner, merchant, store_a, store_b, closed_batch
+):
+    client = client_for(owner)
+    _raise_differences(store_a, 3, 0)
+    liquidation = LiquidationImport.objects.create(merchant=merchant, sha256="a" * 64)
+    LiquidationLine.objects.bulk_create(
+        LiquidationLine(
+            liquidation=liquidation,
+            merchant=merchant,
+            store=store_a,
+            row_number=n,
+            terminal_id="11111111",
+            batch_number=3,
+            authorization_code=f"Q{n}",
+            amount=D(n + 1),
+            operation_date=timezone.localdate(),
+            card_brand="VISA",
+        )
+        for n in range(2)
+    )
+    urls = [
+        reverse("dashboard:difference_list"),
+        reverse("dashboard:batch_detail", args=[closed_batch.public_id]),
+        reverse("dashboard:batch_index"),
+    ]
+    few = [_page_queries(client, url) for url in urls]
+    _raise_differences(store_a, 30, 100)
+    _raise_differences(store_b, 30, 200)
+    liquidation = LiquidationImport.objects.create(merchant=merchant, sha256="b" * 64)
+    LiquidationLine.objects.bulk_create(
+        LiquidationLine(
+            liquidation=liquidation,
+            merchant=merchant,
+            store=store_a,
+            row_number=n,
+            terminal_id="11111111",
+            batch_number=3,
+            authorization_code=f"R{n}",
+            amount=D(n + 1),
+            operation_date=timezone.localdate(),
+        )
+        for n in range(40)
+    )
+    assert [_page_queries(client, url) for url in urls] == few
+    assert max(few) <= 16, few
