@@ -2,7 +2,6 @@
 the differences, the liquidación import, the fee table and the report's deposits. Nothing
 overflows sideways, no console error, the table reads in Spanish."""
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -17,7 +16,11 @@ from transactions.states import Kind, State
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TICKET = "VISA        CANT  1  $   1.000,00\nANULACIONES CANT  0  $       0,00\nTOTAL       CANT  1  $   1.000,00"
+TICKET = (
+    "VISA        CANT  1  $   1.000,00\n"
+    "ANULACIONES CANT  0  $       0,00\n"
+    "TOTAL       CANT  1  $   1.000,00"
+)
 
 
 @pytest.mark.parametrize("width, height", [(390, 844), (1366, 768)])
@@ -54,7 +57,7 @@ def test_finance_pages_fit_the_screen(
     page = new_page()
     page.set_viewport_size({"width": width, "height": height})
     login(page, "duenio", DEFAULT_PASSWORD)
-    day = (timezone.localdate() - dt.timedelta(days=0)).isoformat()
+    day = timezone.localdate().isoformat()
     for name, path in [
         ("lote", f"/lotes/{batch.public_id}/"),
         ("lotes", "/lotes/"),
