@@ -353,6 +353,7 @@ def test_differences_are_raised_to_finance_and_explained(
     assert 'data-difference="missing_in_liquidation"' in body
     lotes = client_for(owner).get(reverse("dashboard:batch_index")).content.decode()
     assert "2 diferencias de conciliación sin explicar" in lotes
+    assert lotes.count("data-batch-open-difference") == 1  # batch 3 in the closed list
     difference = Difference.objects.get(kind=Difference.Kind.MISSING_IN_LEDGER)
     url = reverse("dashboard:difference_detail", args=[difference.public_id])
     response = client.post(url, {"action": "resolve", "note": ""})

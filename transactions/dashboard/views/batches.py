@@ -6,6 +6,7 @@ import uuid
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -62,7 +63,15 @@ def _split(outcomes) -> tuple[list, list[str], list[str]]:
 def batch_index(request):
     stores = list(store_list_for_user(user=request.user).prefetch_related("terminals"))
     permissions = StorePermissions(user=request.user, stores=stores)
-    page = Paginator(batch_list(stores=stores), 30).get_page(request.GET.get("page"))
+    # The ticket's verdict is one side; an open difference with the liquidación is the other.
+    open_difference = Difference.objects.filter(
+        store=OuterRef("settlement__store"),
+        terminal_id=OuterRef("terminal__terminal_id"),
+        batch_number=OuterRef("batch_number"),
+        status=Difference.Status.OPEN,
+    )
+    batches = batch_list(stores=stores).annotate(has_open_difference=Exists(open_difference))
+    page = Paginator(batches, 30).get_page(request.GET.get("page"))
     closable = [s for s in stores if permissions.allows(s, Action.CLOSE_BATCH)]
     reporting = [s for s in stores if permissions.allows(s, Action.VIEW_REPORTS)]
     return render(
