@@ -6,6 +6,7 @@ flagged for a person, never counted as approved.
 """
 
 from django.db import models
+from django.db.models import Q
 
 
 class Kind(models.TextChoices):
@@ -105,3 +106,94 @@ def portal_state_for(kind: str, provider_status: str | None) -> str | None:
     if not provider_status:
         return None
     return PROVIDER_STATUS_MAP[kind].get(provider_status.strip().upper())
+
+
+# --- What a person reads -------------------------------------------------------------------------
+# The portal state says where an intention is in its lifecycle; a person reading a list wants to
+# know what became of the money. An approved payment later annulled or refunded is still
+# `approved` (its own intention succeeded) but reads "Anulada" or "Devuelta"; an approved
+# settlement reads "Lote cerrado". The one place that decides it: every page, export and filter
+# asks `display_status`, reading only fields of the intent's own row (no query per row).
+
+
+class Followup(models.TextChoices):
+    """What later intents did to an approved payment (`Intent.followup_status`, kept by
+    `transactions.transitions` when a reversal or refund is approved)."""
+
+    REVERSED = "reversed", "Anulada"
+    REFUNDED = "refunded", "Devuelta"
+    PARTIALLY_REFUNDED = "partially_refunded", "Devuelta parcialmente"
+
+
+class Resolution(models.TextChoices):
+    """How a person ended an in-doubt intention (`Intent.resolution`)."""
+
+    BY_HAND = "by_hand", "Resuelta a mano"
+    # The provider's search (by reference and time window) did not find it: it never reached
+    # Prisma. Final state `failed` (nothing was created there), read as this.
+    NOT_RECEIVED = "not_received", "No recibida por Prisma"
+
+
+class Status(models.TextChoices):
+    """Every status a person reads: the portal states plus what became of the money."""
+
+    CREATED = State.CREATED.value, State.CREATED.label
+    PENDING = State.PENDING.value, State.PENDING.label
+    PROCESSING = State.PROCESSING.value, State.PROCESSING.label
+    CANCELLING = State.CANCELLING.value, State.CANCELLING.label
+    IN_DOUBT = State.IN_DOUBT.value, State.IN_DOUBT.label
+    APPROVED = State.APPROVED.value, State.APPROVED.label
+    DECLINED = State.DECLINED.value, State.DECLINED.label
+    FAILED = State.FAILED.value, State.FAILED.label
+    CANCELLED = State.CANCELLED.value, State.CANCELLED.label
+    REVERSED = Followup.REVERSED.value, Followup.REVERSED.label
+    REFUNDED = Followup.REFUNDED.value, Followup.REFUNDED.label
+    PARTIALLY_REFUNDED = Followup.PARTIALLY_REFUNDED.value, Followup.PARTIALLY_REFUNDED.label
+    BATCH_CLOSED = "batch_closed", "Lote cerrado"
+    NOT_RECEIVED = Resolution.NOT_RECEIVED.value, Resolution.NOT_RECEIVED.label
+
+
+# The CSS modifier of each status's badge.
+STATUS_BADGES: dict[str, str] = {
+    Status.APPROVED: "ok",
+    Status.BATCH_CLOSED: "ok",
+    Status.DECLINED: "error",
+    Status.FAILED: "error",
+    Status.IN_DOUBT: "error",
+    Status.CANCELLED: "off",
+    Status.NOT_RECEIVED: "off",
+    Status.REVERSED: "off",
+    Status.REFUNDED: "off",
+    Status.PARTIALLY_REFUNDED: "warn",
+    Status.CREATED: "warn",
+    Status.PENDING: "warn",
+    Status.PROCESSING: "warn",
+    Status.CANCELLING: "warn",
+}
+
+
+def display_status(*, kind: str, state: str, followup: str = "", resolution: str = "") -> str:
+    """The status a person reads (a `Status` value) from an intent's own fields."""
+    if state == State.APPROVED:
+        if kind == Kind.SETTLEMENT:
+            return Status.BATCH_CLOSED
+        if kind == Kind.PAYMENT and followup:
+            return followup
+    if state == State.FAILED and resolution == Resolution.NOT_RECEIVED:
+        return Status.NOT_RECEIVED
+    return state
+
+
+def display_status_q(status: str):
+    """The intents that `display_status` reads as `status`, as a filter (Operaciones)."""
+    if status == Status.BATCH_CLOSED:
+        return Q(kind=Kind.SETTLEMENT, state=State.APPROVED)
+    if status in Followup.values:
+        return Q(kind=Kind.PAYMENT, state=State.APPROVED, followup_status=status)
+    if status == Status.NOT_RECEIVED:
+        return Q(state=State.FAILED, resolution=Resolution.NOT_RECEIVED)
+    if status == Status.APPROVED:
+        return Q(state=State.APPROVED, followup_status="") & ~Q(kind=Kind.SETTLEMENT)
+    if status == Status.FAILED:
+        return Q(state=State.FAILED) & ~Q(resolution=Resolution.NOT_RECEIVED)
+    return Q(state=status)

@@ -89,14 +89,33 @@ class ResolveForm(forms.Form):
         (State.FAILED, "Con error"),
     ]
     outcome = forms.ChoiceField(label="Resultado", choices=OUTCOMES)
+    # Only "Aprobada" needs it (`intent_resolve`): a charge that never happened has no ticket.
     evidence = forms.CharField(
         label="Evidencia",
+        required=False,
         max_length=200,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="p. ej. cupón 1234 del ticket de la terminal, o el ticket de cierre de lote.",
     )
     reason = forms.CharField(
         label="Motivo", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class NotReceivedForm(forms.Form):
+    """ "No recibida por Prisma": why, and whether the POS reference is freed now."""
+
+    reason = forms.CharField(
+        label="Motivo",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="p. ej. el cliente no vio el cobro en la terminal y pagó en efectivo.",
+    )
+    release_reference = forms.BooleanField(
+        label="Liberar la referencia POS para volver a cobrar el pedido",
+        required=False,
+        help_text="Dejala sin marcar si el pedido pudo haberse pagado de otra forma: la podés "
+        "liberar después.",
     )
 
 
