@@ -117,7 +117,7 @@ def blocking_advice(*, intent: Intent) -> str:
         )
     if intent.state in (State.PENDING, State.PROCESSING) and intent.provider_id:
         return (
-            "Terminala en la terminal, o la puede cancelar "
+            "Esperá que termine en la terminal, o la puede cancelar "
             f"{roles_allowed_text(Action.CANCEL)} desde su página."
         )
     if intent.state == State.CANCELLING:

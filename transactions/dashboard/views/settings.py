@@ -137,7 +137,11 @@ def terminal_create(request):
     form = TerminalForm(request.POST or None, stores=stores)
     if request.method == "POST" and form.is_valid():
         terminal = form.save()
-        messages.success(request, f"Terminal {terminal.terminal_id} agregada.")
+        messages.success(
+            request,
+            f"Terminal {terminal.terminal_id} agregada, sin verificar: Prisma no permite "
+            "consultar terminales, así que queda verificada cuando tome su primera operación.",
+        )
         return redirect("dashboard:settings")
     return _form_page(request, form, title="Nueva terminal", status=422 if form.errors else 200)
 
