@@ -149,7 +149,8 @@ class Status(models.TextChoices):
     REVERSED = Followup.REVERSED.value, Followup.REVERSED.label
     REFUNDED = Followup.REFUNDED.value, Followup.REFUNDED.label
     PARTIALLY_REFUNDED = Followup.PARTIALLY_REFUNDED.value, Followup.PARTIALLY_REFUNDED.label
-    BATCH_CLOSED = "batch_closed", "Lote cerrado"
+    # Not "batch_closed": that is an error code's value (`errors.Code.BATCH_CLOSED`).
+    BATCH_CLOSED = "settled", "Lote cerrado"
     NOT_RECEIVED = Resolution.NOT_RECEIVED.value, Resolution.NOT_RECEIVED.label
 
 

@@ -156,11 +156,12 @@ def create_row(
                 listener(intent)
     except IntegrityError as exc:
         # The partial unique index on live references: a payment for this POS reference may
-        # still move money.
+        # still move money (or was closed as never received with the reference kept).
         reference = fields.get("reference", "")
         raise IntentRuleError(
             Code.REFERENCE_IN_USE,
-            f"Ya hay un cobro en curso o en duda para la referencia {reference}.",
+            f"Ya hay un cobro en curso o en duda para la referencia {reference}, o una persona "
+            "la dejó reservada.",
             field="reference",
         ) from exc
     return intent

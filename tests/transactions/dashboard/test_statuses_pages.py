@@ -44,7 +44,7 @@ def test_operaciones_reads_what_became_of_the_money(client_for, owner, ledger):
     assert 'data-status="reversed">Anulada<' in body
     assert 'data-status="refunded">Devuelta<' in body
     assert 'data-status="partially_refunded">Devuelta parcialmente<' in body
-    assert 'data-status="batch_closed">Lote cerrado<' in body
+    assert 'data-status="settled">Lote cerrado<' in body
     assert body.count('data-status="approved">Aprobada<') == 1  # only the standing payment
 
 
@@ -54,7 +54,7 @@ def test_operaciones_reads_what_became_of_the_money(client_for, owner, ledger):
         ("reversed", {"reversed"}),
         ("refunded", {"refunded"}),
         ("partially_refunded", {"partial"}),
-        ("batch_closed", {"settlement"}),
+        ("settled", {"settlement"}),
         ("approved", {"standing"}),
     ],
 )
@@ -70,7 +70,7 @@ def test_the_filter_offers_the_statuses(client_for, owner, ledger):
         ("reversed", "Anulada"),
         ("refunded", "Devuelta"),
         ("partially_refunded", "Devuelta parcialmente"),
-        ("batch_closed", "Lote cerrado"),
+        ("settled", "Lote cerrado"),
     ]:
         assert f'<option value="{value}">{label}</option>' in body
 
