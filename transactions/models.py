@@ -12,11 +12,11 @@ from transactions.states import (
     FINAL_STATES,
     RESERVING_STATES,
     STATUS_BADGES,
+    STATUS_LABELS,
     Followup,
     Kind,
     Resolution,
     State,
-    Status,
     display_status,
 )
 
@@ -230,7 +230,7 @@ class Intent(models.Model):
 
     @property
     def status_label(self) -> str:
-        return Status(self.status).label
+        return STATUS_LABELS.get(self.status, self.status)
 
     @property
     def status_badge(self) -> str:

@@ -135,17 +135,8 @@ class Resolution(models.TextChoices):
 
 
 class Status(models.TextChoices):
-    """Every status a person reads: the portal states plus what became of the money."""
+    """The statuses a person reads beyond the portal states (every `State` value is one too)."""
 
-    CREATED = State.CREATED.value, State.CREATED.label
-    PENDING = State.PENDING.value, State.PENDING.label
-    PROCESSING = State.PROCESSING.value, State.PROCESSING.label
-    CANCELLING = State.CANCELLING.value, State.CANCELLING.label
-    IN_DOUBT = State.IN_DOUBT.value, State.IN_DOUBT.label
-    APPROVED = State.APPROVED.value, State.APPROVED.label
-    DECLINED = State.DECLINED.value, State.DECLINED.label
-    FAILED = State.FAILED.value, State.FAILED.label
-    CANCELLED = State.CANCELLED.value, State.CANCELLED.label
     REVERSED = Followup.REVERSED.value, Followup.REVERSED.label
     REFUNDED = Followup.REFUNDED.value, Followup.REFUNDED.label
     PARTIALLY_REFUNDED = Followup.PARTIALLY_REFUNDED.value, Followup.PARTIALLY_REFUNDED.label
@@ -154,27 +145,33 @@ class Status(models.TextChoices):
     NOT_RECEIVED = Resolution.NOT_RECEIVED.value, Resolution.NOT_RECEIVED.label
 
 
+# Every status with its Spanish label, the portal states first: built from `State`, so a state
+# added there is offered and named here too (Operaciones' filter, `Intent.status_label`).
+STATUS_CHOICES: list[tuple[str, str]] = [*State.choices, *Status.choices]
+STATUS_LABELS: dict[str, str] = dict(STATUS_CHOICES)
+
+
 # The CSS modifier of each status's badge.
 STATUS_BADGES: dict[str, str] = {
-    Status.APPROVED: "ok",
+    State.APPROVED: "ok",
     Status.BATCH_CLOSED: "ok",
-    Status.DECLINED: "error",
-    Status.FAILED: "error",
-    Status.IN_DOUBT: "error",
-    Status.CANCELLED: "off",
+    State.DECLINED: "error",
+    State.FAILED: "error",
+    State.IN_DOUBT: "error",
+    State.CANCELLED: "off",
     Status.NOT_RECEIVED: "off",
     Status.REVERSED: "off",
     Status.REFUNDED: "off",
     Status.PARTIALLY_REFUNDED: "warn",
-    Status.CREATED: "warn",
-    Status.PENDING: "warn",
-    Status.PROCESSING: "warn",
-    Status.CANCELLING: "warn",
+    State.CREATED: "warn",
+    State.PENDING: "warn",
+    State.PROCESSING: "warn",
+    State.CANCELLING: "warn",
 }
 
 
 def display_status(*, kind: str, state: str, followup: str = "", resolution: str = "") -> str:
-    """The status a person reads (a `Status` value) from an intent's own fields."""
+    """The status a person reads (a `State` or `Status` value) from an intent's own fields."""
     if state == State.APPROVED:
         if kind == Kind.SETTLEMENT:
             return Status.BATCH_CLOSED
@@ -193,8 +190,8 @@ def display_status_q(status: str):
         return Q(kind=Kind.PAYMENT, state=State.APPROVED, followup_status=status)
     if status == Status.NOT_RECEIVED:
         return Q(state=State.FAILED, resolution=Resolution.NOT_RECEIVED)
-    if status == Status.APPROVED:
+    if status == State.APPROVED:
         return Q(state=State.APPROVED, followup_status="") & ~Q(kind=Kind.SETTLEMENT)
-    if status == Status.FAILED:
+    if status == State.FAILED:
         return Q(state=State.FAILED) & ~Q(resolution=Resolution.NOT_RECEIVED)
     return Q(state=status)

@@ -18,22 +18,30 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("kind", "state", "followup", "resolution", "expected"),
     [
-        (Kind.PAYMENT, State.APPROVED, "", "", Status.APPROVED),
+        (Kind.PAYMENT, State.APPROVED, "", "", State.APPROVED),
         (Kind.PAYMENT, State.APPROVED, Followup.REVERSED, "", Status.REVERSED),
         (Kind.PAYMENT, State.APPROVED, Followup.REFUNDED, "", Status.REFUNDED),
         (Kind.PAYMENT, State.APPROVED, Followup.PARTIALLY_REFUNDED, "", "partially_refunded"),
         (Kind.SETTLEMENT, State.APPROVED, "", "", Status.BATCH_CLOSED),
-        (Kind.SETTLEMENT, State.DECLINED, "", "", Status.DECLINED),
-        (Kind.REVERSAL, State.APPROVED, "", "", Status.APPROVED),
+        (Kind.SETTLEMENT, State.DECLINED, "", "", State.DECLINED),
+        (Kind.REVERSAL, State.APPROVED, "", "", State.APPROVED),
         (Kind.PAYMENT, State.FAILED, "", Resolution.NOT_RECEIVED, Status.NOT_RECEIVED),
-        (Kind.PAYMENT, State.FAILED, "", "", Status.FAILED),
-        (Kind.PAYMENT, State.PENDING, "", "", Status.PENDING),
+        (Kind.PAYMENT, State.FAILED, "", "", State.FAILED),
+        (Kind.PAYMENT, State.PENDING, "", "", State.PENDING),
     ],
 )
 def test_display_status(kind, state, followup, resolution, expected):
     assert display_status(kind=kind, state=state, followup=followup, resolution=resolution) == (
         expected
     )
+
+
+def test_every_state_is_a_status_with_its_label():
+    """A portal state added later is offered by the filter and named on the pages too."""
+    from transactions.states import STATUS_LABELS
+
+    for state in State:
+        assert STATUS_LABELS[state] == state.label
 
 
 def test_labels_are_the_spanish_ones():

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from stores.models import Store, Terminal
 from transactions.models import Intent
-from transactions.states import Kind, Status, display_status_q
+from transactions.states import STATUS_CHOICES, Kind, display_status_q
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -34,7 +34,7 @@ class IntentFilter(django_filters.FilterSet):
     # What a person reads, not only the portal state: "Anulada", "Devuelta", "Lote cerrado"...
     # (`states.display_status`); `?state=approved` means approved and still standing.
     state = django_filters.ChoiceFilter(
-        label="Estado", choices=Status.choices, empty_label="Todos", method="filter_status"
+        label="Estado", choices=STATUS_CHOICES, empty_label="Todos", method="filter_status"
     )
     date_from = django_filters.DateFilter(
         label="Desde",

@@ -162,3 +162,14 @@ def test_the_confirm_page_still_needs_the_role(client_for, cashier_a, payment_a)
     url = reverse("dashboard:intent_reverse", args=[payment_a.public_id])
     assert client_for(cashier_a).post(url).status_code == 403
     assert not Intent.objects.filter(original=payment_a).exists()
+
+
+def test_a_reversal_the_rules_refuse_is_not_offered_for_confirmation(
+    client_for, manager_a, store_a, terminal_a, no_services
+):
+    declined = factories.make_intent(store_a, terminal=terminal_a, state="declined")
+    client = client_for(manager_a)
+    response = client.post(reverse("dashboard:intent_reverse", args=[declined.public_id]))
+    assert response.status_code == 302
+    assert "Solo se anula un cobro aprobado." in client.get(response.url).content.decode()
+    assert no_services == []

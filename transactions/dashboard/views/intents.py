@@ -127,6 +127,11 @@ def intent_reverse(request, public_id):
     payment = _get(request, public_id)
     require(user=request.user, store=payment.store, action=Action.REVERSE)
     if not confirmed(request):
+        allowed, refusal = selectors.reversal_allowed(payment=payment)
+        if not allowed and refusal is not None:
+            # Nothing to confirm: say why now (the service checks again when it acts).
+            messages.error(request, refusal[1])
+            return redirect("dashboard:intent_detail", public_id=payment.public_id)
         return confirm_response(
             request,
             Confirmation(
