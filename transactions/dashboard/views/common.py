@@ -3,6 +3,7 @@
 import logging
 
 from django.http import HttpRequest
+from django.shortcuts import render
 
 from transactions import services
 from transactions.gateway.errors import GatewayError
@@ -28,9 +29,8 @@ def live_box_response(request, intent: Intent, *, actions, notice: str = "", ter
 
     `terminal` is the page's terminal, for the "Nuevo cobro" button: the intent's own terminal,
     else the one it was offered (a charge cancelled before any terminal took it has none)."""
-    from django.shortcuts import render
-
-    if terminal is None:
+    if terminal is None and intent.is_final:
+        # Only a finished charge shows the button: no extra query on every poll of a live one.
         terminal = intent.terminal or intent.offered_terminals.first()
     response = render(
         request,
