@@ -170,7 +170,8 @@ def test_a_close_without_ticket_asks_the_provider_not_to_print(
     )
     client.post(reverse("dashboard:batch_close_terminal", args=[terminal_a.public_id]))
     client.post(
-        reverse("dashboard:batch_close_store", args=[store_a.public_id]), {"sin_ticket": "1"}
+        reverse("dashboard:batch_close_store", args=[store_a.public_id]),
+        {"sin_ticket": "1", "confirmar": "1"},
     )
     assert [kw["print_receipt"] for _, kw in calls.args] == [False, True, False]
 
@@ -205,7 +206,9 @@ def test_cerrar_todo_closes_every_store_the_person_may_close(
     ]
     body = client_for(owner).get(reverse("dashboard:batch_index")).content.decode()
     assert 'data-action="close-all"' in body
-    response = client_for(owner).post(reverse("dashboard:batch_close_all"), {"sin_ticket": "1"})
+    response = client_for(owner).post(
+        reverse("dashboard:batch_close_all"), {"sin_ticket": "1", "confirmar": "1"}
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert calls.args == [("merchant_batch_close", {"user": owner, "print_receipt": False})]
@@ -465,3 +468,15 @@ def test_reconciliation_pages_cost_the_same_with_few_or_many_rows(
     )
     assert [_page_queries(client, url) for url in urls] == few
     assert max(few) <= 16, few
+
+
+@pytest.mark.parametrize("name", ["batch_close_all", "batch_close_store"])
+def test_closing_many_asks_first_and_keeps_the_no_ticket_choice(
+    client_for, owner, store_a, store_b, calls, name
+):
+    args = [store_a.public_id] if name == "batch_close_store" else []
+    response = client_for(owner).post(reverse(f"dashboard:{name}", args=args), {"sin_ticket": "1"})
+    body = response.content.decode()
+    assert calls.args == [], "nothing closes before the confirmation"
+    assert "data-confirm" in body and "No se imprime" in body
+    assert '<input type="hidden" name="sin_ticket" value="1">' in body

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from stores.permissions import StorePermissions
@@ -17,6 +18,7 @@ from stores.selectors import store_get_for_user, store_list_for_user, terminal_g
 from transactions import selectors, services
 from transactions.dashboard.access import require
 from transactions.dashboard.views.common import refresh_quietly
+from transactions.dashboard.views.confirm import Confirmation, confirm_response, confirmed
 from transactions.errors import Code, IntentRuleError
 from transactions.gateway.errors import GatewayError
 from transactions.models import Batch, Difference
@@ -33,6 +35,15 @@ def _print_receipt(request) -> bool:
     """The close prints its ticket unless "sin imprimir ticket" was ticked (contract §2:
     `print_receipt` on the settlement; the homologation case "cierre sin ticket")."""
     return request.POST.get("sin_ticket") not in ("1", "on", "true")
+
+
+def _ticket_hidden(request) -> list[tuple[str, str]]:
+    """The "sin ticket" choice, carried through the confirmation step."""
+    return [] if _print_receipt(request) else [("sin_ticket", "1")]
+
+
+def _ticket_detail(request) -> list[tuple[str, str]]:
+    return [] if _print_receipt(request) else [("Ticket de cierre", "No se imprime")]
 
 
 def _close_answer(request, settlements, errors, notices=()):
@@ -139,6 +150,25 @@ def batch_close_terminal(request, public_id):
 def batch_close_store(request, public_id):
     store = store_get_for_user(user=request.user, public_id=public_id)
     require(user=request.user, store=store, action=Action.CLOSE_BATCH)
+    if not confirmed(request):
+        terminals = [t for t in store.terminals.all() if t.enabled]
+        return confirm_response(
+            request,
+            Confirmation(
+                title=f"Cerrar el lote de todas las terminales de {store.name}",
+                question=f"¿Cerrás el lote de las {len(terminals)} terminales habilitadas? "
+                "Después de cerrar, los cobros del lote ya no se anulan: solo se devuelven.",
+                details=[
+                    ("Terminales", ", ".join(str(t) for t in terminals) or "—"),
+                    *_ticket_detail(request),
+                ],
+                hidden=_ticket_hidden(request),
+                action=reverse("dashboard:batch_close_store", args=[store.public_id]),
+                button="Sí, cerrar todos los lotes",
+                back=reverse("dashboard:batch_index"),
+                target=f"#close-{store.public_id}",
+            ),
+        )
     settlements, errors, notices = _split(
         services.store_batch_close(
             store=store, user=request.user, print_receipt=_print_receipt(request)
@@ -153,8 +183,28 @@ def batch_close_store(request, public_id):
 @require_POST
 def batch_close_all(request):
     """ "Cerrar todo": every terminal of every store the person may close."""
-    if not store_list_for_user(user=request.user, action=Action.CLOSE_BATCH).exists():
+    stores = list(store_list_for_user(user=request.user, action=Action.CLOSE_BATCH))
+    if not stores:
         raise PermissionDenied(f"Tu rol no permite: {Action.CLOSE_BATCH.label}.")
+    if not confirmed(request):
+        return confirm_response(
+            request,
+            Confirmation(
+                title="Cerrar todo",
+                question=f"¿Cerrás el lote de todas las terminales de tus {len(stores)} "
+                "sucursales? Después de cerrar, los cobros de esos lotes ya no se anulan: solo "
+                "se devuelven.",
+                details=[
+                    ("Sucursales", ", ".join(s.name for s in stores)),
+                    *_ticket_detail(request),
+                ],
+                hidden=_ticket_hidden(request),
+                action=reverse("dashboard:batch_close_all"),
+                button="Sí, cerrar todo",
+                back=reverse("dashboard:batch_index"),
+                target="#close-all",
+            ),
+        )
     try:
         outcomes = services.merchant_batch_close(
             user=request.user, print_receipt=_print_receipt(request)
