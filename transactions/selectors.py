@@ -452,7 +452,7 @@ def store_closes_to_show(*, stores, now=None) -> list[StoreClose]:
     since = (now - dt.timedelta(days=2)).date()
     return list(
         StoreClose.objects.filter(store__in=stores, closed_at=None, day__gte=since)
-        .filter(Q(attempts__gt=0) | Q(raised_at__isnull=False))
+        .filter(Q(attempts__gt=0) | Q(raised_at__isnull=False) | ~Q(last_problem=""))
         .select_related("store")
         .order_by("-day", "store__name")
     )

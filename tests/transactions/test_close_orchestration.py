@@ -180,3 +180,13 @@ def test_the_periodic_task_closes_and_looks_for_late_approvals(provider, store_a
     with time_machine.travel(CLOSE_AT, tick=False):
         assert batch_close_due_task() == "1 cierres pedidos, 0 lotes registrados, 0 tardíos"
     assert provider["closes"] == ["11111111"]
+
+
+def test_the_lotes_page_shows_a_postponed_close(provider, store_a, terminal_a, owner, client_for):
+    sale(store_a, terminal_a)
+    make_intent(store_a, offered_terminals=[terminal_a], state=State.PENDING)
+    run(CLOSE_AT)
+    with time_machine.travel(CLOSE_AT + dt.timedelta(minutes=1), tick=False):
+        body = client_for(owner).get(reverse("dashboard:batch_index")).content.decode()
+    assert "el cierre automático del 27/11/2026 se pospuso" in body
+    assert "el próximo a las" in body and "se cancelaron 1 intenciones" in body
