@@ -70,41 +70,55 @@
     if (active.id) return "#" + CSS.escape(active.id);
     var action = active.getAttribute("data-action");
     if (action) return '[data-action="' + CSS.escape(action) + '"]';
+    var href = active.tagName === "A" ? active.getAttribute("href") : null;
+    if (href) return 'a[href="' + CSS.escape(href) + '"]';
     var name = active.getAttribute("name");
     if (name && active.form) return '[name="' + CSS.escape(name) + '"]';
     return null;
   }
 
-  var pending = null;
+  // What had focus inside each box being replaced, by box. Taken when the request starts too:
+  // htmx disables the submit button during the request (hx-disabled-elt), and a disabled
+  // button drops focus to <body> before the answer arrives.
+  var kept = new WeakMap();
 
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var target = event.detail.target;
+  function keep(target) {
     var active = document.activeElement;
     if (target && active && active !== document.body && target.contains(active)) {
-      pending = { selector: remember(active), targetId: target.id || "" };
-    } else {
-      pending = null;
+      kept.set(target, { selector: remember(active), targetId: target.id || "" });
     }
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    keep(event.detail.target);
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    keep(event.detail.target);
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {
-    var kept = pending;
-    pending = null;
-    if (!kept) return;
+    var target = event.detail.target;
+    var record = target ? kept.get(target) : null;
+    if (!record) return;
+    kept.delete(target);
     var active = document.activeElement;
     if (active && active !== document.body && document.contains(active)) return;
-    var next = kept.selector ? document.querySelector(kept.selector) : null;
+    var next = record.selector ? document.querySelector(record.selector) : null;
+    if (next && next.disabled) next = null;
     if (!next) {
-      var target = event.detail.target;
-      var box = kept.targetId ? document.getElementById(kept.targetId) : null;
-      box = box || (target && document.contains(target) ? target : null);
+      var box = record.targetId ? document.getElementById(record.targetId) : null;
+      box = box || (document.contains(target) ? target : null);
       // The new content itself: the first element inside the box that was swapped in.
-      next = (box && box.firstElementChild && box.firstElementChild.id ? box.firstElementChild : box);
-      if (next && !next.hasAttribute("tabindex") && !next.matches("a, button, input, select, textarea")) {
-        next.setAttribute("tabindex", "-1");
-      }
+      next = box && box.firstElementChild && box.firstElementChild.id ? box.firstElementChild : box;
     }
-    if (next) next.focus({ preventScroll: true });
+    if (!next) return;
+    // A box (not a control) takes focus only with a tabindex; the new copy lacks the one the
+    // old box was given.
+    if (!next.hasAttribute("tabindex") && !next.matches("a[href], button, input, select, textarea")) {
+      next.setAttribute("tabindex", "-1");
+    }
+    next.focus({ preventScroll: true });
   });
 
   function onLoad(root) {
