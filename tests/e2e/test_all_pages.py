@@ -49,6 +49,22 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+# No amount, link or button in a table is hidden at any size (the old phone rule hid every third
+# column: the amount, the "Cerrar lote" buttons); on a phone each cell says its column's name.
+HIDDEN_CELLS_JS = """() => {
+  const phone = window.innerWidth <= 640;
+  const bad = [];
+  for (const cell of document.querySelectorAll('table.table tbody td')) {
+    const text = cell.textContent.trim();
+    const matters = text.includes('$') || cell.querySelector('a[href], button, form');
+    if (getComputedStyle(cell).display === 'none' && matters) bad.push('hidden: ' + text);
+    else if (phone && !cell.hasAttribute('colspan') && !cell.hasAttribute('data-label'))
+      bad.push('no label: ' + text);
+  }
+  return bad.slice(0, 5);
+}"""
+
+
 @pytest.fixture
 def store_day(merchant, store_a, store_b, terminal_a, terminal_b, credential):
     """A day with something of everything: payments in every state, a reversal and a refund,
@@ -179,6 +195,9 @@ def _check_page(page, url, who, axe, axed, problems, console) -> None:
         overflow = page.evaluate(OVERFLOW_JS)
         if overflow:
             problems.append(f"{who} {url} at {width}×{height}: overflows {overflow}")
+        hidden = page.evaluate(HIDDEN_CELLS_JS)
+        if hidden:
+            problems.append(f"{who} {url} at {width}×{height}: hidden cells {hidden}")
     # axe at phone size, where the stacked tables and wrapped navigation are. A refusal page
     # (403, 404) is the same template for every URL: once per role is enough (axe is half the
     # time of this test).
