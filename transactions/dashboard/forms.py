@@ -117,6 +117,14 @@ class StoreForm(forms.ModelForm):
             "batch_close_hour",
             "pending_timeout_seconds",
         ]
+        error_messages = {
+            "code": {
+                "unique": (
+                    "Ese código ya lo usa otra sucursal. Elegí otro, por ejemplo con el barrio "
+                    "o la calle ('centro-florida')."
+                )
+            }
+        }
 
     def __init__(self, *args, merchants, **kwargs):
         super().__init__(*args, **kwargs)

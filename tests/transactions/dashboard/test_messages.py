@@ -114,3 +114,21 @@ def test_htmx_is_loaded_once_and_there_is_a_favicon(
         text = response.content.decode()
         assert text.count("js/htmx.min.js") == 1, response.request["PATH_INFO"]
         assert 'rel="icon"' in text and "favicon.svg" in text
+
+
+def test_a_repeated_store_code_says_what_to_do(client_for, owner, merchant, store_a):
+    response = client_for(owner).post(
+        reverse("dashboard:store_create"),
+        {
+            "merchant": merchant.pk,
+            "name": "Otra",
+            "code": store_a.code,
+            "time_zone": "America/Argentina/Cordoba",
+            "environment": store_a.environment,
+            "batch_close_hour": "22",
+            "pending_timeout_seconds": "120",
+        },
+    )
+    body = response.content.decode()
+    assert "Ese código ya lo usa otra sucursal. Elegí otro" in body
+    assert "Ya existe un/a" not in body
