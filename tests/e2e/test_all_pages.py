@@ -70,6 +70,14 @@ def store_day(merchant, store_a, store_b, terminal_a, terminal_b, credential):
     """A day with something of everything: payments in every state, a reversal and a refund,
     a closed batch, a timeline with idle reads and the follow-up system's events."""
     now = timezone.now()
+    # Long names, references and URLs: what makes a table too wide for a phone or a tablet.
+    store_a.name = "Sucursal A · Avenida Corrientes 1234, Ciudad de Buenos Aires"
+    store_a.save()
+    terminal_a.label = "Caja principal de la planta baja junto a la entrada"
+    terminal_a.save()
+    credential.name = "Credencial de homologación del comercio de prueba (Prisma)"
+    credential.base_url = "https://homologacion-ecr.prisma-medios-de-pago.example.invalid/api/v1"
+    credential.save()
     payment = make_intent(
         store_a,
         terminal=terminal_a,
