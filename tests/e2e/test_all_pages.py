@@ -10,9 +10,10 @@ All the problems of the run are gathered and reported together, so one run shows
 """
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from stores.models import Membership
@@ -20,6 +21,7 @@ from stores.roles import Role
 from tests import factories
 from tests.e2e.support import login
 from tests.factories import DEFAULT_PASSWORD, make_intent
+from tests.test_access_matrix import ACCESS
 from transactions.models import Batch, GatewayCall, IntentEvent
 from transactions.states import Kind, State
 
@@ -177,11 +179,44 @@ def _pages(store_day, store_a, terminal_a, credential, manager_a) -> list[str]:
         reverse("dashboard:terminal_edit", args=[terminal_a.public_id]),
         reverse("dashboard:credential_create"),
         reverse("dashboard:credential_edit", args=[credential.public_id]),
+        reverse("dashboard:credential_retire", args=[credential.public_id]),
         reverse("dashboard:pos_key_create"),
         reverse("dashboard:member_create"),
         reverse("dashboard:member_edit", args=[member.public_id]),
         "/no-existe/",
     ]
+
+
+# Dashboard routes that are not pages a person opens: polled fragments, htmx answers, downloads.
+NOT_PAGES = {
+    "dashboard:terminal_live",
+    "dashboard:terminal_today",
+    "dashboard:terminal_charge",
+    "dashboard:intent_export_csv",
+    "dashboard:intent_panel",
+    "dashboard:intent_live",
+    "dashboard:batch_progress",
+    "dashboard:daily_report_csv",
+    "dashboard:daily_report_xlsx",
+    "dashboard:period_report_xlsx",
+    "dashboard:homologation_csv",
+}
+
+
+def test_the_matrix_covers_every_page_of_the_dashboard(
+    store_day, store_a, terminal_a, credential, manager_a
+):
+    """A new page cannot ship outside the matrix: every GET route of the access table is a
+    page visited below or a fragment/download listed in NOT_PAGES."""
+    pages = _pages(store_day, store_a, terminal_a, credential, manager_a)
+    covered = {resolve(urlsplit(url).path).view_name for url in pages if url != "/no-existe/"}
+    get_routes = {
+        name
+        for name, access in ACCESS.items()
+        if name.startswith("dashboard:") and access.method == "get"
+    }
+    missing = get_routes - covered - NOT_PAGES
+    assert not missing, f"add these pages to _pages() in {__file__} (or to NOT_PAGES): {missing}"
 
 
 def _check_page(page, url, who, axe, axed, problems, console) -> None:
