@@ -114,6 +114,8 @@ def test_htmx_is_loaded_once_and_there_is_a_favicon(
         text = response.content.decode()
         assert text.count("js/htmx.min.js") == 1, response.request["PATH_INFO"]
         assert 'rel="icon"' in text and "favicon.svg" in text
+        # A {# #} comment spans one line only; a longer one is printed on the page.
+        assert "{#" not in text and "#}" not in text
 
 
 def test_a_repeated_store_code_says_what_to_do(client_for, owner, merchant, store_a):
