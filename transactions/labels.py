@@ -195,27 +195,28 @@ def fold_idle_reads(timeline, *, at_least: int = 2):
     """The intent timeline with runs of idle reads folded into one `("idle", at, IdleReads)` row.
 
     `timeline` is a list of `(kind, at, item)`, kind "event" or "call" (intent page). A run of
-    `at_least` or more idle reads with no event between them becomes one line ("6 consultas sin
-    cambios"); an event breaks the run, and the read just before an event (the one that saw the
-    change) stays a line of its own. A row that stands for reads the gateway
-    already counted (`idle_reads`) counts them too.
+    reads that answered 200 and changed nothing, with no event between them, becomes one line
+    ("6 consultas sin cambios") when it stands for `at_least` reads or more. An event breaks the
+    run, and the read just before an event (the one that saw the change) stays a line of its own.
+    Reads the gateway counted instead of storing (`GatewayCall.idle_reads`: on a sampled read it
+    includes the read itself, on any other row it is the reads just before it) count too.
     """
     folded: list[tuple] = []
     run: list[tuple] = []
 
-    def flush() -> None:
-        if len(run) >= at_least or (run and sum(_reads(c) for _k, _a, c in run) >= at_least):
+    def flush(extra: int = 0, at=None) -> None:
+        count = sum(_reads(item) for _kind, _at, item in run) + extra
+        if not run and at is not None and count >= at_least:
+            # Only counted, never stored: one line just before the row that counted them.
+            folded.append(("idle", at, IdleReads(count=count, first_at=at, last_at=at)))
+            return
+        if run and (len(run) >= at_least or count >= at_least):
             calls = [item for _kind, _at, item in run]
             folded.append(
                 (
                     "idle",
                     run[0][1],
-                    IdleReads(
-                        count=sum(_reads(c) for c in calls),
-                        first_at=run[0][1],
-                        last_at=run[-1][1],
-                        calls=calls,
-                    ),
+                    IdleReads(count=count, first_at=run[0][1], last_at=run[-1][1], calls=calls),
                 )
             )
         else:
@@ -227,9 +228,14 @@ def fold_idle_reads(timeline, *, at_least: int = 2):
         if kind == "call" and _is_idle_read(item):
             run.append(row)
             continue
-        # The read just before an event is the one that saw the change: it stays in view.
+        # The read just before an event is the one that saw the change: it stays in view, and
+        # the reads it counted before itself join the run.
         last = run.pop() if run and kind == "event" else None
-        flush()
+        held = last if last is not None else (row if kind == "call" else None)
+        if held is None:
+            flush()
+        else:
+            flush(int(getattr(held[2], "idle_reads", 0) or 0), at=held[1])
         if last is not None:
             folded.append(last)
         folded.append(row)

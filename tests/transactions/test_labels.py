@@ -148,3 +148,13 @@ def test_the_store_form_offers_zones_by_their_names(client_for, owner, store_a):
     assert ">Córdoba</option>" in body
     assert 'value="America/Argentina/Cordoba"' in body
     assert ">America/Argentina/Cordoba<" not in body
+
+
+def test_reads_only_counted_before_a_change_are_shown_before_it():
+    t0 = timezone.now()
+    changed = _call(t0, idle_reads=7)
+    event = ("event", t0 + timedelta(seconds=1), SimpleNamespace())
+    cancel = _call(t0 + timedelta(seconds=2), method="PUT", idle_reads=3)
+    folded = labels.fold_idle_reads([changed, event, cancel])
+    assert [row[0] for row in folded] == ["idle", "call", "event", "idle", "call"]
+    assert folded[0][2].count == 7 and folded[3][2].count == 3
