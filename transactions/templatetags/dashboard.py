@@ -4,6 +4,7 @@ from django import template
 
 from stores.roles import Action
 from stores.selectors import store_list_for_user
+from transactions.selectors import attention_count_for_user
 from transactions.states import State
 
 register = template.Library()
@@ -58,3 +59,15 @@ def can_configure(context) -> bool:
 def can_view_reports(context) -> bool:
     """Whether the reports link is shown (owners, managers, finance; not cashiers)."""
     return _can_anywhere(context, Action.VIEW_REPORTS)
+
+
+@register.simple_tag(takes_context=True)
+def attention_count(context) -> int:
+    """The navigation's attention badge: operations needing a person in the user's stores. One
+    query, once per request."""
+    request = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return 0
+    if not hasattr(request, "_ecr_attention_count"):
+        request._ecr_attention_count = attention_count_for_user(user=request.user)
+    return request._ecr_attention_count
