@@ -54,9 +54,7 @@ def test_the_feed_lists_the_latest_operations_of_the_users_stores(
     client_for, manager_a, store_a, terminal_a, store_b, terminal_b
 ):
     for i in range(20):
-        make_intent(
-            store_a, terminal=terminal_a, state=State.APPROVED, amount=Decimal(100 + i)
-        )
+        make_intent(store_a, terminal=terminal_a, state=State.APPROVED, amount=Decimal(100 + i))
     newest = make_intent(store_a, terminal=terminal_a, state=State.PENDING, amount=Decimal("7"))
     make_intent(store_a, terminal=terminal_a, kind=Kind.SETTLEMENT, state=State.APPROVED)
     other = make_intent(store_b, terminal=terminal_b, state=State.APPROVED)
