@@ -225,3 +225,15 @@ def test_the_receipt_page_costs_the_same_whatever_the_history(
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(_url(payment)).status_code == 200
     assert len(few.captured_queries) <= 10
+
+
+def test_the_live_box_of_an_approved_charge_offers_the_receipt(
+    client_for, cashier_a, store_a, terminal_a
+):
+    payment = _approved(store_a, terminal_a)
+    pending = make_intent(store_a, terminal=terminal_a, state=State.PENDING)
+    client = client_for(cashier_a)
+    live = client.get(reverse("dashboard:intent_live", args=[payment.public_id]))
+    assert _url(payment) in live.content.decode()
+    live = client.get(reverse("dashboard:intent_live", args=[pending.public_id]))
+    assert "comprobante" not in live.content.decode()
