@@ -1,6 +1,9 @@
 """Template helpers of the dashboard: state badges and the navigation's permission checks."""
 
+import logging
+
 from django import template
+from django.db import DatabaseError
 
 from stores.roles import Action
 from stores.selectors import store_list_for_user
@@ -8,6 +11,7 @@ from transactions.selectors import attention_count_for_user
 from transactions.states import State
 
 register = template.Library()
+logger = logging.getLogger(__name__)
 
 _BADGES: dict[str, str] = {
     State.APPROVED: "ok",
@@ -69,5 +73,11 @@ def attention_count(context) -> int:
     if request is None or not request.user.is_authenticated:
         return 0
     if not hasattr(request, "_ecr_attention_count"):
-        request._ecr_attention_count = attention_count_for_user(user=request.user)
+        try:
+            request._ecr_attention_count = attention_count_for_user(user=request.user)
+        except DatabaseError:
+            # A badge never takes a page down with it (the error page of a database outage
+            # has the navigation too): no count rather than no page.
+            logger.warning("attention count unavailable", exc_info=True)
+            request._ecr_attention_count = 0
     return request._ecr_attention_count

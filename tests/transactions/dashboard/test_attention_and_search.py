@@ -258,3 +258,19 @@ def test_operaciones_totals_are_one_query(client_for, owner, store_a, terminal_a
         for _ in range(10):
             make_intent(store, terminal=terminal, state=State.APPROVED)
     assert _queries(client, url) == few
+
+
+def test_a_failing_count_leaves_the_page_up_without_a_badge_number(
+    client_for, owner, store_a, monkeypatch
+):
+    from django.db import OperationalError
+
+    from transactions.templatetags import dashboard as tags
+
+    def broken(**kwargs):
+        raise OperationalError("database went away")
+
+    monkeypatch.setattr(tags, "attention_count_for_user", broken)
+    response = client_for(owner).get(reverse("dashboard:batch_index"))
+    assert response.status_code == 200
+    assert 'data-attention-count="0"' in response.content.decode()
