@@ -102,7 +102,7 @@ def test_the_receipt_prints_alone(live_server, new_page, cashier_a, store_a, ter
 
 @pytest.mark.parametrize("width,height", [(390, 844), (768, 1024), (1366, 768)])
 def test_the_new_pages_fit_and_pass_axe(
-    live_server, new_page, owner, store_a, terminal_a, width, height
+    live_server, new_page, artifacts, owner, store_a, terminal_a, width, height
 ):
     from axe_playwright_python.sync_playwright import Axe
 
@@ -118,12 +118,19 @@ def test_the_new_pages_fit_and_pass_axe(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (url, width, overflow)
+        name = url.strip("/").split("/")[0] or "hoy"
+        page.screenshot(path=str(artifacts / f"extras-{name}-{width}.png"), full_page=True)
         violations = [
             (v["id"], v["impact"])
             for v in axe.run(page).response["violations"]
             if v["impact"] in ("critical", "serious")
         ]
         assert violations == [], (url, width, violations)
+    # Nothing with money or health is hidden on phones (the layout hides third columns).
+    page.goto("/")
+    assert page.locator("[data-breakdown=terminal] td:nth-child(3)").first.is_visible()
+    page.goto("/terminales/")
+    assert page.locator(".fleet td[data-label=Salud]").first.is_visible()
     # Operaciones' table is the layout's (stacked cards on phones are another item): here only
     # the totals block added to it must fit the screen.
     page.goto("/intenciones/?q=1000")
