@@ -8,14 +8,15 @@ taken. From those, one status, worst first:
 
 - `stopped` ("No toma intenciones"): its last `STOPPED_AFTER` intentions, or more, expired
   untaken (the store's waiting time ran out): it is off, offline or not on the charge screen;
-- `stuck` ("Con operaciones trabadas"): something on it needs a person;
+- `stuck` ("Operaciones para revisar"): something on it needs a person (in doubt, stuck,
+  flagged);
 - `idle` ("Sin actividad"): nothing taken nor answered for the store's `idle_alert_minutes`
   while the store is open (silence outside opening hours says nothing);
 - `ok`, then `disabled`.
 
-Three queries for a whole fleet, however many terminals, stores and intents: the terminals with
-their last sighting (one index probe each), the offers of the last day, and the stuck
-operations.
+Four queries for a whole fleet, however many terminals, stores and intents: the terminals with
+their last sighting (index probes), today's pick-up waits, what was offered to each since it
+last took something, and the operations that need a person.
 """
 
 import datetime as dt
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -49,7 +50,7 @@ class Status:
 
 _LABELS = {
     Status.STOPPED: "No toma intenciones",
-    Status.STUCK: "Con operaciones trabadas",
+    Status.STUCK: "Operaciones para revisar",
     Status.IDLE: "Sin actividad",
     Status.OK: "Bien",
     Status.DISABLED: "Deshabilitada",
@@ -110,6 +111,17 @@ def _last_seen():
     )
 
 
+def _last_taken():
+    """When the terminal last took an intention in its present store (the same probe)."""
+    return Subquery(
+        Intent.objects.filter(
+            terminal=OuterRef("pk"), store_id=OuterRef("store_id"), taken_at__isnull=False
+        )
+        .order_by("-taken_at")
+        .values("taken_at")[:1]
+    )
+
+
 def _expired_untaken(offer: Mapping[str, Any], store: Store) -> bool:
     """Whether an offered intention ran out its waiting time with nobody taking it (the sweeper
     cancels it), as opposed to a cashier cancelling it on purpose a moment after sending it."""
@@ -125,11 +137,11 @@ def _expired_untaken(offer: Mapping[str, Any], store: Store) -> bool:
 
 def terminal_health_list(*, terminals, now: dt.datetime | None = None) -> list[TerminalHealth]:
     """The health of these terminals (a queryset the caller scoped), worst first, then by store
-    and label. Three queries."""
+    and label. Four queries."""
     now = now or timezone.now()
     rows: list[Terminal] = list(
         terminals.select_related("store", "store__merchant")
-        .annotate(last_seen=_last_seen())
+        .annotate(last_seen=_last_seen(), last_taken=_last_taken())
         .order_by("store__name", "label", "terminal_id")
     )
     if not rows:
@@ -143,13 +155,37 @@ def terminal_health_list(*, terminals, now: dt.datetime | None = None) -> list[T
         for t in rows
     }
 
-    # The offers of the last day, newest first: through the stores' `intent_store_created`
-    # index, so a terminal's years of history are not read.
+    # Today's pick-ups of each terminal, as waits computed by the database (one interval per
+    # row, not four timestamps): a range of `intent_terminal_taken` per terminal.
+    earliest_day = min(day_start.values())
+    waits = (
+        Intent.objects.filter(
+            terminal_id__in=list(by_pk), store_id__in=store_ids, taken_at__gte=earliest_day
+        )
+        .annotate(
+            wait=ExpressionWrapper(
+                F("taken_at") - Coalesce("sent_at", "created_at"), output_field=DurationField()
+            )
+        )
+        .values_list("terminal_id", "store_id", "taken_at", "wait")
+    )
+    pickups: dict[int, list[float]] = {}  # seconds from sending to pick-up, taken today
+    for terminal_id, store_id, taken_at, wait in waits:
+        if taken_at is not None and taken_at >= day_start[store_id]:
+            pickups.setdefault(terminal_id, []).append(max(wait.total_seconds(), 0.0))
+
+    # What was offered to each terminal since it last took something (within the last day),
+    # newest first: a healthy terminal has next to nothing there, a stopped one its run.
+    since_last_take = Q(pk__in=[])
+    for health in by_pk.values():
+        last = health.terminal.last_taken  # type: ignore[attr-defined]
+        since_last_take |= Q(
+            terminal_id=health.terminal.pk,
+            intent__created_at__gte=max(last, now - LOOKBACK) if last else now - LOOKBACK,
+        )
     offers = (
         Intent.offered_terminals.through.objects.filter(
-            terminal_id__in=list(by_pk),
-            intent__store_id__in=store_ids,
-            intent__created_at__gte=now - LOOKBACK,
+            since_last_take, intent__store_id__in=store_ids
         )
         .values(
             "terminal_id",
@@ -163,29 +199,28 @@ def terminal_health_list(*, terminals, now: dt.datetime | None = None) -> list[T
         )
         .order_by("-intent__created_at", "-intent_id")
     )
-    pickups: dict[int, list[float]] = {}  # seconds from sending to pick-up, taken today
     run_over: set[int] = set()
     for offer in offers:
         health = by_pk[offer["terminal_id"]]
         store = health.terminal.store
-        took_it = offer["intent__terminal_id"] == health.terminal.pk
-        taken_at = offer["intent__taken_at"]
-        if took_it and taken_at is not None and taken_at >= day_start[store.pk]:
-            started = offer["intent__sent_at"] or offer["intent__created_at"]
-            waited = max((taken_at - started).total_seconds(), 0.0)
-            pickups.setdefault(health.terminal.pk, []).append(waited)
         if health.terminal.pk in run_over or offer["intent__state"] not in FINAL_STATES:
             continue  # the run is counted among the intentions that are over
         if _expired_untaken(offer, store):
             health.expired_run.append(offer["intent_id"])
-        elif took_it:
+        elif offer["intent__terminal_id"] == health.terminal.pk:
             run_over.add(health.terminal.pk)  # it took one: the run (if any) ends here
         # Taken by another terminal, or withdrawn by a person: says nothing about this one.
 
+    # What needs a person on each terminal: from the open problems of the stores (the
+    # `intent_attention` partial index, as small as they are) to their offers, not from a
+    # terminal's whole history of offers.
+    problems = Intent.objects.filter(store_id__in=store_ids).filter(
+        Q(state=State.IN_DOUBT) | Q(needs_attention=True)
+    )
     stuck = (
-        Intent.offered_terminals.through.objects.filter(terminal_id__in=list(by_pk))
-        .filter(Q(intent__state=State.IN_DOUBT) | Q(intent__needs_attention=True))
-        .filter(intent__store_id__in=store_ids)
+        Intent.offered_terminals.through.objects.filter(
+            terminal_id__in=list(by_pk), intent_id__in=problems.values("pk")
+        )
         .values("terminal_id")
         .annotate(n=Count("intent_id"))
         .order_by()

@@ -210,7 +210,7 @@ def test_the_idle_window_and_hours_are_the_stores_setting(store_a, terminal_a):
     assert _health(now=night)[terminal_a.pk].status == Status.IDLE
 
 
-def test_a_whole_fleet_in_three_queries(merchant, store_a, terminal_a, django_assert_num_queries):
+def test_a_whole_fleet_in_four_queries(merchant, store_a, terminal_a, django_assert_num_queries):
     def fill(store, terminal):
         _intent(
             store,
@@ -230,13 +230,13 @@ def test_a_whole_fleet_in_three_queries(merchant, store_a, terminal_a, django_as
         _intent(store, terminal, created=NOW - dt.timedelta(minutes=5), state=State.IN_DOUBT)
 
     fill(store_a, terminal_a)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         terminal_health_list(terminals=Terminal.objects.all(), now=NOW)
     for _ in range(3):
         store = factories.make_store(merchant)
         for _ in range(3):
             fill(store, factories.make_terminal(store))
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         fleet = terminal_health_list(terminals=Terminal.objects.all(), now=NOW)
     assert len(fleet) == 10 and all(h.status == Status.STUCK for h in fleet)
 
