@@ -170,6 +170,9 @@ def recent_operations(*, stores: list[Store], limit: int = FEED_SIZE) -> list[In
             "finished_at",
             "kind",
             "state",
+            # What `Intent.status` reads ("Anulada", "Lote cerrado"...).
+            "followup_status",
+            "resolution",
             "amount",
             "authorized_amount",
             "card_brand",

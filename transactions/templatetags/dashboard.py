@@ -5,7 +5,7 @@ import logging
 from django import template
 from django.db import DatabaseError
 
-from stores.roles import Action
+from stores.roles import Action, roles_allowed_text
 from stores.selectors import store_list_for_user
 from transactions.selectors import attention_count_for_user
 from transactions.states import State
@@ -81,3 +81,10 @@ def attention_count(context) -> int:
             logger.warning("attention count unavailable", exc_info=True)
             request._ecr_attention_count = 0
     return request._ecr_attention_count
+
+
+@register.simple_tag
+def who_can(action: str) -> str:
+    """Who may do `action`, by role, as prose ("un dueño o un encargado"): pages say who can act
+    instead of telling a person to do what his role does not allow."""
+    return roles_allowed_text(action)

@@ -165,4 +165,4 @@ def test_the_feed_is_one_query(store_a, terminal_a, django_assert_num_queries):
         feed = recent_operations(stores=[store_a])
         # What the feed's template reads is all there (no query per row).
         for intent in feed:
-            _ = (intent.store.name, intent.terminal.label, intent.attention_reason)
+            _ = (intent.store.name, intent.terminal.label, intent.attention_reason, intent.status)
