@@ -97,9 +97,23 @@ class InstallmentCostForm(forms.Form):
     cost_percent = PercentField(label="Costo financiero (%)")
 
 
-FeeRuleFormSet = forms.formset_factory(FeeRuleForm, extra=2, can_delete=True, max_num=60)
+class _LabelledRows(forms.BaseFormSet):
+    """Rows of a table: each input carries its column's name as `aria-label` (the visible
+    label is the column header, which a screen reader does not tie to the input)."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        row = (index or 0) + 1
+        for name, field in form.fields.items():
+            label = "Quitar" if name == "DELETE" else field.label
+            field.widget.attrs["aria-label"] = f"{label} (fila {row})"
+
+
+FeeRuleFormSet = forms.formset_factory(
+    FeeRuleForm, formset=_LabelledRows, extra=2, can_delete=True, max_num=60
+)
 InstallmentCostFormSet = forms.formset_factory(
-    InstallmentCostForm, extra=2, can_delete=True, max_num=40
+    InstallmentCostForm, formset=_LabelledRows, extra=2, can_delete=True, max_num=40
 )
 
 
