@@ -227,6 +227,9 @@ def portal_env(tmp: Path, sim_base: str, run_id: str) -> tuple[dict, str]:
         ALLOWED_HOSTS="127.0.0.1",
         LOG_LEVEL="WARNING",
         ECR_SIMULATOR_BASE_URL=sim_base,
+        # The simulator stands for the provider: DEBUG=0 accepts only the provider's hosts
+        # (and the pinned transport connects only to them) unless the operator lists another.
+        ECR_PROVIDER_HOSTS="127.0.0.1",
         GUNICORN_BIND=f"127.0.0.1:{free_port()}",
         # Lets the bench delete exactly its own keys from a shared Redis afterwards.
         ECR_CACHE_KEY_PREFIX=f"ecr-bench-api-{run_id}",
