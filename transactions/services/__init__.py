@@ -18,12 +18,13 @@ from transactions.services.create import (
     settlement_create,
 )
 from transactions.services.operator import RESOLVE_OUTCOMES, intent_acknowledge, intent_resolve
-from transactions.services.pipeline import intent_created_listener
+from transactions.services.pipeline import intent_answered_listener, intent_created_listener
 from transactions.services.watch import intent_refresh
 
 __all__ = [
     "RESOLVE_OUTCOMES",
     "intent_acknowledge",
+    "intent_answered_listener",
     "intent_cancel",
     "intent_created_listener",
     "intent_refresh",
