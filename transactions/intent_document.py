@@ -271,7 +271,11 @@ def intent_document(*, intent: Intent) -> dict:
             "client": str(intent.client_receipt),
             "merchant": str(intent.merchant_receipt),
         },
-        "original_id": str(intent.original.public_id) if intent.original_id else None,
+        "original_id": (
+            str(intent.original.public_id)
+            if intent.original_id and intent.original is not None
+            else None
+        ),
         "needs_attention": bool(intent.needs_attention),
         "created_at": _datetime(intent.created_at, tz),
         "updated_at": _datetime(intent.updated_at, tz),
