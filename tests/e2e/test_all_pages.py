@@ -199,6 +199,10 @@ def _pages(store_day, store_a, terminal_a, credential, manager_a) -> list[str]:
         reverse("dashboard:difference_detail", args=[store_day["difference"].public_id]),
         reverse("dashboard:liquidation_index"),
         reverse("dashboard:fee_settings"),
+        reverse("dashboard:intent_receipt", args=[store_day["payment"].public_id]),
+        reverse("dashboard:terminal_fleet"),
+        # A search with no single match stays on its page (one match redirects to the intent).
+        reverse("dashboard:search") + "?q=no-hay-tal-cosa",
         "/no-existe/",
     ]
 
@@ -216,6 +220,7 @@ NOT_PAGES = {
     "dashboard:daily_report_xlsx",
     "dashboard:period_report_xlsx",
     "dashboard:homologation_csv",
+    "dashboard:attention_badge",
 }
 
 
