@@ -265,6 +265,8 @@ def intent_document(*, intent: Intent) -> dict:
         "id": str(intent.public_id),
         "kind": str(intent.kind),
         "state": str(intent.state),
+        "display_status": str(intent.status),
+        "display_status_label": str(intent.status_label),
         "is_final": bool(intent.is_final),
         "provider_status": str(intent.provider_status),
         "provider_id": str(intent.provider_id),
