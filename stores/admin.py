@@ -39,11 +39,14 @@ class TerminalInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "merchant", "environment", "batch_close_hour", "time_zone"]
+    list_display = [
+        "name", "code", "merchant", "environment", "credential", "batch_close_hour", "time_zone"
+    ]  # fmt: skip
     list_filter = ["environment", "merchant"]
     search_fields = ["name", "code", "address", "merchant__legal_name", "merchant__cuit"]
-    list_select_related = ["merchant"]
-    readonly_fields = ["public_id", "created_at"]
+    list_select_related = ["merchant", "credential"]
+    # The credential is switched in the dashboard, after a connection test and a confirmation.
+    readonly_fields = ["public_id", "created_at", "credential"]
     inlines = [TerminalInline]
 
 

@@ -90,8 +90,11 @@ class Merchant(models.Model):
 class Store(models.Model):
     """A sucursal of a merchant: where terminals stand and people work.
 
-    `environment` says which of the merchant's credentials the store uses, so one store can pilot
-    in production while the others stay in homologation.
+    `credential` is the provider credential the store's charges use, chosen explicitly by an owner
+    (never "the newest one"): adding a credential changes no store, and switching one asks for
+    confirmation after a successful connection test (`stores.services.store_set_credential`).
+    `environment` follows the credential's, so one store can pilot in production while the
+    others stay in homologation.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -109,6 +112,15 @@ class Store(models.Model):
     )
     environment = models.CharField(
         "ambiente", max_length=16, choices=Environment.choices, default=Environment.HOMOLOGATION
+    )
+    credential = models.ForeignKey(
+        "Credential",
+        on_delete=models.PROTECT,
+        related_name="stores",
+        null=True,
+        blank=True,
+        verbose_name="credencial",
+        help_text="La credencial de Prisma con la que cobra la sucursal.",
     )
     batch_close_hour = models.PositiveSmallIntegerField(
         "hora de cierre de lote",
@@ -193,6 +205,11 @@ class Credential(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     retired_at = models.DateTimeField("retirada", null=True, blank=True, editable=False)
+    # Set by a successful "Probar conexión", cleared when the URL or keys change: a store may only
+    # be switched to a credential that has been seen working as it is now.
+    last_tested_ok_at = models.DateTimeField(
+        "última prueba exitosa", null=True, blank=True, editable=False
+    )
 
     objects = CredentialQuerySet.as_manager()
 

@@ -152,17 +152,95 @@ def credential_update(
     _require_credential_change(user=user, credential=credential)
     merchants = list(merchants)
     _require_managed_merchants(user=user, merchants=merchants)
+    _refuse_pulling_the_rug(credential=credential, environment=environment, merchants=merchants)
+    connection_changed = (
+        credential.environment != environment
+        or credential.base_url != base_url.rstrip("/")
+        or credential.public_key != public_key
+        or bool(secret_key)
+    )
     credential.name = name
     credential.environment = Environment(environment)
     credential.base_url = base_url
     credential.public_key = public_key
     credential.full_clean()
+    if connection_changed:
+        # A test passed with the old URL or keys says nothing about the new ones.
+        credential.last_tested_ok_at = None
     with transaction.atomic():
         credential.save()
         credential.merchants.set(merchants)
         if secret_key:
             credential_set_secret(credential=credential, secret_key=secret_key, user=user)
     return credential
+
+
+def _refuse_pulling_the_rug(
+    *, credential: Credential, environment: str, merchants: list[Merchant]
+) -> None:
+    """A credential stores charge with keeps its environment and those stores' merchants: either
+    change would silently move or break their charges. Switch the stores first."""
+    in_use = Store.objects.filter(credential=credential)
+    if environment != credential.environment and in_use.exists():
+        raise ValidationError(
+            {
+                "environment": "Hay sucursales que cobran con esta credencial: para otro ambiente "
+                "creá una credencial nueva y cambiales la credencial."
+            },
+            code="credential_in_use",
+        )
+    kept = {merchant.pk for merchant in merchants}
+    orphaned = in_use.exclude(merchant__in=kept).order_by("name").first()
+    if orphaned is not None:
+        raise ValidationError(
+            {
+                "merchants": f"La sucursal «{orphaned.name}» cobra con esta credencial: cambiale "
+                "la credencial antes de quitar su comercio."
+            },
+            code="credential_in_use",
+        )
+
+
+def credential_record_test_ok(*, credential: Credential) -> None:
+    """Notes a successful "Probar conexión". Written with update(), not save(): `updated_at`
+    keys the cached gateway and the token, which a test does not invalidate."""
+    now = timezone.now()
+    Credential.objects.filter(pk=credential.pk).update(last_tested_ok_at=now)
+    credential.last_tested_ok_at = now
+
+
+def store_set_credential(*, store: Store, credential: Credential, user=None) -> Store:
+    """Makes `credential` the one the store charges with (and its environment the store's).
+
+    Allowed only for an active credential of the store's merchant that passed "Probar conexión"
+    since its URL or keys last changed; the dashboard asks for confirmation before calling this.
+    """
+    if user is not None and not permissions.user_can(
+        user=user, store=store, action=Action.MANAGE_SETTINGS
+    ):
+        raise PermissionDenied("Solo el dueño del comercio cambia la credencial de una sucursal.")
+    if credential.is_retired:
+        raise ValidationError(
+            {"credential": "Esa credencial está retirada: elegí otra."}, code="credential_retired"
+        )
+    if not credential.merchants.filter(pk=store.merchant_id).exists():
+        raise ValidationError(
+            {"credential": "Esa credencial no es de este comercio."}, code="credential_foreign"
+        )
+    if credential.last_tested_ok_at is None:
+        raise ValidationError(
+            {
+                "credential": "Probá la conexión de esa credencial (Configuración → Probar "
+                "conexión) antes de usarla en una sucursal."
+            },
+            code="credential_untested",
+        )
+    Store.objects.filter(pk=store.pk).update(
+        credential=credential, environment=credential.environment
+    )
+    store.credential = credential
+    store.environment = credential.environment
+    return store
 
 
 def credential_set_secret(*, credential: Credential, secret_key: str, user=None) -> None:

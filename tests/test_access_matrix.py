@@ -88,6 +88,7 @@ ACCESS: dict[str, Access] = {
     "dashboard:homologation_csv": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:store_create": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:store_edit": Access(Action.MANAGE_SETTINGS, "store"),
+    "dashboard:store_credential": Access(Action.MANAGE_SETTINGS, "store"),
     "dashboard:terminal_create": Access(Action.MANAGE_SETTINGS),
     "dashboard:terminal_edit": Access(Action.MANAGE_SETTINGS, "terminal"),
     "dashboard:credential_create": Access(Action.MANAGE_SETTINGS, where="merchant"),

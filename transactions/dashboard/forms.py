@@ -112,10 +112,12 @@ class StoreForm(forms.ModelForm):
             "code",
             "address",
             "time_zone",
-            "environment",
             "batch_close_hour",
             "pending_timeout_seconds",
         ]
+
+    # The environment follows the store's credential, which is switched on its own page after a
+    # connection test and a confirmation (`stores.services.store_set_credential`).
 
     def __init__(self, *args, merchants, **kwargs):
         super().__init__(*args, **kwargs)
@@ -124,6 +126,36 @@ class StoreForm(forms.ModelForm):
         if self.instance.pk:
             # Moving a store to another merchant would move its ledger too: not from here.
             self.fields["merchant"].disabled = True
+
+
+class StoreCredentialForm(forms.Form):
+    """Which credential a store charges with; `confirm` is the second step's "Sí, cambiar"."""
+
+    credential = forms.ModelChoiceField(
+        label="Credencial",
+        queryset=Store.objects.none(),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        error_messages={
+            "required": "Elegí una credencial.",
+            "invalid_choice": "Elegí una credencial de la lista.",
+        },
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, credentials, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["credential"].queryset = credentials
+        self.fields["credential"].label_from_instance = _credential_label
+
+
+def _credential_label(credential) -> str:
+    tested = (
+        "probada"
+        if credential.last_tested_ok_at is not None
+        else "sin probar: probala en Configuración antes de elegirla"
+    )
+    return f"{credential.name} · {credential.get_environment_display()} · {tested}"
 
 
 class TerminalForm(forms.ModelForm):

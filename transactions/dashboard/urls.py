@@ -66,6 +66,11 @@ urlpatterns = [
     ),
     path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),
     path("configuracion/sucursales/<uuid:public_id>/", settings.store_edit, name="store_edit"),
+    path(
+        "configuracion/sucursales/<uuid:public_id>/credencial/",
+        settings.store_credential,
+        name="store_credential",
+    ),
     path("configuracion/terminales/nueva/", settings.terminal_create, name="terminal_create"),
     path(
         "configuracion/terminales/<uuid:public_id>/",

@@ -24,6 +24,8 @@ from stores.models import Credential, Membership, Merchant, PosClient, Terminal
 from stores.permissions import credential_change_allowed, user_manages_membership
 from stores.roles import Action
 from stores.selectors import (
+    credential_choices_for_store,
+    credential_for_store,
     merchant_list_for_user,
     restrict,
     store_get_for_user,
@@ -36,6 +38,7 @@ from transactions.dashboard.forms import (
     MemberForm,
     MembershipRoleForm,
     PosKeyForm,
+    StoreCredentialForm,
     StoreForm,
     TerminalForm,
 )
@@ -75,13 +78,13 @@ def _form_page(request, form, *, title, back="dashboard:settings", status=200, e
 def settings_index(request):
     stores, merchants = _scope(request)
     context = {
-        "stores": stores.order_by("name"),
+        "stores": stores.select_related("credential").order_by("name"),
         "merchants": merchants,
         "terminals": Terminal.objects.filter(store__in=stores).select_related("store"),
         # Retired ones stay listed (their intents point at them), last and without actions.
         "credentials": restrict(Credential, user=request.user, action=Action.MANAGE_SETTINGS)
         .order_by(F("retired_at").asc(nulls_first=True), "name")
-        .prefetch_related("merchants"),
+        .prefetch_related("merchants", "stores"),
         "pos_clients": PosClient.objects.filter(store__in=stores).select_related("store"),
         "members": _members(request.user),
         "webhooks": webhook_endpoint_list_for_stores(stores=stores)[:200],
@@ -121,7 +124,62 @@ def store_edit(request, public_id):
         messages.success(request, "Sucursal guardada.")
         return redirect("dashboard:settings")
     return _form_page(
-        request, form, title=f"Sucursal {store.name}", status=422 if form.errors else 200
+        request,
+        form,
+        title=f"Sucursal {store.name}",
+        status=422 if form.errors else 200,
+        extra={"store": store, "store_credential": credential_for_store(store=store)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def store_credential(request, public_id):
+    """ "Cambiar credencial": pick one (GET), confirm what moves (POST), switch (POST with
+    `confirm`). Only active credentials of the store's merchant are offered; the service refuses
+    one that has not passed "Probar conexión" since its URL or keys changed."""
+    store = store_get_for_user(user=request.user, public_id=public_id)
+    require(user=request.user, store=store, action=Action.MANAGE_SETTINGS)
+    current = credential_for_store(store=store)
+    form = StoreCredentialForm(
+        request.POST or None,
+        credentials=credential_choices_for_store(store=store),
+        initial={"credential": current},
+    )
+    context = {"store": store, "current": current, "form": form}
+    if request.method == "POST" and form.is_valid():
+        chosen = form.cleaned_data["credential"]
+        if chosen == current:
+            form.add_error("credential", "La sucursal ya cobra con esa credencial.")
+        elif chosen.last_tested_ok_at is None:
+            form.add_error(
+                "credential",
+                "Probá la conexión de esa credencial (Configuración → Probar conexión) antes "
+                "de usarla en una sucursal.",
+            )
+        elif not form.cleaned_data["confirm"]:
+            return render(
+                request,
+                "transactions/settings/store_credential_confirm.html",
+                {**context, "chosen": chosen},
+            )
+        else:
+            try:
+                store_services.store_set_credential(
+                    store=store, credential=chosen, user=request.user
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(
+                    request, f"«{store.name}» ahora cobra con la credencial «{chosen.name}»."
+                )
+                return redirect("dashboard:store_edit", public_id=store.public_id)
+    return render(
+        request,
+        "transactions/settings/store_credential.html",
+        context,
+        status=422 if form.errors else 200,
     )
 
 
@@ -274,6 +332,9 @@ def credential_test(request, public_id):
             if ok
             else "Prisma respondió pero informa que el servicio no está disponible."
         )
+    if ok:
+        # What makes the credential selectable for a store (see `store_set_credential`).
+        store_services.credential_record_test_ok(credential=credential)
     return render(
         request,
         "transactions/settings/_credential_test.html",
