@@ -5,7 +5,15 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
 from stores.forms import CredentialForm, MerchantForm
-from stores.models import Credential, Membership, Merchant, PosClient, Store, Terminal
+from stores.models import (
+    Credential,
+    Integrator,
+    Membership,
+    Merchant,
+    PosClient,
+    Store,
+    Terminal,
+)
 from stores.services import credential_set_secret, pos_client_create, pos_client_revoke
 
 
@@ -29,6 +37,14 @@ class MerchantAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if obj.cuit_warning:
             messages.warning(request, obj.cuit_warning)
+
+
+@admin.register(Integrator)
+class IntegratorAdmin(admin.ModelAdmin):
+    list_display = ["legal_name", "cuit", "created_at"]
+    search_fields = ["legal_name", "cuit"]
+    filter_horizontal = ["members"]
+    readonly_fields = ["public_id", "created_at"]
 
 
 class TerminalInline(admin.TabularInline):
@@ -69,7 +85,15 @@ class CredentialAdmin(admin.ModelAdmin):
     list_filter = ["environment", ("retired_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "public_key", "merchants__legal_name", "merchants__cuit"]
     filter_horizontal = ["merchants"]
-    readonly_fields = ["public_id", "subnet_acquirer_id", "created_at", "updated_at", "retired_at"]
+    readonly_fields = [
+        "public_id",
+        "subnet_acquirer_id",
+        "homologation_approved_at",
+        "last_tested_ok_at",
+        "created_at",
+        "updated_at",
+        "retired_at",
+    ]
     fields = [
         "public_id",
         "name",
@@ -79,6 +103,12 @@ class CredentialAdmin(admin.ModelAdmin):
         "public_key",
         "secret_key",
         "merchants",
+        "integrator",
+        "ecr_provider",
+        "ecr_name",
+        "ecr_version",
+        "homologation_approved_at",
+        "last_tested_ok_at",
         "created_at",
         "updated_at",
         "retired_at",

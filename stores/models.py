@@ -33,11 +33,50 @@ SUBNET_ACQUIRER_IDS: dict[str, str] = {
     Environment.PRODUCTION: "2",
 }
 
+# What the portal calls itself on the wire unless a credential's registration says otherwise.
+DEFAULT_ECR_NAME = "ECR Portal"
+
 _TIME_ZONE_CHOICES = [
     (name, name)
     for name in sorted(zoneinfo.available_timezones())
     if name.startswith("America/Argentina/")
 ]
+
+
+class Integrator(models.Model):
+    """A company registered in Prisma's API Portal (CUIT, razón social) that owns credentials and
+    uses them with several merchants ("preintegradas"): a credential homologated once serves
+    every merchant it is shared with. Its `members` are the integrator's people, who create
+    merchants from the dashboard and become their owners.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    cuit = models.CharField("CUIT", max_length=13, unique=True)
+    legal_name = models.CharField("razón social", max_length=200)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="integrators", blank=True, verbose_name="personas"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "integrador"
+        verbose_name_plural = "integradores"
+        ordering = ["legal_name"]
+
+    def __str__(self) -> str:
+        return f"{self.legal_name} ({self.cuit})"
+
+    def clean(self) -> None:
+        if not self.cuit:
+            return
+        try:
+            self.cuit = normalize_cuit(self.cuit)
+        except ValidationError as exc:
+            raise ValidationError({"cuit": exc.messages}) from exc
+        if not cuit_has_valid_check_digit(self.cuit):
+            raise ValidationError(
+                {"cuit": "El dígito verificador del CUIT no es válido."}, code="cuit_check_digit"
+            )
 
 
 class Merchant(models.Model):
@@ -55,6 +94,15 @@ class Merchant(models.Model):
         "solo sandbox",
         default=False,
         help_text="Permite el CUIT ficticio del sandbox de Prisma (dígito verificador inválido).",
+    )
+    integrator = models.ForeignKey(
+        Integrator,
+        on_delete=models.PROTECT,
+        related_name="merchants",
+        null=True,
+        blank=True,
+        verbose_name="integrador",
+        help_text="El integrador que dio de alta al comercio, si lo hubo.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -202,6 +250,38 @@ class Credential(models.Model):
     public_key = models.CharField("clave pública", max_length=200)
     secret_key_encrypted = models.TextField(editable=False)
     merchants = models.ManyToManyField(Merchant, related_name="credentials", blank=True)
+    integrator = models.ForeignKey(
+        Integrator,
+        on_delete=models.PROTECT,
+        related_name="credentials",
+        null=True,
+        blank=True,
+        verbose_name="integrador dueño",
+        help_text="Quien registró las claves en el API Portal de Prisma (vacío: el comercio).",
+    )
+    # What the registration in Prisma's API Portal declared; sent on every payment and refund.
+    ecr_provider = models.CharField("ecr_provider", max_length=200, default=DEFAULT_ECR_NAME)
+    ecr_name = models.CharField("ecr_name", max_length=200, default=DEFAULT_ECR_NAME)
+    ecr_version = models.CharField(
+        "ecr_version",
+        max_length=200,
+        blank=True,
+        help_text="Vacío: la versión de este portal.",
+    )
+    # Homologation is of the credential, not of a merchant: a merchant on an approved
+    # preintegrada credential starts homologated.
+    homologation_approved_at = models.DateTimeField(
+        "homologación aprobada", null=True, blank=True, editable=False
+    )
+    homologation_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="aprobación registrada por",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     retired_at = models.DateTimeField("retirada", null=True, blank=True, editable=False)
@@ -236,6 +316,10 @@ class Credential(models.Model):
     @property
     def is_retired(self) -> bool:
         return self.retired_at is not None
+
+    @property
+    def is_homologated(self) -> bool:
+        return self.homologation_approved_at is not None
 
     def set_secret(self, plaintext: str) -> None:
         self.secret_key_encrypted = crypto.encrypt(plaintext)

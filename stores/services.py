@@ -21,11 +21,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from stores import crypto, permissions
-from stores.models import Credential, Environment, Membership, Merchant, PosClient, Store
+from stores.models import (
+    Credential,
+    Environment,
+    Integrator,
+    Membership,
+    Merchant,
+    PosClient,
+    Store,
+)
 from stores.roles import Action, Role
 from stores.selectors import merchant_list_for_user
 
 POS_KEY_PREFIX = "ecr_"
+# "Leave this field as it is" for optional keyword arguments of updates.
+KEEP = object()
 # How stale `PosClient.last_used_at` may be: it is written at most once per this many seconds.
 LAST_USED_RESOLUTION_S = 60
 
@@ -114,17 +124,37 @@ def credential_create(
     secret_key: str,
     merchants: Iterable[Merchant] = (),
     user=None,
+    integrator: Integrator | None | object = None,
+    ecr_provider: str = "",
+    ecr_name: str = "",
+    ecr_version: str = "",
 ) -> Credential:
     """A credential with its secret encrypted. `user` is the person creating it (who must manage
-    every merchant it will serve); None for commands and the demo seeding."""
+    every merchant it will serve, or be one of the owning `integrator`'s people); None for
+    commands and the demo seeding. `ecr_*` are what the registration in Prisma's API Portal
+    declared (empty: the portal's own name and version)."""
     merchants = list(merchants)
+    if integrator is KEEP:
+        integrator = None
+    if (
+        isinstance(integrator, Integrator)
+        and user is not None
+        and not permissions.integrator_member(user=user, integrator=integrator)
+    ):
+        raise PermissionDenied("Solo la gente del integrador registra sus credenciales.")
     _require_managed_merchants(user=user, merchants=merchants)
     credential = Credential(
         name=name,
         environment=Environment(environment),
         base_url=base_url,
         public_key=public_key,
+        integrator=integrator,  # type: ignore[misc]
+        ecr_version=ecr_version,
     )
+    if ecr_provider:
+        credential.ecr_provider = ecr_provider
+    if ecr_name:
+        credential.ecr_name = ecr_name
     credential.set_secret(secret_key)
     credential.full_clean()
     with transaction.atomic():
@@ -143,8 +173,13 @@ def credential_update(
     merchants: Iterable[Merchant],
     secret_key: str = "",
     user=None,
+    integrator: Integrator | None | object = KEEP,
+    ecr_provider: str = "",
+    ecr_name: str = "",
+    ecr_version: str | object = KEEP,
 ) -> Credential:
-    """Changes a credential's fields and merchants; an empty `secret_key` keeps the stored one.
+    """Changes a credential's fields and merchants; an empty `secret_key` keeps the stored one,
+    and so do `integrator` and `ecr_version` left as KEEP (empty `ecr_provider`/`ecr_name` too).
 
     The shared-credential rule applies to the credential as it is (the person must manage every
     merchant it serves) and to the merchants it will serve."""
@@ -159,10 +194,23 @@ def credential_update(
         or credential.public_key != public_key
         or bool(secret_key)
     )
+    if (
+        isinstance(integrator, Integrator)
+        and integrator.pk != credential.integrator_id
+        and user is not None
+        and not permissions.integrator_member(user=user, integrator=integrator)
+    ):
+        raise PermissionDenied("Solo la gente del integrador registra sus credenciales.")
     credential.name = name
     credential.environment = Environment(environment)
     credential.base_url = base_url
     credential.public_key = public_key
+    if integrator is not KEEP:
+        credential.integrator = integrator  # type: ignore[assignment]
+    credential.ecr_provider = ecr_provider or credential.ecr_provider
+    credential.ecr_name = ecr_name or credential.ecr_name
+    if ecr_version is not KEEP:
+        credential.ecr_version = str(ecr_version)
     credential.full_clean()
     if connection_changed:
         # A test passed with the old URL or keys says nothing about the new ones.
@@ -263,6 +311,74 @@ def credential_retire(*, credential: Credential, user=None) -> Credential:
     )
     credential.refresh_from_db(fields=["retired_at", "updated_at"])
     return credential
+
+
+def credential_mark_homologated(*, credential: Credential, user=None) -> Credential:
+    """Records that Prisma approved the homologation of this credential: every merchant it serves
+    (a preintegrada's new clients too) is homologated from now on. Safe to run twice."""
+    _refuse_if_retired(credential)
+    _require_credential_change(user=user, credential=credential)
+    if credential.environment != Environment.HOMOLOGATION:
+        raise ValidationError(
+            "Solo una credencial de homologación se aprueba en homologación.",
+            code="credential_not_homologation",
+        )
+    Credential.objects.filter(pk=credential.pk, homologation_approved_at__isnull=True).update(
+        homologation_approved_at=timezone.now(),
+        homologation_approved_by=user if getattr(user, "pk", None) else None,
+    )
+    credential.refresh_from_db(fields=["homologation_approved_at", "homologation_approved_by"])
+    return credential
+
+
+# --- Integrators and their merchants --------------------------------------------------------
+
+
+def integrator_register(*, cuit: str, legal_name: str, members: Iterable = ()) -> Integrator:
+    """An integrator as registered in Prisma's API Portal; `members` are its people. Idempotent
+    by CUIT (a second run updates the razón social and adds the people)."""
+    integrator = Integrator(cuit=cuit, legal_name=legal_name)
+    integrator.full_clean(validate_unique=False)
+    with transaction.atomic():
+        integrator, _ = Integrator.objects.update_or_create(
+            cuit=integrator.cuit, defaults={"legal_name": legal_name}
+        )
+        integrator.members.add(*members)
+    return integrator
+
+
+def merchant_create(
+    *,
+    user,
+    integrator: Integrator,
+    cuit: str,
+    legal_name: str,
+    sandbox_only: bool = False,
+    credentials: Iterable[Credential] = (),
+) -> Merchant:
+    """A merchant onboarded by one of the integrator's people, who becomes its owner (every
+    store), sharing the integrator's `credentials` with it ("preintegradas": a credential already
+    homologated needs no new homologation). Raises ValidationError on the form's fields."""
+    if user is not None and not permissions.integrator_member(user=user, integrator=integrator):
+        raise PermissionDenied("Solo la gente del integrador da de alta sus comercios.")
+    credentials = list(credentials)
+    for credential in credentials:
+        if credential.integrator_id != integrator.pk or credential.is_retired:
+            raise ValidationError(
+                {"credentials": "Elegí credenciales activas del integrador."},
+                code="credential_foreign",
+            )
+    merchant = Merchant(
+        cuit=cuit, legal_name=legal_name, sandbox_only=sandbox_only, integrator=integrator
+    )
+    merchant.full_clean()
+    with transaction.atomic():
+        merchant.save()
+        if user is not None:
+            Membership.objects.create(user=user, merchant=merchant, role=Role.OWNER)
+        for credential in credentials:
+            credential.merchants.add(merchant)
+    return merchant
 
 
 # --- Members --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
-from stores.models import Environment, Merchant, Store
+from stores.models import Credential, Environment, Merchant, Store
 from transactions.models import GatewayCall, Intent, Method
 from transactions.states import Kind, State
 
@@ -190,13 +190,33 @@ class CaseStatus:
         return [e.payment_id for e in self.evidence if e.payment_id]
 
 
+def homologation_credentials(merchant: Merchant) -> QuerySet[Credential]:
+    """The homologation credentials whose evidence is the merchant's: those it is served by
+    (a preintegrada shared by an integrator brings the evidence of its other clients)."""
+    return Credential.objects.filter(merchants=merchant, environment=Environment.HOMOLOGATION)
+
+
 def _homologation_intents(merchant: Merchant) -> QuerySet[Intent]:
-    # The store says whose intent it is; the credential's environment, that it ran in
-    # homologation. Not `credential__merchants`: unlinking a credential later must not erase
-    # evidence already handed to Prisma.
+    # Homologation belongs to the credential: every intent made with a homologation credential
+    # that serves the merchant counts, whoever's store it ran in. Also the merchant's own
+    # intents in homologation: unlinking a credential later must not erase evidence already
+    # handed to Prisma.
     return Intent.objects.filter(
-        store__merchant=merchant, credential__environment=Environment.HOMOLOGATION
+        Q(credential__in=homologation_credentials(merchant).values("pk"))
+        | Q(store__merchant=merchant),
+        credential__environment=Environment.HOMOLOGATION,
     ).exclude(provider_id="")
+
+
+def approved_credential(merchant: Merchant) -> Credential | None:
+    """A homologation credential of the merchant that Prisma approved, if any: the merchant is
+    homologated (for an approved preintegrada, from its first day)."""
+    return (
+        homologation_credentials(merchant)
+        .filter(homologation_approved_at__isnull=False)
+        .order_by("homologation_approved_at")
+        .first()
+    )
 
 
 def _token_renewals(merchant: Merchant) -> list[Evidence]:
@@ -210,8 +230,7 @@ def _token_renewals(merchant: Merchant) -> list[Evidence]:
     )
     calls = (
         GatewayCall.objects.filter(
-            credential__environment=Environment.HOMOLOGATION,
-            credential__merchants=merchant,
+            credential__in=homologation_credentials(merchant).values("pk"),
             http_status=401,
             outcome=GatewayCall.Outcome.RETRYABLE,
         )

@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from transactions.dashboard.views import batches, home, intent_list, intents, settings, terminals
+from transactions.dashboard.views import (
+    batches,
+    home,
+    integrators,
+    intent_list,
+    intents,
+    settings,
+    terminals,
+)
 from transactions.dashboard.views import homologation as homologation_views
 from transactions.dashboard.views import report as daily_report_views
 
@@ -64,6 +72,12 @@ urlpatterns = [
         homologation_views.homologation_csv,
         name="homologation_csv",
     ),
+    path(
+        "configuracion/homologacion/aprobada/<uuid:public_id>/",
+        homologation_views.credential_homologated,
+        name="credential_homologated",
+    ),
+    path("configuracion/comercios/nuevo/", integrators.merchant_create, name="merchant_create"),
     path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),
     path("configuracion/sucursales/<uuid:public_id>/", settings.store_edit, name="store_edit"),
     path(

@@ -205,13 +205,20 @@ def test_production_credential_does_not_count(merchant, mk, production_credentia
     assert _done(merchant) == set()
 
 
-def test_another_merchants_intents_do_not_count(merchant, credential):
-    """A credential shared by two merchants: the other merchant's intents are not ours."""
+def test_a_shared_credentials_evidence_counts_for_every_merchant_it_serves(merchant, credential):
+    """Homologation belongs to the credential (issue 14 item 1): the second client of a
+    preintegrada credential does not start at 0."""
     other_store = factories.make_store()
     credential.merchants.add(other_store.merchant)
     make(other_store, credential, installments=1)
-    assert _done(merchant) == set()
+    assert _done(merchant) == {"pago-1-cuota"}
     assert _done(other_store.merchant) == {"pago-1-cuota"}
+
+
+def test_another_merchants_own_credential_does_not_count(merchant, credential):
+    other_store = factories.make_store()
+    make(other_store, factories.make_credential(merchants=[other_store.merchant]), installments=1)
+    assert _done(merchant) == set()
 
 
 def test_token_replay_must_follow_within_the_window(merchant, credential):

@@ -9,17 +9,20 @@ configuring it (finance, a store's manager) is 403.
 
 import uuid
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from stores.models import Credential, Environment, Merchant
+from stores import services as store_services
+from stores.models import Credential, Merchant
+from stores.permissions import credential_change_allowed
 from stores.roles import Action
-from stores.selectors import merchant_list_for_user
+from stores.selectors import merchant_list_for_user, restrict
 from transactions import homologation
 from transactions.reporting.exports import csv_text, spreadsheet_text
 
@@ -57,11 +60,10 @@ def homologation_page(request):
     statuses = homologation.homologation_status(merchant=merchant)
     pilot = homologation.production_pilot_status(merchant=merchant, cases=statuses)
     pending = [s for s in statuses if not s.done]
-    has_credential = (
-        Credential.objects.active()
-        .filter(merchants=merchant, environment=Environment.HOMOLOGATION)
-        .exists()
-    )
+    credentials = list(homologation.homologation_credentials(merchant).active().order_by("name"))
+    approved = next((c for c in credentials if c.is_homologated), None)
+    if approved is None:
+        approved = homologation.approved_credential(merchant)  # a retired one still counts
     return render(
         request,
         "transactions/homologation.html",
@@ -73,9 +75,32 @@ def homologation_page(request):
             "total": len(statuses),
             "pending": pending,
             "pilot": pilot,
-            "has_credential": has_credential,
+            "has_credential": bool(credentials),
+            "credentials": credentials,
+            "approved": approved,
         },
     )
+
+
+@login_required
+@require_POST
+def credential_homologated(request, public_id):
+    """ "Prisma aprobó la homologación" of one credential: every merchant it serves is
+    homologated from now on (a preintegrada's next clients too)."""
+    credential = (
+        restrict(Credential.objects.active(), user=request.user).filter(public_id=public_id).first()
+    )
+    if credential is None:
+        raise Http404("Credencial no encontrada")
+    if not credential_change_allowed(user=request.user, credential=credential):
+        raise PermissionDenied(_REFUSED)
+    try:
+        store_services.credential_mark_homologated(credential=credential, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Homologación de «{credential.name}» registrada como aprobada.")
+    return redirect("dashboard:homologation")
 
 
 @login_required

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from stores import services as store_services
 from stores.forms import CredentialForm
-from stores.models import Credential, Membership, Merchant, PosClient, Terminal
+from stores.models import Credential, Integrator, Membership, Merchant, PosClient, Terminal
 from stores.permissions import credential_change_allowed, user_manages_membership
 from stores.roles import Action
 from stores.selectors import (
@@ -239,6 +239,16 @@ def _credential_form(request, instance=None):
         user=request.user, action=Action.MANAGE_SETTINGS
     )
     form.fields["merchants"].label = "Comercios"
+    integrators = (
+        Integrator.objects.all()
+        if request.user.is_superuser
+        else Integrator.objects.filter(members=request.user)
+    )
+    if integrators.exists():
+        form.fields["integrator"].queryset = integrators
+        form.fields["integrator"].required = False
+    else:
+        del form.fields["integrator"]  # nothing to choose; an update keeps the owner
     return form
 
 
@@ -251,6 +261,10 @@ def _credential_fields(form) -> dict:
         "public_key": data["public_key"],
         "secret_key": data["secret_key"],
         "merchants": data["merchants"],
+        "integrator": data.get("integrator", store_services.KEEP),
+        "ecr_provider": data.get("ecr_provider", ""),
+        "ecr_name": data.get("ecr_name", ""),
+        "ecr_version": data.get("ecr_version", ""),
     }
 
 
