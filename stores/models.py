@@ -3,6 +3,7 @@ keys."""
 
 import uuid
 import zoneinfo
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -94,6 +95,26 @@ class Merchant(models.Model):
         "solo sandbox",
         default=False,
         help_text="Permite el CUIT ficticio del sandbox de Prisma (dígito verificador inválido).",
+    )
+    # The pilot gate (issue 14): until an owner marks the pilot passed, production charges run
+    # only in `pilot_store` (the first store switched to production) on at most two production
+    # terminals. See `stores.golive`.
+    pilot_store = models.ForeignKey(
+        "Store",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="sucursal piloto",
+    )
+    pilot_passed_at = models.DateTimeField("piloto aprobado", null=True, blank=True)
+    pilot_passed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="piloto aprobado por",
     )
     integrator = models.ForeignKey(
         Integrator,
@@ -201,8 +222,20 @@ class Store(models.Model):
         return SUBNET_ACQUIRER_IDS[self.environment]
 
 
+class TerminalPurpose(models.TextChoices):
+    """Prisma hands test terminals for homologation and production ones for real charges; one
+    never works in the other's environment."""
+
+    TEST = "test", "De prueba (homologación)"
+    PRODUCTION = "production", "De producción"
+
+
 class Terminal(models.Model):
-    """A Paystore card terminal of a store, known to Prisma by its 8-digit terminal id."""
+    """A Paystore card terminal of a store, known to Prisma by its 8-digit terminal id.
+
+    `purpose` says whether Prisma gave it for tests (sandbox and homologation only) or for
+    production; a charge in the other kind of environment is refused before anything is sent.
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminals")
@@ -213,6 +246,9 @@ class Terminal(models.Model):
     model = models.CharField("modelo", max_length=40, blank=True)
     label = models.CharField("nombre", max_length=80, blank=True, help_text="p. ej. 'Caja 1'.")
     enabled = models.BooleanField("habilitada", default=True)
+    purpose = models.CharField(
+        "uso", max_length=16, choices=TerminalPurpose.choices, default=TerminalPurpose.TEST
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -320,6 +356,15 @@ class Credential(models.Model):
     @property
     def is_homologated(self) -> bool:
         return self.homologation_approved_at is not None
+
+    @property
+    def is_simulator(self) -> bool:
+        """Whether it points at the portal's simulator (mounted at `/simulator`, embedded or
+        standalone): its operations are practice, never evidence for Prisma."""
+        path = urlsplit(self.base_url).path.rstrip("/")
+        return path.endswith("/simulator") or self.base_url.rstrip("/") == (
+            getattr(settings, "ECR_SIMULATOR_BASE_URL", "").rstrip("/")
+        )
 
     def set_secret(self, plaintext: str) -> None:
         self.secret_key_encrypted = crypto.encrypt(plaintext)

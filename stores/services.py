@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from stores import crypto, permissions
+from stores import crypto, golive, permissions
 from stores.models import (
     Credential,
     Environment,
@@ -29,6 +29,8 @@ from stores.models import (
     Merchant,
     PosClient,
     Store,
+    Terminal,
+    TerminalPurpose,
 )
 from stores.roles import Action, Role
 from stores.selectors import merchant_list_for_user
@@ -283,12 +285,88 @@ def store_set_credential(*, store: Store, credential: Credential, user=None) -> 
             },
             code="credential_untested",
         )
-    Store.objects.filter(pk=store.pk).update(
-        credential=credential, environment=credential.environment
-    )
+    if credential.environment == Environment.PRODUCTION:
+        refusal = golive.store_to_production_problem(store=store)
+        if refusal is not None:
+            raise ValidationError({"credential": refusal.message}, code="pilot_limit")
+    with transaction.atomic():
+        Store.objects.filter(pk=store.pk).update(
+            credential=credential, environment=credential.environment
+        )
+        if credential.environment == Environment.PRODUCTION:
+            _take_pilot_store(store)
     store.credential = credential
     store.environment = credential.environment
     return store
+
+
+def _take_pilot_store(store: Store) -> None:
+    """The merchant's first store in production (while the pilot is open) is its pilot store;
+    a new one takes the place only when the former pilot store left production."""
+    merchant = Merchant.objects.select_for_update().get(pk=store.merchant_id)
+    if merchant.pilot_passed_at is not None or merchant.pilot_store_id == store.pk:
+        return
+    former_in_production = (
+        merchant.pilot_store_id is not None
+        and Store.objects.filter(
+            pk=merchant.pilot_store_id, environment=Environment.PRODUCTION
+        ).exists()
+    )
+    if not former_in_production:
+        Merchant.objects.filter(pk=merchant.pk).update(pilot_store=store)
+
+
+def store_switch_environment(*, stores: Iterable[Store], credential: Credential, user=None) -> int:
+    """The bulk environment switch: every store to `credential` (and its environment), all or
+    nothing, each through `store_set_credential`'s rules (tested credential, pilot gate).
+    Returns how many stores changed. A refusal names the store it stopped at."""
+    changed = 0
+    with transaction.atomic():
+        for store in stores:
+            if store.credential_id == credential.pk:
+                continue
+            try:
+                store_set_credential(store=store, credential=credential, user=user)
+            except ValidationError as exc:
+                raise ValidationError(
+                    f"«{store.name}»: {' '.join(exc.messages)} No se cambió ninguna sucursal.",
+                    code=getattr(exc, "code", None) or "store_switch_refused",
+                ) from exc
+            changed += 1
+    return changed
+
+
+def terminal_check_purpose(*, terminal: Terminal) -> None:
+    """The pilot gate for settings: a terminal becomes a production one of the pilot store only
+    while the pilot has room (two). Raises ValidationError on the `purpose` field."""
+    if terminal.purpose != TerminalPurpose.PRODUCTION or terminal.store_id is None:
+        return
+    if terminal.pk is not None and (
+        Terminal.objects.filter(pk=terminal.pk, purpose=TerminalPurpose.PRODUCTION).exists()
+    ):
+        return  # already one: nothing changes
+    refusal = golive.production_terminal_problem(terminal=terminal)
+    if refusal is not None:
+        raise ValidationError({"purpose": refusal.message}, code="pilot_limit")
+
+
+def merchant_pilot_pass(*, merchant: Merchant, user=None) -> Merchant:
+    """An owner marks the production pilot passed: the roll-out opens (any store to
+    production, any number of production terminals). Needs a pilot store; safe to run twice.
+    Who and when stay on the merchant (and in its history)."""
+    if user is not None and not permissions.user_manages_merchant(user=user, merchant=merchant):
+        raise PermissionDenied("Solo el dueño del comercio aprueba el piloto.")
+    if merchant.pilot_store_id is None:
+        raise ValidationError(
+            "Todavía no hay sucursal piloto: pasá una sucursal a producción y probá sus "
+            "terminales antes de aprobar el piloto.",
+            code="pilot_missing",
+        )
+    Merchant.objects.filter(pk=merchant.pk, pilot_passed_at__isnull=True).update(
+        pilot_passed_at=timezone.now(), pilot_passed_by=user if getattr(user, "pk", None) else None
+    )
+    merchant.refresh_from_db(fields=["pilot_passed_at", "pilot_passed_by"])
+    return merchant
 
 
 def credential_set_secret(*, credential: Credential, secret_key: str, user=None) -> None:

@@ -87,8 +87,16 @@ ACCESS: dict[str, Access] = {
     "dashboard:settings": Access(Action.MANAGE_SETTINGS),
     "dashboard:homologation": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:homologation_csv": Access(Action.MANAGE_SETTINGS, where="merchant"),
+    "dashboard:homologation_xlsx": Access(Action.MANAGE_SETTINGS, where="merchant"),
+    "dashboard:homologation_record": Access(
+        Action.MANAGE_SETTINGS, where="merchant", method="post"
+    ),
+    "dashboard:homologation_forget": Access(
+        Action.MANAGE_SETTINGS, where="merchant", method="post"
+    ),
     "dashboard:store_create": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:merchant_create": Access(Action.MANAGE_SETTINGS, where="integrator"),
+    "dashboard:pilot_pass": Access(Action.MANAGE_SETTINGS, where="merchant", method="post"),
     "dashboard:credential_homologated": Access(
         Action.MANAGE_SETTINGS, "credential", "merchant", method="post"
     ),

@@ -4,7 +4,9 @@
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from stores import services as store_services
 from stores.models import Store, Terminal
 from stores.roles import Role
 from transactions import money
@@ -161,13 +163,27 @@ def _credential_label(credential) -> str:
 class TerminalForm(forms.ModelForm):
     class Meta:
         model = Terminal
-        fields = ["store", "terminal_id", "label", "serial", "model", "enabled"]
+        fields = ["store", "terminal_id", "label", "serial", "model", "purpose", "enabled"]
 
     def __init__(self, *args, stores, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["store"].queryset = stores
         self.fields["store"].label = "Sucursal"
         self.fields["terminal_id"].help_text = "El número de 8 dígitos que Prisma le asignó."
+        self.fields["purpose"].required = False  # omitted: the model's default (test)
+        self.fields["purpose"].help_text = (
+            "Las de prueba cobran solo en sandbox y homologación; las de producción, solo en "
+            "producción (durante el piloto, hasta dos en la sucursal piloto)."
+        )
+
+    def _post_clean(self):
+        super()._post_clean()  # fills self.instance with the cleaned values
+        if not self.errors:
+            # The pilot gate is a settings rule of `stores.services`; shown on the field.
+            try:
+                store_services.terminal_check_purpose(terminal=self.instance)
+            except ValidationError as exc:
+                self.add_error(None, exc)
 
 
 class PosKeyForm(forms.Form):

@@ -73,10 +73,26 @@ urlpatterns = [
         name="homologation_csv",
     ),
     path(
+        "configuracion/homologacion.xlsx",
+        homologation_views.homologation_xlsx,
+        name="homologation_xlsx",
+    ),
+    path(
+        "configuracion/homologacion/registrar/",
+        homologation_views.homologation_record,
+        name="homologation_record",
+    ),
+    path(
+        "configuracion/homologacion/quitar/",
+        homologation_views.homologation_forget,
+        name="homologation_forget",
+    ),
+    path(
         "configuracion/homologacion/aprobada/<uuid:public_id>/",
         homologation_views.credential_homologated,
         name="credential_homologated",
     ),
+    path("configuracion/piloto/aprobar/", homologation_views.pilot_pass, name="pilot_pass"),
     path("configuracion/comercios/nuevo/", integrators.merchant_create, name="merchant_create"),
     path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),
     path("configuracion/sucursales/<uuid:public_id>/", settings.store_edit, name="store_edit"),

@@ -12,9 +12,9 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,7 +24,11 @@ from stores.permissions import credential_change_allowed
 from stores.roles import Action
 from stores.selectors import merchant_list_for_user, restrict
 from transactions import homologation
-from transactions.reporting.exports import csv_text, spreadsheet_text
+from transactions.errors import IntentRuleError
+from transactions.models import HomologationCase
+from transactions.reporting import homologation_export
+from transactions.reporting.exports import XLSX_CONTENT_TYPE
+from transactions.services import homologation as homologation_services
 
 _REFUSED = "Solo el dueño del comercio accede al asistente de homologación."
 
@@ -36,7 +40,7 @@ def _merchant_for(request) -> tuple[Merchant, list[Merchant]]:
     managed = list(
         merchant_list_for_user(user=user, action=Action.MANAGE_SETTINGS).order_by("legal_name")
     )
-    public_id = request.GET.get("comercio") or ""
+    public_id = request.GET.get("comercio") or request.POST.get("comercio") or ""
     if not public_id:
         if not managed:
             raise PermissionDenied(_REFUSED)
@@ -106,24 +110,97 @@ def credential_homologated(request, public_id):
 @login_required
 @require_GET
 def homologation_csv(request):
-    """One row per case, as the integrator hands them to Prisma: every `payment_id` of the
-    evidence (newest first, separated by spaces) and the date of the newest."""
+    """One row per case, as the integrator hands them to Prisma (see
+    `transactions.reporting.homologation_export`): simulator evidence is left out."""
     merchant, _managed = _merchant_for(request)
-    statuses = homologation.homologation_status(merchant=merchant)
-    rows = []
-    for status in statuses:
-        done_at = timezone.localtime(status.done_at) if status.done_at else None
-        rows.append(
-            [
-                status.case.code,
-                spreadsheet_text(status.case.title),
-                "Hecho" if status.done else "Pendiente",
-                spreadsheet_text(" ".join(status.payment_ids)),
-                done_at.strftime("%d/%m/%Y %H:%M:%S") if done_at else "",
-            ]
-        )
-    content = csv_text(["codigo", "caso", "estado", "payment_id", "fecha"], rows)
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    filename = f"homologacion-{slugify(merchant.legal_name) or merchant.public_id}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response = HttpResponse(
+        homologation_export.homologation_csv(merchant), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{_filename(merchant)}.csv"'
     return response
+
+
+@login_required
+@require_GET
+def homologation_xlsx(request):
+    """The same rows in the shape of Prisma's "HOMOLOGACION ECR.xlsx"."""
+    merchant, _managed = _merchant_for(request)
+    return FileResponse(
+        homologation_export.homologation_xlsx(merchant),
+        as_attachment=True,
+        filename=f"{_filename(merchant)}.xlsx",
+        content_type=XLSX_CONTENT_TYPE,
+    )
+
+
+def _filename(merchant: Merchant) -> str:
+    return f"homologacion-{slugify(merchant.legal_name) or merchant.public_id}"
+
+
+@login_required
+@require_POST
+def homologation_record(request):
+    """ "Registrar": the guided run records the chosen operation as the evidence of a case."""
+    merchant, _managed = _merchant_for(request)
+    case = HomologationCase.objects.filter(code=request.POST.get("case", ""), active=True).first()
+    intent = (
+        homologation.homologation_intents(merchant)
+        .filter(public_id=_uuid_or_none(request.POST.get("intent")))
+        .select_related("credential", "terminal")
+        .first()
+    )
+    back = redirect(f"{reverse('dashboard:homologation')}?comercio={merchant.public_id}")
+    if case is None or intent is None:
+        # Out of the merchant's scope reads the same as a stale form: nothing to record.
+        messages.error(request, "Elegí un caso y una operación de la lista.")
+        return back
+    try:
+        homologation_services.homologation_evidence_record(
+            merchant=merchant, case=case, intent=intent, user=request.user
+        )
+    except IntentRuleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Caso «{case.title}» registrado con {intent.provider_id}.")
+    return redirect(f"{reverse('dashboard:homologation')}?comercio={merchant.public_id}")
+
+
+@login_required
+@require_POST
+def homologation_forget(request):
+    """ "Quitar": takes the recorded operation off its case, to record another."""
+    merchant, _managed = _merchant_for(request)
+    evidence = (
+        homologation.recorded_evidence(merchant)
+        .filter(public_id=_uuid_or_none(request.POST.get("evidence")))
+        .first()
+    )
+    if evidence is None:
+        messages.error(request, "Esa evidencia ya no está registrada.")
+        return redirect(f"{reverse('dashboard:homologation')}?comercio={merchant.public_id}")
+    homologation_services.homologation_evidence_forget(evidence=evidence)
+    messages.success(request, f"Se quitó la operación del caso «{evidence.case.title}».")
+    return redirect(f"{reverse('dashboard:homologation')}?comercio={merchant.public_id}")
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+@login_required
+@require_POST
+def pilot_pass(request):
+    """ "Marcar piloto aprobado" (owners): the roll-out opens for the merchant in `?comercio=`."""
+    merchant, _managed = _merchant_for(request)
+    try:
+        store_services.merchant_pilot_pass(merchant=merchant, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, "Piloto aprobado: ya podés pasar las demás sucursales a producción."
+        )
+    return redirect(f"{reverse('dashboard:homologation')}?comercio={merchant.public_id}")
