@@ -3,6 +3,8 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
+from import_export import fields, resources, widgets
+from import_export.admin import ImportExportModelAdmin
 
 from stores.forms import CredentialForm, MerchantForm
 from stores.models import (
@@ -53,8 +55,52 @@ class TerminalInline(admin.TabularInline):
     extra = 0
 
 
+class StoreResource(resources.ModelResource):
+    """Fleet import in the admin (issue 14 item 6): stores by code (idempotent), with their
+    merchant by CUIT. Credentials are not imported here: a store's credential is switched in
+    the dashboard or by `fleet_import`, under the connection-test and pilot rules."""
+
+    merchant = fields.Field(
+        attribute="merchant",
+        column_name="cuit",
+        widget=widgets.ForeignKeyWidget(Merchant, field="cuit"),
+    )
+
+    class Meta:
+        model = Store
+        import_id_fields = ["code"]
+        fields = ["code", "name", "address", "merchant", "time_zone", "batch_close_hour"]
+        skip_unchanged = True
+        report_skipped = True
+
+
+class TerminalResource(resources.ModelResource):
+    """Terminals by number (idempotent), with their store by code; a production terminal
+    respects the pilot gate (`stores.services.terminal_check_purpose`)."""
+
+    store = fields.Field(
+        attribute="store",
+        column_name="sucursal",
+        widget=widgets.ForeignKeyWidget(Store, field="code"),
+    )
+
+    class Meta:
+        model = Terminal
+        import_id_fields = ["terminal_id"]
+        fields = ["terminal_id", "store", "label", "model", "serial", "purpose", "enabled"]
+        skip_unchanged = True
+        report_skipped = True
+
+    def before_save_instance(self, instance, row, **kwargs):
+        from stores.services import terminal_check_purpose
+
+        instance.full_clean()
+        terminal_check_purpose(terminal=instance)
+
+
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(ImportExportModelAdmin, admin.ModelAdmin):
+    resource_classes = [StoreResource]
     list_display = [
         "name", "code", "merchant", "environment", "credential", "batch_close_hour", "time_zone"
     ]  # fmt: skip
@@ -67,7 +113,8 @@ class StoreAdmin(admin.ModelAdmin):
 
 
 @admin.register(Terminal)
-class TerminalAdmin(admin.ModelAdmin):
+class TerminalAdmin(ImportExportModelAdmin, admin.ModelAdmin):
+    resource_classes = [TerminalResource]
     list_display = ["terminal_id", "label", "store", "model", "serial", "enabled"]
     list_filter = ["enabled", "store__merchant", "store"]
     search_fields = ["terminal_id", "label", "serial", "store__name", "store__code"]

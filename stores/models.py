@@ -435,3 +435,47 @@ class PosClient(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class OnboardingStage(models.TextChoices):
+    """Prisma's onboarding, in order (issue 14 item 3)."""
+
+    REGISTERED = "registered", "Registrado en el API Portal"
+    HOMOLOGATION_REQUESTED = "homologation_requested", "Ambiente de homologación pedido"
+    TEST_TERMINALS_REQUESTED = "test_terminals_requested", "Terminales de prueba pedidas"
+    TEST_TERMINALS_RECEIVED = "test_terminals_received", "Terminales de prueba recibidas"
+    CASES_DONE = "cases_done", "Casos de homologación hechos"
+    EVIDENCE_SENT = "evidence_sent", "Evidencia enviada a Prisma"
+    APPROVED = "approved", "Homologación aprobada"
+    PILOT = "pilot", "Piloto en producción"
+    ROLLOUT = "rollout", "Despliegue"
+
+
+class OnboardingStep(models.Model):
+    """A stage a merchant's onboarding with Prisma reached: when, who recorded it, the next step,
+    Prisma's incident number (homologation request) and the test-terminals request as sent
+    (`details`). The newest step is where the merchant waits; reminders go out at 7 days and a
+    warning at 12 (Prisma returns an account silent for two weeks to its backlog)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="onboarding")
+    stage = models.CharField("etapa", max_length=32, choices=OnboardingStage.choices)
+    reached_at = models.DateTimeField("fecha")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    next_step = models.CharField("próximo paso", max_length=300, blank=True)
+    incident_number = models.CharField("número de incidente", max_length=40, blank=True)
+    details = models.JSONField("datos enviados", default=dict, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    warned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "etapa de alta"
+        verbose_name_plural = "etapas de alta"
+        ordering = ["merchant", "reached_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "stage"], name="onboarding_stage_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} · {self.get_stage_display()}"

@@ -192,3 +192,33 @@ def credential_for_store(*, store: Store) -> Credential | None:
 def credential_choices_for_store(*, store: Store) -> QuerySet[Credential]:
     """The credentials a store may be switched to: active ones serving its merchant."""
     return Credential.objects.active().filter(merchants=store.merchant_id).order_by("name")
+
+
+def audit_entries_for_user(*, user, limit: int = 200):
+    """The newest audit entries (issue 14 item 7) of the settings the user manages: his stores,
+    their terminals, POS keys and members, and the credentials and pilot of the merchants he
+    manages. One query (content types are cached)."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from stores.roles import Action
+
+    stores = store_list_for_user(user=user, action=Action.MANAGE_SETTINGS)
+    merchants = merchant_list_for_user(user=user, action=Action.MANAGE_SETTINGS)
+    scoped = {
+        Store: stores.values("pk"),
+        Terminal: Terminal.objects.filter(store__in=stores.values("pk")).values("pk"),
+        PosClient: PosClient.objects.filter(store__in=stores.values("pk")).values("pk"),
+        Membership: restrict(Membership, user=user, action=Action.MANAGE_SETTINGS).values("pk"),
+        Credential: restrict(Credential, user=user, action=Action.MANAGE_SETTINGS).values("pk"),
+        Merchant: merchants.values("pk"),
+    }
+    condition = Q()
+    for model, pks in scoped.items():
+        content_type = ContentType.objects.get_for_model(model)
+        condition |= Q(content_type=content_type, object_id__in=pks)
+    return (
+        LogEntry.objects.filter(condition)
+        .select_related("actor", "content_type")
+        .order_by("-timestamp", "-pk")[:limit]
+    )

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from stores import crypto, golive, permissions
+from stores import audit, crypto, golive, permissions
 from stores.models import (
     Credential,
     Environment,
@@ -83,10 +83,12 @@ def pos_client_authenticate(*, raw_key: str) -> PosClient | None:
 
 
 def pos_client_revoke(*, client: PosClient) -> None:
-    PosClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(
+    revoked = PosClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     client.refresh_from_db(fields=["revoked_at"])
+    if revoked:
+        audit.record(client, {"revoked_at": (None, client.revoked_at)})
 
 
 # --- Credentials ----------------------------------------------------------------------------
@@ -289,18 +291,27 @@ def store_set_credential(*, store: Store, credential: Credential, user=None) -> 
         refusal = golive.store_to_production_problem(store=store)
         if refusal is not None:
             raise ValidationError({"credential": refusal.message}, code="pilot_limit")
+    before = Store.objects.select_related("credential").get(pk=store.pk)
     with transaction.atomic():
         Store.objects.filter(pk=store.pk).update(
             credential=credential, environment=credential.environment
         )
         if credential.environment == Environment.PRODUCTION:
-            _take_pilot_store(store)
+            _take_pilot_store(store, user=user)
+        audit.record(
+            store,
+            {
+                "credential": (before.credential or "—", credential),
+                "environment": (before.environment, credential.environment),
+            },
+            user=user,
+        )
     store.credential = credential
     store.environment = credential.environment
     return store
 
 
-def _take_pilot_store(store: Store) -> None:
+def _take_pilot_store(store: Store, *, user=None) -> None:
     """The merchant's first store in production (while the pilot is open) is its pilot store;
     a new one takes the place only when the former pilot store left production."""
     merchant = Merchant.objects.select_for_update().get(pk=store.merchant_id)
@@ -314,6 +325,7 @@ def _take_pilot_store(store: Store) -> None:
     )
     if not former_in_production:
         Merchant.objects.filter(pk=merchant.pk).update(pilot_store=store)
+        audit.record(merchant, {"pilot_store": (merchant.pilot_store or "—", store)}, user=user)
 
 
 def store_switch_environment(*, stores: Iterable[Store], credential: Credential, user=None) -> int:
@@ -356,16 +368,19 @@ def merchant_pilot_pass(*, merchant: Merchant, user=None) -> Merchant:
     Who and when stay on the merchant (and in its history)."""
     if user is not None and not permissions.user_manages_merchant(user=user, merchant=merchant):
         raise PermissionDenied("Solo el dueño del comercio aprueba el piloto.")
+    merchant.refresh_from_db(fields=["pilot_store", "pilot_passed_at"])
     if merchant.pilot_store_id is None:
         raise ValidationError(
             "Todavía no hay sucursal piloto: pasá una sucursal a producción y probá sus "
             "terminales antes de aprobar el piloto.",
             code="pilot_missing",
         )
-    Merchant.objects.filter(pk=merchant.pk, pilot_passed_at__isnull=True).update(
+    passed = Merchant.objects.filter(pk=merchant.pk, pilot_passed_at__isnull=True).update(
         pilot_passed_at=timezone.now(), pilot_passed_by=user if getattr(user, "pk", None) else None
     )
     merchant.refresh_from_db(fields=["pilot_passed_at", "pilot_passed_by"])
+    if passed:
+        audit.record(merchant, {"pilot_passed_at": (None, merchant.pilot_passed_at)}, user=user)
     return merchant
 
 
@@ -384,10 +399,12 @@ def credential_retire(*, credential: Credential, user=None) -> Credential:
     charge (see `selectors.credential_for_store`) nor offered on any page. Safe to run twice."""
     _require_credential_change(user=user, credential=credential)
     now = timezone.now()
-    Credential.objects.filter(pk=credential.pk, retired_at__isnull=True).update(
+    retired = Credential.objects.filter(pk=credential.pk, retired_at__isnull=True).update(
         retired_at=now, updated_at=now
     )
     credential.refresh_from_db(fields=["retired_at", "updated_at"])
+    if retired:
+        audit.record(credential, {"retired_at": (None, credential.retired_at)}, user=user)
     return credential
 
 
@@ -401,11 +418,19 @@ def credential_mark_homologated(*, credential: Credential, user=None) -> Credent
             "Solo una credencial de homologación se aprueba en homologación.",
             code="credential_not_homologation",
         )
-    Credential.objects.filter(pk=credential.pk, homologation_approved_at__isnull=True).update(
+    approved = Credential.objects.filter(
+        pk=credential.pk, homologation_approved_at__isnull=True
+    ).update(
         homologation_approved_at=timezone.now(),
         homologation_approved_by=user if getattr(user, "pk", None) else None,
     )
     credential.refresh_from_db(fields=["homologation_approved_at", "homologation_approved_by"])
+    if approved:
+        audit.record(
+            credential,
+            {"homologation_approved_at": (None, credential.homologation_approved_at)},
+            user=user,
+        )
     return credential
 
 

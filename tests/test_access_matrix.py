@@ -85,6 +85,9 @@ ACCESS: dict[str, Access] = {
     "dashboard:batch_close_store": Access(Action.CLOSE_BATCH, "store", method="post"),
     # Dashboard: settings
     "dashboard:settings": Access(Action.MANAGE_SETTINGS),
+    "dashboard:settings_audit": Access(Action.MANAGE_SETTINGS),
+    "dashboard:fleet_import": Access(Action.MANAGE_SETTINGS, where="merchant"),
+    "dashboard:onboarding": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:homologation": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:homologation_csv": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:homologation_xlsx": Access(Action.MANAGE_SETTINGS, where="merchant"),

@@ -12,6 +12,7 @@ from transactions.dashboard.views import (
     terminals,
 )
 from transactions.dashboard.views import homologation as homologation_views
+from transactions.dashboard.views import onboarding as onboarding_views
 from transactions.dashboard.views import report as daily_report_views
 
 app_name = "dashboard"
@@ -62,6 +63,9 @@ urlpatterns = [
     ),
     # Settings (owners)
     path("configuracion/", settings.settings_index, name="settings"),
+    path("configuracion/auditoria/", settings.settings_audit, name="settings_audit"),
+    path("configuracion/alta-de-flota/", settings.fleet_import_page, name="fleet_import"),
+    path("configuracion/alta-prisma/", onboarding_views.onboarding_page, name="onboarding"),
     path(
         "configuracion/homologacion/",
         homologation_views.homologation_page,

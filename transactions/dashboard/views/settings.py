@@ -9,6 +9,7 @@ something the user sees (e.g. as a manager) but cannot configure is 403. The sco
 
 import logging
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,11 +20,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from stores import services as store_services
+from stores.fleet import fleet_import
+from stores.fleet import read_rows as read_fleet_rows
 from stores.forms import CredentialForm
 from stores.models import Credential, Integrator, Membership, Merchant, PosClient, Terminal
 from stores.permissions import credential_change_allowed, user_manages_membership
 from stores.roles import Action
 from stores.selectors import (
+    audit_entries_for_user,
     credential_choices_for_store,
     credential_for_store,
     merchant_list_for_user,
@@ -88,8 +92,66 @@ def settings_index(request):
         "pos_clients": PosClient.objects.filter(store__in=stores).select_related("store"),
         "members": _members(request.user),
         "webhooks": webhook_endpoint_list_for_stores(stores=stores)[:200],
+        "is_integrator": Integrator.objects.filter(members=request.user).exists(),
     }
     return render(request, "transactions/settings/index.html", context)
+
+
+@login_required
+def settings_audit(request):
+    """ "Auditoría" (owners): who changed which setting, when, from what to what."""
+    _scope(request)
+    return render(
+        request,
+        "transactions/settings/audit.html",
+        {"entries": audit_entries_for_user(user=request.user)},
+    )
+
+
+class FleetImportForm(forms.Form):
+    file = forms.FileField(
+        label="Archivo CSV o XLSX", help_text="Columnas en el README, «Alta de flota»."
+    )
+    apply = forms.BooleanField(
+        label="Aplicar (sin marcar: solo vista previa)", required=False, initial=False
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise forms.ValidationError("Subí un archivo .csv o .xlsx.")
+        if upload.size > 2_000_000:
+            raise forms.ValidationError("El archivo supera los 2 MB.")
+        return upload
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def fleet_import_page(request):
+    """ "Alta de flota" (owners): a file of stores, terminals, members and POS keys; a preview
+    first (dry run), then apply. New POS keys are shown once, on this answer."""
+    _stores, merchants = _scope(request)
+    if not merchants.exists():
+        raise PermissionDenied("Solo el dueño del comercio da de alta su flota.")
+    form = FleetImportForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            rows = read_fleet_rows(upload.name, upload.read())
+        except (ValueError, UnicodeDecodeError):
+            form.add_error("file", "No se pudo leer el archivo: ¿es un CSV en UTF-8 o un XLSX?")
+        else:
+            result = fleet_import(
+                rows=rows, user=request.user, dry_run=not form.cleaned_data["apply"]
+            )
+    return render(
+        request,
+        "transactions/settings/fleet_import.html",
+        {"form": form, "result": result},
+        status=422 if form.errors or (result and result.errors) else 200,
+    )
 
 
 # --- Stores ---------------------------------------------------------------------------------
