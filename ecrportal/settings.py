@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Who changed a setting (issue 14 item 7): the signed-in person is the audit log's actor.
     "auditlog.middleware.AuditlogMiddleware",
+    # After auth: an htmx request of an ended session leaves the page for the login page.
+    "ecrportal.middleware.HtmxLoginRedirectMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecrportal.middleware.ContentSecurityPolicyMiddleware",

@@ -75,12 +75,19 @@ ACCESS: dict[str, Access] = {
     "dashboard:period_report_xlsx": Access(
         Action.VIEW_REPORTS, query="desde=2026-01-01&hasta=2026-01-31"
     ),
+    "dashboard:search": Access(Action.VIEW, where="signed_in"),
+    "dashboard:attention_badge": Access(Action.VIEW, where="signed_in"),
+    "dashboard:terminal_fleet": Access(Action.VIEW, where="signed_in"),
+    "dashboard:intent_receipt": Access(Action.VIEW, "intent"),
+    "dashboard:intent_receipt_send": Access(Action.CHARGE, "intent", method="post"),
     # Dashboard: actions (POST only)
     "dashboard:intent_cancel": Access(Action.CANCEL, "intent", method="post"),
     "dashboard:intent_reverse": Access(Action.REVERSE, "intent", method="post"),
     "dashboard:intent_refund": Access(Action.REFUND, "intent", method="post"),
     "dashboard:intent_resolve": Access(Action.RESOLVE, "intent", method="post"),
     "dashboard:intent_acknowledge": Access(Action.RESOLVE, "intent", method="post"),
+    "dashboard:intent_not_received": Access(Action.RESOLVE, "intent", method="post"),
+    "dashboard:intent_release_reference": Access(Action.RESOLVE, "intent", method="post"),
     "dashboard:batch_close_terminal": Access(Action.CLOSE_BATCH, "terminal", method="post"),
     "dashboard:batch_close_store": Access(Action.CLOSE_BATCH, "store", method="post"),
     # Dashboard: settings
@@ -287,6 +294,8 @@ def service_calls(monkeypatch):
         ("intent_cancel", "intent"),
         ("intent_resolve", "intent"),
         ("intent_acknowledge", "intent"),
+        ("intent_close_not_received", "intent"),
+        ("intent_release_reference", "intent"),
         ("intent_refresh", "intent"),
     ]:
         monkeypatch.setattr(services, name, recorder(name, result))

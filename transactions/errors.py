@@ -94,13 +94,20 @@ class Code(StrEnum):
     REASON_REQUIRED = "reason_required", 422, "Falta el motivo", False
     EVIDENCE_REQUIRED = "evidence_required", 422, "Falta la evidencia", False
     PROVIDER_UNAVAILABLE = "provider_unavailable", 503, "Prisma no responde"
+    # Receipts (dashboard only): only an approved payment, reversal or refund has one; sending
+    # it by e-mail is limited so the portal cannot be used to flood an inbox.
+    RECEIPT_NOT_AVAILABLE = "receipt_not_available", 409, "Sin comprobante", False
+    RECEIPT_RATE_LIMITED = "receipt_rate_limited", 429, "Demasiados envíos", False
+    EMAIL_NOT_SENT = "email_not_sent", 503, "No se pudo enviar el correo", False
 
 
 class IntentRuleError(Exception):
     """A request the rules refuse: a catalogue `code`, a Spanish `message` and optionally the
     `field` it is about. The HTTP status is the code's (`Code.http_status`). `intent_id` names the
     intent the refusal left behind, if any (a create the provider refused ends `failed`): the API
-    keeps its idempotency key pointing at it."""
+    keeps its idempotency key pointing at it. `blocking_intent_id` (a public UUID) names another
+    intent that stands in the way (the one holding a busy terminal): pages link to it and the
+    API's problem body carries it, so the till or the person can go and act on it."""
 
     def __init__(
         self,
@@ -109,12 +116,14 @@ class IntentRuleError(Exception):
         *,
         field: str | None = None,
         intent_id: int | None = None,
+        blocking_intent_id: str | None = None,
     ):
         super().__init__(message)
         self.code = Code(code)
         self.message = message
         self.field = field
         self.intent_id = intent_id
+        self.blocking_intent_id = blocking_intent_id
 
     @property
     def http_status(self) -> int:

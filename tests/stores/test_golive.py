@@ -191,7 +191,7 @@ def test_migration_marks_merchants_already_in_production_as_past_the_pilot(
     from django.apps import apps
 
     type(store_a).objects.filter(pk=store_a.pk).update(environment=Environment.PRODUCTION)
-    migration = importlib.import_module("stores.migrations.0005_terminal_purpose_and_pilot_gate")
+    migration = importlib.import_module("stores.migrations.0007_terminal_purpose_and_pilot_gate")
     migration.mark_what_already_runs_in_production(apps, None)
     merchant.refresh_from_db()
     terminal_a.refresh_from_db()

@@ -7,16 +7,19 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from stores import services as store_services
-from stores.models import Store, Terminal
+from stores.models import Environment, Store, Terminal
 from stores.roles import Role
 from transactions import money
 from transactions.brands import brand_choices
 from transactions.errors import IntentRuleError
+from transactions.labels import time_zone_choices
 from transactions.models import Method
 from transactions.rules import MAX_INSTALLMENTS
 from transactions.states import State
 
 BRAND_CHOICES = brand_choices()
+# The provider sandbox's one fictitious terminal (contract, "Sandbox fixtures").
+SANDBOX_TERMINAL_ID = "12345678"
 
 
 def parse_amount(text: str) -> Decimal:
@@ -91,14 +94,33 @@ class ResolveForm(forms.Form):
         (State.FAILED, "Con error"),
     ]
     outcome = forms.ChoiceField(label="Resultado", choices=OUTCOMES)
+    # Only "Aprobada" needs it (`intent_resolve`): a charge that never happened has no ticket.
     evidence = forms.CharField(
         label="Evidencia",
+        required=False,
         max_length=200,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="p. ej. cupón 1234 del ticket de la terminal, o el ticket de cierre de lote.",
     )
     reason = forms.CharField(
         label="Motivo", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class NotReceivedForm(forms.Form):
+    """ "No recibida por Prisma": why, and whether the POS reference is freed now."""
+
+    reason = forms.CharField(
+        label="Motivo",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="p. ej. el cliente no vio el cobro en la terminal y pagó en efectivo.",
+    )
+    release_reference = forms.BooleanField(
+        label="Liberar la referencia POS para volver a cobrar el pedido",
+        required=False,
+        help_text="Dejala sin marcar si el pedido pudo haberse pagado de otra forma: la podés "
+        "liberar después.",
     )
 
 
@@ -116,7 +138,22 @@ class StoreForm(forms.ModelForm):
             "time_zone",
             "batch_close_hour",
             "pending_timeout_seconds",
+            "opens_at",
+            "closes_at",
+            "idle_alert_minutes",
         ]
+        error_messages = {
+            "code": {
+                "unique": (
+                    "Ese código ya lo usa otra sucursal. Elegí otro, por ejemplo con el barrio "
+                    "o la calle ('centro-florida')."
+                )
+            }
+        }
+        widgets = {
+            "opens_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "closes_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
 
     # The environment follows the store's credential, which is switched on its own page after a
     # connection test and a confirmation (`stores.services.store_set_credential`).
@@ -125,9 +162,24 @@ class StoreForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["merchant"].queryset = merchants
         self.fields["merchant"].label = "Comercio"
+        # "Córdoba", not "America/Argentina/Cordoba" (the stored value stays the zone's name).
+        self.fields["time_zone"].choices = time_zone_choices(self.fields["time_zone"].choices)
         if self.instance.pk:
             # Moving a store to another merchant would move its ledger too: not from here.
             self.fields["merchant"].disabled = True
+        # Opening hours and the idle alert (terminal health) may be left empty: they keep
+        # what the store has (its defaults for a new one).
+        for name in self.KEEP_WHEN_EMPTY:
+            self.fields[name].required = False
+
+    KEEP_WHEN_EMPTY = ("opens_at", "closes_at", "idle_alert_minutes")
+
+    def clean(self):
+        data = super().clean()
+        for name in self.KEEP_WHEN_EMPTY:
+            if data.get(name) in (None, "") and name not in self.errors:
+                data[name] = getattr(self.instance, name)
+        return data
 
 
 class StoreCredentialForm(forms.Form):
@@ -164,6 +216,17 @@ class TerminalForm(forms.ModelForm):
     class Meta:
         model = Terminal
         fields = ["store", "terminal_id", "label", "serial", "model", "purpose", "enabled"]
+        # Django's own ("Ya existe un/a Terminal con este/a Número de terminal.") says neither
+        # what happened in words a person uses nor what to do next.
+        error_messages = {
+            "terminal_id": {
+                "unique": (
+                    "Esa terminal ya está cargada en el portal. Revisá el número; si la "
+                    "terminal cambió de sucursal, editá la que ya está cargada en lugar de "
+                    "agregarla otra vez."
+                )
+            }
+        }
 
     def __init__(self, *args, stores, **kwargs):
         super().__init__(*args, **kwargs)
@@ -184,6 +247,25 @@ class TerminalForm(forms.ModelForm):
                 store_services.terminal_check_purpose(terminal=self.instance)
             except ValidationError as exc:
                 self.add_error(None, exc)
+
+    def clean(self):
+        # What the provider is known to allow (the contract's sandbox fixtures): its sandbox
+        # accepts one fictitious terminal only. Beyond that the contract has no call to ask
+        # whether a terminal exists: it stays "sin verificar" until it takes an intention.
+        data = super().clean()
+        store, terminal_id = data.get("store"), data.get("terminal_id")
+        if (
+            store is not None
+            and terminal_id
+            and store.environment == Environment.SANDBOX
+            and terminal_id != SANDBOX_TERMINAL_ID
+        ):
+            self.add_error(
+                "terminal_id",
+                f"El sandbox de Prisma solo acepta la terminal {SANDBOX_TERMINAL_ID}: usá ese "
+                "número o pasá la sucursal a homologación.",
+            )
+        return data
 
 
 class PosKeyForm(forms.Form):

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from transactions.dashboard import urls_extras
 from transactions.dashboard.views import (
     batches,
     home,
@@ -33,6 +34,16 @@ urlpatterns = [
     path("intenciones/<uuid:public_id>/anular/", intents.intent_reverse, name="intent_reverse"),
     path("intenciones/<uuid:public_id>/devolver/", intents.intent_refund, name="intent_refund"),
     path("intenciones/<uuid:public_id>/resolver/", intents.intent_resolve, name="intent_resolve"),
+    path(
+        "intenciones/<uuid:public_id>/no-recibida/",
+        intents.intent_not_received,
+        name="intent_not_received",
+    ),
+    path(
+        "intenciones/<uuid:public_id>/liberar-referencia/",
+        intents.intent_release_reference,
+        name="intent_release_reference",
+    ),
     path(
         "intenciones/<uuid:public_id>/revisada/",
         intents.intent_acknowledge,
@@ -146,3 +157,4 @@ urlpatterns = [
         name="member_delete",
     ),
 ]
+urlpatterns += urls_extras.urlpatterns

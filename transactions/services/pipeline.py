@@ -22,8 +22,9 @@ from transactions.backoff import created_grace_seconds
 from transactions.errors import Code, IntentRuleError
 from transactions.events import Actor
 from transactions.gateway import GatewayError
+from transactions.labels import PROVIDER_UNREACHABLE_MESSAGE
 from transactions.models import Intent, IntentEvent, remember_offered_terminals
-from transactions.selectors import terminals_busy
+from transactions.selectors import blocking_advice, terminal_blocking_intent, terminals_busy
 from transactions.states import State
 from transactions.transitions import intent_record_answer, intent_transition
 
@@ -32,6 +33,21 @@ def busy_terminals(terminals: list[Terminal]) -> list[Terminal]:
     """Terminals that hold an intention which may still be on their screen: the one rule that
     the terminal lists show too (`selectors.intent_holds_terminal_q`)."""
     return terminals_busy(terminals=terminals)
+
+
+def busy_refusal(busy: list[Terminal]) -> IntentRuleError:
+    """The refusal of a create on a busy terminal, naming the intent that holds it (the API's
+    problem body carries its id; the dashboard links to it and says who can act)."""
+    blocking = terminal_blocking_intent(terminals=busy)
+    message = f"La terminal {busy[0].terminal_id} tiene una operación pendiente."
+    if blocking is not None:
+        message += " " + blocking_advice(intent=blocking)
+    return IntentRuleError(
+        Code.TERMINAL_BUSY,
+        message,
+        field="terminal",
+        blocking_intent_id=str(blocking.public_id) if blocking is not None else None,
+    )
 
 
 def _unique_ecr_transaction_id(*, store: Store, base: str, public_id) -> str:
@@ -99,11 +115,7 @@ def create_row(
                     recheck(locked)
             busy = busy_terminals(terminals)
             if busy:
-                raise IntentRuleError(
-                    Code.TERMINAL_BUSY,
-                    f"La terminal {busy[0].terminal_id} tiene una operación pendiente.",
-                    field="terminal",
-                )
+                raise busy_refusal(busy)
             # No look-up for a live payment with the same POS reference: the partial unique
             # index `intent_live_reference_per_store` refuses the insert below, under any
             # concurrency, and that refusal is answered as `reference_in_use` (the except).
@@ -145,11 +157,12 @@ def create_row(
                 listener(intent)
     except IntegrityError as exc:
         # The partial unique index on live references: a payment for this POS reference may
-        # still move money.
+        # still move money (or was closed as never received with the reference kept).
         reference = fields.get("reference", "")
         raise IntentRuleError(
             Code.REFERENCE_IN_USE,
-            f"Ya hay un cobro en curso o en duda para la referencia {reference}.",
+            f"Ya hay un cobro en curso o en duda para la referencia {reference}, o una persona "
+            "la dejó reservada.",
             field="reference",
         ) from exc
     return intent
@@ -210,9 +223,12 @@ def _record_create_error(intent: Intent, exc: GatewayError, *, actor: Actor, sen
 
 
 def _provider_rule_error(code: Code, exc: GatewayError, intent: Intent) -> IntentRuleError:
+    # What the person reads: what happened and what to do, once. The technical detail (the
+    # gateway's message, with the transport error's name) is in the intent's history and the
+    # provider calls, not here.
     messages = {
         Code.TERMINAL_BUSY: "Prisma informa que la terminal tiene una operación pendiente.",
         Code.PROVIDER_REJECTED: f"Prisma rechazó la operación: {exc.message}",
-        Code.PROVIDER_UNAVAILABLE: f"No se pudo contactar a Prisma: {exc.message}",
+        Code.PROVIDER_UNAVAILABLE: PROVIDER_UNREACHABLE_MESSAGE,
     }
     return IntentRuleError(code, messages[code], intent_id=intent.pk)

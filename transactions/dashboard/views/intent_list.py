@@ -12,6 +12,7 @@ from stores.selectors import store_list_for_user, terminal_list_for_user
 from transactions import selectors
 from transactions.dashboard.filters import IntentFilter
 from transactions.money import format_decimal_es
+from transactions.reporting.breakdown import selection_totals
 from transactions.reporting.exports import csv_lines, spreadsheet_text
 
 PAGE_SIZE = 50
@@ -45,6 +46,9 @@ LIST_FIELDS = (
     "created_at",
     "kind",
     "state",
+    # What `Intent.status` reads ("Anulada", "Lote cerrado"...): on the row, no query per row.
+    "followup_status",
+    "resolution",
     "amount",
     "card_brand",
     "card_last_four",
@@ -90,10 +94,13 @@ def intent_list(request):
     page = CappedPaginator(intent_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    # The totals of the whole selection, not of the page: one aggregate, and only while the
+    # selection is under the count's cap (past it the page already asks for a filter).
+    totals = None if page.paginator.capped else selection_totals(intent_filter.qs)
     return render(
         request,
         "transactions/intent_list.html",
-        {"filter": intent_filter, "page": page, "query": query.urlencode()},
+        {"filter": intent_filter, "page": page, "query": query.urlencode(), "totals": totals},
     )
 
 
@@ -124,7 +131,7 @@ def _csv_rows(queryset):
             spreadsheet_text(intent.store.name),
             intent.terminal.terminal_id if intent.terminal else "",
             intent.get_kind_display(),
-            intent.get_state_display(),
+            intent.status_label,
             format_decimal_es(intent.amount, thousands=False),
             intent.installments,
             spreadsheet_text(intent.card_brand),

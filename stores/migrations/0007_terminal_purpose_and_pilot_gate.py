@@ -27,7 +27,7 @@ def mark_what_already_runs_in_production(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stores', '0004_integrators_and_credential_registration'),
+        ('stores', '0006_integrators_and_credential_registration'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

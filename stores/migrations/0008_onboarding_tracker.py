@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stores', '0005_terminal_purpose_and_pilot_gate'),
+        ('stores', '0007_terminal_purpose_and_pilot_gate'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

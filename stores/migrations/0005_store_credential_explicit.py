@@ -26,7 +26,7 @@ def give_each_store_the_credential_it_uses_today(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stores', '0002_credential_retired_at'),
+        ('stores', '0004_store_opening_hours_idle_alert'),
     ]
 
     operations = [

@@ -54,8 +54,8 @@ def ship_default_cases(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stores', '0005_terminal_purpose_and_pilot_gate'),
-        ('transactions', '0007_batch_verdict_illegible'),
+        ('stores', '0007_terminal_purpose_and_pilot_gate'),
+        ('transactions', '0009_search_indexes_receipt_event'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

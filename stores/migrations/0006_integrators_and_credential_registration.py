@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stores', '0003_store_credential_explicit'),
+        ('stores', '0005_store_credential_explicit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
