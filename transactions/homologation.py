@@ -242,6 +242,13 @@ class CaseStatus:
         return [i for i in self.intents if not getattr(i, "used_as_evidence", False)]
 
 
+def default_case_rows() -> list[dict[str, str]]:
+    """The shipped default list, in the shape `homologation_cases_load` takes."""
+    return [
+        {"codigo": c.code, "caso": c.title, "instrucciones": c.how, "regla": c.code} for c in CASES
+    ]
+
+
 def case_list() -> list:
     """The active cases, in order: Prisma's list when one was loaded, else the shipped default
     (seeded by a migration; the fallback covers a table emptied by hand)."""

@@ -183,6 +183,11 @@ def _pages(store_day, store_a, terminal_a, credential, manager_a) -> list[str]:
         reverse("dashboard:pos_key_create"),
         reverse("dashboard:member_create"),
         reverse("dashboard:member_edit", args=[member.public_id]),
+        reverse("dashboard:store_credential", args=[store_a.public_id]),
+        reverse("dashboard:settings_audit"),
+        reverse("dashboard:fleet_import"),
+        reverse("dashboard:onboarding"),
+        reverse("dashboard:merchant_create"),
         "/no-existe/",
     ]
 
@@ -200,6 +205,7 @@ NOT_PAGES = {
     "dashboard:daily_report_xlsx",
     "dashboard:period_report_xlsx",
     "dashboard:homologation_csv",
+    "dashboard:homologation_xlsx",
 }
 
 

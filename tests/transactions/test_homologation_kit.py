@@ -16,12 +16,22 @@ from transactions import homologation
 from transactions.errors import IntentRuleError
 from transactions.models import HomologationCase, HomologationEvidence
 from transactions.reporting import homologation_export
-from transactions.services.homologation import homologation_evidence_record
+from transactions.services.homologation import (
+    homologation_cases_load,
+    homologation_evidence_record,
+)
 from transactions.states import Kind, State
 
 pytestmark = pytest.mark.django_db
 PAGE = reverse("dashboard:homologation")
 _seq = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _default_cases(db):
+    """The shipped cases, as the migration leaves them (a transactional test elsewhere in the
+    run may have emptied the table)."""
+    homologation_cases_load(rows=homologation.default_case_rows())
 
 
 @pytest.fixture

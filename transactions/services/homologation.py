@@ -24,6 +24,17 @@ def homologation_evidence_record(
             "Esa operación no es una operación de homologación de este comercio.",
             field="intent",
         )
+    if case.pk is None:
+        # The shipped default shown while the table is empty (`case_list`): store it now.
+        case, _ = HomologationCase.objects.get_or_create(
+            code=case.code,
+            defaults={
+                "title": case.title,
+                "how": case.how,
+                "matcher": case.matcher,
+                "position": case.position,
+            },
+        )
     rule = homologation.MATCHERS.get(case.matcher)
     if rule is not None and not Intent.objects.filter(rule, pk=intent.pk).exists():
         raise IntentRuleError(
