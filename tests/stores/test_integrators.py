@@ -193,3 +193,10 @@ def test_integrator_register_command(db):
 
     integrator = Integrator.objects.get(cuit=cuit)
     assert [u.username for u in integrator.members.all()] == ["integra2"]
+
+
+def test_an_integrators_person_without_merchants_reaches_settings(
+    client_for, integrator, integrator_person
+):
+    body = client_for(integrator_person).get(reverse("dashboard:settings")).content.decode()
+    assert 'data-action="merchant-create"' in body

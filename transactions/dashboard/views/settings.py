@@ -58,7 +58,12 @@ def _scope(request):
     """(stores, merchants) the user configures; 403 when there is nothing to configure."""
     stores = store_list_for_user(user=request.user, action=Action.MANAGE_SETTINGS)
     merchants = merchant_list_for_user(user=request.user, action=Action.MANAGE_SETTINGS)
-    if not stores.exists() and not merchants.exists():
+    if (
+        not stores.exists()
+        and not merchants.exists()
+        # An integrator's person before its first merchant: the page offers "Nuevo comercio".
+        and not Integrator.objects.filter(members=request.user).exists()
+    ):
         raise PermissionDenied("Solo el dueño del comercio accede a la configuración.")
     return stores, merchants
 
