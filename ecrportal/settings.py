@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "auditlog",
+    "import_export",
     "stores",
     "transactions",
     "simulator",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who changed a setting (issue 14 item 7): the signed-in person is the audit log's actor.
+    "auditlog.middleware.AuditlogMiddleware",
     # After auth: an htmx request of an ended session leaves the page for the login page.
     "ecrportal.middleware.HtmxLoginRedirectMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

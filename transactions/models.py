@@ -378,6 +378,69 @@ class Batch(models.Model):
         return f"Lote {self.batch_number} · {self.terminal}"
 
 
+class HomologationCase(models.Model):
+    """One of Prisma's homologation cases, as data: the shipped default list, or Prisma's own
+    list loaded from its "HOMOLOGACION ECR" spreadsheet (`manage.py homologation_cases FILE`).
+
+    `matcher` names the rule (`transactions.homologation.MATCHERS`) that suggests operations for
+    the case; "manual" (a case the portal does not know) lets any operation be recorded.
+    """
+
+    code = models.SlugField("código", max_length=60, unique=True)
+    title = models.CharField("caso", max_length=200)
+    how = models.TextField("qué hacer en la terminal", blank=True)
+    matcher = models.CharField("regla", max_length=40, default="manual")
+    position = models.PositiveIntegerField("orden", default=0)
+    active = models.BooleanField("vigente", default=True)
+
+    class Meta:
+        verbose_name = "caso de homologación"
+        verbose_name_plural = "casos de homologación"
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.title}"
+
+
+class HomologationEvidence(models.Model):
+    """The operation recorded for one case with one credential (homologation belongs to the
+    credential). One operation proves one case only (`intent` unique), and a case has one
+    operation per credential. What Prisma asks for is copied from the intent when recorded, so
+    the export does not change if the intent is later read again. Evidence made against the
+    simulator is kept, labelled, and never exported."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(HomologationCase, on_delete=models.PROTECT, related_name="evidence")
+    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="+")
+    intent = models.OneToOneField(
+        Intent, on_delete=models.PROTECT, related_name="homologation_evidence"
+    )
+    terminal_id = models.CharField("terminal", max_length=8, blank=True)
+    amount = models.DecimalField("importe", max_digits=12, decimal_places=2, null=True)
+    installments = models.PositiveSmallIntegerField("cuotas", null=True)
+    brand = models.CharField("marca", max_length=40, blank=True)
+    authorization_code = models.CharField("autorización", max_length=40, blank=True)
+    ticket_number = models.CharField("ticket", max_length=40, blank=True)
+    payment_id = models.CharField("payment_id", max_length=100)
+    simulator = models.BooleanField("simulador", default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "evidencia de homologación"
+        verbose_name_plural = "evidencias de homologación"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "credential"], name="homologation_evidence_case_credential"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case.code} · {self.payment_id}"
+
+
 # Django loads one models module per app: these two imports only register the API's idempotency
 # table and the webhook tables with the `transactions` app (their code lives with its owner). The
 # layer contracts in pyproject.toml ignore these two edges for that reason.

@@ -11,6 +11,8 @@ SCHEDULES = [
     ("ecr-prune", "transactions.tasks.prune_task", 24 * 60),
     ("ecr-webhook-retries", "transactions.tasks_webhooks.webhook_retry_sweep", 1),
     ("ecr-idempotency-prune", "transactions.tasks_webhooks.idempotency_prune_task", 24 * 60),
+    # Onboarding with Prisma: reminder at 7 days in a stage, warning at 12 (issue 14 item 3).
+    ("ecr-onboarding-reminders", "stores.tasks.onboarding_reminders_task", 24 * 60),
 ]
 
 
