@@ -210,7 +210,7 @@ _OPERATION_WIDTHS = [11, 20, 22, 11, 7, 13, 12, 14, 14, 8, 10, 13, 10, 14, 36, 3
 
 def operation_values(intent) -> list:
     """One detail row with typed values (dates, Decimal): the XLSX writes them as they are, the
-    CSV through `_csv_cell`."""
+    CSV through `csv_cell`."""
     brand, code = _from_payment(intent, "card_brand"), _from_payment(intent, "card_brand_code")
     payment_type = _from_payment(intent, "payment_type")
     return [
@@ -235,7 +235,7 @@ def operation_values(intent) -> list:
     ]
 
 
-def _csv_cell(value):
+def csv_cell(value):
     if value is None:
         return ""
     if isinstance(value, Decimal):
@@ -253,7 +253,7 @@ def operations_csv_lines(operations: QuerySet) -> Iterator[str]:
     """The detail as CSV, streamed: the XLSX's Operaciones columns, the same values."""
     return csv_lines(
         OPERATION_HEADERS,
-        ([_csv_cell(v) for v in operation_values(i)] for i in operations.iterator(chunk_size=2000)),
+        ([csv_cell(v) for v in operation_values(i)] for i in operations.iterator(chunk_size=2000)),
     )
 
 
@@ -325,9 +325,7 @@ def _batch_summary(report: DailyReport, store: Store, line) -> list:
 
 def daily_report_csv(report: DailyReport) -> str:
     """The summary as one line per number (SUMMARY_HEADERS)."""
-    return csv_text(
-        SUMMARY_HEADERS, ([_csv_cell(v) for v in row] for row in summary_values(report))
-    )
+    return csv_text(SUMMARY_HEADERS, ([csv_cell(v) for v in row] for row in summary_values(report)))
 
 
 def _resumen_sheet(workbook: Workbook) -> XlsxSheet:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum
+from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -262,7 +262,7 @@ def _line_keys(row: Mapping[str, Any], labels: Labels) -> list[tuple[str, tuple,
     brand = brand_label(row["card_brand"], row["card_brand_code"])
     ptype = payment_type_label(row["payment_type"])
     plan = row["installments"] or 1
-    keys = [
+    keys: list[tuple[str, tuple, str]] = [
         ("combinations", (brand, ptype, plan), f"{brand} · {ptype} · {installments_label(plan)}")
     ]
     terminal = row.get("terminal_id")
@@ -284,6 +284,7 @@ def _line_keys(row: Mapping[str, Any], labels: Labels) -> list[tuple[str, tuple,
         )
     )
     pos, user = row.get("requested_by_pos_id"), row.get("requested_by_user_id")
+    origin: tuple[tuple, str]
     if pos:
         origin = ("pos", pos), f"Clave POS {labels.pos_clients.get(pos, pos)}"
     elif user:
@@ -371,19 +372,30 @@ class _Accumulator:
         return t
 
 
-_GROUP_FIELDS = (
-    "store_id",
-    "kind",
-    "state",
-    "card_brand",
-    "card_brand_code",
-    "payment_type",
-    "installments",
-)
+# The card keys a row is grouped by. A reversal or refund is keyed by its payment's brand,
+# credit/debit and plan (it gives back that payment's money, and the provider's answer to it may
+# not repeat them): the crossed breakdown then nets each combination, as fees are charged.
+_CARD_KEYS = {
+    "card_brand": "card_brand",
+    "card_brand_code": "card_brand_code",
+    "payment_type": "payment_type",
+    "installments": "installments",
+}
+_GROUP_FIELDS = ("store_id", "kind", "state", *(f"key_{name}" for name in _CARD_KEYS))
 # What the daily report groups by on top of `_GROUP_FIELDS`: the per terminal, batch and origin
 # breakdowns come from the same single grouped query (the groups stay bounded by terminals,
 # batches and POS keys, not by sales).
 _DETAIL_FIELDS = ("terminal_id", "batch_number", "requested_by_pos_id", "requested_by_user_id")
+
+
+def _card_keys() -> dict:
+    return {
+        f"key_{name}": Case(
+            When(original__isnull=True, then=F(field)),
+            default=F(f"original__{field}"),
+        )
+        for name, field in _CARD_KEYS.items()
+    }
 
 
 def _counted(queryset: QuerySet[Intent]) -> QuerySet[Intent]:
@@ -396,13 +408,24 @@ def _grouped(queryset: QuerySet[Intent], *fields: str, detail: bool) -> QuerySet
     group = (*fields, *_GROUP_FIELDS, *(_DETAIL_FIELDS if detail else ()))
     return (
         _counted(queryset)
+        .annotate(**_card_keys())
         .values(*group)
         .annotate(n=Count("pk"), total=Sum(effective_amount()))
         .order_by()
     )
 
 
-def detail_labels(rows: list[Mapping[str, Any]]) -> Labels:
+def _rows(queryset) -> list[dict]:
+    """The grouped rows with their card keys under the field names the folding reads."""
+    rows = []
+    for row in queryset:
+        for name in _CARD_KEYS:
+            row[name] = row.pop(f"key_{name}")
+        rows.append(row)
+    return rows
+
+
+def detail_labels(rows: list[dict[str, Any]]) -> Labels:
     """The names the detailed rows' ids print as: three small queries, whatever the rows."""
     from django.contrib.auth import get_user_model
 
@@ -483,7 +506,7 @@ def scope_totals(
     if stores:
         # Outcomes and every breakdown from one GROUP BY: the groups are bounded by the kinds,
         # states, brands and plans (and terminals, batches, POS keys) in use, not by the sales.
-        rows = list(_grouped(intents_of_business_day(stores=stores, day=day), detail=detail))
+        rows = _rows(_grouped(intents_of_business_day(stores=stores, day=day), detail=detail))
         labels = detail_labels(rows) if detail else None
         for row in rows:
             store_id = row["store_id"]
@@ -525,7 +548,7 @@ def range_totals(
     }
     if stores and days:
         queryset = Intent.objects.filter(business_range_filter(stores, first=first, last=last))
-        for row in _grouped(queryset, "business_day", detail=False):
+        for row in _rows(_grouped(queryset, "business_day", detail=False)):
             per_store, overall = accumulators[row["business_day"]]
             _fold(row, (per_store[row["store_id"]], overall))
     return {
