@@ -8,8 +8,10 @@ Decimal amounts become numbers with a money format, never through float.
 
 import csv
 import datetime as dt
+import functools
 import io
 import tempfile
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import IO
@@ -26,7 +28,7 @@ from transactions.brands import brand_label
 from transactions.money import format_decimal_es
 from transactions.reporting.daily import BatchDifference, DailyReport
 from transactions.reporting.totals import ZERO, DayTotals, payment_type_label
-from transactions.states import Kind
+from transactions.states import Kind, State
 
 BOM = "\ufeff"
 DELIMITER = ";"
@@ -169,19 +171,31 @@ def csv_datetime(value: dt.datetime | None) -> str:
     return value.strftime("%d/%m/%Y %H:%M:%S") if value else ""
 
 
-def signed_amount(intent) -> Decimal:
+def signed_amount(row: dict) -> Decimal:
     """What an operation moved for the store: a reversal or refund takes money back."""
-    amount = intent.effective_amount or ZERO
-    return -amount if intent.kind in (Kind.REVERSAL, Kind.REFUND) else amount
+    amount = row["effective_amount"] or ZERO
+    if not isinstance(amount, Decimal):  # SQLite sums and coalesces decimals as floats
+        amount = Decimal(str(amount))
+    amount = amount.quantize(Decimal("0.01"))
+    return -amount if row["kind"] in (Kind.REVERSAL, Kind.REFUND) else amount
 
 
-def _from_payment(intent, name: str):
+def _from_payment(row: dict, name: str):
     """A follow-up's card fields fall back to its payment's (a reversal's answer may not repeat
     them): the detail row of a reversal reads like the payment it annuls."""
-    value = getattr(intent, name)
-    if value in ("", None) and intent.original_id is not None:
-        return getattr(intent.original, name)
+    value = row[name]
+    if value in ("", None) and row["original_id"] is not None:
+        return row[f"original__{name}"]
     return value
+
+
+_KIND_LABELS = dict(Kind.choices)
+_STATE_LABELS = dict(State.choices)
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
 
 
 OPERATION_HEADERS = [
@@ -208,30 +222,31 @@ _OPERATION_MONEY = {14}
 _OPERATION_WIDTHS = [11, 20, 22, 11, 7, 13, 12, 14, 14, 8, 10, 13, 10, 14, 36, 36, 20, 38]
 
 
-def operation_values(intent) -> list:
-    """One detail row with typed values (dates, Decimal): the XLSX writes them as they are, the
-    CSV through `csv_cell`."""
-    brand, code = _from_payment(intent, "card_brand"), _from_payment(intent, "card_brand_code")
-    payment_type = _from_payment(intent, "payment_type")
+def operation_values(row: dict) -> list:
+    """One detail row (a dict of `daily.OPERATION_FIELDS`) with typed values (dates, Decimal):
+    the XLSX writes them as they are, the CSV through `csv_cell`."""
+    brand, code = _from_payment(row, "card_brand"), _from_payment(row, "card_brand_code")
+    payment_type = _from_payment(row, "payment_type")
+    moment = row["transacted_at"]
     return [
-        intent.business_day,
-        local_naive(intent.transacted_at, intent.store),
-        intent.store.name,
-        intent.terminal.terminal_id if intent.terminal else "",
-        intent.batch_number,
-        intent.get_kind_display(),
-        intent.get_state_display(),
+        row["business_day"],
+        moment.astimezone(_zone(row["store__time_zone"])).replace(tzinfo=None) if moment else None,
+        row["store__name"],
+        row["terminal__terminal_id"] or "",
+        row["batch_number"],
+        _KIND_LABELS.get(row["kind"], row["kind"]),
+        _STATE_LABELS.get(row["state"], row["state"]),
         brand_label(brand, code) if brand or code else "",
         payment_type_label(payment_type) if payment_type else "",
-        _from_payment(intent, "installments"),
-        _from_payment(intent, "card_last_four"),
-        intent.authorization_code,
-        intent.ticket_number,
-        signed_amount(intent),
-        intent.provider_id,
-        intent.original.provider_id if intent.original_id else "",
-        intent.reference,
-        str(intent.public_id),
+        _from_payment(row, "installments"),
+        _from_payment(row, "card_last_four"),
+        row["authorization_code"],
+        row["ticket_number"],
+        signed_amount(row),
+        row["provider_id"],
+        row["original__provider_id"] or "",
+        row["reference"],
+        str(row["public_id"]),
     ]
 
 
@@ -387,8 +402,8 @@ def _operations_sheet(workbook: Workbook, title: str, operations: QuerySet) -> N
         money_columns=_OPERATION_MONEY,
         widths=_OPERATION_WIDTHS,
     )
-    for intent in operations.iterator(chunk_size=2000):
-        sheet.append(operation_values(intent))
+    for row in operations.iterator(chunk_size=2000):
+        sheet.append(operation_values(row))
 
 
 def _difference_text(difference: BatchDifference) -> str:

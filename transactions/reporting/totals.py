@@ -295,6 +295,27 @@ def _line_keys(row: Mapping[str, Any], labels: Labels) -> list[tuple[str, tuple,
     return keys
 
 
+_OUTCOME_FIELDS = (
+    "approved_count",
+    "approved_amount",
+    "reversal_count",
+    "reversal_amount",
+    "refund_count",
+    "refund_amount",
+    "declined_count",
+    "failed_count",
+    "cancelled_count",
+)
+_LINE_FIELDS = (
+    "count",
+    "amount",
+    "reversal_count",
+    "reversal_amount",
+    "refund_count",
+    "refund_amount",
+)
+
+
 class _Accumulator:
     """Folds the grouped rows of one scope (a store, a merchant, or all) into a DayTotals."""
 
@@ -352,6 +373,32 @@ class _Accumulator:
             else:
                 line.refund_count += count
                 line.refund_amount += amount
+
+    def absorb(self, other: "_Accumulator") -> None:
+        """Adds another scope's folded numbers (a store's into its merchant's and into the
+        total): the rows are folded once per store, and a merchant or the total costs the
+        number of labels, not the number of rows."""
+        t, o = self.totals, other.totals
+        for name in _OUTCOME_FIELDS:
+            setattr(t, name, getattr(t, name) + getattr(o, name))
+        for brand in other.brands.values():
+            mine = self.brands.setdefault(brand.brand, BrandTotal(brand.brand, 0, ZERO))
+            mine.count += brand.count
+            mine.amount += brand.amount
+        for own, theirs in (
+            (self.payment_types, other.payment_types),
+            (self.installments, other.installments),
+        ):
+            for bucket in theirs.values():
+                _add(own, bucket.label, bucket.count, bucket.amount)
+        for breakdown, lines in other.lines.items():
+            own_lines = self.lines[breakdown]
+            for key, line in lines.items():
+                mine_line = own_lines.get(key)
+                if mine_line is None:
+                    mine_line = own_lines[key] = Line(key=key, label=line.label)
+                for name in _LINE_FIELDS:
+                    setattr(mine_line, name, getattr(mine_line, name) + getattr(line, name))
 
     def finish(self) -> DayTotals:
         t = self.totals
@@ -509,12 +556,10 @@ def scope_totals(
         rows = _rows(_grouped(intents_of_business_day(stores=stores, day=day), detail=detail))
         labels = detail_labels(rows) if detail else None
         for row in rows:
-            store_id = row["store_id"]
-            _fold(
-                row,
-                (per_store[store_id], per_merchant[merchant_of[store_id]], overall),
-                labels,
-            )
+            _fold(row, (per_store[row["store_id"]],), labels)
+        for store_id, acc in per_store.items():
+            per_merchant[merchant_of[store_id]].absorb(acc)
+            overall.absorb(acc)
     return ScopeTotals(
         per_store={pk: acc.finish() for pk, acc in per_store.items()},
         per_merchant={pk: acc.finish() for pk, acc in per_merchant.items()},
@@ -549,8 +594,11 @@ def range_totals(
     if stores and days:
         queryset = Intent.objects.filter(business_range_filter(stores, first=first, last=last))
         for row in _rows(_grouped(queryset, "business_day", detail=False)):
-            per_store, overall = accumulators[row["business_day"]]
-            _fold(row, (per_store[row["store_id"]], overall))
+            per_store, _overall = accumulators[row["business_day"]]
+            _fold(row, (per_store[row["store_id"]],))
+        for per_store, overall in accumulators.values():
+            for acc in per_store.values():
+                overall.absorb(acc)
     return {
         d: ({pk: acc.finish() for pk, acc in per_store.items()}, overall.finish())
         for d, (per_store, overall) in accumulators.items()
