@@ -12,7 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import DecimalField, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from stores.models import Store, Terminal
@@ -238,7 +239,7 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
 
 
 # What a detail row shows, read as plain values (no model instances: a merchant-day is ~9k rows
-# and a merchant-month hundreds of thousands), with the payment's card fields for a follow-up.
+# and a merchant-month hundreds of thousands).
 OPERATION_FIELDS = (
     "pk",
     "public_id",
@@ -260,13 +261,17 @@ OPERATION_FIELDS = (
     "store__time_zone",
     "terminal__terminal_id",
     "original_id",
-    "original__provider_id",
-    "original__card_brand",
-    "original__card_brand_code",
-    "original__payment_type",
-    "original__installments",
-    "original__card_last_four",
 )
+# A follow-up's payment fields, as `orig_<field>` (empty on a payment).
+ORIGINAL_FIELDS = (
+    "provider_id",
+    "card_brand",
+    "card_brand_code",
+    "payment_type",
+    "installments",
+    "card_last_four",
+)
+_MONEY = DecimalField(max_digits=16, decimal_places=2)
 # The detail lists the operations that make up the totals: payments, reversals and refunds.
 DETAIL_KINDS = [Kind.PAYMENT, Kind.REVERSAL, Kind.REFUND]
 NOT_APPROVED_STATES = [State.DECLINED, State.FAILED, State.CANCELLED]
@@ -281,11 +286,31 @@ def _operations(queryset: QuerySet[Intent], *, approved: bool) -> QuerySet:
         queryset = queryset.filter(kind__in=DETAIL_KINDS, state=State.APPROVED)
     else:
         queryset = queryset.filter(kind=Kind.PAYMENT, state__in=NOT_APPROVED_STATES)
-    return (
-        queryset.annotate(effective_amount=effective_amount())
-        .values(*OPERATION_FIELDS, "effective_amount")
-        .order_by("transacted_at", "pk")
+    # One statement, two halves (as `totals._grouped`): payments read without joining the
+    # ledger to itself, follow-ups joined to their payment.
+    empty = {
+        f"orig_{name}": Value(None, output_field=Intent._meta.get_field(name))
+        for name in ORIGINAL_FIELDS
+    }
+    payments = (
+        queryset.filter(original__isnull=True)
+        .annotate(
+            **empty,
+            effective_amount=Coalesce("authorized_amount", "amount", output_field=_MONEY),
+        )
+        .values(*OPERATION_FIELDS, *empty, "effective_amount")
+        .order_by()
     )
+    followups = (
+        queryset.filter(original__isnull=False)
+        .annotate(
+            **{f"orig_{name}": F(f"original__{name}") for name in ORIGINAL_FIELDS},
+            effective_amount=effective_amount(),
+        )
+        .values(*OPERATION_FIELDS, *empty, "effective_amount")
+        .order_by()
+    )
+    return payments.union(followups, all=True).order_by("transacted_at", "pk")
 
 
 def daily_report_operations(

@@ -106,6 +106,21 @@ class XlsxSheet:
         self.row += 1
         cells = []
         for column, value in enumerate(values, start=1):
+            is_bold = bold or column in bold_columns
+            if (
+                not is_bold
+                and (
+                    value is None
+                    or isinstance(value, bool | int)
+                    or (isinstance(value, str) and value[:1] != "=")
+                )
+                and column not in self.money_columns
+            ):
+                # A plain value: openpyxl writes it through one shared cell (a new cell object
+                # per value is most of the cost of a large sheet). A string starting with "="
+                # would become a formula there, so it takes the typed path below.
+                cells.append(value)
+                continue
             cell = WriteOnlyCell(self.ws, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"
@@ -115,7 +130,7 @@ class XlsxSheet:
                 cell.number_format = DATETIME_FORMAT
             elif isinstance(value, dt.date):
                 cell.number_format = DATE_FORMAT
-            if bold or column in bold_columns:
+            if is_bold:
                 cell.font = BOLD
             cells.append(cell)
         self.ws.append(cells)
@@ -185,7 +200,7 @@ def _from_payment(row: dict, name: str):
     them): the detail row of a reversal reads like the payment it annuls."""
     value = row[name]
     if value in ("", None) and row["original_id"] is not None:
-        return row[f"original__{name}"]
+        return row[f"orig_{name}"]
     return value
 
 
@@ -244,7 +259,7 @@ def operation_values(row: dict) -> list:
         row["ticket_number"],
         signed_amount(row),
         row["provider_id"],
-        row["original__provider_id"] or "",
+        row["orig_provider_id"] or "",
         row["reference"],
         str(row["public_id"]),
     ]

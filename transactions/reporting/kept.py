@@ -175,9 +175,11 @@ def daily_reports_due(*, now: dt.datetime | None = None) -> list[KeptReport]:
     for store in Store.objects.select_related("merchant").order_by("pk"):
         merchants[store.merchant_id] = store.merchant
         today = local_day(store=store, now=now)
+        opened = local_day(store=store, now=store.created_at)
         for back in range(LOOKBACK_DAYS):
             day = today - dt.timedelta(days=back)
-            due = _is_due(store, day, now)
+            # A store has no report of the days before it existed (its first deploy).
+            due = _is_due(store, day, now) and day >= opened
             due_by_merchant.setdefault(store.merchant_id, {}).setdefault(day, []).append(due)
             if due and (kept := daily_report_keep(day=day, store=store)) is not None:
                 written.append(kept)

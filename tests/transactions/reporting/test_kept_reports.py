@@ -39,6 +39,7 @@ def close_at_23(store_a, store_b, settings):
     settings.ECR_REPORT_GRACE_MINUTES = 30
     for store in (store_a, store_b):
         store.batch_close_hour = 23
+        store.created_at = ba(1, 9)  # open since the 1st of the month
         store.save()
 
 
@@ -61,9 +62,15 @@ def test_nothing_is_kept_before_the_close_and_every_store_and_the_merchant_after
     sale, store_a, store_b, merchant, django_capture_on_commit_callbacks
 ):
     sale("100.00", ba(27, 10))
-    # Before the close (and its grace) the day is not due; the days before it are.
+    # Before the close (and its grace) the day is not due; the days before it are (a store
+    # opened on the 26th has no report of the 25th).
+    type(store_b).objects.filter(pk=store_b.pk).update(created_at=ba(26, 9))
     early = kept.daily_reports_due(now=ba(27, 23, 10))
-    assert {r.day for r in early} == {dt.date(2026, 11, 25), dt.date(2026, 11, 26)}
+    assert sorted((r.store_id, r.day) for r in early if r.store_id) == [
+        (store_a.pk, dt.date(2026, 11, 25)),
+        (store_a.pk, dt.date(2026, 11, 26)),
+        (store_b.pk, dt.date(2026, 11, 26)),
+    ]
     with django_capture_on_commit_callbacks(execute=False):
         written = kept.daily_reports_due(now=ba(27, 23, 31))
     by_scope = {(r.store_id, r.day): r for r in written if r.day == DAY}
