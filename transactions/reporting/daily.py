@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, Q, QuerySet, Value
+from django.db.models import DecimalField, F, Field, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -277,6 +277,12 @@ DETAIL_KINDS = [Kind.PAYMENT, Kind.REVERSAL, Kind.REFUND]
 NOT_APPROVED_STATES = [State.DECLINED, State.FAILED, State.CANCELLED]
 
 
+def _field(name: str) -> Field:
+    field = Intent._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
 def _operations(queryset: QuerySet[Intent], *, approved: bool) -> QuerySet:
     """The detail of a business day or range: the approved operations (which sum to the net, a
     reversal or refund negative) or, apart, the payments that were declined, failed or
@@ -288,10 +294,7 @@ def _operations(queryset: QuerySet[Intent], *, approved: bool) -> QuerySet:
         queryset = queryset.filter(kind=Kind.PAYMENT, state__in=NOT_APPROVED_STATES)
     # One statement, two halves (as `totals._grouped`): payments read without joining the
     # ledger to itself, follow-ups joined to their payment.
-    empty = {
-        f"orig_{name}": Value(None, output_field=Intent._meta.get_field(name))
-        for name in ORIGINAL_FIELDS
-    }
+    empty = {f"orig_{name}": Value(None, output_field=_field(name)) for name in ORIGINAL_FIELDS}
     payments = (
         queryset.filter(original__isnull=True)
         .annotate(
