@@ -938,7 +938,9 @@ def xlsx_probe(spec: str) -> int:
     setup_django()
     from django.contrib.auth import get_user_model
 
+    global SLOW_ONCE_S
     data = json.loads(spec)
+    SLOW_ONCE_S = data.get("timeout", SLOW_ONCE_S)
     client = logged_in_client(get_user_model().objects.get(pk=data["user"]))
     _get(client, Page("warm", "warm", data["warm"]))
     before = _peak_rss_kb()
@@ -953,14 +955,14 @@ def xlsx_probe(spec: str) -> int:
 
 
 def run_probe(user, url: str, warm: str) -> dict:
-    spec = json.dumps({"user": user.pk, "url": url, "warm": warm})
+    spec = json.dumps({"user": user.pk, "url": url, "warm": warm, "timeout": SLOW_ONCE_S})
     out = subprocess.run(
         [sys.executable, __file__, "--xlsx-probe", spec],
         env=os.environ,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=max(600, SLOW_ONCE_S * 2),
         check=False,
     )
     if out.returncode != 0:
