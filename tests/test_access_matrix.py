@@ -82,6 +82,8 @@ ACCESS: dict[str, Access] = {
     "dashboard:intent_refund": Access(Action.REFUND, "intent", method="post"),
     "dashboard:intent_resolve": Access(Action.RESOLVE, "intent", method="post"),
     "dashboard:intent_acknowledge": Access(Action.RESOLVE, "intent", method="post"),
+    "dashboard:intent_not_received": Access(Action.RESOLVE, "intent", method="post"),
+    "dashboard:intent_release_reference": Access(Action.RESOLVE, "intent", method="post"),
     "dashboard:batch_close_terminal": Access(Action.CLOSE_BATCH, "terminal", method="post"),
     "dashboard:batch_close_store": Access(Action.CLOSE_BATCH, "store", method="post"),
     # Dashboard: settings
@@ -272,6 +274,8 @@ def service_calls(monkeypatch):
         ("intent_cancel", "intent"),
         ("intent_resolve", "intent"),
         ("intent_acknowledge", "intent"),
+        ("intent_close_not_received", "intent"),
+        ("intent_release_reference", "intent"),
         ("intent_refresh", "intent"),
     ]:
         monkeypatch.setattr(services, name, recorder(name, result))

@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('stores', '0002_credential_retired_at'),
-        ('transactions', '0007_batch_verdict_illegible'),
+        ('transactions', '0008_intent_status_followup_resolution'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
