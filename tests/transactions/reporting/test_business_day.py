@@ -114,3 +114,33 @@ def test_intents_that_are_not_final_have_no_business_day(store_a, terminal_a):
         assert make_intent(store_a, terminal=terminal_a, state=state).business_day is None
     reversal = make_intent(store_a, kind=Kind.REVERSAL, state=State.PENDING, amount=None)
     assert reversal.business_day is None
+
+
+def test_the_migration_backfills_the_business_day_of_existing_rows(store_a, terminal_a):
+    import importlib
+
+    from django.apps import apps
+
+    from transactions.models import Intent
+
+    migration = importlib.import_module("transactions.migrations.0009_intent_business_day")
+    late = make_intent(store_a, terminal=terminal_a, state=State.APPROVED, finished_at=ba(27, 23))
+    dated = make_intent(
+        store_a,
+        terminal=terminal_a,
+        state=State.DECLINED,
+        finished_at=ba(28, 9),
+        provider_status_at=ba(27, 23, 59),
+    )
+    live = make_intent(store_a, terminal=terminal_a, state=State.PROCESSING)
+    Intent.objects.update(transacted_at=None, business_day=None)  # as before the migration
+
+    migration.backfill_business_day(apps, None)
+
+    late.refresh_from_db()
+    dated.refresh_from_db()
+    live.refresh_from_db()
+    # 23:00 in Buenos Aires is the 28th in UTC: the day is the store's.
+    assert (late.transacted_at, late.business_day) == (ba(27, 23), DAY)
+    assert (dated.transacted_at, dated.business_day) == (ba(27, 23, 59), DAY)
+    assert (live.transacted_at, live.business_day) == (None, None)
