@@ -320,9 +320,10 @@ def receives_report_email(*, user) -> bool:
     return not ReportEmailOptOut.objects.filter(user=user).exists()
 
 
-def kept_reports_for_stores(*, stores: list[Store], limit: int = 60):
+def kept_reports_for_stores(*, stores: list[Store], limit: int = 60, public_id=None):
     """The kept reports the page lists: those of the given stores and of their merchants when
-    every store of the merchant is among them (a merchant's report shows all its stores)."""
+    every store of the merchant is among them (a merchant's report shows all its stores).
+    With `public_id`, only that one (if it is among them)."""
     store_ids = {s.pk for s in stores}
     merchant_ids = {s.merchant_id for s in stores}
     whole = [
@@ -330,8 +331,13 @@ def kept_reports_for_stores(*, stores: list[Store], limit: int = 60):
         for m in Merchant.objects.filter(pk__in=merchant_ids).prefetch_related("stores")
         if {s.pk for s in m.stores.all()} <= store_ids
     ]
+    reports = KeptReport.objects.filter(
+        Q(store_id__in=store_ids) | Q(store=None, merchant_id__in=whole)
+    )
+    if public_id is not None:
+        reports = reports.filter(public_id=public_id)
     return list(
-        KeptReport.objects.filter(Q(store_id__in=store_ids) | Q(store=None, merchant_id__in=whole))
-        .select_related("store", "merchant")
-        .order_by("-day", "merchant_id", "store_id", "-revision")[:limit]
+        reports.select_related("store", "merchant").order_by(
+            "-day", "merchant_id", "store_id", "-revision"
+        )[:limit]
     )

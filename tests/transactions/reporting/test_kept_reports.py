@@ -236,3 +236,8 @@ def test_the_page_lists_kept_reports_and_shows_a_revision_with_its_changes(
         reverse("dashboard:daily_report"), {"guardado": of_b.public_id}
     )
     assert outside.status_code == 404
+
+
+def test_a_kept_report_id_that_is_not_a_uuid_is_404(client_for, finance):
+    response = client_for(finance).get(reverse("dashboard:daily_report"), {"guardado": "nada"})
+    assert response.status_code == 404

@@ -8,6 +8,7 @@ role (a store outside the user's scope is 404, a store where the role may not se
 """
 
 import datetime as dt
+import uuid
 
 from django import forms
 from django.contrib import messages
@@ -102,10 +103,14 @@ def _day(form: DailyReportForm) -> dt.date | None:
 
 def _kept_report(scope: _Scope, public_id: str):
     """A kept report the user may read (of the stores in scope), or 404."""
-    for report in kept.kept_reports_for_stores(stores=scope.stores, limit=10_000):
-        if str(report.public_id) == public_id:
-            return report
-    raise Http404("No hay un reporte guardado con ese identificador.")
+    try:
+        wanted = uuid.UUID(public_id)
+    except ValueError:
+        raise Http404("No hay un reporte guardado con ese identificador.") from None
+    found = kept.kept_reports_for_stores(stores=scope.stores, limit=1, public_id=wanted)
+    if not found:
+        raise Http404("No hay un reporte guardado con ese identificador.")
+    return found[0]
 
 
 @login_required
