@@ -445,15 +445,21 @@ def _counted(queryset: QuerySet[Intent]) -> QuerySet[Intent]:
     )
 
 
-def _grouped(queryset: QuerySet[Intent], *fields: str, detail: bool) -> QuerySet:
+def _grouped(
+    queryset: QuerySet[Intent], *fields: str, detail: bool, cards: bool = True
+) -> QuerySet:
     """The counted intents of `queryset` grouped by `fields`, the outcome and the card keys (and
     the detail keys), with their count `n` and what they moved `total`, in ONE statement.
 
     It is the UNION ALL of two grouped halves: payments (no `original`: most rows, read without
     joining the ledger to itself) and follow-ups (joined to their payment for its card and, for
     a reversal without an amount, its amount). One grouped query joining every row to its
-    possible original costs an index probe per sale."""
-    group = (*fields, *_GROUP_FIELDS, *(_DETAIL_FIELDS if detail else ()))
+    possible original costs an index probe per sale. Without `cards`, only the outcomes
+    (a period's daily totals: groups per store, day, kind and state)."""
+    if not cards:
+        group = (*fields, "store_id", "kind", "state")
+    else:
+        group = (*fields, *_GROUP_FIELDS, *(_DETAIL_FIELDS if detail else ()))
     counted = _counted(queryset)
     payments = (
         counted.filter(original__isnull=True)
@@ -479,8 +485,9 @@ def _rows(queryset) -> list[dict]:
     """The grouped rows with their card keys under the field names the folding reads."""
     rows = []
     for row in queryset:
-        for name in _CARD_KEYS:
-            row[name] = row.pop(f"key_{name}")
+        if "key_card_brand" in row:
+            for name in _CARD_KEYS:
+                row[name] = row.pop(f"key_{name}")
         rows.append(row)
     return rows
 
@@ -519,7 +526,7 @@ def _fold(
     payments, and to their `Line` breakdowns when it is approved money and detailed."""
     amount = _cents(row["total"])
     approved = row["state"] == State.APPROVED
-    breakdown = row["kind"] == Kind.PAYMENT and approved
+    breakdown = row["kind"] == Kind.PAYMENT and approved and "card_brand" in row
     keys = _line_keys(row, labels) if labels is not None and approved else None
     for acc in accumulators:
         acc.add_outcome(kind=row["kind"], state=row["state"], count=row["n"], amount=amount)
@@ -590,11 +597,13 @@ def day_totals(
 
 
 def range_totals(
-    *, stores: list[Store], first: dt.date, last: dt.date
+    *, stores: list[Store], first: dt.date, last: dt.date, breakdowns: bool = True
 ) -> dict[dt.date, tuple[dict[int, DayTotals], DayTotals]]:
     """The totals of every business day from `first` to `last` (both included): for each day,
     each store's totals (by pk) and those of them all, in ONE grouped query over the range (a
-    month costs one statement, not thirty). The same numbers as `day_totals` of each day."""
+    month costs one statement, not thirty). The same numbers as `day_totals` of each day;
+    without `breakdowns` only the outcomes (what a period's workbook shows: the groups are
+    then stores × days × outcomes, not × brands × plans)."""
     stores = list(stores)
     days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
     accumulators = {
@@ -606,7 +615,8 @@ def range_totals(
     }
     if stores and days:
         queryset = Intent.objects.filter(business_range_filter(stores, first=first, last=last))
-        for row in _rows(_grouped(queryset, "business_day", detail=False)):
+        grouped = _grouped(queryset, "business_day", detail=False, cards=breakdowns)
+        for row in _rows(grouped):
             per_store, _overall = accumulators[row["business_day"]]
             _fold(row, (per_store[row["store_id"]],))
         for per_store, overall in accumulators.values():

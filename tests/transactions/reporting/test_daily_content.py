@@ -331,3 +331,30 @@ def test_settlement_report_command_refuses_what_it_cannot_find(tmp_path):
             "--out",
             str(tmp_path / "x.csv"),
         )
+
+
+def test_a_period_without_breakdowns_has_each_days_outcomes(store_a, store_b, known_day):
+    from transactions.reporting.totals import day_totals, range_totals
+
+    first, last = DAY, dt.date(2026, 11, 28)
+    lean = range_totals(stores=[store_a, store_b], first=first, last=last, breakdowns=False)
+    full = range_totals(stores=[store_a, store_b], first=first, last=last)
+    for day in (first, last):
+        expected, expected_all = day_totals(stores=[store_a, store_b], day=day, overall_day=day)
+        assert full[day][1] == expected_all
+        for got, want in (
+            (lean[day][1], expected_all),
+            (lean[day][0][store_a.pk], expected[store_a.pk]),
+        ):
+            assert (got.approved_count, got.approved_amount, got.net) == (
+                want.approved_count,
+                want.approved_amount,
+                want.net,
+            )
+            assert (got.declined_count, got.failed_count, got.cancelled_count) == (
+                want.declined_count,
+                want.failed_count,
+                want.cancelled_count,
+            )
+            assert got.brands == []
+    assert lean[DAY][1].net == NET

@@ -278,7 +278,7 @@ def period_report_xlsx(request):
     return FileResponse(
         exports.period_report_xlsx(
             stores=scope.stores,
-            per_day=range_totals(stores=scope.stores, first=first, last=last),
+            per_day=range_totals(stores=scope.stores, first=first, last=last, breakdowns=False),
             operations=daily.period_operations(stores=scope.stores, first=first, last=last),
             not_approved=daily.period_operations(
                 stores=scope.stores, first=first, last=last, approved=False

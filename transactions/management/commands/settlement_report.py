@@ -112,7 +112,7 @@ class Command(BaseCommand):
         else:
             document = exports.period_report_xlsx(
                 stores=stores,
-                per_day=range_totals(stores=stores, first=first, last=last),
+                per_day=range_totals(stores=stores, first=first, last=last, breakdowns=False),
                 operations=daily.period_operations(stores=stores, first=first, last=last),
                 not_approved=daily.period_operations(
                     stores=stores, first=first, last=last, approved=False
