@@ -9,6 +9,7 @@ SCHEDULES = [
     # After each store's close (+ ECR_REPORT_GRACE_MINUTES): keep and e-mail its day's report;
     # late facts of the last days make new revisions.
     ("ecr-daily-reports", "transactions.tasks.daily_reports_due_task", 15),
+    ("ecr-terminal-health", "transactions.tasks.terminal_health_task", 5),
     ("ecr-token-warmup", "transactions.tasks.token_warmup_task", 30),
     ("ecr-prune", "transactions.tasks.prune_task", 24 * 60),
     ("ecr-webhook-retries", "transactions.tasks_webhooks.webhook_retry_sweep", 1),

@@ -68,6 +68,13 @@ def daily_report_deliver_task(report_id: int) -> int:
     return daily_report_deliver(report_id=report_id)
 
 
+def terminal_health_task() -> str:
+    """Raises the terminals that stopped taking intentions to a person (once per run)."""
+    from transactions.services.health import terminal_alerts_raise
+
+    return f"{terminal_alerts_raise()} terminales sin tomar intenciones avisadas"
+
+
 def token_warmup_task() -> int:
     """Fetches tokens before they are needed so the first payment of the day does not wait."""
     from stores.models import Credential

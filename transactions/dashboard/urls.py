@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from transactions.dashboard import urls_extras
 from transactions.dashboard.views import batches, home, intent_list, intents, settings, terminals
 from transactions.dashboard.views import homologation as homologation_views
 from transactions.dashboard.views import report as daily_report_views
@@ -127,3 +128,4 @@ urlpatterns = [
         name="member_delete",
     ),
 ]
+urlpatterns += urls_extras.urlpatterns

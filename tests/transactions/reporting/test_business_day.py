@@ -123,7 +123,7 @@ def test_the_migration_backfills_the_business_day_of_existing_rows(store_a, term
 
     from transactions.models import Intent
 
-    migration = importlib.import_module("transactions.migrations.0009_intent_business_day")
+    migration = importlib.import_module("transactions.migrations.0010_intent_business_day")
     late = make_intent(store_a, terminal=terminal_a, state=State.APPROVED, finished_at=ba(27, 23))
     dated = make_intent(
         store_a,

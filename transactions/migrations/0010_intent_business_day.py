@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('stores', '0002_credential_retired_at'),
-        ('transactions', '0008_intent_status_followup_resolution'),
+        ('transactions', '0009_search_indexes_receipt_event'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('stores', '0002_credential_retired_at'),
-        ('transactions', '0009_intent_business_day'),
+        ('transactions', '0010_intent_business_day'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
