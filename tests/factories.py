@@ -14,6 +14,7 @@ from stores.models import Credential, Environment, Membership, Merchant, PosClie
 from stores.selectors import credential_for_store
 from stores.services import pos_client_create
 from stores.validators import cuit_check_digit
+from transactions.business_day import business_day_of
 from transactions.models import Intent
 from transactions.states import FINAL_STATES, Kind, State
 
@@ -150,7 +151,9 @@ def make_intent(
       (the provider may not know it), which have none.
     - an approved payment carries what the provider reports on approval: a VISA card (`VI`)
       with a unique last four, authorization code and ticket, batch 1, status `CONFIRMED`.
-    - a final state has `finished_at` now.
+    - a final state has `finished_at` now, and the business day the engine would have written:
+      `transacted_at` the provider's status date (`provider_status_at`) else `finished_at`,
+      `business_day` its date in the store's time zone.
     """
     n = _next()
     if amount is _UNSET:
@@ -171,6 +174,14 @@ def make_intent(
         fields.setdefault("provider_status", "CONFIRMED")
     if state in FINAL_STATES:
         fields.setdefault("finished_at", timezone.now())
+        fields.setdefault(
+            "transacted_at", fields.get("provider_status_at") or fields["finished_at"]
+        )
+        if fields["transacted_at"] is not None:
+            fields.setdefault(
+                "business_day",
+                business_day_of(time_zone=store.time_zone, moment=fields["transacted_at"]),
+            )
     intent = Intent.objects.create(
         store=store,
         credential=credential,

@@ -72,6 +72,8 @@ ACCESS: dict[str, Access] = {
     "dashboard:daily_report": Access(Action.VIEW_REPORTS),
     "dashboard:daily_report_csv": Access(Action.VIEW_REPORTS),
     "dashboard:daily_report_xlsx": Access(Action.VIEW_REPORTS),
+    "dashboard:daily_report_operations_csv": Access(Action.VIEW_REPORTS),
+    "dashboard:report_email_preference": Access(Action.VIEW_REPORTS, method="post"),
     "dashboard:period_report_xlsx": Access(
         Action.VIEW_REPORTS, query="desde=2026-01-01&hasta=2026-01-31"
     ),

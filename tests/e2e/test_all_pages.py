@@ -207,6 +207,7 @@ NOT_PAGES = {
     "dashboard:batch_progress",
     "dashboard:daily_report_csv",
     "dashboard:daily_report_xlsx",
+    "dashboard:daily_report_operations_csv",
     "dashboard:period_report_xlsx",
     "dashboard:homologation_csv",
     "dashboard:attention_badge",

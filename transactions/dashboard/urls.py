@@ -68,6 +68,16 @@ urlpatterns = [
     path("reportes/diario.csv", daily_report_views.daily_report_csv, name="daily_report_csv"),
     path("reportes/diario.xlsx", daily_report_views.daily_report_xlsx, name="daily_report_xlsx"),
     path(
+        "reportes/diario-operaciones.csv",
+        daily_report_views.daily_report_operations_csv,
+        name="daily_report_operations_csv",
+    ),
+    path(
+        "reportes/correo/",
+        daily_report_views.report_email_preference,
+        name="report_email_preference",
+    ),
+    path(
         "reportes/periodo.xlsx",
         daily_report_views.period_report_xlsx,
         name="period_report_xlsx",
