@@ -75,6 +75,9 @@ class Code(StrEnum):
     # terminal_open_batch_is_empty`): the contract does not say what the provider does then.
     BATCH_EMPTY = "batch_empty", 409, "Lote vacío"
     REFUND_NOT_ALLOWED = "refund_not_allowed", 409, "Devolución no permitida"
+    # Go-live (stores.golive): a test terminal in production or the reverse, and the pilot gate.
+    TERMINAL_WRONG_PURPOSE = "terminal_wrong_purpose", 409, "Terminal de otro ambiente"
+    PILOT_GATE = "pilot_gate", 409, "Fuera del piloto de producción"
     NOT_CANCELLABLE = "not_cancellable", 409, "No se puede cancelar"
     NOT_RESOLVABLE = "not_resolvable", 409, "No se puede resolver", False
     IDEMPOTENCY_REQUEST_IN_PROGRESS = (

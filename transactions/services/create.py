@@ -54,6 +54,7 @@ def payment_create(
     receipt_notes = rules.clean_text(receipt_notes, field="receipt_notes", max_length=120)
     terminals = rules.clean_terminals(store=store, terminals=terminals)
     credential = credential_required(store)
+    rules.clean_go_live(store=store, terminals=terminals, environment=credential.environment)
     actor = actor_for(user, pos_client)
     menu_text = menu_text or (f"{reference} " if reference else "") + format_ars(amount)
     intent = create_row(

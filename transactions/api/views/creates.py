@@ -39,6 +39,8 @@ class PaymentCreateView(IdempotentPostMixin, PosApiView):
         Code.TEXT_INVALID,
         Code.TERMINAL_NOT_IN_STORE,
         Code.TERMINAL_DISABLED,
+        Code.TERMINAL_WRONG_PURPOSE,
+        Code.PILOT_GATE,
         Code.REFERENCE_IN_USE,
         *docs.PROVIDER_CREATE,
     )

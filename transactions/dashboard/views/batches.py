@@ -46,27 +46,34 @@ def _ticket_detail(request) -> list[tuple[str, str]]:
     return [] if _print_receipt(request) else [("Ticket de cierre", "No se imprime")]
 
 
-def _close_answer(request, settlements, errors, notices=()):
-    context = {"errors": errors, "notices": list(notices), **_progress_context(settlements)}
+def _close_answer(request, settlements, errors, notices=(), *, blocking_ids=()):
+    context = {
+        "errors": errors,
+        "notices": list(notices),
+        "blocking": _blocking_intents(request, list(blocking_ids)),
+        **_progress_context(settlements),
+    }
     response = render(request, "transactions/_batch_close_result.html", context)
     if context["finished"] and settlements:
         response["HX-Trigger"] = BATCHES_CHANGED
     return response
 
 
-def _split(outcomes) -> tuple[list, list[str], list[str]]:
-    """Settlements asked, refusals, and terminals with nothing to close (said apart: an empty
-    batch is not an error)."""
-    settlements, errors, notices = [], [], []
+def _split(outcomes) -> tuple[list, list[str], list[str], list[str]]:
+    """Settlements asked, refusals, terminals with nothing to close (said apart: an empty
+    batch is not an error), and the intents that busy refusals named."""
+    settlements, errors, notices, blocking_ids = [], [], [], []
     for terminal, outcome in outcomes:
         if isinstance(outcome, IntentRuleError):
             if outcome.code == Code.BATCH_EMPTY:
                 notices.append(f"{terminal}: lote vacío, no hay nada que cerrar.")
             else:
                 errors.append(f"{terminal}: {outcome.message}")
+                if outcome.blocking_intent_id:
+                    blocking_ids.append(outcome.blocking_intent_id)
         else:
             settlements.append(outcome)
-    return settlements, errors, notices
+    return settlements, errors, notices, blocking_ids
 
 
 @login_required
@@ -104,8 +111,8 @@ def batch_index(request):
     )
 
 
-def _close(request, terminals) -> tuple[list, list[str]]:
-    settlements, errors = [], []
+def _close(request, terminals) -> tuple[list, list[str], list[str]]:
+    settlements, errors, blocking_ids = [], [], []
     for terminal in terminals:
         try:
             settlements.append(
@@ -115,9 +122,23 @@ def _close(request, terminals) -> tuple[list, list[str]]:
             )
         except IntentRuleError as exc:
             errors.append(f"{terminal}: {exc.message}")
+            if exc.blocking_intent_id:
+                blocking_ids.append(exc.blocking_intent_id)
         except GatewayError as exc:
             errors.append(f"{terminal}: Prisma no respondió ({exc.message}).")
-    return settlements, errors
+    return settlements, errors, blocking_ids
+
+
+def _blocking_intents(request, blocking_ids: list[str]) -> list:
+    """The intents that busy refusals named, those the person may see, in one query: the result
+    links to each, as the charge form does (the refusal's advice says who can act on it)."""
+    if not blocking_ids:
+        return []
+    return list(
+        selectors.intent_list_for_user(user=request.user)
+        .filter(public_id__in=blocking_ids)
+        .order_by("pk")
+    )
 
 
 def _progress_context(settlements) -> dict:
@@ -141,8 +162,8 @@ def _progress_context(settlements) -> dict:
 def batch_close_terminal(request, public_id):
     terminal = terminal_get_for_user(user=request.user, public_id=public_id)
     require(user=request.user, store=terminal.store, action=Action.CLOSE_BATCH)
-    settlements, errors = _close(request, [terminal])
-    return _close_answer(request, settlements, errors)
+    settlements, errors, blocking_ids = _close(request, [terminal])
+    return _close_answer(request, settlements, errors, blocking_ids=blocking_ids)
 
 
 @login_required
@@ -169,14 +190,14 @@ def batch_close_store(request, public_id):
                 target=f"#close-{store.public_id}",
             ),
         )
-    settlements, errors, notices = _split(
+    settlements, errors, notices, blocking_ids = _split(
         services.store_batch_close(
             store=store, user=request.user, print_receipt=_print_receipt(request)
         )
     )
     if not settlements and not errors and not notices:
         errors.append("La sucursal no tiene terminales habilitadas.")
-    return _close_answer(request, settlements, errors, notices)
+    return _close_answer(request, settlements, errors, notices, blocking_ids=blocking_ids)
 
 
 @login_required
@@ -211,10 +232,10 @@ def batch_close_all(request):
         )
     except IntentRuleError as exc:
         return _close_answer(request, [], [exc.message])
-    settlements, errors, notices = _split(outcomes)
+    settlements, errors, notices, blocking_ids = _split(outcomes)
     if not settlements and not errors and not notices:
         errors.append("No hay terminales habilitadas para cerrar.")
-    return _close_answer(request, settlements, errors, notices)
+    return _close_answer(request, settlements, errors, notices, blocking_ids=blocking_ids)
 
 
 @login_required
