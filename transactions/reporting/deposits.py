@@ -38,7 +38,7 @@ from django.db.models import Exists, OuterRef
 from stores.models import Merchant, Store
 from transactions.brands import brand_label
 from transactions.models import Batch, FeeSchedule, Intent
-from transactions.reporting.totals import CREDIT, DEBIT, ZERO, intents_of_day
+from transactions.reporting.totals import CREDIT, DEBIT, ZERO, intents_of_business_day
 from transactions.states import Kind, State
 
 CENT = Decimal("0.01")
@@ -319,13 +319,14 @@ def summarize(lines: list[OperationDeposit], terms_used: Iterable[FeeTerms]) -> 
 
 
 def _operations(stores: list[Store], day: dt.date | None):
-    """Approved payments and refunds of the day; payments annulled by an approved reversal
-    are left out (they are never paid)."""
+    """Approved payments and refunds of the business day (the report's day: the provider's
+    transaction time in the store's zone); payments annulled by an approved reversal are left
+    out (they are never paid)."""
     reversed_payment = Intent.objects.filter(
         original=OuterRef("pk"), kind=Kind.REVERSAL, state=State.APPROVED
     )
     return (
-        intents_of_day(stores=stores, day=day)
+        intents_of_business_day(stores=stores, day=day)
         .filter(kind__in=[Kind.PAYMENT, Kind.REFUND], state=State.APPROVED)
         .annotate(reversed=Exists(reversed_payment))
         .filter(reversed=False)
