@@ -52,6 +52,13 @@ def batch_close_due_task() -> str:
     return f"{len(results)} cierres pedidos, {backfilled} lotes registrados"
 
 
+def approvals_expire_task() -> str:
+    """Cancels the refunds and reversals whose approval expired (maker-checker, issue 15)."""
+    from transactions.services import approvals_expire_due
+
+    return f"{approvals_expire_due()} aprobaciones vencidas"
+
+
 def token_warmup_task() -> int:
     """Fetches tokens before they are needed so the first payment of the day does not wait."""
     from stores.models import Credential

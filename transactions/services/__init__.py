@@ -9,6 +9,11 @@
 Callers use `from transactions import services` and `services.payment_create(...)`.
 """
 
+from transactions.services.approvals import (
+    approval_approve,
+    approval_reject,
+    approvals_expire_due,
+)
 from transactions.services.batches import store_batch_close, store_batch_close_due
 from transactions.services.cancel import intent_cancel, intent_send_cancel
 from transactions.services.create import (
@@ -23,6 +28,9 @@ from transactions.services.watch import intent_refresh
 
 __all__ = [
     "RESOLVE_OUTCOMES",
+    "approval_approve",
+    "approval_reject",
+    "approvals_expire_due",
     "intent_acknowledge",
     "intent_cancel",
     "intent_created_listener",
