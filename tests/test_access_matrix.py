@@ -68,6 +68,7 @@ ACCESS: dict[str, Access] = {
     "dashboard:batch_index": Access(Action.VIEW, where="signed_in"),
     "dashboard:batch_progress": Access(Action.VIEW, where="signed_in"),
     "dashboard:batch_detail": Access(Action.VIEW, "batch"),
+    "dashboard:approval_list": Access(Action.APPROVE),
     "dashboard:daily_report": Access(Action.VIEW_REPORTS),
     "dashboard:daily_report_csv": Access(Action.VIEW_REPORTS),
     "dashboard:daily_report_xlsx": Access(Action.VIEW_REPORTS),
@@ -80,6 +81,8 @@ ACCESS: dict[str, Access] = {
     "dashboard:intent_refund": Access(Action.REFUND, "intent", method="post"),
     "dashboard:intent_resolve": Access(Action.RESOLVE, "intent", method="post"),
     "dashboard:intent_acknowledge": Access(Action.RESOLVE, "intent", method="post"),
+    "dashboard:approval_approve": Access(Action.APPROVE, "intent", method="post"),
+    "dashboard:approval_reject": Access(Action.APPROVE, "intent", method="post"),
     "dashboard:batch_close_terminal": Access(Action.CLOSE_BATCH, "terminal", method="post"),
     "dashboard:batch_close_store": Access(Action.CLOSE_BATCH, "store", method="post"),
     # Dashboard: settings
@@ -88,6 +91,7 @@ ACCESS: dict[str, Access] = {
     "dashboard:homologation_csv": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:store_create": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:store_edit": Access(Action.MANAGE_SETTINGS, "store"),
+    "dashboard:store_money_controls": Access(Action.MANAGE_SETTINGS, "store"),
     "dashboard:terminal_create": Access(Action.MANAGE_SETTINGS),
     "dashboard:terminal_edit": Access(Action.MANAGE_SETTINGS, "terminal"),
     "dashboard:credential_create": Access(Action.MANAGE_SETTINGS, where="merchant"),
@@ -270,6 +274,8 @@ def service_calls(monkeypatch):
         ("intent_cancel", "intent"),
         ("intent_resolve", "intent"),
         ("intent_acknowledge", "intent"),
+        ("approval_approve", "intent"),
+        ("approval_reject", "intent"),
         ("intent_refresh", "intent"),
     ]:
         monkeypatch.setattr(services, name, recorder(name, result))

@@ -207,9 +207,7 @@ def reversal_approval_need(
 # --- Cash-back and QR benefits ---------------------------------------------------------------
 
 
-def clean_cashback(
-    value, *, store: Store, method: str, installments: int, brand: str
-) -> Decimal:
+def clean_cashback(value, *, store: Store, method: str, installments: int, brand: str) -> Decimal:
     """The cash-back of a payment: 0 when none is asked; else a debit card payment in one
     installment (contract §3: "cash back on debit"), up to the store's limit."""
     if value in (None, "", 0, "0", ZERO):

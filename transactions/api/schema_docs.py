@@ -284,20 +284,26 @@ INTENT_CANCEL = """Pide a Prisma retirar una intención que todavía espera (`pe
 proceso. La terminal puede ganar la carrera: la intención termina entonces como la terminal
 decidió (`approved`/`declined`); siga consultándola hasta que sea final."""
 
-REVERSAL_CREATE = """Anula un cobro aprobado mientras su lote siga abierto (mismo día). Crea una
+REVERSAL_CREATE = (
+    """Anula un cobro aprobado mientras su lote siga abierto (mismo día). Crea una
 intención `reversal` que se ofrece a la terminal que cobró. Si el lote ya cerró (`batch_closed`)
 o es American Express, corresponde una devolución (`POST /refunds`).
 
-""" + "{approval}"
+"""
+    + "{approval}"
+)
 
-REFUND_CREATE = """Devolución: la tarjeta se presenta de nuevo en la terminal. Con `original` (el
+REFUND_CREATE = (
+    """Devolución: la tarjeta se presenta de nuevo en la terminal. Con `original` (el
 cobro aprobado) el importe no puede superar su saldo devolvible
 (`422 refund_exceeds_balance`) ni estar fuera del plazo de devolución de su marca
 (`422 refund_window_expired`). Sin `original`, solo claves configuradas para eso
 (`403 unreferenced_refund_not_allowed`). La suma del día no puede superar el límite diario de la
 sucursal (`422 daily_refund_limit_exceeded`).
 
-""" + "{approval}"
+"""
+    + "{approval}"
+)
 
 WEBHOOK_REGISTER = """Registra (o reemplaza) la URL que recibe los eventos de las intenciones de
 esta clave. La respuesta trae `secret` **una sola vez**: guárdelo para verificar las firmas (ver la

@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from transactions.dashboard.views import batches, home, intent_list, intents, settings, terminals
+from transactions.dashboard.views import (
+    approvals,
+    batches,
+    home,
+    intent_list,
+    intents,
+    settings,
+    terminals,
+)
 from transactions.dashboard.views import homologation as homologation_views
 from transactions.dashboard.views import report as daily_report_views
 
@@ -28,6 +36,18 @@ urlpatterns = [
         "intenciones/<uuid:public_id>/revisada/",
         intents.intent_acknowledge,
         name="intent_acknowledge",
+    ),
+    # Maker-checker approvals (issue 15)
+    path("aprobaciones/", approvals.approval_list, name="approval_list"),
+    path(
+        "aprobaciones/<uuid:public_id>/aprobar/",
+        approvals.approval_approve,
+        name="approval_approve",
+    ),
+    path(
+        "aprobaciones/<uuid:public_id>/rechazar/",
+        approvals.approval_reject,
+        name="approval_reject",
     ),
     # Batches
     path("lotes/", batches.batch_index, name="batch_index"),
@@ -66,6 +86,11 @@ urlpatterns = [
     ),
     path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),
     path("configuracion/sucursales/<uuid:public_id>/", settings.store_edit, name="store_edit"),
+    path(
+        "configuracion/sucursales/<uuid:public_id>/controles/",
+        settings.store_money_controls,
+        name="store_money_controls",
+    ),
     path("configuracion/terminales/nueva/", settings.terminal_create, name="terminal_create"),
     path(
         "configuracion/terminales/<uuid:public_id>/",

@@ -171,11 +171,13 @@ def approval_approve(*, intent: Intent, user: User, note: str = "") -> Intent:
             "Quien pidió la operación no puede aprobarla: tiene que hacerlo otra persona.",
         )
     if _expire_if_due(intent):
-        raise IntentRuleError(Code.APPROVAL_EXPIRED, "La aprobación venció: la operación se canceló.")
-    if intent.kind == Kind.REVERSAL and intent.original is not None:
+        raise IntentRuleError(
+            Code.APPROVAL_EXPIRED, "La aprobación venció: la operación se canceló."
+        )
+    original = intent.original
+    if intent.kind == Kind.REVERSAL and original is not None:
         # The batch may have closed while it waited: then only a refund is possible. (Its own
         # pending reversal makes the rule answer "already has a reversal": not a refusal here.)
-        original = Intent.objects.get(pk=intent.original_id)
         refusal = reversal_refusals([original])[original.pk]
         if refusal is not None and refusal[0] != Code.REVERSAL_NOT_ALLOWED:
             raise IntentRuleError(refusal[0], refusal[1])
@@ -234,7 +236,9 @@ def approval_reject(*, intent: Intent, user: User, note: str = "") -> Intent:
             "Quien pidió la operación no puede decidirla: cancelala o pedí a otra persona.",
         )
     if _expire_if_due(intent):
-        raise IntentRuleError(Code.APPROVAL_EXPIRED, "La aprobación venció: la operación se canceló.")
+        raise IntentRuleError(
+            Code.APPROVAL_EXPIRED, "La aprobación venció: la operación se canceló."
+        )
     if not _close(
         intent,
         status=ApprovalRequest.Status.REJECTED,

@@ -21,6 +21,11 @@ from transactions.models import Intent
 from transactions.money import format_decimal_es
 from transactions.states import State
 
+# Maker-checker (issue 15): above the store's threshold the operation waits, unsent.
+_HELD = (
+    "Supera el umbral de la sucursal: espera la aprobación de otra persona (Aprobaciones). "
+    "No se envió a la terminal."
+)
 POLLED_STATES = frozenset({State.CREATED, State.PENDING, State.PROCESSING, State.CANCELLING})
 
 
@@ -131,7 +136,12 @@ def intent_reverse(request, public_id):
     except GatewayError as exc:
         messages.error(request, f"Prisma no respondió: {exc.message}")
         return redirect("dashboard:intent_detail", public_id=payment.public_id)
-    messages.success(request, "Anulación enviada a la terminal: pasá la tarjeta para confirmarla.")
+    if reversal.state == State.APPROVAL_PENDING:
+        messages.warning(request, _HELD)
+    else:
+        messages.success(
+            request, "Anulación enviada a la terminal: pasá la tarjeta para confirmarla."
+        )
     return redirect("dashboard:intent_detail", public_id=reversal.public_id)
 
 
@@ -156,7 +166,10 @@ def intent_refund(request, public_id):
         except GatewayError as exc:
             form.add_error(None, f"Prisma no respondió: {exc.message}")
         else:
-            messages.success(request, "Devolución enviada a la terminal.")
+            if refund.state == State.APPROVAL_PENDING:
+                messages.warning(request, _HELD)
+            else:
+                messages.success(request, "Devolución enviada a la terminal.")
             return redirect("dashboard:intent_detail", public_id=refund.public_id)
     return render(
         request,
