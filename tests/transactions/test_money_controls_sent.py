@@ -3,6 +3,7 @@ maker-checker end to end: a refund or reversal above the threshold waits unsent
 (`approval_pending`: no provider call, no terminal held, never polled), then is approved (sent),
 rejected, withdrawn or expired (cancelled), with the actors in its history."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -228,3 +229,32 @@ def test_cashback_and_qr_benefits_reach_the_provider(sim, store_a, terminal_a):
     sent = _sim_request(qr)
     assert sent["qr_benefit_code"] is True and sent["change_amount"] == "0"
     services.intent_cancel(intent=qr)
+
+
+def test_the_pos_gets_a_webhook_when_its_request_is_approved(
+    sim, store_a, terminal_a, owner, django_capture_on_commit_callbacks
+):
+    from tests.transactions.api.support import Receiver
+    from transactions.webhooks.services import webhook_endpoint_register
+
+    receiver = Receiver()
+    try:
+        payment = approved_payment(sim, store_a, terminal_a)
+        set_money_controls(store_a, refund_approval_threshold=Decimal("100.00"))
+        key, _ = pos_client_create(store=store_a, name="Caja")
+        webhook_endpoint_register(pos_client=key, url=receiver.url)
+        refund = refund_create(
+            store=store_a,
+            terminal=terminal_a,
+            amount=Decimal("200.00"),
+            original=payment,
+            pos_client=key,
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            approval_approve(intent=refund, user=owner)
+        events = [json.loads(r["body"]) for r in receiver.requests]
+        (approved,) = [e for e in events if e["event"] == "intent.approval_approved"]
+        assert approved["data"]["id"] == str(refund.public_id)
+        assert approved["data"]["state"] in ("created", "pending")
+    finally:
+        receiver.close()
