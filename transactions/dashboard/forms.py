@@ -72,6 +72,18 @@ class ChargeForm(forms.Form):
         required=False,
         help_text="Número de ticket o pedido del punto de venta (opcional).",
     )
+    # Issue 15: cash-back on debit (rules: `transactions.controls.clean_cashback`).
+    change_amount = forms.CharField(
+        label="Extracción (cash-back)",
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0,00"}),
+        help_text="Efectivo que se entrega además del importe: solo débito, en un pago.",
+    )
+
+    def clean_change_amount(self):
+        text = (self.cleaned_data.get("change_amount") or "").strip()
+        return parse_amount(text) if text and text.strip("0,.$ ") else None
 
 
 class RefundForm(forms.Form):

@@ -34,9 +34,7 @@ def _problem(response, status: int, code: str, field: str | None = None) -> dict
 
 @pytest.fixture
 def payment(store_a, terminal_a, credential):
-    return make_intent(
-        store_a, terminal=terminal_a, credential=credential, state=State.APPROVED
-    )
+    return make_intent(store_a, terminal=terminal_a, credential=credential, state=State.APPROVED)
 
 
 def _refund(api, terminal, payment, amount="600.00", **extra):
@@ -125,9 +123,7 @@ def charge_only(store_a):
     return api_client(raw)
 
 
-def test_a_charge_only_key_is_refused_everything_else(
-    charge_only, store_a, terminal_a, payment
-):
+def test_a_charge_only_key_is_refused_everything_else(charge_only, store_a, terminal_a, payment):
     pending = make_intent(store_a, terminal=terminal_a, state=State.PENDING)
     for response in [
         _refund(charge_only, terminal_a, payment),
@@ -206,9 +202,7 @@ def test_the_openapi_document_describes_the_approval_flow(client):
         assert "202" in operation["responses"]
         assert "approval_pending" in operation["description"]
     intent = schema["components"]["schemas"]["IntentOutput"]
-    assert {"change_amount", "qr_benefit_code", "approval_expires_at"} <= set(
-        intent["properties"]
-    )
+    assert {"change_amount", "qr_benefit_code", "approval_expires_at"} <= set(intent["properties"])
     assert "approval_pending" in json.dumps(intent["properties"]["state"]) + json.dumps(
         schema["components"]["schemas"]
     )

@@ -24,9 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def held_refund(store_a, terminal_a, credential, manager_a):
     """A refund of $600 asked by the manager of store A, above the $500 threshold: waiting."""
-    payment = make_intent(
-        store_a, terminal=terminal_a, credential=credential, state=State.APPROVED
-    )
+    payment = make_intent(store_a, terminal=terminal_a, credential=credential, state=State.APPROVED)
     set_money_controls(store_a, refund_approval_threshold=Decimal("500.00"))
     refund = refund_create(
         store=store_a,
@@ -188,3 +186,13 @@ def test_a_charge_only_pos_key_from_the_settings(client_for, owner, store_a):
     assert not key.can_refund_unreferenced
     index = client_for(owner).get(reverse("dashboard:settings")).content.decode()
     assert "Controles de dinero" in index
+
+
+def test_cashback_from_the_charge_box_follows_the_stores_rules(client_for, manager_a, terminal_a):
+    url = reverse("dashboard:terminal_charge", args=[terminal_a.public_id])
+    response = client_for(manager_a).post(
+        url, {"amount": "100,00", "installments": "1", "method": "card", "change_amount": "500"}
+    )
+    assert response.status_code == 422
+    assert "no da extracciones" in response.content.decode()
+    assert not Intent.objects.exists()
