@@ -65,6 +65,18 @@ def pos_client_create(
     return client, raw_key
 
 
+def pos_client_set_permissions(*, client: PosClient, permissions: dict[str, bool]) -> PosClient:
+    """Changes what an existing key may do (its `can_*` fields); takes effect on its next
+    request (the API reads the key on every request)."""
+    unknown = set(permissions) - set(POS_KEY_PERMISSIONS)
+    if unknown:
+        raise ValueError(f"permisos desconocidos: {sorted(unknown)}")
+    for field, value in permissions.items():
+        setattr(client, field, bool(value))
+    client.save(update_fields=list(permissions))
+    return client
+
+
 def pos_client_authenticate(*, raw_key: str) -> PosClient | None:
     """The active client owning this key, or None. Constant-time comparison of the hash."""
     prefix, _, rest = (raw_key or "").partition(".")

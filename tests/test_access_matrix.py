@@ -101,6 +101,7 @@ ACCESS: dict[str, Access] = {
         Action.MANAGE_SETTINGS, "credential", "merchant", method="post"
     ),
     "dashboard:pos_key_create": Access(Action.MANAGE_SETTINGS),
+    "dashboard:pos_key_permissions": Access(Action.MANAGE_SETTINGS, "pos_key"),
     "dashboard:pos_key_revoke": Access(Action.MANAGE_SETTINGS, "pos_key", method="post"),
     "dashboard:webhook_toggle": Access(Action.MANAGE_SETTINGS, "webhook", method="post"),
     "dashboard:member_create": Access(Action.MANAGE_SETTINGS),

@@ -150,10 +150,9 @@ class TerminalForm(forms.ModelForm):
         self.fields["terminal_id"].help_text = "El número de 8 dígitos que Prisma le asignó."
 
 
-class PosKeyForm(forms.Form):
-    store = forms.ModelChoiceField(label="Sucursal", queryset=Store.objects.none())
-    name = forms.CharField(label="Nombre", max_length=120, help_text="p. ej. 'Caja 1 - POS'.")
-    # What the key may do (issue 15): a till that only charges gets a charge-only key.
+class PosKeyPermissionsForm(forms.Form):
+    """What a POS key may do (issue 15): a till that only charges gets a charge-only key."""
+
     can_charge = forms.BooleanField(label="Puede cobrar", required=False, initial=True)
     can_cancel = forms.BooleanField(
         label="Puede cancelar intenciones pendientes", required=False, initial=True
@@ -175,6 +174,12 @@ class PosKeyForm(forms.Form):
         "can_close_batch",
         "can_refund_unreferenced",
     )
+
+
+class PosKeyForm(PosKeyPermissionsForm):
+    store = forms.ModelChoiceField(label="Sucursal", queryset=Store.objects.none())
+    name = forms.CharField(label="Nombre", max_length=120, help_text="p. ej. 'Caja 1 - POS'.")
+    field_order = ["store", "name"]
 
     def __init__(self, *args, stores, **kwargs):
         super().__init__(*args, **kwargs)

@@ -115,6 +115,11 @@ urlpatterns = [
     ),
     path("configuracion/claves-pos/nueva/", settings.pos_key_create, name="pos_key_create"),
     path(
+        "configuracion/claves-pos/<uuid:public_id>/permisos/",
+        settings.pos_key_permissions,
+        name="pos_key_permissions",
+    ),
+    path(
         "configuracion/claves-pos/<uuid:public_id>/revocar/",
         settings.pos_key_revoke,
         name="pos_key_revoke",

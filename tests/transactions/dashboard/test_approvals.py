@@ -12,6 +12,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from stores.models import PosClient
+from stores.services import pos_client_create
 from tests.factories import make_intent
 from tests.transactions.support import set_money_controls
 from transactions.models import ApprovalRequest, GatewayCall, Intent, MoneyControls
@@ -196,3 +197,16 @@ def test_cashback_from_the_charge_box_follows_the_stores_rules(client_for, manag
     assert response.status_code == 422
     assert "no da extracciones" in response.content.decode()
     assert not Intent.objects.exists()
+
+
+def test_an_existing_key_is_restricted_to_charging(client_for, owner, store_a):
+    key, _ = pos_client_create(store=store_a, name="Caja vieja")
+    assert key.can_refund
+    url = reverse("dashboard:pos_key_permissions", args=[key.public_id])
+    client = client_for(owner)
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["form"].initial["can_refund"] is True
+    assert client.post(url, {"can_charge": "on", "can_cancel": "on"}).status_code == 302
+    key.refresh_from_db()
+    assert key.can_charge and key.can_cancel
+    assert not (key.can_reverse or key.can_refund or key.can_close_batch)

@@ -30,7 +30,7 @@ from stores.selectors import (
     store_list_for_user,
     terminal_get_for_user,
 )
-from stores.services import pos_client_create, pos_client_revoke
+from stores.services import pos_client_create, pos_client_revoke, pos_client_set_permissions
 from transactions.controls import controls_for
 from transactions.dashboard.access import require
 from transactions.dashboard.forms import (
@@ -38,6 +38,7 @@ from transactions.dashboard.forms import (
     MembershipRoleForm,
     MoneyControlsForm,
     PosKeyForm,
+    PosKeyPermissionsForm,
     StoreForm,
     TerminalForm,
     add_rule_error,
@@ -361,6 +362,37 @@ def pos_key_create(request):
             {"client": client, "key": raw_key},
         )
     return _form_page(request, form, title="Nueva clave POS", status=422 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pos_key_permissions(request, public_id):
+    """Changes what an existing POS key may do (charge only, cancel, reverse, refund, close)."""
+    client = (
+        PosClient.objects.filter(
+            public_id=public_id, store__in=store_list_for_user(user=request.user)
+        )
+        .select_related("store")
+        .first()
+    )
+    if client is None:
+        raise Http404("Clave no encontrada")
+    require(user=request.user, store=client.store, action=Action.MANAGE_SETTINGS)
+    initial = {field: getattr(client, field) for field in PosKeyPermissionsForm.PERMISSIONS}
+    form = PosKeyPermissionsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        pos_client_set_permissions(
+            client=client,
+            permissions={f: form.cleaned_data[f] for f in PosKeyPermissionsForm.PERMISSIONS},
+        )
+        messages.success(request, f"Permisos de la clave «{client.name}» guardados.")
+        return redirect("dashboard:settings")
+    return _form_page(
+        request,
+        form,
+        title=f"Permisos de la clave {client.name}",
+        status=422 if form.errors else 200,
+    )
 
 
 @login_required
