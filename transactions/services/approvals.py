@@ -13,6 +13,7 @@ and the POS that asked gets a webhook (`intent.approval_approved`, `intent.appro
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ from transactions.backoff import created_grace_seconds
 from transactions.controls import ApprovalNeed
 from transactions.errors import Code, IntentRuleError
 from transactions.events import SYSTEM, Actor, intent_note
-from transactions.models import ApprovalRequest, Intent, IntentEvent
+from transactions.models import ApprovalRequest, Intent, IntentEvent, MoneyControls
 from transactions.selectors import reversal_refusals, terminals_busy
 from transactions.services.common import actor_for, require_role
 from transactions.services.pipeline import create_row
@@ -41,13 +42,28 @@ REJECTED_EVENT = "intent.approval_rejected"
 EXPIRED_EVENT = "intent.approval_expired"
 
 
-def create_row_held(need: ApprovalNeed | None, *, actor: Actor, **create_row_kwargs) -> Intent:
+def create_row_held(
+    need: ApprovalNeed | None,
+    *,
+    actor: Actor,
+    store_limit: Callable[[], None] | None = None,
+    **create_row_kwargs,
+) -> Intent:
     """`pipeline.create_row`; when `need` is not None the intent is written in
     `approval_pending` (not sent, no terminal held) with its ApprovalRequest, in one
-    transaction."""
-    if need is None:
+    transaction.
+
+    `store_limit` (the daily refund limit) runs again in that transaction with the store's
+    `MoneyControls` row locked, so two refunds at two terminals of the store cannot both fit
+    the day's remainder."""
+    if need is None and store_limit is None:
         return create_row(actor=actor, **create_row_kwargs)
     with transaction.atomic():
+        if store_limit is not None:
+            list(MoneyControls.objects.select_for_update().filter(store=create_row_kwargs["store"]))
+            store_limit()
+        if need is None:
+            return create_row(actor=actor, **create_row_kwargs)
         intent = create_row(
             actor=actor,
             state=State.APPROVAL_PENDING,

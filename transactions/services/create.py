@@ -207,13 +207,19 @@ def refund_create(
     store_controls = controls.controls_for(store)
     if original is not None:
         controls.check_refund_window(payment=original, controls=store_controls)
-    controls.check_daily_refund_limit(store=store, amount=amount, controls=store_controls)
+
+    def daily_limit() -> None:
+        controls.check_daily_refund_limit(store=store, amount=amount, controls=store_controls)
+
+    daily_limit()
     need = controls.refund_approval_need(amount=amount, controls=store_controls)
     credential = credential_required(store)
     actor = actor_for(user, pos_client)
     base_reference = reference or (original.ecr_transaction_id if original else "")
+    limited = store_controls is not None and store_controls.daily_refund_limit is not None
     intent = create_row_held(
         need,
+        store_limit=daily_limit if limited else None,
         store=store,
         terminals=[terminal],
         credential=credential,
