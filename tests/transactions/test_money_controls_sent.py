@@ -258,3 +258,18 @@ def test_the_pos_gets_a_webhook_when_its_request_is_approved(
         assert approved["data"]["state"] in ("created", "pending")
     finally:
         receiver.close()
+
+
+def test_a_charge_only_key_still_charges_and_the_payment_is_its_own(sim, store_a, terminal_a):
+    key, _ = pos_client_create(
+        store=store_a,
+        name="Solo cobra",
+        permissions={"can_reverse": False, "can_refund": False, "can_close_batch": False},
+    )
+    payment = payment_create(
+        store=store_a, terminals=[terminal_a], amount=Decimal("10.00"), pos_client=key
+    )
+    assert payment.state == State.PENDING and payment.requested_by_pos == key
+    created = payment.events.get(type=IntentEvent.Type.CREATED)
+    assert created.actor_pos == key and created.actor_label == "POS Solo cobra"
+    intent_cancel(intent=payment, pos_client=key)

@@ -4,7 +4,10 @@
 - `cancel`: withdrawing a waiting intention;
 - `watch`: a long-poll or an open page refreshing its own intent;
 - `operator`: what only a person does (resolve an in-doubt intent, acknowledge a flag);
-- `batches`: closing a whole store's batches, and the daily automatic close.
+- `batches`: closing a whole store's batches, and the daily automatic close;
+- `approvals`: maker-checker (hold a refund or reversal above the store's threshold, approve,
+  reject, withdraw, expire), `sending` (a written refund or reversal to the provider) and
+  `money_controls` (a store's controls).
 
 Callers use `from transactions import services` and `services.payment_create(...)`.
 """
