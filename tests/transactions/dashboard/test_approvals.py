@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from stores.models import PosClient
@@ -210,3 +212,33 @@ def test_an_existing_key_is_restricted_to_charging(client_for, owner, store_a):
     key.refresh_from_db()
     assert key.can_charge and key.can_cancel
     assert not (key.can_reverse or key.can_refund or key.can_close_batch)
+
+
+def test_the_page_costs_the_same_queries_with_one_request_or_many(
+    client_for, owner, manager_a, store_a, terminal_a, held_refund, sent
+):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client_for(owner).get(reverse("dashboard:approval_list")).status_code == 200
+        return len(ctx.captured_queries)
+
+    one = count()
+    for _ in range(4):
+        payment = make_intent(store_a, terminal=terminal_a, state=State.APPROVED)
+        refund = refund_create(
+            store=store_a,
+            terminal=terminal_a,
+            amount=Decimal("700.00"),
+            original=payment,
+            user=manager_a,
+        )
+        client_for(owner).post(reverse("dashboard:approval_reject", args=[refund.public_id]))
+        payment = make_intent(store_a, terminal=terminal_a, state=State.APPROVED)
+        refund_create(
+            store=store_a,
+            terminal=terminal_a,
+            amount=Decimal("700.00"),
+            original=payment,
+            user=manager_a,
+        )
+    assert count() == one
