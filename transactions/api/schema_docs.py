@@ -43,6 +43,19 @@ está fuera de ella responde `404`; un id del cuerpo (terminal, cobro original) 
 sucursal responde `400` con el campo en `errors` (`terminal_not_in_store`, `does_not_exist`), sin
 decir si existe en otra. Límite por clave: al excederlo, `429` con `Retry-After` (segundos).
 
+Permisos de la clave: el dueño decide qué puede hacer cada una (cobrar, cancelar, anular,
+devolver, cerrar lote; una clave "solo cobra" no mueve dinero de vuelta). Lo que la clave no
+tiene permitido responde `403 key_action_not_allowed`. Las devoluciones sin `original` (sin el
+cobro que devuelven) solo para claves habilitadas: si no, `403 unreferenced_refund_not_allowed`.
+
+## Controles de dinero de la sucursal
+Devoluciones y anulaciones por encima del umbral de la sucursal esperan la aprobación de otra
+persona (`202`, `state: approval_pending`; ver `POST /refunds`). También pueden regir un límite
+diario de devoluciones (`422 daily_refund_limit_exceeded`), plazos para devolver por marca
+(`422 refund_window_expired`) y un máximo de extracción (cash-back) en débito
+(`422 cashback_not_allowed`, `422 cashback_limit_exceeded`). Cada rechazo explica el motivo en
+`detail`.
+
 ## Flujo típico
 1. `POST /api/v1/payments` con `Idempotency-Key` → `201` con la intención (`state: pending`).
 2. `GET /api/v1/intents/{id}?wait=30` hasta que `is_final` sea `true` (responde apenas la
