@@ -17,6 +17,7 @@ from transactions import controls
 from transactions.errors import Code, IntentRuleError
 from transactions.models import ApprovalRequest, GatewayCall, Intent
 from transactions.services import (
+    approval_approve,
     intent_cancel,
     payment_create,
     refund_create,
@@ -337,3 +338,25 @@ def test_no_approval_request_is_left_by_a_refusal(store_a, terminal_a, payment, 
         user=owner,
     )
     assert not ApprovalRequest.objects.exists()
+
+
+def test_a_reversal_whose_batch_closed_while_waiting_is_cancelled_not_sent(
+    store_a, terminal_a, payment, manager_a, owner
+):
+    set_money_controls(store_a, reversal_approval_threshold=Decimal("1.00"))
+    reversal = reversal_create(payment=payment, user=manager_a)
+    assert reversal.state == State.APPROVAL_PENDING
+    make_intent(
+        store_a,
+        terminal=terminal_a,
+        kind=Kind.SETTLEMENT,
+        state=State.APPROVED,
+        finished_at=timezone.now() + timedelta(seconds=1),
+    )
+    with pytest.raises(IntentRuleError) as exc:
+        approval_approve(intent=reversal, user=owner)
+    assert exc.value.code == Code.BATCH_CLOSED and "se canceló" in exc.value.message
+    reversal.refresh_from_db()
+    assert reversal.state == State.CANCELLED
+    assert ApprovalRequest.objects.get(intent=reversal).status == ApprovalRequest.Status.REJECTED
+    assert not GatewayCall.objects.exists()

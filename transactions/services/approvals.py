@@ -195,6 +195,18 @@ def approval_approve(*, intent: Intent, user: User, note: str = "") -> Intent:
         # The batch may have closed while it waited: then only a refund is possible. (Its own
         # pending reversal makes the rule answer "already has a reversal": not a refusal here.)
         refusal = reversal_refusals([original])[original.pk]
+        if refusal is not None and refusal[0] == Code.BATCH_CLOSED:
+            # It can never be sent now: cancelled at once, so nobody approves it again.
+            _close(
+                intent,
+                status=ApprovalRequest.Status.REJECTED,
+                actor=actor_for(user, None),
+                message=f"No se envió: {refusal[1]}",
+                note="Lote cerrado",
+                decided_by=user,
+                webhook=REJECTED_EVENT,
+            )
+            raise IntentRuleError(refusal[0], f"{refusal[1]} La anulación se canceló.")
         if refusal is not None and refusal[0] != Code.REVERSAL_NOT_ALLOWED:
             raise IntentRuleError(refusal[0], refusal[1])
     actor = actor_for(user, None)
