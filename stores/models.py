@@ -153,6 +153,10 @@ class Terminal(models.Model):
     model = models.CharField("modelo", max_length=40, blank=True)
     label = models.CharField("nombre", max_length=80, blank=True, help_text="p. ej. 'Caja 1'.")
     enabled = models.BooleanField("habilitada", default=True)
+    # The provider offers no call to ask whether a terminal number exists or what it may do
+    # (see the contract): a terminal is "sin verificar" until it first takes an intention, which
+    # the engine records here.
+    verified_at = models.DateTimeField("verificada", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

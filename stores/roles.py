@@ -43,3 +43,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 def role_allows(role: str, action: str) -> bool:
     return action in PERMISSIONS.get(role, frozenset())
+
+
+def roles_allowed_text(action: str) -> str:
+    """Who may do `action`, as Spanish prose for messages ("un dueño o un encargado")."""
+    names = [f"un {role.label.lower()}" for role in Role if role_allows(role, action)]
+    if len(names) <= 1:
+        return names[0] if names else "nadie"
+    return ", ".join(names[:-1]) + " o " + names[-1]

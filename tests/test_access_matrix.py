@@ -83,6 +83,8 @@ ACCESS: dict[str, Access] = {
     "dashboard:intent_acknowledge": Access(Action.RESOLVE, "intent", method="post"),
     "dashboard:approval_approve": Access(Action.APPROVE, "intent", method="post"),
     "dashboard:approval_reject": Access(Action.APPROVE, "intent", method="post"),
+    "dashboard:intent_not_received": Access(Action.RESOLVE, "intent", method="post"),
+    "dashboard:intent_release_reference": Access(Action.RESOLVE, "intent", method="post"),
     "dashboard:batch_close_terminal": Access(Action.CLOSE_BATCH, "terminal", method="post"),
     "dashboard:batch_close_store": Access(Action.CLOSE_BATCH, "store", method="post"),
     # Dashboard: settings
@@ -277,6 +279,8 @@ def service_calls(monkeypatch):
         ("intent_acknowledge", "intent"),
         ("approval_approve", "intent"),
         ("approval_reject", "intent"),
+        ("intent_close_not_received", "intent"),
+        ("intent_release_reference", "intent"),
         ("intent_refresh", "intent"),
     ]:
         monkeypatch.setattr(services, name, recorder(name, result))

@@ -124,7 +124,9 @@ class IntentRuleError(Exception):
     """A request the rules refuse: a catalogue `code`, a Spanish `message` and optionally the
     `field` it is about. The HTTP status is the code's (`Code.http_status`). `intent_id` names the
     intent the refusal left behind, if any (a create the provider refused ends `failed`): the API
-    keeps its idempotency key pointing at it."""
+    keeps its idempotency key pointing at it. `blocking_intent_id` (a public UUID) names another
+    intent that stands in the way (the one holding a busy terminal): pages link to it and the
+    API's problem body carries it, so the till or the person can go and act on it."""
 
     def __init__(
         self,
@@ -133,12 +135,14 @@ class IntentRuleError(Exception):
         *,
         field: str | None = None,
         intent_id: int | None = None,
+        blocking_intent_id: str | None = None,
     ):
         super().__init__(message)
         self.code = Code(code)
         self.message = message
         self.field = field
         self.intent_id = intent_id
+        self.blocking_intent_id = blocking_intent_id
 
     @property
     def http_status(self) -> int:

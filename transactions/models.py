@@ -8,7 +8,17 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from stores.models import Credential, PosClient, Store, Terminal
-from transactions.states import FINAL_STATES, RESERVING_STATES, Kind, State
+from transactions.states import (
+    FINAL_STATES,
+    RESERVING_STATES,
+    STATUS_BADGES,
+    STATUS_LABELS,
+    Followup,
+    Kind,
+    Resolution,
+    State,
+    display_status,
+)
 
 
 class Method(models.TextChoices):
@@ -126,6 +136,18 @@ class Intent(models.Model):
     ecr_transaction_id = models.CharField(
         max_length=64, blank=True, help_text="La referencia enviada a Prisma (única por intención)."
     )
+    # Denormalised so lists read "Anulada"/"Devuelta" from the row itself, without a query per
+    # row: kept by `transitions.intent_transition` when a reversal or refund of this payment is
+    # approved (see `states.display_status`).
+    followup_status = models.CharField(
+        "anulada o devuelta", max_length=24, choices=Followup.choices, blank=True
+    )
+    resolution = models.CharField(
+        "resolución", max_length=16, choices=Resolution.choices, blank=True
+    )
+    # An intent closed by a person as never received by Prisma keeps its POS reference reserved
+    # (the order cannot be charged again) until the person explicitly releases it.
+    reference_held = models.BooleanField("referencia reservada", default=False)
     needs_attention = models.BooleanField("requiere atención", default=False)
     attention_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -186,9 +208,11 @@ class Intent(models.Model):
         ]
         constraints = [
             # A POS order cannot be charged twice while a charge for it may still move money.
+            # ...nor while a person who closed it as "no recibida por Prisma" keeps it reserved.
             models.UniqueConstraint(
                 fields=["store", "reference"],
-                condition=Q(kind=Kind.PAYMENT, state__in=sorted(RESERVING_STATES))
+                condition=Q(kind=Kind.PAYMENT)
+                & (Q(state__in=sorted(RESERVING_STATES)) | Q(reference_held=True))
                 & ~Q(reference=""),
                 name="intent_live_reference_per_store",
             ),
@@ -203,6 +227,24 @@ class Intent(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+    @property
+    def status(self) -> str:
+        """What a person reads (`states.display_status`): "Anulada", "Lote cerrado"..."""
+        return display_status(
+            kind=self.kind,
+            state=self.state,
+            followup=self.followup_status,
+            resolution=self.resolution,
+        )
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def status_badge(self) -> str:
+        return STATUS_BADGES.get(self.status, "off")
 
 
 def offered_terminals_order(terminal: Terminal) -> tuple[str, str]:

@@ -59,22 +59,39 @@ def intent_find_in_doubt(intent: Intent, *, actor: Actor = SWEEPER) -> bool:
         # The provider offers no search for reversals, refunds or settlements.
         intent_flag(
             intent,
-            reason="Respuesta perdida y Prisma no permite buscarla: resolver con el ticket",
+            reason="Respuesta perdida y Prisma no permite buscarla: ver el ticket de la terminal",
             actor=actor,
         )
         return False
     try:
-        candidates = _candidates(intent)
+        adopted = intent_search_at_provider(intent, actor=actor)
     except GatewayError as exc:
         logger.info("search for in-doubt intent %s failed: %s", intent.public_id, exc.message)
         # A person is asked on time whether or not the search worked: the next look is minutes
         # away, and the customer may be standing at the till.
         _flag_if_past_fast_search(
             intent,
-            reason="No se pudo buscar en Prisma: confirmar en la terminal y resolver a mano",
+            reason="No se pudo buscar en Prisma: confirmar en la terminal",
             actor=actor,
         )
         return False
+    if adopted is not None:
+        return adopted
+    _flag_if_past_fast_search(
+        intent,
+        reason="No se encontró en Prisma: confirmar en la terminal",
+        actor=actor,
+    )
+    return False
+
+
+def intent_search_at_provider(intent: Intent, *, actor: Actor = SWEEPER) -> bool | None:
+    """Searches the provider for an in-doubt payment create (by our reference and a time window,
+    then the terminal's list) and adopts the match. Returns None when the provider has no such
+    intention, else whether adopting it changed the intent. Raises `GatewayError` when the
+    search itself failed (nothing is known then). Calls the provider: never inside a
+    transaction."""
+    candidates = _candidates(intent)
     taken = set(
         Intent.objects.filter(provider_id__in=[c.provider_id for c in candidates if c.provider_id])
         .exclude(pk=intent.pk)
@@ -86,12 +103,7 @@ def intent_find_in_doubt(intent: Intent, *, actor: Actor = SWEEPER) -> bool:
         Intent.objects.filter(pk=intent.pk, provider_id="").update(provider_id=answer.provider_id)
         intent.provider_id = answer.provider_id
         return intent_record_answer(intent, answer, actor=actor, reschedule=True)
-    _flag_if_past_fast_search(
-        intent,
-        reason="No se encontró en Prisma: confirmar en la terminal y resolver a mano",
-        actor=actor,
-    )
-    return False
+    return None
 
 
 def _flag_if_past_fast_search(intent: Intent, *, reason: str, actor: Actor) -> None:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from stores.models import Store, Terminal
 from stores.permissions import StorePermissions
-from stores.roles import Action
+from stores.roles import Action, roles_allowed_text
 from stores.selectors import store_list_for_user
 from transactions.backoff import IN_DOUBT_FAST_SEARCH
 from transactions.errors import Code
@@ -95,6 +95,34 @@ def terminals_busy(*, terminals: list[Terminal]) -> list[Terminal]:
         ).values_list("offered_terminals", flat=True)
     )
     return [t for t in terminals if t.pk in busy_ids]
+
+
+def terminal_blocking_intent(*, terminals: list[Terminal]) -> Intent | None:
+    """The oldest intent that holds one of `terminals` (`intent_holds_terminal_q`): the one a
+    busy refusal names, so the person or the till can go and act on it."""
+    return (
+        Intent.objects.filter(intent_holds_terminal_q(), offered_terminals__in=terminals)
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def blocking_advice(*, intent: Intent) -> str:
+    """Who can unblock a terminal that `intent` holds, in Spanish, by role (the roles come from
+    `stores.roles`, so the sentence follows the permissions table)."""
+    if intent.state == State.IN_DOUBT:
+        return (
+            "No sabemos si Prisma la recibió. La puede resolver "
+            f"{roles_allowed_text(Action.RESOLVE)} desde su página."
+        )
+    if intent.state in (State.PENDING, State.PROCESSING) and intent.provider_id:
+        return (
+            "Esperá que termine en la terminal, o la puede cancelar "
+            f"{roles_allowed_text(Action.CANCEL)} desde su página."
+        )
+    if intent.state == State.CANCELLING:
+        return "Se está cancelando: esperá unos segundos y volvé a intentar."
+    return "Se está enviando a Prisma: esperá unos segundos y volvé a intentar."
 
 
 @dataclass
@@ -369,6 +397,11 @@ def intent_rules_for_user(*, intent: Intent, user) -> IntentRules:
     resolvable = intent.state == State.IN_DOUBT and not intent.provider_id
     if resolvable and can(Action.RESOLVE):
         actions.add("resolve")
+        if intent.kind == Kind.PAYMENT:
+            # Only payments can be searched for at the provider.
+            actions.add("not_received")
+    if intent.reference_held and can(Action.RESOLVE):
+        actions.add("release_reference")
     if intent.needs_attention and not resolvable and can(Action.RESOLVE):
         actions.add("acknowledge")
     return IntentRules(

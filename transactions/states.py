@@ -6,6 +6,7 @@ flagged for a person, never counted as approved.
 """
 
 from django.db import models
+from django.db.models import Q
 
 
 class Kind(models.TextChoices):
@@ -111,3 +112,93 @@ def portal_state_for(kind: str, provider_status: str | None) -> str | None:
     if not provider_status:
         return None
     return PROVIDER_STATUS_MAP[kind].get(provider_status.strip().upper())
+
+
+# --- What a person reads -------------------------------------------------------------------------
+# The portal state says where an intention is in its lifecycle; a person reading a list wants to
+# know what became of the money. An approved payment later annulled or refunded is still
+# `approved` (its own intention succeeded) but reads "Anulada" or "Devuelta"; an approved
+# settlement reads "Lote cerrado". The one place that decides it: every page, export and filter
+# asks `display_status`, reading only fields of the intent's own row (no query per row).
+
+
+class Followup(models.TextChoices):
+    """What later intents did to an approved payment (`Intent.followup_status`, kept by
+    `transactions.transitions` when a reversal or refund is approved)."""
+
+    REVERSED = "reversed", "Anulada"
+    REFUNDED = "refunded", "Devuelta"
+    PARTIALLY_REFUNDED = "partially_refunded", "Devuelta parcialmente"
+
+
+class Resolution(models.TextChoices):
+    """How a person ended an in-doubt intention (`Intent.resolution`)."""
+
+    BY_HAND = "by_hand", "Resuelta a mano"
+    # The provider's search (by reference and time window) did not find it: it never reached
+    # Prisma. Final state `failed` (nothing was created there), read as this.
+    NOT_RECEIVED = "not_received", "No recibida por Prisma"
+
+
+class Status(models.TextChoices):
+    """The statuses a person reads beyond the portal states (every `State` value is one too)."""
+
+    REVERSED = Followup.REVERSED.value, Followup.REVERSED.label
+    REFUNDED = Followup.REFUNDED.value, Followup.REFUNDED.label
+    PARTIALLY_REFUNDED = Followup.PARTIALLY_REFUNDED.value, Followup.PARTIALLY_REFUNDED.label
+    # Not "batch_closed": that is an error code's value (`errors.Code.BATCH_CLOSED`).
+    BATCH_CLOSED = "settled", "Lote cerrado"
+    NOT_RECEIVED = Resolution.NOT_RECEIVED.value, Resolution.NOT_RECEIVED.label
+
+
+# Every status with its Spanish label, the portal states first: built from `State`, so a state
+# added there is offered and named here too (Operaciones' filter, `Intent.status_label`).
+STATUS_CHOICES: list[tuple[str, str]] = [*State.choices, *Status.choices]
+STATUS_LABELS: dict[str, str] = dict(STATUS_CHOICES)
+
+
+# The CSS modifier of each status's badge.
+STATUS_BADGES: dict[str, str] = {
+    State.APPROVED: "ok",
+    Status.BATCH_CLOSED: "ok",
+    State.DECLINED: "error",
+    State.FAILED: "error",
+    State.IN_DOUBT: "error",
+    State.CANCELLED: "off",
+    Status.NOT_RECEIVED: "off",
+    Status.REVERSED: "off",
+    Status.REFUNDED: "off",
+    Status.PARTIALLY_REFUNDED: "warn",
+    State.APPROVAL_PENDING: "warn",
+    State.CREATED: "warn",
+    State.PENDING: "warn",
+    State.PROCESSING: "warn",
+    State.CANCELLING: "warn",
+}
+
+
+def display_status(*, kind: str, state: str, followup: str = "", resolution: str = "") -> str:
+    """The status a person reads (a `State` or `Status` value) from an intent's own fields."""
+    if state == State.APPROVED:
+        if kind == Kind.SETTLEMENT:
+            return Status.BATCH_CLOSED
+        if kind == Kind.PAYMENT and followup:
+            return followup
+    if state == State.FAILED and resolution == Resolution.NOT_RECEIVED:
+        return Status.NOT_RECEIVED
+    return state
+
+
+def display_status_q(status: str):
+    """The intents that `display_status` reads as `status`, as a filter (Operaciones)."""
+    if status == Status.BATCH_CLOSED:
+        return Q(kind=Kind.SETTLEMENT, state=State.APPROVED)
+    if status in Followup.values:
+        return Q(kind=Kind.PAYMENT, state=State.APPROVED, followup_status=status)
+    if status == Status.NOT_RECEIVED:
+        return Q(state=State.FAILED, resolution=Resolution.NOT_RECEIVED)
+    if status == State.APPROVED:
+        return Q(state=State.APPROVED, followup_status="") & ~Q(kind=Kind.SETTLEMENT)
+    if status == State.FAILED:
+        return Q(state=State.FAILED) & ~Q(resolution=Resolution.NOT_RECEIVED)
+    return Q(state=status)

@@ -9,6 +9,7 @@ change again (`states.TRANSITIONS` has no way out of them).
 import logging
 
 from django.db import transaction
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from stores.models import Terminal
@@ -17,7 +18,14 @@ from transactions.events import SWEEPER, SYSTEM, Actor, intent_flag
 from transactions.gateway.convert import redact
 from transactions.models import Intent, IntentEvent
 from transactions.reporting.reconciliation import batch_record_for_settlement
-from transactions.states import FINAL_STATES, TRANSITIONS, Kind, State, portal_state_for
+from transactions.states import (
+    FINAL_STATES,
+    TRANSITIONS,
+    Followup,
+    Kind,
+    State,
+    portal_state_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +86,47 @@ def _after_approved(intent_id: int) -> None:
         batch_record_for_settlement(settlement=intent)
 
 
+# States that mean a terminal took the intention (the customer was in front of it).
+_TAKEN_STATES = frozenset({State.PROCESSING, State.APPROVED, State.DECLINED})
+
+
+def _terminal_verify(terminal, now) -> None:
+    """The first intention a terminal takes proves Prisma knows it: it stops reading "sin
+    verificar" (the contract has no call to ask beforehand). One guarded UPDATE, a no-op after
+    the first time."""
+    terminal_id = getattr(terminal, "pk", terminal)
+    if terminal_id is None:
+        return
+    Terminal.objects.filter(pk=terminal_id, verified_at__isnull=True).update(verified_at=now)
+
+
+def payment_followup_refresh(*, payment_id: int) -> str:
+    """Recomputes what the approved reversals and refunds of a payment made of it
+    (`Intent.followup_status`: Anulada, Devuelta, Devuelta parcialmente), so every list reads
+    it from the payment's own row. Called in the transaction that approves a reversal or a
+    refund; safe to call again."""
+    followups = Intent.objects.filter(
+        original_id=payment_id, state=State.APPROVED, kind__in=[Kind.REVERSAL, Kind.REFUND]
+    ).aggregate(
+        reversals=Count("pk", filter=Q(kind=Kind.REVERSAL)),
+        refunded=Sum("amount", filter=Q(kind=Kind.REFUND)),
+    )
+    payment = Intent.objects.filter(pk=payment_id, kind=Kind.PAYMENT).only("amount").first()
+    if payment is None:
+        return ""
+    status: str
+    if followups["reversals"]:
+        status = Followup.REVERSED
+    elif followups["refunded"] is None:
+        status = ""
+    elif followups["refunded"] >= (payment.amount or 0):
+        status = Followup.REFUNDED
+    else:
+        status = Followup.PARTIALLY_REFUNDED
+    Intent.objects.filter(pk=payment_id).update(followup_status=status)
+    return status
+
+
 def intent_transition(
     intent: Intent,
     *,
@@ -123,6 +172,12 @@ def intent_transition(
             raw=raw,
             **actor.event_fields(),
         )
+        if to_state == State.APPROVED and to_state != from_state and intent.original_id:
+            payment_followup_refresh(payment_id=intent.original_id)
+        if "taken_at" in values or (
+            to_state != from_state and to_state in _TAKEN_STATES and "terminal" in values
+        ):
+            _terminal_verify(values.get("terminal") or intent.terminal_id, now)
         if to_state != from_state and (to_state in FINAL_STATES or to_state == State.IN_DOUBT):
             after_final(intent, to_state)
     for name, value in values.items():

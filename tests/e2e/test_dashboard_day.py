@@ -36,6 +36,10 @@ def test_manager_runs_the_day(
     manager.wait_for_selector(".intent-live[data-state=approved]")
     assert manager.evaluate("window.__sameDocument") is True
     assert "$ 1.234,56" in manager.inner_text(".intent-live")
+    # One truth on the page: the charge box's change refreshes the state box and today's list
+    # at once (HX-Trigger), well before their own 3 s / 5 s polls.
+    manager.wait_for_selector("#terminal-live [data-terminal-state=idle]", timeout=2_000)
+    manager.wait_for_selector("#terminal-today [data-state=approved]", timeout=2_000)
     payment = Intent.objects.get(kind=Kind.PAYMENT)
 
     # A cashier sees the payment but no reversal button; the manager does.
@@ -50,14 +54,20 @@ def test_manager_runs_the_day(
     manager.wait_for_selector("#intent-panel[data-state=approved]")
     manager.screenshot(path=str(artifacts / "intent.png"), full_page=True)
 
-    # Reverse it: the reversal goes to the terminal and is confirmed there.
+    # Reverse it: the page asks first, then the reversal goes to the terminal and is confirmed
+    # there.
     manager.click("[data-action=reverse]")
+    manager.wait_for_selector("[data-confirm]")
+    assert "$ 1.234,56" in manager.inner_text("[data-confirm]")
+    manager.click("[data-action=confirm]")
     manager.wait_for_selector("#intent-panel[data-state=pending]")
     open_terminal_screen(terminal_screen, terminal_a.terminal_id)
     terminal_screen.click("[data-testid=pick]")
     terminal_screen.click("[data-testid=confirm-reversal]")
     manager.wait_for_selector("#intent-panel[data-state=approved]")
     assert "Anulación" in manager.inner_text("#intent-panel h1")
+    manager.goto(f"/intenciones/{payment.public_id}/")
+    assert manager.inner_text("#intent-panel .intent-head [data-status]") == "Anulada"
 
     # A second sale for the home page, then close the store's batch with live progress.
     manager.goto(f"/terminales/{terminal_a.public_id}/")
@@ -68,9 +78,15 @@ def test_manager_runs_the_day(
     terminal_screen.click("[data-testid=pick]")
     terminal_screen.click("[data-testid=pay-mastercard]")
     manager.wait_for_selector(".intent-live[data-state=approved]")
+    # "Nuevo cobro" brings back an empty form in place.
+    manager.click("[data-action=new-charge]")
+    manager.wait_for_selector(".charge-form")
+    assert manager.input_value("#id_amount") == ""
 
     manager.goto("/lotes/")
     manager.click("[data-action=close-store]")
+    manager.wait_for_selector("[data-confirm]")
+    manager.click("[data-action=confirm]")
     manager.wait_for_selector(".batch-progress progress")
     manager.wait_for_selector(".batch-progress[data-finished=true]", timeout=20_000)
     assert manager.locator("[data-ticket]").count() >= 1

@@ -62,7 +62,7 @@ def test_the_two_minute_flag_is_raised_even_when_that_search_fails(store_a, monk
     assert resolver.intent_find_in_doubt(intent) is False
     intent.refresh_from_db()
     assert intent.needs_attention
-    assert "resolver a mano" in intent.attention_reason
+    assert "No se pudo buscar en Prisma" in intent.attention_reason
 
 
 @pytest.mark.django_db

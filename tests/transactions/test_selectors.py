@@ -63,7 +63,7 @@ def test_actions_follow_the_role(store_a, terminal_a, credential, manager_a, cas
         offered_terminals=[factories.make_terminal(store_a)],
         provider_id="",
     )
-    assert intent_actions_for_user(intent=doubt, user=manager_a) == {"resolve"}
+    assert intent_actions_for_user(intent=doubt, user=manager_a) == {"resolve", "not_received"}
     assert intent_actions_for_user(intent=doubt, user=cashier_a) == set()
     # Known to the provider and flagged: a person may acknowledge it, never settle it by hand.
     flagged = make_intent(

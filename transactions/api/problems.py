@@ -98,7 +98,12 @@ def rule_error_response(exc: IntentRuleError) -> Response:
     errors = (
         [{"field": exc.field, "code": exc.code.value, "detail": exc.message}] if exc.field else []
     )
-    return problem_response(code=exc.code, detail=exc.message, errors=errors)
+    response = problem_response(code=exc.code, detail=exc.message, errors=errors)
+    if exc.blocking_intent_id:
+        # An extension member (RFC 9457 §3.2): the intent that holds the terminal, so the till
+        # can read it (`GET /api/v1/intents/{id}`) or cancel it instead of retrying blindly.
+        response.data["blocking_intent_id"] = exc.blocking_intent_id
+    return response
 
 
 def _flatten(detail, prefix: str = "") -> list[dict]:

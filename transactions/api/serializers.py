@@ -361,3 +361,8 @@ class ProblemSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Código estable para programar contra él.")
     # Documents the problem body only (never validated), so hiding `Serializer.errors` is safe.
     errors = FieldErrorSerializer(many=True)  # type: ignore[assignment]
+    blocking_intent_id = serializers.UUIDField(
+        required=False,
+        help_text="Solo en `terminal_busy`: la intención que ocupa la terminal (leela o "
+        "cancelala en /api/v1/intents/{id}).",
+    )

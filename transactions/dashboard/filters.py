@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from stores.models import Store, Terminal
 from transactions.models import Intent
-from transactions.states import Kind, State
+from transactions.states import STATUS_CHOICES, Kind, display_status_q
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -31,7 +31,11 @@ class IntentFilter(django_filters.FilterSet):
         method="filter_terminal",
     )
     kind = django_filters.ChoiceFilter(label="Tipo", choices=Kind.choices, empty_label="Todos")
-    state = django_filters.ChoiceFilter(label="Estado", choices=State.choices, empty_label="Todos")
+    # What a person reads, not only the portal state: "Anulada", "Devuelta", "Lote cerrado"...
+    # (`states.display_status`); `?state=approved` means approved and still standing.
+    state = django_filters.ChoiceFilter(
+        label="Estado", choices=STATUS_CHOICES, empty_label="Todos", method="filter_status"
+    )
     date_from = django_filters.DateFilter(
         label="Desde",
         method="filter_date_from",
@@ -65,6 +69,9 @@ class IntentFilter(django_filters.FilterSet):
             "intent_id"
         )
         return queryset.filter(Q(terminal=value) | Q(terminal__isnull=True, pk__in=offered))
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(display_status_q(value))
 
     # Dates are local days: `Hasta 05/03` includes the whole of March 5th.
     def filter_date_from(self, queryset, name, value):

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django import forms
 
-from stores.models import Store, Terminal
+from stores.models import Environment, Store, Terminal
 from stores.roles import Role
 from transactions import money
 from transactions.brands import brand_choices
@@ -15,6 +15,8 @@ from transactions.rules import MAX_INSTALLMENTS
 from transactions.states import State
 
 BRAND_CHOICES = brand_choices()
+# The provider sandbox's one fictitious terminal (contract, "Sandbox fixtures").
+SANDBOX_TERMINAL_ID = "12345678"
 
 
 def parse_amount(text: str) -> Decimal:
@@ -101,14 +103,33 @@ class ResolveForm(forms.Form):
         (State.FAILED, "Con error"),
     ]
     outcome = forms.ChoiceField(label="Resultado", choices=OUTCOMES)
+    # Only "Aprobada" needs it (`intent_resolve`): a charge that never happened has no ticket.
     evidence = forms.CharField(
         label="Evidencia",
+        required=False,
         max_length=200,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="p. ej. cupón 1234 del ticket de la terminal, o el ticket de cierre de lote.",
     )
     reason = forms.CharField(
         label="Motivo", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class NotReceivedForm(forms.Form):
+    """ "No recibida por Prisma": why, and whether the POS reference is freed now."""
+
+    reason = forms.CharField(
+        label="Motivo",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="p. ej. el cliente no vio el cobro en la terminal y pagó en efectivo.",
+    )
+    release_reference = forms.BooleanField(
+        label="Liberar la referencia POS para volver a cobrar el pedido",
+        required=False,
+        help_text="Dejala sin marcar si el pedido pudo haberse pagado de otra forma: la podés "
+        "liberar después.",
     )
 
 
@@ -148,6 +169,25 @@ class TerminalForm(forms.ModelForm):
         self.fields["store"].queryset = stores
         self.fields["store"].label = "Sucursal"
         self.fields["terminal_id"].help_text = "El número de 8 dígitos que Prisma le asignó."
+
+    def clean(self):
+        # What the provider is known to allow (the contract's sandbox fixtures): its sandbox
+        # accepts one fictitious terminal only. Beyond that the contract has no call to ask
+        # whether a terminal exists: it stays "sin verificar" until it takes an intention.
+        data = super().clean()
+        store, terminal_id = data.get("store"), data.get("terminal_id")
+        if (
+            store is not None
+            and terminal_id
+            and store.environment == Environment.SANDBOX
+            and terminal_id != SANDBOX_TERMINAL_ID
+        ):
+            self.add_error(
+                "terminal_id",
+                f"El sandbox de Prisma solo acepta la terminal {SANDBOX_TERMINAL_ID}: usá ese "
+                "número o pasá la sucursal a homologación.",
+            )
+        return data
 
 
 class PosKeyPermissionsForm(forms.Form):

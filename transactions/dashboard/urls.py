@@ -33,6 +33,16 @@ urlpatterns = [
     path("intenciones/<uuid:public_id>/devolver/", intents.intent_refund, name="intent_refund"),
     path("intenciones/<uuid:public_id>/resolver/", intents.intent_resolve, name="intent_resolve"),
     path(
+        "intenciones/<uuid:public_id>/no-recibida/",
+        intents.intent_not_received,
+        name="intent_not_received",
+    ),
+    path(
+        "intenciones/<uuid:public_id>/liberar-referencia/",
+        intents.intent_release_reference,
+        name="intent_release_reference",
+    ),
+    path(
         "intenciones/<uuid:public_id>/revisada/",
         intents.intent_acknowledge,
         name="intent_acknowledge",

@@ -3,7 +3,8 @@
 - `create`: payment, reversal, refund and settlement creates (on the shared `pipeline`);
 - `cancel`: withdrawing a waiting intention;
 - `watch`: a long-poll or an open page refreshing its own intent;
-- `operator`: what only a person does (resolve an in-doubt intent, acknowledge a flag);
+- `operator`: what only a person does (resolve an in-doubt intent, close one Prisma never
+  received, release its POS reference, acknowledge a flag);
 - `batches`: closing a whole store's batches, and the daily automatic close;
 - `approvals`: maker-checker (hold a refund or reversal above the store's threshold, approve,
   reject, withdraw, expire), `sending` (a written refund or reversal to the provider) and
@@ -25,7 +26,13 @@ from transactions.services.create import (
     reversal_create,
     settlement_create,
 )
-from transactions.services.operator import RESOLVE_OUTCOMES, intent_acknowledge, intent_resolve
+from transactions.services.operator import (
+    RESOLVE_OUTCOMES,
+    intent_acknowledge,
+    intent_close_not_received,
+    intent_release_reference,
+    intent_resolve,
+)
 from transactions.services.pipeline import intent_created_listener
 from transactions.services.watch import intent_refresh
 
@@ -36,8 +43,10 @@ __all__ = [
     "approvals_expire_due",
     "intent_acknowledge",
     "intent_cancel",
+    "intent_close_not_received",
     "intent_created_listener",
     "intent_refresh",
+    "intent_release_reference",
     "intent_resolve",
     "intent_send_cancel",
     "payment_create",

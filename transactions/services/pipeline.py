@@ -23,7 +23,7 @@ from transactions.errors import Code, IntentRuleError
 from transactions.events import Actor
 from transactions.gateway import GatewayError
 from transactions.models import Intent, IntentEvent, remember_offered_terminals
-from transactions.selectors import terminals_busy
+from transactions.selectors import blocking_advice, terminal_blocking_intent, terminals_busy
 from transactions.states import State
 from transactions.transitions import intent_record_answer, intent_transition
 
@@ -32,6 +32,21 @@ def busy_terminals(terminals: list[Terminal]) -> list[Terminal]:
     """Terminals that hold an intention which may still be on their screen: the one rule that
     the terminal lists show too (`selectors.intent_holds_terminal_q`)."""
     return terminals_busy(terminals=terminals)
+
+
+def busy_refusal(busy: list[Terminal]) -> IntentRuleError:
+    """The refusal of a create on a busy terminal, naming the intent that holds it (the API's
+    problem body carries its id; the dashboard links to it and says who can act)."""
+    blocking = terminal_blocking_intent(terminals=busy)
+    message = f"La terminal {busy[0].terminal_id} tiene una operación pendiente."
+    if blocking is not None:
+        message += " " + blocking_advice(intent=blocking)
+    return IntentRuleError(
+        Code.TERMINAL_BUSY,
+        message,
+        field="terminal",
+        blocking_intent_id=str(blocking.public_id) if blocking is not None else None,
+    )
 
 
 def _unique_ecr_transaction_id(*, store: Store, base: str, public_id) -> str:
@@ -102,11 +117,7 @@ def create_row(
             held = fields.get("state") == State.APPROVAL_PENDING
             busy = [] if held else busy_terminals(terminals)
             if busy:
-                raise IntentRuleError(
-                    Code.TERMINAL_BUSY,
-                    f"La terminal {busy[0].terminal_id} tiene una operación pendiente.",
-                    field="terminal",
-                )
+                raise busy_refusal(busy)
             # No look-up for a live payment with the same POS reference: the partial unique
             # index `intent_live_reference_per_store` refuses the insert below, under any
             # concurrency, and that refusal is answered as `reference_in_use` (the except).
@@ -148,11 +159,12 @@ def create_row(
                 listener(intent)
     except IntegrityError as exc:
         # The partial unique index on live references: a payment for this POS reference may
-        # still move money.
+        # still move money (or was closed as never received with the reference kept).
         reference = fields.get("reference", "")
         raise IntentRuleError(
             Code.REFERENCE_IN_USE,
-            f"Ya hay un cobro en curso o en duda para la referencia {reference}.",
+            f"Ya hay un cobro en curso o en duda para la referencia {reference}, o una persona "
+            "la dejó reservada.",
             field="reference",
         ) from exc
     return intent

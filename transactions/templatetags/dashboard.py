@@ -2,7 +2,7 @@
 
 from django import template
 
-from stores.roles import Action
+from stores.roles import Action, roles_allowed_text
 from stores.selectors import store_list_for_user
 from transactions.states import State
 
@@ -65,3 +65,10 @@ def can_approve(context) -> bool:
 def can_view_reports(context) -> bool:
     """Whether the reports link is shown (owners, managers, finance; not cashiers)."""
     return _can_anywhere(context, Action.VIEW_REPORTS)
+
+
+@register.simple_tag
+def who_can(action: str) -> str:
+    """Who may do `action`, by role, as prose ("un dueño o un encargado"): pages say who can act
+    instead of telling a person to do what his role does not allow."""
+    return roles_allowed_text(action)

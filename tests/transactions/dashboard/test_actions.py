@@ -49,8 +49,15 @@ def calls(monkeypatch, payment_a):
     return recorded
 
 
+# Irreversible actions ask first (`test_confirmations.py`); these tests are about what happens
+# once the person confirmed.
+CONFIRMED = {"confirmar": "1"}
+ASKS_FIRST = {"intent_reverse", "intent_refund", "batch_close_store"}
+
+
 def _post(client, name, obj, data=None, **kw):
-    return client.post(reverse(f"dashboard:{name}", args=[obj.public_id]), data or {}, **kw)
+    data = {**CONFIRMED, **(data or {})} if name in ASKS_FIRST else data or {}
+    return client.post(reverse(f"dashboard:{name}", args=[obj.public_id]), data, **kw)
 
 
 # --- Charge -----------------------------------------------------------------------------------

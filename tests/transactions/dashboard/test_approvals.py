@@ -128,9 +128,13 @@ def test_a_refund_above_the_threshold_from_the_intent_page_waits(
 ):
     payment = make_intent(store_a, terminal=terminal_a, state=State.APPROVED)
     set_money_controls(store_a, refund_approval_threshold=Decimal("100.00"))
-    response = client_for(manager_a).post(
-        reverse("dashboard:intent_refund", args=[payment.public_id]), {"amount": "150,00"}
-    )
+    client = client_for(manager_a)
+    url = reverse("dashboard:intent_refund", args=[payment.public_id])
+    confirm = client.post(url, {"amount": "150,00"})
+    assert confirm.status_code == 200
+    assert "Esperará la aprobación de otra persona" in confirm.content.decode()
+    assert not Intent.objects.filter(kind=Kind.REFUND).exists()
+    response = client.post(url, {"amount": "150,00", "confirmar": "1"})
     assert response.status_code == 302
     refund = Intent.objects.get(kind=Kind.REFUND)
     assert refund.state == State.APPROVAL_PENDING

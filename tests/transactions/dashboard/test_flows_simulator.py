@@ -42,7 +42,9 @@ def test_charge_approve_reverse(sim, client_for, manager_a, terminal_a):
 
     page = client.get(reverse("dashboard:intent_detail", args=[payment.public_id])).content.decode()
     assert 'data-action="reverse"' in page
-    response = client.post(reverse("dashboard:intent_reverse", args=[payment.public_id]))
+    response = client.post(
+        reverse("dashboard:intent_reverse", args=[payment.public_id]), {"confirmar": "1"}
+    )
     reversal = Intent.objects.get(kind=Kind.REVERSAL)
     assert response.url == reverse("dashboard:intent_detail", args=[reversal.public_id])
     sim.pick_and_pay(terminal_a.terminal_id)
@@ -81,7 +83,9 @@ def test_cancel_while_waiting(sim, client_for, cashier_a, terminal_a):
 def test_store_batch_close_shows_progress_and_tickets(sim, client_for, owner, store_a, terminal_a):
     client = client_for(owner)
     response = client.post(
-        reverse("dashboard:batch_close_store", args=[store_a.public_id]), headers=HTMX
+        reverse("dashboard:batch_close_store", args=[store_a.public_id]),
+        {"confirmar": "1"},
+        headers=HTMX,
     )
     body = response.content.decode()
     assert "<progress" in body

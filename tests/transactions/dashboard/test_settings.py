@@ -155,7 +155,8 @@ def test_pos_key_is_shown_once_and_can_be_revoked(client_for, owner, store_a):
     index = client.get(reverse("dashboard:settings")).content.decode()
     assert key not in index
     pos = PosClient.objects.get(name="POS 1")
-    assert client.post(reverse("dashboard:pos_key_revoke", args=[pos.public_id])).status_code == 302
+    url = reverse("dashboard:pos_key_revoke", args=[pos.public_id])
+    assert client.post(url, {"confirmar": "1"}).status_code == 302
     pos.refresh_from_db()
     assert not pos.is_active
 
@@ -200,10 +201,8 @@ def test_owner_changes_and_removes_a_role(client_for, owner, cashier_a):
     assert client.post(url, {"role": "manager"}).status_code == 302
     membership.refresh_from_db()
     assert membership.role == Role.MANAGER
-    assert (
-        client.post(reverse("dashboard:member_delete", args=[membership.public_id])).status_code
-        == 302
-    )
+    delete_url = reverse("dashboard:member_delete", args=[membership.public_id])
+    assert client.post(delete_url, {"confirmar": "1"}).status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
@@ -381,7 +380,9 @@ def test_the_member_form_checks_shape_only(store_a, django_assert_num_queries):
 def test_removing_oneself_is_refused_with_a_message(client_for, owner):
     membership = Membership.objects.get(user=owner)
     client = client_for(owner)
-    response = client.post(reverse("dashboard:member_delete", args=[membership.public_id]))
+    response = client.post(
+        reverse("dashboard:member_delete", args=[membership.public_id]), {"confirmar": "1"}
+    )
     assert response.status_code == 302
     assert "No podés quitarte el acceso a vos mismo." in client.get(response.url).content.decode()
     assert Membership.objects.filter(pk=membership.pk).exists()

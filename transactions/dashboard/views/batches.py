@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from stores.permissions import StorePermissions
@@ -15,6 +16,7 @@ from stores.selectors import store_get_for_user, store_list_for_user, terminal_g
 from transactions import selectors, services
 from transactions.dashboard.access import require
 from transactions.dashboard.views.common import refresh_quietly
+from transactions.dashboard.views.confirm import Confirmation, confirm_response, confirmed
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
 from transactions.models import Batch
@@ -86,6 +88,21 @@ def batch_close_terminal(request, public_id):
 def batch_close_store(request, public_id):
     store = store_get_for_user(user=request.user, public_id=public_id)
     require(user=request.user, store=store, action=Action.CLOSE_BATCH)
+    if not confirmed(request):
+        terminals = [t for t in store.terminals.all() if t.enabled]
+        return confirm_response(
+            request,
+            Confirmation(
+                title=f"Cerrar el lote de todas las terminales de {store.name}",
+                question=f"¿Cerrás el lote de las {len(terminals)} terminales habilitadas? "
+                "Después de cerrar, los cobros del lote ya no se anulan: solo se devuelven.",
+                details=[("Terminales", ", ".join(str(t) for t in terminals) or "—")],
+                action=reverse("dashboard:batch_close_store", args=[store.public_id]),
+                button="Sí, cerrar todos los lotes",
+                back=reverse("dashboard:batch_index"),
+                target=f"#close-{store.public_id}",
+            ),
+        )
     settlements, errors = [], []
     for terminal, outcome in services.store_batch_close(store=store, user=request.user):
         if isinstance(outcome, IntentRuleError):

@@ -3,6 +3,7 @@
 import logging
 
 from django.http import HttpRequest
+from django.shortcuts import render
 
 from transactions import services
 from transactions.gateway.errors import GatewayError
@@ -13,6 +14,33 @@ logger = logging.getLogger(__name__)
 
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+# The htmx event a charge box sends when it sees its intent change (HX-Trigger): the terminal
+# page's other boxes (state, today's list) listen for it on <body> and read the ledger again at
+# once, so the page never shows "Aprobada" beside "Ocupada · En proceso" until their next poll.
+TERMINAL_CHANGED_EVENT = "terminal-changed"
+
+
+def live_box_response(request, intent: Intent, *, actions, notice: str = "", terminal=None):
+    """The charge box (`_intent_live.html`) of `intent`. When the box last showed another state
+    (its `seen` parameter) or the intent is new, the answer carries `HX-Trigger` so the page's
+    other boxes refresh from the same ledger at once.
+
+    `terminal` is the page's terminal, for the "Nuevo cobro" button: the intent's own terminal,
+    else the one it was offered (a charge cancelled before any terminal took it has none)."""
+    if terminal is None and intent.is_final:
+        # Only a finished charge shows the button: no extra query on every poll of a live one.
+        terminal = intent.terminal or intent.offered_terminals.first()
+    response = render(
+        request,
+        "transactions/_intent_live.html",
+        {"intent": intent, "terminal": terminal, "actions": actions, "notice": notice},
+    )
+    seen = request.GET.get("seen") if request.method == "GET" else None
+    if seen != intent.state:
+        response["HX-Trigger"] = TERMINAL_CHANGED_EVENT
+    return response
 
 
 def refresh_quietly(intent: Intent) -> Intent:

@@ -45,6 +45,9 @@ LIST_FIELDS = (
     "created_at",
     "kind",
     "state",
+    # What `Intent.status` reads ("Anulada", "Lote cerrado"...): on the row, no query per row.
+    "followup_status",
+    "resolution",
     "amount",
     "card_brand",
     "card_last_four",
@@ -124,7 +127,7 @@ def _csv_rows(queryset):
             spreadsheet_text(intent.store.name),
             intent.terminal.terminal_id if intent.terminal else "",
             intent.get_kind_display(),
-            intent.get_state_display(),
+            intent.status_label,
             format_decimal_es(intent.amount, thousands=False),
             intent.installments,
             spreadsheet_text(intent.card_brand),

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -43,6 +44,7 @@ from transactions.dashboard.forms import (
     TerminalForm,
     add_rule_error,
 )
+from transactions.dashboard.views.confirm import Confirmation, confirm_response, confirmed
 from transactions.errors import IntentRuleError
 from transactions.money import format_decimal_es
 from transactions.services.money_controls import WINDOW_KEYS, money_controls_save
@@ -194,7 +196,11 @@ def terminal_create(request):
     form = TerminalForm(request.POST or None, stores=stores)
     if request.method == "POST" and form.is_valid():
         terminal = form.save()
-        messages.success(request, f"Terminal {terminal.terminal_id} agregada.")
+        messages.success(
+            request,
+            f"Terminal {terminal.terminal_id} agregada, sin verificar: Prisma no permite "
+            "consultar terminales, así que queda verificada cuando tome su primera operación.",
+        )
         return redirect("dashboard:settings")
     return _form_page(request, form, title="Nueva terminal", status=422 if form.errors else 200)
 
@@ -408,6 +414,19 @@ def pos_key_revoke(request, public_id):
     if client is None:
         raise Http404("Clave no encontrada")
     require(user=request.user, store=client.store, action=Action.MANAGE_SETTINGS)
+    if not confirmed(request):
+        return confirm_response(
+            request,
+            Confirmation(
+                title="Revocar la clave POS",
+                question=f"¿Revocás la clave «{client.name}» de {client.store.name}? El POS "
+                "que la usa deja de poder cobrar hasta que le cargues una clave nueva.",
+                details=[("Prefijo", f"{client.prefix}…")],
+                action=reverse("dashboard:pos_key_revoke", args=[client.public_id]),
+                button="Sí, revocar",
+                back=reverse("dashboard:settings"),
+            ),
+        )
     pos_client_revoke(client=client)
     messages.success(request, f"Clave «{client.name}» revocada.")
     return redirect("dashboard:settings")
@@ -500,6 +519,24 @@ def member_edit(request, public_id):
 @require_POST
 def member_delete(request, public_id):
     membership = _membership_for(request, public_id)
+    if not confirmed(request):
+        where = (
+            membership.store.name
+            if membership.store
+            else f"todas las sucursales de {membership.merchant.legal_name}"
+        )
+        return confirm_response(
+            request,
+            Confirmation(
+                title="Quitar un miembro",
+                question=f"¿Le quitás a {membership.user.get_username()} el rol "
+                f"{membership.get_role_display()} en {where}?",
+                action=reverse("dashboard:member_delete", args=[membership.public_id]),
+                button="Sí, quitar",
+                back=reverse("dashboard:settings"),
+                warning="Deja de ver y operar esa sucursal al instante.",
+            ),
+        )
     try:
         store_services.membership_delete(membership=membership, user=request.user)
     except ValidationError as exc:

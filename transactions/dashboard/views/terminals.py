@@ -10,14 +10,15 @@ from stores.selectors import terminal_get_for_user
 from transactions import selectors, services
 from transactions.dashboard.access import require
 from transactions.dashboard.forms import ChargeForm, add_rule_error
-from transactions.dashboard.views.common import is_htmx
+from transactions.dashboard.views.common import is_htmx, live_box_response
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
 from transactions.reporting.activity import terminal_intents_today
 
 
-def _context(request, terminal, form=None):
+def _context(request, terminal, form=None, blocking=None):
     return {
+        "blocking": blocking,
         "terminal": terminal,
         "store": terminal.store,
         "live": selectors.terminal_live_state(terminal=terminal),
@@ -72,7 +73,7 @@ def terminal_charge(request, public_id):
             {"form": ChargeForm(), "intent": None, "terminal": terminal, "can_charge": True},
         )
     form = ChargeForm(request.POST)
-    intent = None
+    intent = blocking = None
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -89,22 +90,39 @@ def terminal_charge(request, public_id):
             )
         except IntentRuleError as exc:
             add_rule_error(form, exc)
+            blocking = _blocking_intent(request, exc)
         except GatewayError as exc:
             form.add_error(None, f"Prisma no respondió: {exc.message}")
     if intent is not None and not is_htmx(request):
         return redirect("dashboard:intent_detail", public_id=intent.public_id)
     if is_htmx(request):
         # 200 even for a refused form: htmx swaps only 2xx answers by default.
-        actions = (
-            selectors.intent_actions_for_user(intent=intent, user=request.user)
-            if intent is not None
-            else set()
-        )
+        if intent is not None:
+            return live_box_response(
+                request,
+                intent,
+                actions=selectors.intent_actions_for_user(intent=intent, user=request.user),
+                terminal=terminal,
+            )
         return render(
             request,
             "transactions/_charge_result.html",
-            {"form": form, "intent": intent, "terminal": terminal, "actions": actions},
+            {"form": form, "intent": None, "terminal": terminal, "blocking": blocking},
         )
     return render(
-        request, "transactions/terminal_detail.html", _context(request, terminal, form), status=422
+        request,
+        "transactions/terminal_detail.html",
+        _context(request, terminal, form, blocking),
+        status=422,
+    )
+
+
+def _blocking_intent(request, exc: IntentRuleError):
+    """The intent a busy refusal names, if the person may see it (the form links to it)."""
+    if not exc.blocking_intent_id:
+        return None
+    return (
+        selectors.intent_list_for_user(user=request.user)
+        .filter(public_id=exc.blocking_intent_id)
+        .first()
     )
