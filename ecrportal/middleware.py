@@ -1,7 +1,12 @@
 """Project-wide middleware."""
 
+from urllib.parse import urlencode, urlsplit
+
 from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import resolve_url
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import escape
 
 
 class ContentSecurityPolicyMiddleware:
@@ -44,3 +49,44 @@ class PrivateNoStoreMiddleware:
         if signed_in or "HTTP_AUTHORIZATION" in request.META:
             add_never_cache_headers(response)
         return response
+
+
+class HtmxLoginRedirectMiddleware:
+    """An htmx request whose session ended is sent to the login page as a whole page.
+
+    `login_required` answers an anonymous request with a 302 to the login page; the browser
+    follows it inside the XMLHttpRequest and htmx would swap the whole login page into the live
+    box that asked (the charge result, a polled panel). Instead the answer tells htmx to leave
+    the page (`HX-Redirect`), with `next` set to the page the person was on (`HX-Current-URL`),
+    not to the fragment's URL. The body says the same in words, for a client that does not
+    follow the header.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.headers.get("HX-Request") != "true" or response.status_code not in (301, 302):
+            return response
+        login_path = resolve_url(settings.LOGIN_URL)
+        location = response.headers.get("Location", "")
+        if urlsplit(location).path != login_path:
+            return response
+        target = f"{login_path}?{urlencode({'next': _current_path(request)})}"
+        answer = HttpResponse(
+            '<div class="session-ended" role="alert"><p>Tu sesión terminó. '
+            f'<a href="{escape(target)}">Ingresá de nuevo</a> para seguir.</p></div>'
+        )
+        answer.headers["HX-Redirect"] = target
+        add_never_cache_headers(answer)
+        return answer
+
+
+def _current_path(request) -> str:
+    """The path (and query) of the page the person was on, when it is on this site; else "/"."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.netloc and current.netloc != request.get_host():
+        return "/"
+    path = current.path or "/"
+    return f"{path}?{current.query}" if current.query else path

@@ -24,5 +24,8 @@ urlpatterns = [
     path("", include("transactions.dashboard.urls")),
 ]
 
+# 403 and 404 are Django's views with our templates (they render with the request already).
+handler500 = "ecrportal.error_views.server_error"
+
 if settings.ECR_SIMULATOR:
     urlpatterns.append(path("simulator/", include("simulator.urls")))

@@ -92,6 +92,7 @@ class SimState(models.Model):
 
     class Meta:
         verbose_name = "estado del simulador"
+        verbose_name_plural = "estado del simulador"
 
     def __str__(self):
         return "Estado del simulador"
@@ -114,6 +115,7 @@ class SimCredential(models.Model):
 
     class Meta:
         verbose_name = "credencial simulada"
+        verbose_name_plural = "credenciales simuladas"
 
     def __str__(self):
         return f"{self.public_key} ({self.environment})"
@@ -145,6 +147,7 @@ class SimTerminal(models.Model):
 
     class Meta:
         verbose_name = "terminal simulada"
+        verbose_name_plural = "terminales simuladas"
         ordering = ["terminal_id"]
 
     def __str__(self):
@@ -161,6 +164,7 @@ class SimToken(models.Model):
 
     class Meta:
         verbose_name = "token simulado"
+        verbose_name_plural = "tokens simulados"
 
     def __str__(self):
         return f"token {self.access_token[:8]}…"
@@ -245,6 +249,7 @@ class SimIntention(models.Model):
 
     class Meta:
         verbose_name = "intención simulada"
+        verbose_name_plural = "intenciones simuladas"
         ordering = ["-created_at"]
         indexes = [
             # The lazy advance runs on every request: it only looks at rows with a due step.
@@ -274,6 +279,7 @@ class SimCall(models.Model):
 
     class Meta:
         verbose_name = "llamada simulada"
+        verbose_name_plural = "llamadas simuladas"
 
     def __str__(self):
         return self.operation

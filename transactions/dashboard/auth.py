@@ -17,6 +17,7 @@ import hashlib
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.forms.utils import ErrorDict
@@ -90,10 +91,25 @@ class RateLimitedModelBackend(ModelBackend):
         return user
 
 
+class LoginForm(AuthenticationForm):
+    """Django's login form with the dashboard's voice (es-AR, voseo) instead of Spain's
+    "Por favor, introduzca…", and a next step in each message."""
+
+    error_messages = {
+        "invalid_login": (
+            "El usuario o la contraseña no son correctos. Revisalos (las mayúsculas cuentan) y "
+            "probá de nuevo; si no te acordás la contraseña, pedile al dueño del comercio que "
+            "te la cambie."
+        ),
+        "inactive": "Esta cuenta está desactivada. Pedile al dueño del comercio que la active.",
+    }
+
+
 class RateLimitedLoginView(auth_views.LoginView):
     """The dashboard's login: a locked attempt gets a Spanish explanation and status 429."""
 
     template_name = "registration/login.html"
+    authentication_form = LoginForm
 
     def post(self, request, *args, **kwargs):
         if login_locked(request, request.POST.get("username", "")):

@@ -16,6 +16,22 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
 
 
+class IntentFilterForm(forms.Form):
+    """The filters' form: a period that ends before it starts is a mistake to point out, not a
+    question whose answer is an empty list."""
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error(
+                "date_to",
+                f"«Hasta» ({end:%d/%m/%Y}) es anterior a «Desde» ({start:%d/%m/%Y}): "
+                "elegí un «Hasta» igual o posterior.",
+            )
+        return data
+
+
 class IntentFilter(django_filters.FilterSet):
     store = django_filters.ModelChoiceFilter(
         label="Sucursal",
@@ -55,6 +71,7 @@ class IntentFilter(django_filters.FilterSet):
 
     class Meta:
         model = Intent
+        form = IntentFilterForm
         fields = ["store", "terminal", "kind", "state", "reference", "last_four"]
 
     def __init__(self, *args, stores, terminals, **kwargs):

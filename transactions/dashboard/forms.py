@@ -10,6 +10,7 @@ from stores.roles import Role
 from transactions import money
 from transactions.brands import brand_choices
 from transactions.errors import IntentRuleError
+from transactions.labels import time_zone_choices
 from transactions.models import Method
 from transactions.rules import MAX_INSTALLMENTS
 from transactions.states import State
@@ -149,11 +150,21 @@ class StoreForm(forms.ModelForm):
             "batch_close_hour",
             "pending_timeout_seconds",
         ]
+        error_messages = {
+            "code": {
+                "unique": (
+                    "Ese código ya lo usa otra sucursal. Elegí otro, por ejemplo con el barrio "
+                    "o la calle ('centro-florida')."
+                )
+            }
+        }
 
     def __init__(self, *args, merchants, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["merchant"].queryset = merchants
         self.fields["merchant"].label = "Comercio"
+        # "Córdoba", not "America/Argentina/Cordoba" (the stored value stays the zone's name).
+        self.fields["time_zone"].choices = time_zone_choices(self.fields["time_zone"].choices)
         if self.instance.pk:
             # Moving a store to another merchant would move its ledger too: not from here.
             self.fields["merchant"].disabled = True
@@ -163,6 +174,17 @@ class TerminalForm(forms.ModelForm):
     class Meta:
         model = Terminal
         fields = ["store", "terminal_id", "label", "serial", "model", "enabled"]
+        # Django's own ("Ya existe un/a Terminal con este/a Número de terminal.") says neither
+        # what happened in words a person uses nor what to do next.
+        error_messages = {
+            "terminal_id": {
+                "unique": (
+                    "Esa terminal ya está cargada en el portal. Revisá el número; si la "
+                    "terminal cambió de sucursal, editá la que ya está cargada en lugar de "
+                    "agregarla otra vez."
+                )
+            }
+        }
 
     def __init__(self, *args, stores, **kwargs):
         super().__init__(*args, **kwargs)

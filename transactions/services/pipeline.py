@@ -22,6 +22,7 @@ from transactions.backoff import created_grace_seconds
 from transactions.errors import Code, IntentRuleError
 from transactions.events import Actor
 from transactions.gateway import GatewayError
+from transactions.labels import PROVIDER_UNREACHABLE_MESSAGE
 from transactions.models import Intent, IntentEvent, remember_offered_terminals
 from transactions.selectors import blocking_advice, terminal_blocking_intent, terminals_busy
 from transactions.states import State
@@ -225,9 +226,12 @@ def _record_create_error(intent: Intent, exc: GatewayError, *, actor: Actor, sen
 
 
 def _provider_rule_error(code: Code, exc: GatewayError, intent: Intent) -> IntentRuleError:
+    # What the person reads: what happened and what to do, once. The technical detail (the
+    # gateway's message, with the transport error's name) is in the intent's history and the
+    # provider calls, not here.
     messages = {
         Code.TERMINAL_BUSY: "Prisma informa que la terminal tiene una operación pendiente.",
         Code.PROVIDER_REJECTED: f"Prisma rechazó la operación: {exc.message}",
-        Code.PROVIDER_UNAVAILABLE: f"No se pudo contactar a Prisma: {exc.message}",
+        Code.PROVIDER_UNAVAILABLE: PROVIDER_UNREACHABLE_MESSAGE,
     }
     return IntentRuleError(code, messages[code], intent_id=intent.pk)

@@ -36,7 +36,9 @@ class DailyReportForm(forms.Form):
         required=False,
         input_formats=["%Y-%m-%d", "%d/%m/%Y"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": "Ingresá una fecha válida, por ejemplo 2026-11-27."},
+        error_messages={
+            "invalid": "Ingresá una fecha válida con el formato dd/mm/aaaa, por ejemplo 27/11/2026."
+        },
     )
 
     def __init__(self, *args, latest_day: dt.date, **kwargs):

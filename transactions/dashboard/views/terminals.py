@@ -13,6 +13,7 @@ from transactions.dashboard.forms import ChargeForm, add_rule_error
 from transactions.dashboard.views.common import is_htmx, live_box_response
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
+from transactions.labels import PROVIDER_UNREACHABLE_MESSAGE
 from transactions.reporting.activity import terminal_intents_today
 
 
@@ -91,8 +92,10 @@ def terminal_charge(request, public_id):
         except IntentRuleError as exc:
             add_rule_error(form, exc)
             blocking = _blocking_intent(request, exc)
-        except GatewayError as exc:
-            form.add_error(None, f"Prisma no respondió: {exc.message}")
+        except GatewayError:
+            # Nothing was sent (the services catch what happens after the send); the detail is
+            # in the provider calls and the logs, not for the cashier.
+            form.add_error(None, PROVIDER_UNREACHABLE_MESSAGE)
     if intent is not None and not is_htmx(request):
         return redirect("dashboard:intent_detail", public_id=intent.public_id)
     if is_htmx(request):
