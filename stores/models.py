@@ -1,6 +1,7 @@
 """Who and where: merchants, their stores and terminals, provider credentials, people and POS
 keys."""
 
+import datetime as dt
 import uuid
 import zoneinfo
 
@@ -122,6 +123,21 @@ class Store(models.Model):
         validators=[MinValueValidator(15), MaxValueValidator(3600)],
         help_text="Una intención que ninguna terminal toma en este tiempo se cancela.",
     )
+    # Terminal health (the fleet page): a terminal idle for longer than this while the store is
+    # open reads "sin actividad". Outside opening hours silence is normal and says nothing.
+    opens_at = models.TimeField("abre a las", default=dt.time(9, 0))
+    closes_at = models.TimeField(
+        "cierra a las",
+        default=dt.time(21, 0),
+        help_text="Hora local. Si es anterior a la apertura, la sucursal cierra al día siguiente.",
+    )
+    idle_alert_minutes = models.PositiveIntegerField(
+        "aviso de terminal sin actividad (min)",
+        default=60,
+        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
+        help_text="Una terminal sin tomar ni responder nada en este tiempo, con la sucursal "
+        "abierta, se muestra «sin actividad».",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -139,6 +155,17 @@ class Store(models.Model):
     @property
     def subnet_acquirer_id(self) -> str:
         return SUBNET_ACQUIRER_IDS[self.environment]
+
+    def is_open_at(self, moment: dt.datetime) -> bool:
+        """Whether `moment` falls within the store's opening hours (its own time zone). Hours
+        that cross midnight (22:00 to 06:00) are open from the opening to the next closing; equal
+        hours mean open all day."""
+        local = moment.astimezone(self.tzinfo).time()
+        if self.opens_at == self.closes_at:
+            return True
+        if self.opens_at < self.closes_at:
+            return self.opens_at <= local < self.closes_at
+        return local >= self.opens_at or local < self.closes_at
 
 
 class Terminal(models.Model):

@@ -75,6 +75,11 @@ ACCESS: dict[str, Access] = {
     "dashboard:period_report_xlsx": Access(
         Action.VIEW_REPORTS, query="desde=2026-01-01&hasta=2026-01-31"
     ),
+    "dashboard:search": Access(Action.VIEW, where="signed_in"),
+    "dashboard:attention_badge": Access(Action.VIEW, where="signed_in"),
+    "dashboard:terminal_fleet": Access(Action.VIEW, where="signed_in"),
+    "dashboard:intent_receipt": Access(Action.VIEW, "intent"),
+    "dashboard:intent_receipt_send": Access(Action.CHARGE, "intent", method="post"),
     # Dashboard: actions (POST only)
     "dashboard:intent_cancel": Access(Action.CANCEL, "intent", method="post"),
     "dashboard:intent_reverse": Access(Action.REVERSE, "intent", method="post"),

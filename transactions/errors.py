@@ -118,6 +118,11 @@ class Code(StrEnum):
     REASON_REQUIRED = "reason_required", 422, "Falta el motivo", False
     EVIDENCE_REQUIRED = "evidence_required", 422, "Falta la evidencia", False
     PROVIDER_UNAVAILABLE = "provider_unavailable", 503, "Prisma no responde"
+    # Receipts (dashboard only): only an approved payment, reversal or refund has one; sending
+    # it by e-mail is limited so the portal cannot be used to flood an inbox.
+    RECEIPT_NOT_AVAILABLE = "receipt_not_available", 409, "Sin comprobante", False
+    RECEIPT_RATE_LIMITED = "receipt_rate_limited", 429, "Demasiados envíos", False
+    EMAIL_NOT_SENT = "email_not_sent", 503, "No se pudo enviar el correo", False
 
 
 class IntentRuleError(Exception):

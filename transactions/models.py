@@ -205,6 +205,13 @@ class Intent(models.Model):
             # is unused within the merchant (`pipeline._unique_ecr_transaction_id`): without
             # this index that check scans the whole ledger.
             models.Index(fields=["ecr_transaction_id"], name="intent_ecr_transaction_id"),
+            # The navigation's search box (`transactions.search`): an equality on each of these
+            # (OR-ed, within the user's stores) reads a few index entries, not a store-month of
+            # intents. The provider id and `ecr_transaction_id` have theirs already.
+            models.Index(fields=["reference"], name="intent_search_reference"),
+            models.Index(fields=["card_last_four"], name="intent_search_last_four"),
+            models.Index(fields=["authorization_code"], name="intent_search_authorization"),
+            models.Index(fields=["amount"], name="intent_search_amount"),
         ]
         constraints = [
             # A POS order cannot be charged twice while a charge for it may still move money.
@@ -277,6 +284,7 @@ class IntentEvent(models.Model):
         APPROVAL = "approval", "Aprobación"
         ATTENTION = "attention", "Requiere atención"
         NOTE = "note", "Nota"
+        RECEIPT = "receipt", "Comprobante enviado"
 
     intent = models.ForeignKey(Intent, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -6,6 +6,7 @@ SCHEDULES = [
     # name, function, every N minutes
     ("ecr-sweeper-watchdog", "transactions.tasks.sweeper_task", 1),
     ("ecr-batch-close", "transactions.tasks.batch_close_due_task", 5),
+    ("ecr-terminal-health", "transactions.tasks.terminal_health_task", 5),
     ("ecr-token-warmup", "transactions.tasks.token_warmup_task", 30),
     ("ecr-prune", "transactions.tasks.prune_task", 24 * 60),
     ("ecr-approvals-expire", "transactions.tasks.approvals_expire_task", 1),

@@ -134,23 +134,30 @@ class TerminalState:
     current_intent: Intent | None
     last_taken_at: datetime | None
     stuck_count: int
+    # When the terminal last took a payment (Hoy's "Último cobro"): a batch close is no cobro.
+    last_payment_at: datetime | None = None
 
     @property
     def label(self) -> str:
         return {"idle": "Libre", "busy": "Ocupada", "disabled": "Deshabilitada"}[self.state]
 
 
-def _last_taken():
+def _last_taken(**only):
     """When the terminal last took an intention in its present store: one probe of the
     `intent_terminal_taken` index per terminal (a correlated subquery, not a GROUP BY over its
-    history). A terminal moved from another store shows nothing of its past there."""
+    history). A terminal moved from another store shows nothing of its past there. `only`
+    narrows the intentions (`kind=Kind.PAYMENT`: the last cobro, not the last batch close)."""
     return Subquery(
         Intent.objects.filter(
-            terminal=OuterRef("pk"), store_id=OuterRef("store_id"), taken_at__isnull=False
+            terminal=OuterRef("pk"), store_id=OuterRef("store_id"), taken_at__isnull=False, **only
         )
         .order_by("-taken_at")
         .values("taken_at")[:1]
     )
+
+
+def _with_last_taken(terminals: QuerySet[Terminal]) -> QuerySet[Terminal]:
+    return terminals.annotate(last_taken=_last_taken(), last_payment=_last_taken(kind=Kind.PAYMENT))
 
 
 def terminal_states_for_stores(*, stores) -> dict[int, list[TerminalState]]:
@@ -158,9 +165,9 @@ def terminal_states_for_stores(*, stores) -> dict[int, list[TerminalState]]:
     in two queries however many stores, terminals and intents there are."""
     store_pks = [store.pk for store in stores]
     terminals: list[Terminal] = list(
-        Terminal.objects.filter(store_id__in=store_pks)
-        .annotate(last_taken=_last_taken())
-        .order_by("label", "terminal_id")
+        _with_last_taken(Terminal.objects.filter(store_id__in=store_pks)).order_by(
+            "label", "terminal_id"
+        )
     )
     by_store: dict[int, list[TerminalState]] = {pk: [] for pk in store_pks}
     for state in _states_for(terminals):
@@ -174,9 +181,7 @@ def terminal_states_for_store(*, store: Store) -> list[TerminalState]:
 
 
 def terminal_live_state(*, terminal: Terminal) -> TerminalState:
-    annotated: Terminal = (
-        Terminal.objects.filter(pk=terminal.pk).annotate(last_taken=_last_taken()).get()
-    )
+    annotated: Terminal = _with_last_taken(Terminal.objects.filter(pk=terminal.pk)).get()
     return _states_for([annotated])[0]
 
 
@@ -224,6 +229,7 @@ def _states_for(terminals: list[Terminal]) -> list[TerminalState]:
                 current_intent=intent,
                 last_taken_at=getattr(terminal, "last_taken", None),
                 stuck_count=stuck.get(terminal.pk, 0),
+                last_payment_at=getattr(terminal, "last_payment", None),
             )
         )
     return states
@@ -440,3 +446,17 @@ def approval_list_for_user(*, user, pending: bool = True) -> QuerySet:
     if pending:
         return queryset.filter(status=ApprovalRequest.Status.PENDING).order_by("expires_at")
     return queryset.exclude(status=ApprovalRequest.Status.PENDING).order_by("-decided_at", "-pk")
+
+
+def attention_count_for_user(*, user) -> int:
+    """How many operations need a person in the user's stores (the navigation's badge): one
+    COUNT over the `intent_attention` partial index, as small as the open problems, whatever the
+    number of stores or the size of the ledger."""
+    if not user.is_authenticated:
+        return 0
+    return (
+        Intent.objects.filter(store__in=store_list_for_user(user=user))
+        .filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))
+        .order_by()
+        .count()
+    )

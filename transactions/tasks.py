@@ -59,6 +59,13 @@ def approvals_expire_task() -> str:
     return f"{approvals_expire_due()} aprobaciones vencidas"
 
 
+def terminal_health_task() -> str:
+    """Raises the terminals that stopped taking intentions to a person (once per run)."""
+    from transactions.services.health import terminal_alerts_raise
+
+    return f"{terminal_alerts_raise()} terminales sin tomar intenciones avisadas"
+
+
 def token_warmup_task() -> int:
     """Fetches tokens before they are needed so the first payment of the day does not wait."""
     from stores.models import Credential

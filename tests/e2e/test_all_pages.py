@@ -205,6 +205,10 @@ def _pages(store_day, store_a, terminal_a, credential, manager_a) -> list[str]:
         reverse("dashboard:approval_list"),
         reverse("dashboard:member_create"),
         reverse("dashboard:member_edit", args=[member.public_id]),
+        reverse("dashboard:intent_receipt", args=[store_day["payment"].public_id]),
+        reverse("dashboard:terminal_fleet"),
+        # A search with no single match stays on its page (one match redirects to the intent).
+        reverse("dashboard:search") + "?q=no-hay-tal-cosa",
         "/no-existe/",
     ]
 
@@ -222,6 +226,7 @@ NOT_PAGES = {
     "dashboard:daily_report_xlsx",
     "dashboard:period_report_xlsx",
     "dashboard:homologation_csv",
+    "dashboard:attention_badge",
 }
 
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from stores.models import Store, Terminal
 from transactions.models import Intent
-from transactions.states import STATUS_CHOICES, Kind, display_status_q
+from transactions.search import MAX_LENGTH, search_q, search_terms
+from transactions.states import STATUS_CHOICES, Kind, State, display_status_q
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -69,6 +70,19 @@ class IntentFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 4}),
     )
 
+    # The navigation's search box lands here when it finds more than one operation.
+    q = django_filters.CharFilter(
+        label="Buscar",
+        method="filter_search",
+        max_length=MAX_LENGTH,
+        help_text="Referencia, últimos 4, autorización, id de Prisma o importe.",
+    )
+    attention = django_filters.BooleanFilter(
+        label="Requiere atención",
+        method="filter_attention",
+        widget=forms.CheckboxInput,
+    )
+
     class Meta:
         model = Intent
         form = IntentFilterForm
@@ -98,3 +112,12 @@ class IntentFilter(django_filters.FilterSet):
         if value >= dt.date.max - dt.timedelta(days=1):
             return queryset  # "until the end of time": no bound (the day after would overflow)
         return queryset.filter(created_at__lt=_local_midnight(value + dt.timedelta(days=1)))
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(search_q(search_terms(value)))
+
+    def filter_attention(self, queryset, name, value):
+        # Unchecked means "all", not "only those without a problem".
+        if not value:
+            return queryset
+        return queryset.filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))

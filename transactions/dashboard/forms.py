@@ -149,6 +149,9 @@ class StoreForm(forms.ModelForm):
             "environment",
             "batch_close_hour",
             "pending_timeout_seconds",
+            "opens_at",
+            "closes_at",
+            "idle_alert_minutes",
         ]
         error_messages = {
             "code": {
@@ -157,6 +160,10 @@ class StoreForm(forms.ModelForm):
                     "o la calle ('centro-florida')."
                 )
             }
+        }
+        widgets = {
+            "opens_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "closes_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
 
     def __init__(self, *args, merchants, **kwargs):
@@ -168,6 +175,19 @@ class StoreForm(forms.ModelForm):
         if self.instance.pk:
             # Moving a store to another merchant would move its ledger too: not from here.
             self.fields["merchant"].disabled = True
+        # Opening hours and the idle alert (terminal health) may be left empty: they keep
+        # what the store has (its defaults for a new one).
+        for name in self.KEEP_WHEN_EMPTY:
+            self.fields[name].required = False
+
+    KEEP_WHEN_EMPTY = ("opens_at", "closes_at", "idle_alert_minutes")
+
+    def clean(self):
+        data = super().clean()
+        for name in self.KEEP_WHEN_EMPTY:
+            if data.get(name) in (None, "") and name not in self.errors:
+                data[name] = getattr(self.instance, name)
+        return data
 
 
 class TerminalForm(forms.ModelForm):

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from transactions.dashboard import urls_extras
 from transactions.dashboard.views import (
     approvals,
     batches,
@@ -147,3 +148,4 @@ urlpatterns = [
         name="member_delete",
     ),
 ]
+urlpatterns += urls_extras.urlpatterns

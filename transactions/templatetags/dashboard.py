@@ -1,12 +1,17 @@
 """Template helpers of the dashboard: state badges and the navigation's permission checks."""
 
+import logging
+
 from django import template
+from django.db import DatabaseError
 
 from stores.roles import Action, roles_allowed_text
 from stores.selectors import store_list_for_user
+from transactions.selectors import attention_count_for_user
 from transactions.states import State
 
 register = template.Library()
+logger = logging.getLogger(__name__)
 
 _BADGES: dict[str, str] = {
     State.APPROVAL_PENDING: "warn",
@@ -65,6 +70,24 @@ def can_approve(context) -> bool:
 def can_view_reports(context) -> bool:
     """Whether the reports link is shown (owners, managers, finance; not cashiers)."""
     return _can_anywhere(context, Action.VIEW_REPORTS)
+
+
+@register.simple_tag(takes_context=True)
+def attention_count(context) -> int:
+    """The navigation's attention badge: operations needing a person in the user's stores. One
+    query, once per request."""
+    request = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return 0
+    if not hasattr(request, "_ecr_attention_count"):
+        try:
+            request._ecr_attention_count = attention_count_for_user(user=request.user)
+        except DatabaseError:
+            # A badge never takes a page down with it (the error page of a database outage
+            # has the navigation too): no count rather than no page.
+            logger.warning("attention count unavailable", exc_info=True)
+            request._ecr_attention_count = 0
+    return request._ecr_attention_count
 
 
 @register.simple_tag

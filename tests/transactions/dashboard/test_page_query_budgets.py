@@ -123,6 +123,10 @@ def _urls(store, terminal, payment) -> dict[str, tuple[str, dict]]:
         "report": (reverse("dashboard:daily_report") + f"?fecha={today}", {}),
         "report xlsx": (reverse("dashboard:daily_report_xlsx") + f"?fecha={today}", {}),
         "report csv": (reverse("dashboard:daily_report_csv") + f"?fecha={today}", {}),
+        "fleet": (reverse("dashboard:terminal_fleet"), {}),
+        "receipt": (reverse("dashboard:intent_receipt", args=[payment.public_id]), {}),
+        "search": (reverse("dashboard:search") + "?q=1000", {}),
+        "attention badge": (reverse("dashboard:attention_badge"), HTMX),
     }
 
 

@@ -7,6 +7,7 @@ from stores.permissions import StorePermissions
 from stores.roles import Action
 from stores.selectors import store_list_for_user
 from transactions import selectors
+from transactions.reporting.breakdown import day_breakdown, recent_operations
 from transactions.reporting.totals import store_day_totals
 
 
@@ -21,6 +22,7 @@ def home(request):
     )
     permissions = StorePermissions(user=request.user, stores=stores)
     terminals = selectors.terminal_states_for_stores(stores=stores)
+    breakdown = day_breakdown(stores=stores)
     sections = [
         {
             "store": day.store,
@@ -28,11 +30,12 @@ def home(request):
             "terminals": terminals[day.store.pk],
             "can_charge": permissions.allows(day.store, Action.CHARGE),
             "attention": [i for i in attention if i.store_id == day.store.pk],
+            "breakdown": breakdown[day.store.pk],
         }
         for day in totals
     ]
     return render(
         request,
         "transactions/home.html",
-        {"sections": sections, "attention": attention},
+        {"sections": sections, "attention": attention, "feed": recent_operations(stores=stores)},
     )

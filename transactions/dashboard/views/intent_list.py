@@ -12,6 +12,7 @@ from stores.selectors import store_list_for_user, terminal_list_for_user
 from transactions import selectors
 from transactions.dashboard.filters import IntentFilter
 from transactions.money import format_decimal_es
+from transactions.reporting.breakdown import selection_totals
 from transactions.reporting.exports import csv_lines, spreadsheet_text
 
 PAGE_SIZE = 50
@@ -93,10 +94,13 @@ def intent_list(request):
     page = CappedPaginator(intent_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    # The totals of the whole selection, not of the page: one aggregate, and only while the
+    # selection is under the count's cap (past it the page already asks for a filter).
+    totals = None if page.paginator.capped else selection_totals(intent_filter.qs)
     return render(
         request,
         "transactions/intent_list.html",
-        {"filter": intent_filter, "page": page, "query": query.urlencode()},
+        {"filter": intent_filter, "page": page, "query": query.urlencode(), "totals": totals},
     )
 
 
