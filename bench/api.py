@@ -2,6 +2,10 @@
 """POS API benchmark on the production configuration: what a request costs each process.
 
     .venv/bin/python bench/api.py [--payments 200] [--requests 600] [--concurrency 8] [--rounds 4]
+        [--warmup 32]
+
+A quick run while iterating: `--payments 120 --requests 360 --rounds 3` (about 30 s). On a
+shared machine CPU per request is noisy: run it 2-3 times and read the median.
 
 The portal runs as it is deployed: `gunicorn -c gunicorn.conf.py ecrportal.wsgi`, `DEBUG=0`,
 `ECR_TESTING` unset, persistent database connections with health checks, the Redis cache when
@@ -10,8 +14,10 @@ else the database cache. PostgreSQL when `DATABASE_URL` is set (a database of it
 and dropped by this script), else an SQLite file. The simulator is its own process
 (`manage.py runsimulator`), so the provider's cost is measured apart from the portal's.
 
-Scenarios, in one run, in `--rounds` rounds of all of them (so the load of a shared machine
-falls on every scenario alike):
+Scenarios, in one run, after an unmeasured warm-up round of all of them (`--warmup` requests
+each, so no scenario pays for starting gunicorn threads and their database sessions), in
+`--rounds` rounds of all of them (so the load of a shared machine falls on every scenario
+alike):
 
 - `GET /api/v1/ping`: a bare DRF GET (auth + throttle + JSON), the yardstick;
 - `POST /api/v1/payments` with new Idempotency-Keys (claim, rules, one provider create each);
@@ -227,6 +233,9 @@ def portal_env(tmp: Path, sim_base: str, run_id: str) -> tuple[dict, str]:
         ALLOWED_HOSTS="127.0.0.1",
         LOG_LEVEL="WARNING",
         ECR_SIMULATOR_BASE_URL=sim_base,
+        # The simulator stands for the provider: DEBUG=0 accepts only the provider's hosts
+        # (and the pinned transport connects only to them) unless the operator lists another.
+        ECR_PROVIDER_HOSTS="127.0.0.1",
         GUNICORN_BIND=f"127.0.0.1:{free_port()}",
         # Lets the bench delete exactly its own keys from a shared Redis afterwards.
         ECR_CACHE_KEY_PREFIX=f"ecr-bench-api-{run_id}",
@@ -416,6 +425,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="GUNICORN_WORKERS")
     parser.add_argument("--rounds", type=int, default=4, help="rounds of all the scenarios")
     parser.add_argument("--deadline", type=float, default=900, help="seconds for the whole run")
+    parser.add_argument(
+        "--warmup", type=int, default=32, help="unmeasured requests per scenario, first"
+    )
     args = parser.parse_args()
     deadline = time.monotonic() + args.deadline
     run_id = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -442,7 +454,7 @@ def main() -> int:
 
         env, dbname = portal_env(tmp, sim_base, run_id)
         env["GUNICORN_WORKERS"] = str(args.workers)
-        data = seed(env, args.payments, args.keys, sim_base)
+        data = seed(env, args.payments + args.warmup, args.keys, sim_base)
         sim = httpx.Client(base_url=sim_base, timeout=30)
         sim.post("/control/reset", json={"all": True}).raise_for_status()
         sim.post(
@@ -495,7 +507,7 @@ def main() -> int:
         def auth(i: int) -> dict:
             return {**common, "Authorization": f"Api-Key {keys[i % len(keys)]}"}
 
-        # Warm up every worker thread and its database connection.
+        # Warm up the first worker threads and their database connections.
         for i in range(100):
             http.get(f"{base}/ping", headers=auth(i))
 
@@ -533,6 +545,22 @@ def main() -> int:
         def list_intents(i: int) -> int:
             return http.get(f"{base}/intents?limit=20", headers=auth(i)).status_code
 
+        # An unmeasured round of every scenario at the measured concurrency: gunicorn starts
+        # threads as concurrency needs them, each with its own PostgreSQL session whose backend
+        # loads the catalog of every table it touches the first time. Paid once per thread per
+        # CONN_MAX_AGE in production, that cost fell on whichever scenario first reached a new
+        # thread (and on few requests: a run is short), so it is paid here, for every scenario.
+        warm_jobs = [lambda p=p: create(p) for p in posts[: args.warmup]]
+        for call in (ping, replay, get_intent, list_intents):
+            warm_jobs += [lambda i=i, call=call: call(i) for i in range(args.warmup)]
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            for job in warm_jobs[: args.warmup]:
+                pool.submit(job)
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            warm_statuses = list(pool.map(lambda job: job(), warm_jobs[args.warmup :]))
+        if not created or any(status not in (200, 201) for status in warm_statuses):
+            raise SystemExit(f"the warm-up round failed; see {tmp / 'gunicorn.log'}")
+
         # Rounds of every scenario in turn, so the load of a shared machine falls on all alike.
         scenarios = {
             name: Scenario(name)
@@ -544,7 +572,7 @@ def main() -> int:
                 "GET /intents?limit=20",
             )
         }
-        post_rounds = chunks(posts, args.rounds)
+        post_rounds = chunks(posts[args.warmup :], args.rounds)
         per_round = max(1, args.requests // args.rounds)
         c = args.concurrency
         for r in range(args.rounds):
@@ -597,7 +625,8 @@ def main() -> int:
             )
         print(
             f"provider creates: {counters.get('creates_total')} for {len(created)} new payments "
-            f"and {replays_sent} replays (must equal the new payments)"
+            f"({args.warmup} of them warming up) and {replays_sent} replays (must equal the new "
+            "payments)"
         )
 
         failures = []

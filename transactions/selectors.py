@@ -90,9 +90,9 @@ def intent_holds_terminal_q(*, prefix: str = "", now=None) -> Q:
 def terminals_busy(*, terminals: list[Terminal]) -> list[Terminal]:
     """The terminals of `terminals` that an intent holds (`intent_holds_terminal_q`)."""
     busy_ids = set(
-        Intent.objects.filter(
-            intent_holds_terminal_q(), offered_terminals__in=terminals
-        ).values_list("offered_terminals", flat=True)
+        Intent.objects.filter(intent_holds_terminal_q(), offered_terminals__in=terminals)
+        .order_by()  # a set: the model's order would only add a sort to every create
+        .values_list("offered_terminals", flat=True)
     )
     return [t for t in terminals if t.pk in busy_ids]
 

@@ -7,6 +7,7 @@ change again (`states.TRANSITIONS` has no way out of them).
 """
 
 import logging
+from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models import Count, Q, Sum
@@ -137,12 +138,16 @@ def intent_transition(
     message: str = "",
     raw: dict | None = None,
     provider_status: str = "",
+    in_transaction: Callable[[Intent], None] | None = None,
 ) -> bool:
     """Moves `intent` from its current state to `to_state` if nobody moved it meanwhile.
 
     Returns True when this call made the change (and wrote one event); False when the intent had
     already left the state we saw, or the move is not allowed. `intent` is updated in memory
-    either way (re-read on failure).
+    either way (re-read on failure). `in_transaction(intent)`, when the change is made, runs last
+    in its transaction with `intent` already updated: writes that must commit with the change
+    (the create pipeline's provider-call row and the POS key's answer) without a transaction of
+    their own.
     """
     from_state = intent.state
     if to_state != from_state and to_state not in TRANSITIONS[from_state]:
@@ -180,6 +185,10 @@ def intent_transition(
             _terminal_verify(values.get("terminal") or intent.terminal_id, now)
         if to_state != from_state and (to_state in FINAL_STATES or to_state == State.IN_DOUBT):
             after_final(intent, to_state)
+        if in_transaction is not None:
+            for name, value in values.items():
+                setattr(intent, name, value)
+            in_transaction(intent)
     for name, value in values.items():
         setattr(intent, name, value)
     return True
@@ -248,11 +257,15 @@ def intent_record_answer(
     actor: Actor = SWEEPER,
     reschedule: bool = False,
     extra_fields: dict | None = None,
+    in_transaction: Callable[[Intent], None] | None = None,
 ) -> bool:
     """Applies a provider answer. Writes only when something changed; returns whether it did.
 
     An unknown status keeps the intent where it is (a created or in-doubt intent becomes pending:
     the provider has it), is stored verbatim and raised to a person. It never counts as approved.
+    `in_transaction` (see `intent_transition`) runs only when the answer is recorded in one
+    write: not when nothing changed, nor for an unknown status (raising it to a person is a
+    second write, after which the intent is not what the callback would have seen).
     """
     if intent.is_final:
         return False
@@ -276,6 +289,9 @@ def intent_record_answer(
         changes.setdefault("taken_at", intent.taken_at or timezone.now())
     if reschedule and to_state not in FINAL_STATES:
         changes["next_poll_at"] = next_poll_at(intent, state=to_state)
+    flag_unknown = mapped is None and "provider_status" in changes
+    if flag_unknown:
+        in_transaction = None
     if to_state == intent.state:
         if not changes or set(changes) <= {"next_poll_at"}:
             return False
@@ -286,11 +302,17 @@ def intent_record_answer(
             fields=changes,
             event_type=IntentEvent.Type.PROVIDER,
             raw=answer.raw if "provider_status" in changes else None,
+            in_transaction=in_transaction,
         )
     else:
         changed = intent_transition(
-            intent, to_state=to_state, actor=actor, fields=changes, raw=answer.raw
+            intent,
+            to_state=to_state,
+            actor=actor,
+            fields=changes,
+            raw=answer.raw,
+            in_transaction=in_transaction,
         )
-    if changed and mapped is None and "provider_status" in changes:
+    if changed and flag_unknown:
         intent_flag(intent, reason=f"Estado desconocido de Prisma: {changes['provider_status']}")
     return changed

@@ -12,8 +12,10 @@ except the idle reads of a poll, which are counted and sampled (`provider_reads_
 
 from transactions.gateway.client import (
     IDLE_READS,
+    CallHold,
     PrismaGateway,
     gateway_for,
+    provider_calls_held,
     provider_reads_held,
     reset_gateways,
 )
@@ -28,6 +30,7 @@ from transactions.gateway.types import (
 __all__ = [
     "IDLE_READS",
     "AuthenticationFailed",
+    "CallHold",
     "GatewayError",
     "IntentAnswer",
     "PaymentRequest",
@@ -36,6 +39,7 @@ __all__ = [
     "RefundRequest",
     "ReversalRequest",
     "gateway_for",
+    "provider_calls_held",
     "provider_reads_held",
     "reset_gateways",
 ]

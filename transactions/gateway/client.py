@@ -4,7 +4,8 @@ One `PrismaGateway` per credential (see `gateway_for`), one pooled `httpx.Client
 one `_request()` every call goes through: mandatory timeouts, the Bearer token (cached in Django's
 cache, renewed once on a 401), error classification into `GatewayError`, and one `GatewayCall`
 row per HTTP exchange, except the idle reads of a poll (`provider_reads_held`): a read that
-changed nothing is counted and sampled, not written. Creates are never retried automatically
+changed nothing is counted and sampled, not written. A create's rows are written in the
+transaction that records its answer (`provider_calls_held`). Creates are never retried automatically
 (contract §5): a create whose answer was lost is reported `in_doubt` and the caller must look
 for the intention first.
 
@@ -289,6 +290,10 @@ class PrismaGateway(ProviderOperations, TokenCache):
             "duration_ms": self._elapsed_ms(started),
             "error": error,
         }
+        held_calls: CallHold | None = getattr(_call_holds, "current", None)
+        if held_calls is not None and intent_id is not None and intent_id == held_calls.intent_id:
+            held_calls.rows.append(row)
+            return
         hold: ReadHold | None = getattr(_holds, "current", None)
         if hold is not None and intent_id is not None and intent_id == hold.intent_id:
             if outcome == "ok" and kind is CallKind.READ:
@@ -455,6 +460,65 @@ def _settle(hold: ReadHold) -> None:
         sampled = IDLE_READS.idle(hold.intent_id)
         if sampled:
             row["idle_reads"] = sampled
+            _store_call(row)
+
+
+# --- A create's calls, written with the answer they brought -------------------------------------
+
+
+class CallHold:
+    """The call rows of one intent's create, held until the caller records the outcome, so that
+    they commit in the same transaction (`provider_calls_held`)."""
+
+    def __init__(self, intent_id: int) -> None:
+        self.intent_id = intent_id
+        self.rows: list[dict[str, Any]] = []
+        self._written: list[dict[str, Any]] = []
+        self._committed = False
+
+    def write(self) -> None:
+        """Inserts the held rows (one statement) in the caller's open transaction."""
+        from transactions.models import GatewayCall
+
+        if not self.rows:
+            return
+        GatewayCall.objects.bulk_create([GatewayCall(**row) for row in self.rows])
+        self._written, self.rows = self.rows, []
+        transaction.on_commit(self._mark_committed)
+
+    def _mark_committed(self) -> None:
+        self._committed = True
+        self._written = []
+
+    def rolled_back(self) -> None:
+        """The transaction that carried the rows failed: hold them again (written on exit)."""
+        if not self._committed:
+            self.rows[:0] = self._written
+        self._written = []
+
+
+_call_holds = threading.local()
+
+
+@contextlib.contextmanager
+def provider_calls_held(intent_id: int) -> Iterator[CallHold]:
+    """Within, this thread's calls for `intent_id` (successes and failures) are held, not
+    written at once; the caller writes them with `hold.write()` inside the transaction that
+    records what the call brought (no transaction of their own, no network call inside one).
+
+    Rows still held on the way out (the outcome was not recorded, or its transaction failed:
+    `hold.rolled_back()`) are written then, each on its own, as `_store_call` always did: a
+    call is never left unrecorded because its outcome could not be.
+    """
+    hold = CallHold(intent_id)
+    outer = getattr(_call_holds, "current", None)
+    _call_holds.current = hold
+    try:
+        yield hold
+    finally:
+        _call_holds.current = outer
+        rows, hold.rows = hold.rows, []
+        for row in rows:
             _store_call(row)
 
 

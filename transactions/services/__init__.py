@@ -33,7 +33,7 @@ from transactions.services.operator import (
     intent_release_reference,
     intent_resolve,
 )
-from transactions.services.pipeline import intent_created_listener
+from transactions.services.pipeline import intent_answered_listener, intent_created_listener
 from transactions.services.watch import intent_refresh
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "approval_reject",
     "approvals_expire_due",
     "intent_acknowledge",
+    "intent_answered_listener",
     "intent_cancel",
     "intent_close_not_received",
     "intent_created_listener",

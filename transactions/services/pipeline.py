@@ -4,7 +4,8 @@
   2. `create_row` commits the intent as `created` in a short transaction that also locks the
      terminals, so two requests cannot both find a terminal free;
   3. `send` calls the provider outside any transaction;
-  4. and records the answer in a second short, guarded write.
+  4. and records the answer in a second short, guarded write, with the provider-call row and
+     the caller's record of the answer (the POS key's, `intent_answered_listener`).
 A create whose answer was lost is `in_doubt` and is never sent again: the resolver looks for it.
 """
 
@@ -21,7 +22,7 @@ from stores.models import Store, Terminal
 from transactions.backoff import created_grace_seconds
 from transactions.errors import Code, IntentRuleError
 from transactions.events import Actor
-from transactions.gateway import GatewayError
+from transactions.gateway import CallHold, GatewayError, provider_calls_held
 from transactions.labels import PROVIDER_UNREACHABLE_MESSAGE
 from transactions.models import Intent, IntentEvent, remember_offered_terminals
 from transactions.selectors import blocking_advice, terminal_blocking_intent, terminals_busy
@@ -171,52 +172,103 @@ def create_row(
     return intent
 
 
-def send(intent: Intent, call, *, actor: Actor) -> Intent:
-    """Calls the provider for a freshly created intent and records what happened."""
-    sent_at = timezone.now()
+_answered_listener: ContextVar[Callable[[Intent], None] | None] = ContextVar(
+    "intent_answered_listener", default=None
+)
+
+
+@contextlib.contextmanager
+def intent_answered_listener(callback: Callable[[Intent], None]):
+    """Calls `callback(intent)`, with the intent as answered, last in the transaction that
+    records the provider's first answer to a create of this block. The POS API stores its
+    key's answer this way: the answer, its provider-call row and the key's answer are one short
+    write. Not called when the answer is not recorded in that one write (a refusal, an unknown
+    status, an answer the sweeper overtook): the caller then stores its own afterwards."""
+    token = _answered_listener.set(callback)
     try:
-        answer = call()
-    except GatewayError as exc:
-        return _record_create_error(intent, exc, actor=actor, sent_at=sent_at)
-    # One write records both the sending and the provider's first answer.
-    recorded = intent_record_answer(
-        intent, answer, actor=actor, reschedule=True, extra_fields={"sent_at": sent_at}
-    )
-    if (
-        not recorded
-        and intent.state == State.IN_DOUBT
-        and not intent.provider_id
-        and answer.provider_id
-    ):
-        # The answer was so slow that the sweeper took this row for orphaned and put it in
-        # doubt. The answer is here after all: adopt it instead of losing the provider's id.
-        Intent.objects.filter(pk=intent.pk, provider_id="").update(provider_id=answer.provider_id)
-        intent.provider_id = answer.provider_id
-        intent_record_answer(
-            intent, answer, actor=actor, reschedule=True, extra_fields={"sent_at": sent_at}
-        )
+        yield
+    finally:
+        _answered_listener.reset(token)
+
+
+def send(intent: Intent, call, *, actor: Actor) -> Intent:
+    """Calls the provider for a freshly created intent and records what happened: the answer,
+    the provider-call row and (`intent_answered_listener`) the caller's own record in one
+    transaction, after the call."""
+    sent_at = timezone.now()
+    with provider_calls_held(intent.pk) as calls:
+        try:
+            answer = call()
+        except GatewayError as exc:
+            return _record_create_error(intent, exc, actor=actor, sent_at=sent_at, calls=calls)
+        listener = _answered_listener.get()
+
+        def with_the_answer(answered: Intent) -> None:
+            calls.write()
+            if listener is not None:
+                listener(answered)
+
+        try:
+            # One write records both the sending and the provider's first answer.
+            recorded = intent_record_answer(
+                intent,
+                answer,
+                actor=actor,
+                reschedule=True,
+                extra_fields={"sent_at": sent_at},
+                in_transaction=with_the_answer,
+            )
+        except BaseException:
+            calls.rolled_back()
+            raise
+        if (
+            not recorded
+            and intent.state == State.IN_DOUBT
+            and not intent.provider_id
+            and answer.provider_id
+        ):
+            # The answer was so slow that the sweeper took this row for orphaned and put it in
+            # doubt. The answer is here after all: adopt it instead of losing the provider's id.
+            Intent.objects.filter(pk=intent.pk, provider_id="").update(
+                provider_id=answer.provider_id
+            )
+            intent.provider_id = answer.provider_id
+            intent_record_answer(
+                intent, answer, actor=actor, reschedule=True, extra_fields={"sent_at": sent_at}
+            )
     return intent
 
 
-def _record_create_error(intent: Intent, exc: GatewayError, *, actor: Actor, sent_at) -> Intent:
-    if exc.in_doubt:
+def _record_create_error(
+    intent: Intent, exc: GatewayError, *, actor: Actor, sent_at, calls: CallHold
+) -> Intent:
+    def with_the_failure(_intent: Intent) -> None:
+        calls.write()
+
+    try:
+        if exc.in_doubt:
+            intent_transition(
+                intent,
+                to_state=State.IN_DOUBT,
+                actor=actor,
+                fields={"sent_at": sent_at, "next_poll_at": timezone.now() + timedelta(seconds=2)},
+                message=f"Respuesta perdida al crear: {exc.message}. Se buscará en Prisma; "
+                "no se volverá a enviar.",
+                in_transaction=with_the_failure,
+            )
+            return intent
+        # Definitely not created at the provider (refused, or never sent).
         intent_transition(
             intent,
-            to_state=State.IN_DOUBT,
+            to_state=State.FAILED,
             actor=actor,
-            fields={"sent_at": sent_at, "next_poll_at": timezone.now() + timedelta(seconds=2)},
-            message=f"Respuesta perdida al crear: {exc.message}. Se buscará en Prisma; "
-            "no se volverá a enviar.",
+            fields={"response_message": exc.message[:200], "sent_at": sent_at},
+            message=f"Prisma no creó la intención: {exc.message}",
+            in_transaction=with_the_failure,
         )
-        return intent
-    # Definitely not created at the provider (refused, or never sent).
-    intent_transition(
-        intent,
-        to_state=State.FAILED,
-        actor=actor,
-        fields={"response_message": exc.message[:200], "sent_at": sent_at},
-        message=f"Prisma no creó la intención: {exc.message}",
-    )
+    except BaseException:
+        calls.rolled_back()
+        raise
     status = exc.http_status
     if status == 409:
         raise _provider_rule_error(Code.TERMINAL_BUSY, exc, intent)

@@ -1,5 +1,6 @@
 """Fixtures of the POS API tests: keys of store A and B, a revoked key, API clients, a webhook
-receiver. Plain helpers (`API`, `post`, `live_post`) live in `tests.transactions.api.support`.
+receiver, a fake provider behind a real gateway (`fake_provider`). Plain helpers (`API`,
+`post`, `live_post`) live in `tests.transactions.api.support`.
 
 `sim` (tests/transactions/conftest.py) runs the simulator on the live server; tests that only
 check the API layer use the Django test client and never reach a provider.
@@ -10,7 +11,9 @@ import pytest
 
 from stores.services import pos_client_revoke
 from tests import factories
-from tests.transactions.api.support import API, Receiver, api_client
+from tests.transactions.api.support import API, PAY, Receiver, api_client, prisma_answer
+from tests.transactions.gateway.support import GW_PUBLIC_KEY, FakePrisma
+from transactions.gateway import PrismaGateway
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +79,18 @@ def receiver():
     r = Receiver()
     yield r
     r.close()
+
+
+@pytest.fixture
+def fake_provider(monkeypatch, store_a):
+    """Store A's credential answered by a FakePrisma through a real PrismaGateway, so the
+    provider-call rows are written as in production."""
+    credential = factories.make_credential(
+        merchants=[store_a.merchant], public_key=GW_PUBLIC_KEY, base_url="https://prisma.test"
+    )
+    fake = FakePrisma()
+    fake.on("POST", PAY, prisma_answer())
+    gateway = PrismaGateway(credential, transport=httpx.MockTransport(fake))
+    monkeypatch.setattr("transactions.services.create.gateway_for", lambda credential: gateway)
+    yield fake
+    gateway.close()

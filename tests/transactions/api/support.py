@@ -2,6 +2,7 @@
 Django test client or httpx against the live server), API clients and a tiny webhook receiver."""
 
 import http.server
+import json
 import threading
 import uuid
 
@@ -9,6 +10,8 @@ import httpx
 from rest_framework.test import APIClient
 
 API = "/api/v1"
+# The provider's payment create path.
+PAY = "/v1/paystore_terminals/terminal_payments/payments"
 
 
 def api_client(raw_key: str | None) -> APIClient:
@@ -66,3 +69,19 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def prisma_answer(status="PAYMENT_REQUEST"):
+    """A FakePrisma handler answering a payment create with a new provider id and `status`."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        return httpx.Response(
+            200,
+            json={
+                "payment_request_data": {"ecr_transaction_id": body.get("ecr_transaction_id", "")},
+                "payment_data": {"payment_id": str(uuid.uuid4()), "payment_status": status},
+            },
+        )
+
+    return respond

@@ -5,10 +5,12 @@ from datetime import timedelta
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 
 from tests.factories import make_intent
 from tests.transactions.api.support import API
+from transactions.intent_document import intent_links
 from transactions.models import Batch
 
 
@@ -90,3 +92,23 @@ def test_the_list_runs_the_rule_once_per_page(api_a, store_a, terminal_a, creden
     assert response.json()["count"] == 8
     assert _batch_queries(many) == 1
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_links_are_the_reversed_urls_under_any_script_prefix(store_a, terminal_a):
+    """The links are built from each route reversed once: the same as `reverse()`, also when
+    the portal is served under a path prefix (SCRIPT_NAME)."""
+    payment = make_intent(store_a, terminal=terminal_a, state="pending")
+    before = get_script_prefix()
+    try:
+        for prefix in ("/", "/portal/"):
+            set_script_prefix(prefix)
+            kwargs = {"public_id": payment.public_id}
+            assert intent_links(payment, reversible=True) == {
+                "self": reverse("pos-api:intent-detail", kwargs=kwargs),
+                "wait": reverse("pos-api:intent-detail", kwargs=kwargs) + "?wait=30",
+                "cancel": reverse("pos-api:intent-cancel", kwargs=kwargs),
+                "reversal": reverse("pos-api:payment-reversal", kwargs=kwargs),
+            }
+        assert intent_links(payment, reversible=False)["self"].startswith("/portal/api/")
+    finally:
+        set_script_prefix(before)

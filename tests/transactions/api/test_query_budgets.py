@@ -8,20 +8,17 @@ each of those atomic blocks is a transaction of its own, not a statement.
 """
 
 import json
-import uuid
 from decimal import Decimal
 
-import httpx
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests import factories
 from tests.factories import make_intent
-from tests.transactions.api.support import API, post
-from tests.transactions.gateway.support import GW_PUBLIC_KEY, FakePrisma
+from tests.transactions.api.support import API, PAY, post, prisma_answer
+from transactions.api.models import IdempotencyRecord
 from transactions.api.serializers import IntentOutputSerializer
-from transactions.gateway import PrismaGateway
 from transactions.intent_document import (
     intent_document,
     intent_document_get_for_pos,
@@ -29,8 +26,6 @@ from transactions.intent_document import (
 )
 from transactions.models import Intent
 from transactions.selectors import intent_list_for_pos
-
-PAY = "/v1/paystore_terminals/terminal_payments/payments"
 
 
 def _statements(queries) -> list[str]:
@@ -45,34 +40,6 @@ def _savepoints(queries) -> int:
     return sum(1 for q in queries if q["sql"].upper().startswith("SAVEPOINT"))
 
 
-def _answer(status="PAYMENT_REQUEST"):
-    def respond(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        return httpx.Response(
-            200,
-            json={
-                "payment_request_data": {"ecr_transaction_id": body.get("ecr_transaction_id", "")},
-                "payment_data": {"payment_id": str(uuid.uuid4()), "payment_status": status},
-            },
-        )
-
-    return respond
-
-
-@pytest.fixture
-def fake_provider(monkeypatch, store_a):
-    """Store A's credential answered by a FakePrisma through a real PrismaGateway."""
-    credential = factories.make_credential(
-        merchants=[store_a.merchant], public_key=GW_PUBLIC_KEY, base_url="https://prisma.test"
-    )
-    fake = FakePrisma()
-    fake.on("POST", PAY, _answer())
-    gateway = PrismaGateway(credential, transport=httpx.MockTransport(fake))
-    monkeypatch.setattr("transactions.services.create.gateway_for", lambda credential: gateway)
-    yield fake
-    gateway.close()
-
-
 def _pay(api, terminal, n: int):
     body = {"terminal": str(terminal.public_id), "amount": f"{100 + n}.00", "reference": f"R-{n}"}
     return post(api, "/payments", body)
@@ -81,11 +48,13 @@ def _pay(api, terminal, n: int):
 # The statements of one POST /payments (warm: key touched, token cached), in order:
 # auth (1), idempotency claim (1), the terminal of the store (1), the credential (1), the row
 # (lock terminals, busy check, unique provider reference, intent, offered terminals in one
-# INSERT, created event, idempotency link: 7), the provider-call row (1), the answer (intent
-# update + event: 2), the idempotency answer (1). No throttle statement (cache), no read-back.
+# INSERT, created event, idempotency link: 7), then the answer in one transaction (intent
+# update, event, provider-call row, the key's answer: 4). No throttle statement (cache), no
+# read-back.
 POST_PAYMENT_STATEMENTS = 15
-# Write transactions that are atomic blocks: claim, row (+ link), provider-call row, answer.
-POST_PAYMENT_ATOMIC_BLOCKS = 4
+# Write transactions that are atomic blocks: claim, row (+ link), answer (+ provider-call row
+# and the key's answer).
+POST_PAYMENT_ATOMIC_BLOCKS = 3
 
 
 def test_post_payment_statements_are_a_fixed_budget(api_a, store_a, fake_provider):
@@ -107,6 +76,35 @@ def test_post_payment_statements_are_a_fixed_budget(api_a, store_a, fake_provide
     assert _savepoints(few.captured_queries) == POST_PAYMENT_ATOMIC_BLOCKS
     assert len(_statements(many.captured_queries)) == POST_PAYMENT_STATEMENTS
     assert not any(s.upper().startswith("SELECT") and "ecr_cache" in s for s in statements)
+
+
+def _last_transaction(queries) -> list[str]:
+    """The statements of the last atomic block (between its SAVEPOINT and RELEASE)."""
+    sqls = [q["sql"] for q in queries]
+    start = max(i for i, sql in enumerate(sqls) if sql.upper().startswith("SAVEPOINT"))
+    end = next(i for i in range(start, len(sqls)) if sqls[i].upper().startswith("RELEASE"))
+    return sqls[start + 1 : end]
+
+
+def test_post_payment_answer_call_row_and_key_answer_are_one_write(
+    api_a, store_a, terminal_a, fake_provider
+):
+    """After the provider call: one short transaction records the answer, the provider-call row
+    and the key's answer, and nothing is written after it."""
+    body = {"terminal": str(terminal_a.public_id), "amount": "103.00", "reference": "R-3"}
+    with CaptureQueriesContext(connection) as ctx:
+        response = post(api_a, "/payments", body, key="k-one-write")
+    assert response.status_code == 201, response.json()
+    last = _last_transaction(ctx.captured_queries)
+    tables = [
+        next(t for t in ("intentevent", "gatewaycall", "idempotencyrecord", "intent") if t in s)
+        for s in last
+    ]
+    assert tables == ["intent", "intentevent", "gatewaycall", "idempotencyrecord"], last
+    assert last[-1].startswith("UPDATE") and "'done'" in last[-1]
+    assert ctx.captured_queries[-1]["sql"].upper().startswith("RELEASE"), "nothing after it"
+    record = IdempotencyRecord.objects.get(key="k-one-write")
+    assert record.response_body == response.json() and record.response_status == 201
 
 
 def test_post_payment_answer_is_the_document_of_a_fresh_read(api_a, store_a, fake_provider):
@@ -133,7 +131,7 @@ def test_post_answer_after_an_unknown_status_is_the_document_of_a_fresh_read(
 ):
     """The unknown status raises the intent to a person (a second write, with its own
     `updated_at`): the answer built in memory must carry that write too."""
-    fake_provider.on("POST", PAY, _answer(status="SOMETHING_NEW"))
+    fake_provider.on("POST", PAY, prisma_answer(status="SOMETHING_NEW"))
     response = _pay(api_a, terminal_a, 7)
     assert response.status_code == 201, response.json()
     assert response.json()["needs_attention"] is True

@@ -7,6 +7,7 @@ Every lookup is scoped to the key's store (404 outside it); every error is probl
 
 import json
 import uuid
+from contextvars import ContextVar
 
 from django.db import DatabaseError
 from django.db.models import prefetch_related_objects
@@ -133,9 +134,28 @@ class IdempotentPostMixin:
             )
         if not claimed:
             return self._answer_existing(record, fingerprint)
+        answered: dict = {}
+
+        def store_answer(intent: Intent) -> None:
+            # In the transaction that records the provider's answer: the key's answer (the
+            # intent's document, as `intent_response` answers it) commits with it.
+            data = intent_document(intent=intent)
+            idempotency_finish(
+                record=record,
+                status_code=status.HTTP_201_CREATED,
+                body=_json_body(data),
+                content_type="application/json",
+                intent_id=intent.pk,
+            )
+            answered.update(intent=intent, updated_at=intent.updated_at, data=data)
+
+        token = _answered_document.set(answered)
         try:
-            with services.intent_created_listener(
-                lambda intent: idempotency_link(record=record, intent=intent)
+            with (
+                services.intent_created_listener(
+                    lambda intent: idempotency_link(record=record, intent=intent)
+                ),
+                services.intent_answered_listener(store_answer),
             ):
                 response, intent_id = self.perform_post(request, *args, **kwargs)
         except _NOTHING_RAN:
@@ -158,8 +178,17 @@ class IdempotentPostMixin:
             # runs on a fresh connection when the request's own one died.
             idempotency_release_unless_linked(record=record)
             raise
+        finally:
+            _answered_document.reset(token)
         stored = getattr(response, "stored_data", response.data)
-        body = json.loads(JSONRenderer().render(stored) or b"null")
+        if (
+            answered
+            and stored is answered["data"]
+            and response.status_code == status.HTTP_201_CREATED
+            and intent_id == answered["intent"].pk
+        ):
+            return response  # the key's answer is this very document, already committed
+        body = _json_body(stored)
         try:
             idempotency_finish(
                 record=record,
@@ -206,21 +235,42 @@ class IdempotentPostMixin:
         )
 
 
+def _json_body(data):
+    """What a key's stored answer holds: the answer as its JSON reads back."""
+    return json.loads(JSONRenderer().render(data) or b"null")
+
+
+# The document an idempotent POST stored as its key's answer in the answer's own transaction
+# (`IdempotentPostMixin.post`): `intent_response` answers that very object for the same intent,
+# unchanged since, so the mixin can tell the stored answer is the one sent.
+_answered_document: ContextVar[dict | None] = ContextVar("answered_document", default=None)
+
+
 def intent_response(
     intent: Intent, status_code: int, *, reload: bool = True
 ) -> tuple[Response, int]:
     """The intent's JSON. `reload=False` for an intent that is up to date in memory: one the
     create pipeline returns (every write it made is applied to the object too, and the offered
     terminals it inserted are remembered) or one just read; otherwise the row is re-read."""
-    if reload:
-        intent = (
-            Intent.objects.select_related("terminal", "original")
-            .prefetch_related("offered_terminals")
-            .get(pk=intent.pk)
-        )
+    answered = _answered_document.get()
+    if (
+        not reload
+        and answered
+        and answered["intent"] is intent
+        and answered["updated_at"] == intent.updated_at
+    ):
+        data = answered["data"]
     else:
-        prefetch_related_objects([intent], "offered_terminals")
-    data = intent_document(intent=intent)
+        if reload:
+            intent = (
+                Intent.objects.select_related("terminal", "original")
+                .prefetch_related("offered_terminals")
+                .get(pk=intent.pk)
+            )
+        else:
+            prefetch_related_objects([intent], "offered_terminals")
+        data = intent_document(intent=intent)
+    # 202: a refund or reversal waiting for approval (maker-checker) has a Location too.
     created = status_code in (status.HTTP_201_CREATED, status.HTTP_202_ACCEPTED)
     headers = {"Location": data["links"]["self"]} if created else {}
     return Response(data, status=status_code, headers=headers), intent.pk
