@@ -73,7 +73,7 @@ class HtmxLoginRedirectMiddleware:
         location = response.headers.get("Location", "")
         if urlsplit(location).path != login_path:
             return response
-        target = f"{login_path}?{urlencode({'next': _current_path(request)})}"
+        target = f"{login_path}?{urlencode({'next': current_path(request)})}"
         answer = HttpResponse(
             '<div class="session-ended" role="alert"><p>Tu sesión terminó. '
             f'<a href="{escape(target)}">Ingresá de nuevo</a> para seguir.</p></div>'
@@ -83,7 +83,7 @@ class HtmxLoginRedirectMiddleware:
         return answer
 
 
-def _current_path(request) -> str:
+def current_path(request) -> str:
     """The path (and query) of the page the person was on, when it is on this site; else "/"."""
     current = urlsplit(request.headers.get("HX-Current-URL", ""))
     if current.netloc and current.netloc != request.get_host():

@@ -24,7 +24,9 @@ urlpatterns = [
     path("", include("transactions.dashboard.urls")),
 ]
 
-# 403 and 404 are Django's views with our templates (they render with the request already).
+# 404 is Django's view with our template (it renders with the request already); 403 too, except
+# for htmx requests (a fragment for the box that asked).
+handler403 = "ecrportal.error_views.permission_denied"
 handler500 = "ecrportal.error_views.server_error"
 
 if settings.ECR_SIMULATOR:

@@ -24,7 +24,7 @@ from rest_framework.settings import api_settings
 from stores.models import Terminal
 from transactions.models import Intent, offered_terminals_order, remember_offered_terminals
 from transactions.selectors import reversal_refusals
-from transactions.states import Kind, State
+from transactions.states import STATUS_CHOICES, Kind, State
 
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
 
@@ -95,6 +95,23 @@ class IntentOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     kind = serializers.ChoiceField(choices=Kind.choices)
     state = serializers.ChoiceField(choices=State.choices)
+    # What the dashboard shows (`Intent.status`), so a POS screen and the portal read alike: a
+    # reversed payment stays `state: approved` (the payment was approved) but reads "reversed".
+    display_status = serializers.ChoiceField(
+        choices=STATUS_CHOICES,
+        source="status",
+        read_only=True,
+        help_text="Solo lectura. El estado que muestra el portal: `state`, salvo un pago aprobado "
+        "luego anulado (`reversed`), devuelto (`refunded`) o devuelto en parte "
+        "(`partially_refunded`), un cierre de lote aprobado (`settled`) y una intención que "
+        "Prisma nunca recibió (`not_received`).",
+    )
+    display_status_label = serializers.CharField(
+        source="status_label",
+        read_only=True,
+        help_text="Solo lectura. `display_status` en castellano, como lo muestra el portal "
+        '("Anulada", "Devuelta parcialmente", "Lote cerrado").',
+    )
     is_final = serializers.BooleanField()
     provider_status = serializers.CharField(help_text="El estado de Prisma, textual.")
     provider_id = serializers.CharField(help_text="El id de la intención en Prisma.")
@@ -258,6 +275,8 @@ def intent_document(*, intent: Intent) -> dict:
         "id": str(intent.public_id),
         "kind": str(intent.kind),
         "state": str(intent.state),
+        "display_status": str(intent.status),
+        "display_status_label": str(intent.status_label),
         "is_final": bool(intent.is_final),
         "provider_status": str(intent.provider_status),
         "provider_id": str(intent.provider_id),
@@ -339,6 +358,9 @@ _DOCUMENT_FIELDS = frozenset(
         "client_receipt",
         "merchant_receipt",
         "needs_attention",
+        # `display_status` (Intent.status) reads these two.
+        "followup_status",
+        "resolution",
         "created_at",
         "updated_at",
         "taken_at",

@@ -10,6 +10,10 @@
  * 3. Focus after an htmx swap: when the element that had focus was replaced, focus goes to its
  *    equivalent in the new content (same id, data-action or name), else to the new content
  *    itself; never to <body>, where a keyboard or screen-reader user would lose their place.
+ * 4. Refusals: htmx swaps no 4xx answer, so a request refused with 403 (a role removed
+ *    mid-session) would change nothing and say nothing. The server answers an htmx 403 with a
+ *    small fragment marked by the `ECR-Refusal` header (ecrportal/error_views.py); that one is
+ *    swapped into the box that asked, like any answer.
  *
  * No inline script anywhere: the Content-Security-Policy allows only files served by us.
  */
@@ -94,6 +98,11 @@
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status === 403 && xhr.getResponseHeader("ECR-Refusal")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
     keep(event.detail.target);
   });
 

@@ -78,10 +78,16 @@ def simulated(live_server, transactional_db, merchant, credential, terminal_a, t
 @pytest.fixture
 def new_page(browser, live_server):
     """`new_page()`: a page in a fresh browser context (its own cookies), with a list of the
-    console errors and CSP violations it saw, checked at the end of the test."""
+    console errors and CSP violations it saw, checked at the end of the test. A test that
+    provokes an error on purpose (a 403 the browser logs) names it: `new_page(expected=("403",))`.
+    """
     contexts, problems = [], []
 
-    def _new_page():
+    def _new_page(expected: tuple[str, ...] = ()):
+        def record(text: str) -> None:
+            if not any(part in text for part in expected):
+                problems.append(text)
+
         context = browser.new_context(
             base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="es-AR"
         )
@@ -91,7 +97,7 @@ def new_page(browser, live_server):
         page.on(
             "console",
             lambda msg: (
-                problems.append(f"{msg.text} ({msg.location.get('url', '')})")
+                record(f"{msg.text} ({msg.location.get('url', '')})")
                 if msg.type == "error"
                 else None
             ),

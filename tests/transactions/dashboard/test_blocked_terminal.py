@@ -173,3 +173,21 @@ def test_resolve_without_a_ticket_for_a_charge_that_never_happened(client_for, m
     assert response.status_code == 302
     doubt.refresh_from_db()
     assert (doubt.state, doubt.resolution) == (State.DECLINED, Resolution.BY_HAND)
+
+
+@pytest.mark.parametrize("route", ["batch_close_terminal", "batch_close_store"])
+def test_the_batch_close_refusal_links_to_the_blocking_operation(
+    client_for, manager_a, terminal_a, store_a, doubt, route
+):
+    """Closing a lote on a terminal held by an operation says so and links to that operation,
+    as the charge form does (issue 12 item 3, on the batch page)."""
+    target = terminal_a if route == "batch_close_terminal" else store_a
+    data = {"confirmar": "1"} if route == "batch_close_store" else {}
+    response = client_for(manager_a).post(
+        reverse(f"dashboard:{route}", args=[target.public_id]), data, headers=HTMX
+    )
+    body = response.content.decode()
+    assert "tiene una operación pendiente" in body, body
+    assert f'data-blocking-intent="{doubt.public_id}"' in body
+    assert reverse("dashboard:intent_detail", args=[doubt.public_id]) in body
+    assert not Intent.objects.filter(kind=Kind.SETTLEMENT).exists()

@@ -74,6 +74,8 @@ def test_the_payload_of_an_approved_payment_is_pinned(store_a, terminal_a, crede
         "id": str(intent.public_id),
         "kind": "payment",
         "state": "approved",
+        "display_status": "approved",
+        "display_status_label": "Aprobada",
         "is_final": True,
         "provider_status": "CONFIRMED",
         "provider_id": "prov-123",

@@ -42,16 +42,30 @@ def batch_index(request):
     )
 
 
-def _close(request, terminals) -> tuple[list, list[str]]:
-    settlements, errors = [], []
+def _close(request, terminals) -> tuple[list, list[str], list[str]]:
+    settlements, errors, blocking_ids = [], [], []
     for terminal in terminals:
         try:
             settlements.append(services.settlement_create(terminal=terminal, user=request.user))
         except IntentRuleError as exc:
             errors.append(f"{terminal}: {exc.message}")
+            if exc.blocking_intent_id:
+                blocking_ids.append(exc.blocking_intent_id)
         except GatewayError as exc:
             errors.append(f"{terminal}: Prisma no respondió ({exc.message}).")
-    return settlements, errors
+    return settlements, errors, blocking_ids
+
+
+def _blocking_intents(request, blocking_ids: list[str]) -> list:
+    """The intents that busy refusals named, those the person may see, in one query: the result
+    links to each, as the charge form does (the refusal's advice says who can act on it)."""
+    if not blocking_ids:
+        return []
+    return list(
+        selectors.intent_list_for_user(user=request.user)
+        .filter(public_id__in=blocking_ids)
+        .order_by("pk")
+    )
 
 
 def _progress_context(settlements) -> dict:
@@ -75,11 +89,15 @@ def _progress_context(settlements) -> dict:
 def batch_close_terminal(request, public_id):
     terminal = terminal_get_for_user(user=request.user, public_id=public_id)
     require(user=request.user, store=terminal.store, action=Action.CLOSE_BATCH)
-    settlements, errors = _close(request, [terminal])
+    settlements, errors, blocking_ids = _close(request, [terminal])
     return render(
         request,
         "transactions/_batch_close_result.html",
-        {"errors": errors, **_progress_context(settlements)},
+        {
+            "errors": errors,
+            "blocking": _blocking_intents(request, blocking_ids),
+            **_progress_context(settlements),
+        },
     )
 
 
@@ -103,10 +121,12 @@ def batch_close_store(request, public_id):
                 target=f"#close-{store.public_id}",
             ),
         )
-    settlements, errors = [], []
+    settlements, errors, blocking_ids = [], [], []
     for terminal, outcome in services.store_batch_close(store=store, user=request.user):
         if isinstance(outcome, IntentRuleError):
             errors.append(f"{terminal}: {outcome.message}")
+            if outcome.blocking_intent_id:
+                blocking_ids.append(outcome.blocking_intent_id)
         else:
             settlements.append(outcome)
     if not settlements and not errors:
@@ -114,7 +134,11 @@ def batch_close_store(request, public_id):
     return render(
         request,
         "transactions/_batch_close_result.html",
-        {"errors": errors, **_progress_context(settlements)},
+        {
+            "errors": errors,
+            "blocking": _blocking_intents(request, blocking_ids),
+            **_progress_context(settlements),
+        },
     )
 
 
