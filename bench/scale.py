@@ -253,6 +253,9 @@ class Seeder:
         intent.provider_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
         intent.provider_status = status
         intent.provider_status_at = when
+        # What the engine writes with the final state (`transactions.business_day`).
+        intent.transacted_at = when
+        intent.business_day = when.astimezone(TZ).date()
         intent.ecr_transaction_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
 
     def _payment(self, store, terminal, day, ticket: int, batch: int):
@@ -771,6 +774,11 @@ def build_pages(seeder: Seeder, store, latest: dt.date) -> list[Page]:
         ),
         Page("report_csv", "export report CSV", r("dashboard:daily_report_csv") + f"?fecha={day}"),
         Page(
+            "report_ops_csv",
+            "export operations CSV (merchant-day)",
+            r("dashboard:daily_report_operations_csv") + f"?fecha={day}",
+        ),
+        Page(
             "report_xlsx",
             "export report XLSX (store)",
             r("dashboard:daily_report_xlsx") + f"?fecha={day}&sucursal={store.public_id}",
@@ -794,9 +802,11 @@ def _cents(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
-def _sql_totals(stores, start: dt.datetime, end: dt.datetime) -> dict:
-    """One GROUP BY with the report's day rule (end time, else creation) and amount rule
-    (amount, else authorized, else the payment's): {(store, kind, state): [count, amount]}."""
+def _sql_totals(stores, day: dt.date) -> dict:
+    """One GROUP BY with the report's day rule (the indexed business day: the store-local day of
+    the provider's transaction time) and amount rule (authorized, else asked, else the
+    payment's), and a follow-up under its payment's card: {(store, kind, state): [count,
+    amount]}."""
     from django.db import connection
 
     from transactions.models import Intent
@@ -804,20 +814,21 @@ def _sql_totals(stores, start: dt.datetime, end: dt.datetime) -> dict:
     table = connection.ops.quote_name(Intent._meta.db_table)
     marks = ", ".join(["%s"] * len(stores))
     sql = f"""
-        SELECT i.store_id, i.kind, i.state, UPPER(TRIM(i.card_brand)), i.card_brand_code,
-               UPPER(i.payment_type), i.installments, COUNT(*),
-               SUM(COALESCE(i.amount, i.authorized_amount, o.amount))
+        SELECT i.store_id, i.kind, i.state,
+               UPPER(TRIM(COALESCE(o.card_brand, i.card_brand))),
+               COALESCE(o.card_brand_code, i.card_brand_code),
+               UPPER(COALESCE(o.payment_type, i.payment_type)),
+               COALESCE(o.installments, i.installments), COUNT(*),
+               SUM(COALESCE(i.authorized_amount, i.amount, o.authorized_amount, o.amount))
         FROM {table} i LEFT JOIN {table} o ON o.id = i.original_id
-        WHERE i.store_id IN ({marks})
+        WHERE i.store_id IN ({marks}) AND i.business_day = %s
           AND i.kind IN ('payment', 'reversal', 'refund')
-          AND COALESCE(i.finished_at, i.created_at) >= %s
-          AND COALESCE(i.finished_at, i.created_at) < %s
+          AND i.state IN ('approved', 'declined', 'failed', 'cancelled')
         GROUP BY 1, 2, 3, 4, 5, 6, 7
     """
-    adapt = connection.ops.adapt_datetimefield_value
     totals: dict = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [s.pk for s in stores] + [adapt(start), adapt(end)])
+        cursor.execute(sql, [s.pk for s in stores] + [day])
         for store_id, kind, state, _b, _c, _p, _i, n, amount in cursor.fetchall():
             entry = totals.setdefault((store_id, kind, state), [0, Decimal("0")])
             entry[0] += n
@@ -825,31 +836,26 @@ def _sql_totals(stores, start: dt.datetime, end: dt.datetime) -> dict:
     return totals
 
 
-def _sql_month(stores, start: dt.datetime, end: dt.datetime) -> dict:
-    """A range of days in one grouped SQL: {(store, local day): approved payments amount}."""
+def _sql_month(stores, first: dt.date, last: dt.date) -> dict:
+    """A range of business days in one grouped SQL: {(store, day): approved payments amount}."""
     from django.db import connection
 
     from transactions.models import Intent
 
     table = connection.ops.quote_name(Intent._meta.db_table)
-    done = "COALESCE(i.finished_at, i.created_at)"
-    if connection.vendor == "postgresql":
-        local_day = f"({done} AT TIME ZONE 'America/Argentina/Buenos_Aires')::date"
-    else:  # SQLite keeps UTC text; Buenos Aires has no DST (UTC-3)
-        local_day = f"date({done}, '-3 hours')"
     marks = ", ".join(["%s"] * len(stores))
     sql = f"""
-        SELECT i.store_id, {local_day}, i.kind, i.state, COUNT(*),
-               SUM(COALESCE(i.amount, i.authorized_amount, o.amount))
+        SELECT i.store_id, i.business_day, i.kind, i.state, COUNT(*),
+               SUM(COALESCE(i.authorized_amount, i.amount, o.authorized_amount, o.amount))
         FROM {table} i LEFT JOIN {table} o ON o.id = i.original_id
         WHERE i.store_id IN ({marks}) AND i.kind IN ('payment', 'reversal', 'refund')
-          AND {done} >= %s AND {done} < %s
+          AND i.state IN ('approved', 'declined', 'failed', 'cancelled')
+          AND i.business_day >= %s AND i.business_day <= %s
         GROUP BY 1, 2, 3, 4
     """
-    adapt = connection.ops.adapt_datetimefield_value
     out: dict = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [s.pk for s in stores] + [adapt(start), adapt(end)])
+        cursor.execute(sql, [s.pk for s in stores] + [first, last])
         for store_id, day, kind, state, _n, amount in cursor.fetchall():
             if kind == "payment" and state == "approved":
                 out[(store_id, str(day))] = _cents(amount)
@@ -860,10 +866,8 @@ def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
     from transactions.reporting import daily as reports
     from transactions.states import Kind, State
 
-    start = dt.datetime.combine(latest, dt.time.min, tzinfo=TZ)
-    end = start + dt.timedelta(days=1)
     report = reports.daily_report(stores=stores, day=latest)
-    sql = _sql_totals(stores, start, end)
+    sql = _sql_totals(stores, latest)
     same = True
     for section in report.stores:
         t, pk = section.totals, section.store.pk
@@ -879,7 +883,11 @@ def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
                 print(f"  differs: store {pk} {kind}/{state}: report {count} {amount}, SQL {got}")
                 same = False
     report_times = time_call(lambda: reports.daily_report(stores=stores, day=latest), reps)
-    sql_times = time_call(lambda: _sql_totals(stores, start, end), reps)
+    sql_times = time_call(lambda: _sql_totals(stores, latest), reps)
+    # One store's day (the store-day goal), the same way.
+    one = stores[:1]
+    store_report_times = time_call(lambda: reports.daily_report(stores=one, day=latest), reps)
+    store_sql_times = time_call(lambda: _sql_totals(one, latest), reps)
 
     # A month: the portal's range totals (one grouped query, `reporting.totals.range_totals`)
     # vs one hand-written grouped SQL over the range.
@@ -887,15 +895,15 @@ def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
 
     first = latest - dt.timedelta(days=days - 1)
     month_days = [first + dt.timedelta(days=k) for k in range(days)]
-    month_start = dt.datetime.combine(first, dt.time.min, tzinfo=TZ)
 
     def month_totals():
-        return range_totals(stores=stores, first=first, last=latest)
+        # As the period workbook asks for them: each day's outcomes per store.
+        return range_totals(stores=stores, first=first, last=latest, breakdowns=False)
 
     month_report_times = time_call(month_totals, 3)
     per_day = month_totals()
-    month_sql_times = time_call(lambda: _sql_month(stores, month_start, end), 3)
-    by_day = _sql_month(stores, month_start, end)
+    month_sql_times = time_call(lambda: _sql_month(stores, first, latest), 3)
+    by_day = _sql_month(stores, first, latest)
     month_same = all(
         by_day.get((s.pk, str(d)), Decimal("0")) == per_day[d][0][s.pk].approved_amount
         for d in month_days
@@ -905,6 +913,8 @@ def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
         "same": same,
         "report_ms": statistics.median(report_times) * 1000,
         "sql_ms": statistics.median(sql_times) * 1000,
+        "store_report_ms": statistics.median(store_report_times) * 1000,
+        "store_sql_ms": statistics.median(store_sql_times) * 1000,
         "month_same": month_same,
         "month_report_ms": statistics.median(month_report_times) * 1000,
         "month_sql_ms": statistics.median(month_sql_times) * 1000,
@@ -929,7 +939,9 @@ def xlsx_probe(spec: str) -> int:
     setup_django()
     from django.contrib.auth import get_user_model
 
+    global SLOW_ONCE_S
     data = json.loads(spec)
+    SLOW_ONCE_S = data.get("timeout", SLOW_ONCE_S)
     client = logged_in_client(get_user_model().objects.get(pk=data["user"]))
     _get(client, Page("warm", "warm", data["warm"]))
     before = _peak_rss_kb()
@@ -944,14 +956,14 @@ def xlsx_probe(spec: str) -> int:
 
 
 def run_probe(user, url: str, warm: str) -> dict:
-    spec = json.dumps({"user": user.pk, "url": url, "warm": warm})
+    spec = json.dumps({"user": user.pk, "url": url, "warm": warm, "timeout": SLOW_ONCE_S})
     out = subprocess.run(
         [sys.executable, __file__, "--xlsx-probe", spec],
         env=os.environ,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=max(600, SLOW_ONCE_S * 2),
         check=False,
     )
     if out.returncode != 0:
@@ -991,6 +1003,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--page-timeout", type=float, default=SLOW_ONCE_S, help="s; a page this slow is cut"
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="seed the whole history at once and measure only the report, its exports and "
+        "the report-vs-SQL comparison (a quick iteration on issue 10's report goals)",
     )
     parser.add_argument("--xlsx-probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1050,6 +1068,9 @@ def _run(args, per_terminal: int, where: str) -> int:
         f"{per_terminal} payments, latest day {latest} (America/Argentina/Buenos_Aires)"
     )
 
+    if args.report_only:
+        return _run_report_only(args, seeder, stores, latest, per_terminal, where)
+
     # 1. One day of history.
     day_counts, day_seconds = _seed_days(seeder, stores, [latest], per_terminal)
     analyze()
@@ -1099,18 +1120,105 @@ def _run(args, per_terminal: int, where: str) -> int:
 
     # 4. Report vs SQL; XLSX in a fresh process.
     versus = report_vs_sql(stores, latest, args.days, args.reps)
-    day_param = latest.isoformat()
+    probes = _probes(seeder, stores, latest, args.days)
+    return _print(pages, day, full, by_stores, versus, probes, where)
+
+
+_REPORT_PAGES = ("report", "report_csv", "report_ops_csv", "report_xlsx")
+
+
+def _probes(seeder, stores, latest: dt.date, days: int) -> dict:
+    """The XLSX of a store-day, of the merchant-day and of the merchant period, each in a
+    fresh process (time and peak RSS)."""
     from django.urls import reverse
 
     warm = reverse("dashboard:settings")
-    xlsx = reverse("dashboard:daily_report_xlsx") + f"?fecha={day_param}"
-    store_xlsx = run_probe(seeder.owner, xlsx + f"&sucursal={stores[0].public_id}", warm)
-    merchant_xlsx = run_probe(seeder.owner, xlsx, warm)
-    first = latest - dt.timedelta(days=args.days - 1)
+    xlsx = reverse("dashboard:daily_report_xlsx") + f"?fecha={latest.isoformat()}"
+    first = latest - dt.timedelta(days=min(days, 92) - 1)
     period = reverse("dashboard:period_report_xlsx") + f"?desde={first}&hasta={latest}"
-    month_xlsx = run_probe(seeder.owner, period, warm)
-    probes = {"store-day": store_xlsx, "merchant-day": merchant_xlsx, "merchant-month": month_xlsx}
-    return _print(pages, day, full, by_stores, versus, probes, where)
+    return {
+        "store-day": run_probe(seeder.owner, xlsx + f"&sucursal={stores[0].public_id}", warm),
+        "merchant-day": run_probe(seeder.owner, xlsx, warm),
+        "merchant-month": run_probe(seeder.owner, period, warm),
+    }
+
+
+def _run_report_only(args, seeder, stores, latest: dt.date, per_terminal: int, where) -> int:
+    """The whole history at once, then only the report goals of issue 10 (report and exports
+    p95, report vs SQL at a store-day and a merchant-day, a range, the XLSX probes)."""
+    from transactions.models import Intent
+
+    days = [latest - dt.timedelta(days=k) for k in range(args.days)]
+    counts, seconds = _seed_days(seeder, stores, days, per_terminal)
+    analyze()
+    print(
+        f"seeded {Intent.objects.count()} intents ({counts.intents / seconds:.0f}/s) "
+        f"in {seconds:.0f} s"
+    )
+    client = logged_in_client(seeder.owner)
+    pages = [p for p in build_pages(seeder, stores[0], latest) if p.key in _REPORT_PAGES]
+    for page in pages:
+        _get(client, page)
+    gc.collect()
+    full = {p.key: measure_page(client, p, args.reps) for p in pages}
+    problems = []
+    print(f"\nreport pages and exports at {args.days} days ({where}); ms")
+    for page in pages:
+        timing = full[page.key]
+        print(
+            f"{page.label:40} p50 {_fmt(timing.p50):>6} p95 {_fmt(timing.p95):>6} "
+            f"q {_q(timing.queries):>3} HTTP {timing.status}"
+        )
+        if timing.status != 200:
+            problems.append(f"{page.key} HTTP {timing.status}")
+        elif page.key != "report_xlsx" and timing.p95 > GOAL_P95_MS:
+            problems.append(f"{page.key} p95")
+    versus = report_vs_sql(stores, latest, min(args.days, 31), args.reps)
+    probes = _probes(seeder, stores, latest, args.days)
+    problems += _print_report_goals(versus, probes)
+    if problems:
+        print(f"scale: FAILED ({'; '.join(problems)})")
+        return 1
+    print("scale: OK")
+    return 0
+
+
+def _print_report_goals(versus: dict, probes: dict) -> list[str]:
+    """Prints the report-vs-SQL ratios and the XLSX probes; returns what missed its goal."""
+    problems = []
+    print()
+    for label, report_ms, sql_ms in (
+        ("store-day", versus["store_report_ms"], versus["store_sql_ms"]),
+        ("merchant-day (all stores)", versus["report_ms"], versus["sql_ms"]),
+        ("a month of daily totals", versus["month_report_ms"], versus["month_sql_ms"]),
+    ):
+        ratio = report_ms / sql_ms
+        print(
+            f"report {label}: {report_ms:.1f} ms vs hand-written SQL GROUP BY {sql_ms:.1f} ms "
+            f"= {ratio:.2f}x (goal <= {GOAL_REPORT_VS_SQL}x)"
+        )
+        if ratio > GOAL_REPORT_VS_SQL:
+            problems.append(f"report/sql {label} {ratio:.1f}x")
+    same = versus["same"] and versus["month_same"]
+    print(f"same totals as the SQL: {'yes' if same else 'NO'}")
+    if not same:
+        problems.append("totals")
+    for label, probe in probes.items():
+        if "error" in probe or probe.get("status") != 200:
+            print(f"XLSX {label}: failed ({probe.get('error') or probe.get('status')})")
+            problems.append(f"xlsx {label}")
+            continue
+        print(
+            f"XLSX {label} (fresh process): {probe['s'] * 1000:.0f} ms, peak RSS "
+            f"{probe['rss_mb']:.0f} MB (after warm-up {probe['rss0_mb']:.0f} MB, "
+            f"growth {probe['rss_mb'] - probe['rss0_mb']:.0f} MB)"
+        )
+    if probes["store-day"].get("s", 0) > GOAL_XLSX_S:
+        problems.append(f"xlsx store-day {probes['store-day']['s']:.1f}s")
+    month = probes["merchant-month"]
+    if "rss_mb" in month and month["rss_mb"] - month["rss0_mb"] > GOAL_MONTH_RSS_MB:
+        problems.append("xlsx merchant-month memory")
+    return problems
 
 
 def _print(pages, day, full, by_stores, versus, probes, where) -> int:
@@ -1162,6 +1270,13 @@ def _print(pages, day, full, by_stores, versus, probes, where) -> int:
         f"{versus['month_sql_ms']:.1f} ms = {month_ratio:.1f}x (goal <= {GOAL_REPORT_VS_SQL}x; "
         f"same totals: {'yes' if versus['month_same'] else 'NO'})"
     )
+    store_ratio = versus["store_report_ms"] / versus["store_sql_ms"]
+    print(
+        f"daily report (one store-day): {versus['store_report_ms']:.1f} ms vs hand-written SQL "
+        f"{versus['store_sql_ms']:.1f} ms = {store_ratio:.1f}x (goal <= {GOAL_REPORT_VS_SQL}x)"
+    )
+    if store_ratio > GOAL_REPORT_VS_SQL:
+        fail("report/sql", f"store-day {store_ratio:.1f}x")
     if not versus["same"] or not versus["month_same"]:
         fail("totals", "report")
     if report_ratio > GOAL_REPORT_VS_SQL:

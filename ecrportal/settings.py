@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "auditlog",
+    "import_export",
     "stores",
     "transactions",
     "simulator",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who changed a setting (issue 14 item 7): the signed-in person is the audit log's actor.
+    "auditlog.middleware.AuditlogMiddleware",
     # After auth: an htmx request of an ended session leaves the page for the login page.
     "ecrportal.middleware.HtmxLoginRedirectMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -289,6 +293,25 @@ ECR_SWEEPERS = env_int("ECR_SWEEPERS", 1, minimum=1)
 ECR_SWEEPER_CHAIN = env_bool("ECR_SWEEPER_CHAIN", not TESTING)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 ECR_TRUSTED_PROXY_COUNT = env_int("ECR_TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# E-mail: the daily settlement report goes to each store's owners and finance members. In
+# development (DEBUG) it is printed to the console; in production it is sent through SMTP.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ECR Portal <reportes@localhost>")
+# Minutes after a store's close hour before its day's report is kept and sent (the close runs
+# within the next few minutes; later facts make a new revision).
+ECR_REPORT_GRACE_MINUTES = env_int("ECR_REPORT_GRACE_MINUTES", 30, minimum=0)
 ECR_VERSION = "1.0.0"
 
 LOGGING = {

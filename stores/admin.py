@@ -3,9 +3,19 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
+from import_export import fields, resources, widgets
+from import_export.admin import ImportExportModelAdmin
 
 from stores.forms import CredentialForm, MerchantForm
-from stores.models import Credential, Membership, Merchant, PosClient, Store, Terminal
+from stores.models import (
+    Credential,
+    Integrator,
+    Membership,
+    Merchant,
+    PosClient,
+    Store,
+    Terminal,
+)
 from stores.services import (
     POS_KEY_PERMISSIONS,
     credential_set_secret,
@@ -36,24 +46,80 @@ class MerchantAdmin(admin.ModelAdmin):
             messages.warning(request, obj.cuit_warning)
 
 
+@admin.register(Integrator)
+class IntegratorAdmin(admin.ModelAdmin):
+    list_display = ["legal_name", "cuit", "created_at"]
+    search_fields = ["legal_name", "cuit"]
+    filter_horizontal = ["members"]
+    readonly_fields = ["public_id", "created_at"]
+
+
 class TerminalInline(admin.TabularInline):
     model = Terminal
     fields = ["terminal_id", "label", "serial", "model", "enabled"]
     extra = 0
 
 
+class StoreResource(resources.ModelResource):
+    """Fleet import in the admin (issue 14 item 6): stores by code (idempotent), with their
+    merchant by CUIT. Credentials are not imported here: a store's credential is switched in
+    the dashboard or by `fleet_import`, under the connection-test and pilot rules."""
+
+    merchant = fields.Field(
+        attribute="merchant",
+        column_name="cuit",
+        widget=widgets.ForeignKeyWidget(Merchant, field="cuit"),
+    )
+
+    class Meta:
+        model = Store
+        import_id_fields = ["code"]
+        fields = ["code", "name", "address", "merchant", "time_zone", "batch_close_hour"]
+        skip_unchanged = True
+        report_skipped = True
+
+
+class TerminalResource(resources.ModelResource):
+    """Terminals by number (idempotent), with their store by code; a production terminal
+    respects the pilot gate (`stores.services.terminal_check_purpose`)."""
+
+    store = fields.Field(
+        attribute="store",
+        column_name="sucursal",
+        widget=widgets.ForeignKeyWidget(Store, field="code"),
+    )
+
+    class Meta:
+        model = Terminal
+        import_id_fields = ["terminal_id"]
+        fields = ["terminal_id", "store", "label", "model", "serial", "purpose", "enabled"]
+        skip_unchanged = True
+        report_skipped = True
+
+    def before_save_instance(self, instance, row, **kwargs):
+        from stores.services import terminal_check_purpose
+
+        instance.full_clean()
+        terminal_check_purpose(terminal=instance)
+
+
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "merchant", "environment", "batch_close_hour", "time_zone"]
+class StoreAdmin(ImportExportModelAdmin, admin.ModelAdmin):
+    resource_classes = [StoreResource]
+    list_display = [
+        "name", "code", "merchant", "environment", "credential", "batch_close_hour", "time_zone"
+    ]  # fmt: skip
     list_filter = ["environment", "merchant"]
     search_fields = ["name", "code", "address", "merchant__legal_name", "merchant__cuit"]
-    list_select_related = ["merchant"]
-    readonly_fields = ["public_id", "created_at"]
+    list_select_related = ["merchant", "credential"]
+    # The credential is switched in the dashboard, after a connection test and a confirmation.
+    readonly_fields = ["public_id", "created_at", "credential"]
     inlines = [TerminalInline]
 
 
 @admin.register(Terminal)
-class TerminalAdmin(admin.ModelAdmin):
+class TerminalAdmin(ImportExportModelAdmin, admin.ModelAdmin):
+    resource_classes = [TerminalResource]
     list_display = ["terminal_id", "label", "store", "model", "serial", "enabled"]
     list_filter = ["enabled", "store__merchant", "store"]
     search_fields = ["terminal_id", "label", "serial", "store__name", "store__code"]
@@ -71,7 +137,15 @@ class CredentialAdmin(admin.ModelAdmin):
     list_filter = ["environment", ("retired_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "public_key", "merchants__legal_name", "merchants__cuit"]
     filter_horizontal = ["merchants"]
-    readonly_fields = ["public_id", "subnet_acquirer_id", "created_at", "updated_at", "retired_at"]
+    readonly_fields = [
+        "public_id",
+        "subnet_acquirer_id",
+        "homologation_approved_at",
+        "last_tested_ok_at",
+        "created_at",
+        "updated_at",
+        "retired_at",
+    ]
     fields = [
         "public_id",
         "name",
@@ -81,6 +155,12 @@ class CredentialAdmin(admin.ModelAdmin):
         "public_key",
         "secret_key",
         "merchants",
+        "integrator",
+        "ecr_provider",
+        "ecr_name",
+        "ecr_version",
+        "homologation_approved_at",
+        "last_tested_ok_at",
         "created_at",
         "updated_at",
         "retired_at",

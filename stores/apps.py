@@ -10,3 +10,7 @@ class StoresConfig(AppConfig):
         from stores.crypto import register_encrypted_field
 
         register_encrypted_field("stores.Credential", "secret_key_encrypted")
+
+        from stores.audit import register_models
+
+        register_models()

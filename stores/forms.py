@@ -52,10 +52,26 @@ class CredentialForm(forms.ModelForm):
 
     class Meta:
         model = Credential
-        fields = ["name", "environment", "base_url", "public_key", "secret_key", "merchants"]
+        fields = [
+            "name",
+            "environment",
+            "base_url",
+            "public_key",
+            "secret_key",
+            "merchants",
+            "integrator",
+            "ecr_provider",
+            "ecr_name",
+            "ecr_version",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("ecr_provider", "ecr_name"):
+            # Empty keeps the default (the portal's name); only a registration that declared
+            # another needs them.
+            if name in self.fields:
+                self.fields[name].required = False
         if self.instance.pk is None:
             self.fields["secret_key"].required = True
             self.fields["secret_key"].help_text = "Se guarda cifrada y no se vuelve a mostrar."

@@ -4,6 +4,7 @@ keys."""
 import datetime as dt
 import uuid
 import zoneinfo
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -34,11 +35,50 @@ SUBNET_ACQUIRER_IDS: dict[str, str] = {
     Environment.PRODUCTION: "2",
 }
 
+# What the portal calls itself on the wire unless a credential's registration says otherwise.
+DEFAULT_ECR_NAME = "ECR Portal"
+
 _TIME_ZONE_CHOICES = [
     (name, name)
     for name in sorted(zoneinfo.available_timezones())
     if name.startswith("America/Argentina/")
 ]
+
+
+class Integrator(models.Model):
+    """A company registered in Prisma's API Portal (CUIT, razón social) that owns credentials and
+    uses them with several merchants ("preintegradas"): a credential homologated once serves
+    every merchant it is shared with. Its `members` are the integrator's people, who create
+    merchants from the dashboard and become their owners.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    cuit = models.CharField("CUIT", max_length=13, unique=True)
+    legal_name = models.CharField("razón social", max_length=200)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="integrators", blank=True, verbose_name="personas"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "integrador"
+        verbose_name_plural = "integradores"
+        ordering = ["legal_name"]
+
+    def __str__(self) -> str:
+        return f"{self.legal_name} ({self.cuit})"
+
+    def clean(self) -> None:
+        if not self.cuit:
+            return
+        try:
+            self.cuit = normalize_cuit(self.cuit)
+        except ValidationError as exc:
+            raise ValidationError({"cuit": exc.messages}) from exc
+        if not cuit_has_valid_check_digit(self.cuit):
+            raise ValidationError(
+                {"cuit": "El dígito verificador del CUIT no es válido."}, code="cuit_check_digit"
+            )
 
 
 class Merchant(models.Model):
@@ -56,6 +96,35 @@ class Merchant(models.Model):
         "solo sandbox",
         default=False,
         help_text="Permite el CUIT ficticio del sandbox de Prisma (dígito verificador inválido).",
+    )
+    # The pilot gate (issue 14): until an owner marks the pilot passed, production charges run
+    # only in `pilot_store` (the first store switched to production) on at most two production
+    # terminals. See `stores.golive`.
+    pilot_store = models.ForeignKey(
+        "Store",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="sucursal piloto",
+    )
+    pilot_passed_at = models.DateTimeField("piloto aprobado", null=True, blank=True)
+    pilot_passed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="piloto aprobado por",
+    )
+    integrator = models.ForeignKey(
+        Integrator,
+        on_delete=models.PROTECT,
+        related_name="merchants",
+        null=True,
+        blank=True,
+        verbose_name="integrador",
+        help_text="El integrador que dio de alta al comercio, si lo hubo.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -91,8 +160,11 @@ class Merchant(models.Model):
 class Store(models.Model):
     """A sucursal of a merchant: where terminals stand and people work.
 
-    `environment` says which of the merchant's credentials the store uses, so one store can pilot
-    in production while the others stay in homologation.
+    `credential` is the provider credential the store's charges use, chosen explicitly by an owner
+    (never "the newest one"): adding a credential changes no store, and switching one asks for
+    confirmation after a successful connection test (`stores.services.store_set_credential`).
+    `environment` follows the credential's, so one store can pilot in production while the
+    others stay in homologation.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -110,6 +182,15 @@ class Store(models.Model):
     )
     environment = models.CharField(
         "ambiente", max_length=16, choices=Environment.choices, default=Environment.HOMOLOGATION
+    )
+    credential = models.ForeignKey(
+        "Credential",
+        on_delete=models.PROTECT,
+        related_name="stores",
+        null=True,
+        blank=True,
+        verbose_name="credencial",
+        help_text="La credencial de Prisma con la que cobra la sucursal.",
     )
     batch_close_hour = models.PositiveSmallIntegerField(
         "hora de cierre de lote",
@@ -168,8 +249,20 @@ class Store(models.Model):
         return local >= self.opens_at or local < self.closes_at
 
 
+class TerminalPurpose(models.TextChoices):
+    """Prisma hands test terminals for homologation and production ones for real charges; one
+    never works in the other's environment."""
+
+    TEST = "test", "De prueba (homologación)"
+    PRODUCTION = "production", "De producción"
+
+
 class Terminal(models.Model):
-    """A Paystore card terminal of a store, known to Prisma by its 8-digit terminal id."""
+    """A Paystore card terminal of a store, known to Prisma by its 8-digit terminal id.
+
+    `purpose` says whether Prisma gave it for tests (sandbox and homologation only) or for
+    production; a charge in the other kind of environment is refused before anything is sent.
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminals")
@@ -180,6 +273,9 @@ class Terminal(models.Model):
     model = models.CharField("modelo", max_length=40, blank=True)
     label = models.CharField("nombre", max_length=80, blank=True, help_text="p. ej. 'Caja 1'.")
     enabled = models.BooleanField("habilitada", default=True)
+    purpose = models.CharField(
+        "uso", max_length=16, choices=TerminalPurpose.choices, default=TerminalPurpose.TEST
+    )
     # The provider offers no call to ask whether a terminal number exists or what it may do
     # (see the contract): a terminal is "sin verificar" until it first takes an intention, which
     # the engine records here.
@@ -221,9 +317,46 @@ class Credential(models.Model):
     public_key = models.CharField("clave pública", max_length=200)
     secret_key_encrypted = models.TextField(editable=False)
     merchants = models.ManyToManyField(Merchant, related_name="credentials", blank=True)
+    integrator = models.ForeignKey(
+        Integrator,
+        on_delete=models.PROTECT,
+        related_name="credentials",
+        null=True,
+        blank=True,
+        verbose_name="integrador dueño",
+        help_text="Quien registró las claves en el API Portal de Prisma (vacío: el comercio).",
+    )
+    # What the registration in Prisma's API Portal declared; sent on every payment and refund.
+    ecr_provider = models.CharField("ecr_provider", max_length=200, default=DEFAULT_ECR_NAME)
+    ecr_name = models.CharField("ecr_name", max_length=200, default=DEFAULT_ECR_NAME)
+    ecr_version = models.CharField(
+        "ecr_version",
+        max_length=200,
+        blank=True,
+        help_text="Vacío: la versión de este portal.",
+    )
+    # Homologation is of the credential, not of a merchant: a merchant on an approved
+    # preintegrada credential starts homologated.
+    homologation_approved_at = models.DateTimeField(
+        "homologación aprobada", null=True, blank=True, editable=False
+    )
+    homologation_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="aprobación registrada por",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     retired_at = models.DateTimeField("retirada", null=True, blank=True, editable=False)
+    # Set by a successful "Probar conexión", cleared when the URL or keys change: a store may only
+    # be switched to a credential that has been seen working as it is now.
+    last_tested_ok_at = models.DateTimeField(
+        "última prueba exitosa", null=True, blank=True, editable=False
+    )
 
     objects = CredentialQuerySet.as_manager()
 
@@ -250,6 +383,19 @@ class Credential(models.Model):
     @property
     def is_retired(self) -> bool:
         return self.retired_at is not None
+
+    @property
+    def is_homologated(self) -> bool:
+        return self.homologation_approved_at is not None
+
+    @property
+    def is_simulator(self) -> bool:
+        """Whether it points at the portal's simulator (mounted at `/simulator`, embedded or
+        standalone): its operations are practice, never evidence for Prisma."""
+        path = urlsplit(self.base_url).path.rstrip("/")
+        return path.endswith("/simulator") or self.base_url.rstrip("/") == (
+            getattr(settings, "ECR_SIMULATOR_BASE_URL", "").rstrip("/")
+        )
 
     def set_secret(self, plaintext: str) -> None:
         self.secret_key_encrypted = crypto.encrypt(plaintext)
@@ -352,3 +498,47 @@ _POS_KEY_PERMISSION_FIELDS = {
     "close_batch": "can_close_batch",
     "refund_unreferenced": "can_refund_unreferenced",
 }
+
+
+class OnboardingStage(models.TextChoices):
+    """Prisma's onboarding, in order (issue 14 item 3)."""
+
+    REGISTERED = "registered", "Registrado en el API Portal"
+    HOMOLOGATION_REQUESTED = "homologation_requested", "Ambiente de homologación pedido"
+    TEST_TERMINALS_REQUESTED = "test_terminals_requested", "Terminales de prueba pedidas"
+    TEST_TERMINALS_RECEIVED = "test_terminals_received", "Terminales de prueba recibidas"
+    CASES_DONE = "cases_done", "Casos de homologación hechos"
+    EVIDENCE_SENT = "evidence_sent", "Evidencia enviada a Prisma"
+    APPROVED = "approved", "Homologación aprobada"
+    PILOT = "pilot", "Piloto en producción"
+    ROLLOUT = "rollout", "Despliegue"
+
+
+class OnboardingStep(models.Model):
+    """A stage a merchant's onboarding with Prisma reached: when, who recorded it, the next step,
+    Prisma's incident number (homologation request) and the test-terminals request as sent
+    (`details`). The newest step is where the merchant waits; reminders go out at 7 days and a
+    warning at 12 (Prisma returns an account silent for two weeks to its backlog)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="onboarding")
+    stage = models.CharField("etapa", max_length=32, choices=OnboardingStage.choices)
+    reached_at = models.DateTimeField("fecha")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    next_step = models.CharField("próximo paso", max_length=300, blank=True)
+    incident_number = models.CharField("número de incidente", max_length=40, blank=True)
+    details = models.JSONField("datos enviados", default=dict, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    warned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "etapa de alta"
+        verbose_name_plural = "etapas de alta"
+        ordering = ["merchant", "reached_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "stage"], name="onboarding_stage_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} · {self.get_stage_display()}"

@@ -11,7 +11,7 @@ Superusers may do everything. Anonymous users may do nothing.
 
 from django.db.models import Q
 
-from stores.models import Credential, Membership, Merchant, Store
+from stores.models import Credential, Integrator, Membership, Merchant, Store
 from stores.roles import PERMISSIONS, Action, role_allows
 
 
@@ -85,6 +85,12 @@ def credential_change_allowed(*, user, credential: Credential) -> bool:
         return True
     if not user.is_authenticated:
         return False
+    if (
+        credential.integrator_id is not None
+        and Integrator.objects.filter(pk=credential.integrator_id, members=user).exists()
+    ):
+        # The integrator registered the keys: its people change them for all its merchants.
+        return True
     served = set(credential.merchants.values_list("pk", flat=True))
     if not served:
         return False
@@ -96,6 +102,13 @@ def credential_change_allowed(*, user, credential: Credential) -> bool:
         ).values_list("merchant_id", flat=True)
     )
     return managed == served
+
+
+def integrator_member(*, user, integrator: Integrator) -> bool:
+    """Whether the user is one of the integrator's people (who onboard its merchants)."""
+    if _is_superuser(user):
+        return True
+    return bool(user.is_authenticated) and integrator.members.filter(pk=user.pk).exists()
 
 
 class StorePermissions:

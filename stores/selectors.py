@@ -59,7 +59,9 @@ def merchant_list_for_user(*, user, action: str | None = None) -> QuerySet[Merch
 
 def terminal_list_for_user(*, user, action: str | None = None) -> QuerySet[Terminal]:
     stores = store_list_for_user(user=user, action=action)
-    return Terminal.objects.filter(store__in=stores).select_related("store", "store__merchant")
+    return Terminal.objects.filter(store__in=stores).select_related(
+        "store", "store__merchant", "store__credential"
+    )
 
 
 def terminal_get_for_user(*, user, public_id) -> Terminal:
@@ -178,11 +180,45 @@ def restrict(
 
 
 def credential_for_store(*, store: Store) -> Credential | None:
-    """The merchant's credential for the environment the store operates in (newest wins).
-    Retired credentials are kept for the history of their intents but never chosen again."""
+    """The credential the store was explicitly given (`Store.credential`), or None when it has
+    none or it was retired since: a retired credential is kept for the history of its intents but
+    never used again, and no other credential is picked in its place (adding or retiring a
+    credential never silently moves a store's charges)."""
+    # Read from the row, not from `store.credential_id`: a Store object loaded earlier in a
+    # long-lived request or task must not charge with the credential it was switched away from.
+    return Credential.objects.active().filter(stores=store.pk).first()
+
+
+def credential_choices_for_store(*, store: Store) -> QuerySet[Credential]:
+    """The credentials a store may be switched to: active ones serving its merchant."""
+    return Credential.objects.active().filter(merchants=store.merchant_id).order_by("name")
+
+
+def audit_entries_for_user(*, user, limit: int = 200):
+    """The newest audit entries (issue 14 item 7) of the settings the user manages: his stores,
+    their terminals, POS keys and members, and the credentials and pilot of the merchants he
+    manages. One query (content types are cached)."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from stores.roles import Action
+
+    stores = store_list_for_user(user=user, action=Action.MANAGE_SETTINGS)
+    merchants = merchant_list_for_user(user=user, action=Action.MANAGE_SETTINGS)
+    scoped = {
+        Store: stores.values("pk"),
+        Terminal: Terminal.objects.filter(store__in=stores.values("pk")).values("pk"),
+        PosClient: PosClient.objects.filter(store__in=stores.values("pk")).values("pk"),
+        Membership: restrict(Membership, user=user, action=Action.MANAGE_SETTINGS).values("pk"),
+        Credential: restrict(Credential, user=user, action=Action.MANAGE_SETTINGS).values("pk"),
+        Merchant: merchants.values("pk"),
+    }
+    condition = Q()
+    for model, pks in scoped.items():
+        content_type = ContentType.objects.get_for_model(model)
+        condition |= Q(content_type=content_type, object_id__in=pks)
     return (
-        Credential.objects.active()
-        .filter(merchants=store.merchant_id, environment=store.environment)
-        .order_by("-created_at")
-        .first()
+        LogEntry.objects.filter(condition)
+        .select_related("actor", "content_type")
+        .order_by("-timestamp", "-pk")[:limit]
     )

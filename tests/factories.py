@@ -14,6 +14,7 @@ from stores.models import Credential, Environment, Membership, Merchant, PosClie
 from stores.selectors import credential_for_store
 from stores.services import pos_client_create
 from stores.validators import cuit_check_digit
+from transactions.business_day import business_day_of
 from transactions.models import Intent
 from transactions.states import FINAL_STATES, Kind, State
 
@@ -59,7 +60,17 @@ def make_store(merchant: Merchant | None = None, **kw) -> Store:
     kw.setdefault("name", f"Sucursal {n}")
     kw.setdefault("code", f"suc-{n}")
     kw.setdefault("environment", Environment.HOMOLOGATION)
-    return Store.objects.create(merchant=merchant or make_merchant(), **kw)
+    merchant = merchant or make_merchant()
+    if "credential" not in kw:
+        # Convenience of the suite, not a rule of the portal: a store made for a merchant that
+        # already holds a credential for the store's environment is given it (the newest).
+        kw["credential"] = (
+            Credential.objects.active()
+            .filter(merchants=merchant, environment=kw["environment"])
+            .order_by("-created_at")
+            .first()
+        )
+    return Store.objects.create(merchant=merchant, **kw)
 
 
 def make_terminal(store: Store | None = None, **kw) -> Terminal:
@@ -75,17 +86,30 @@ def make_terminal(store: Store | None = None, **kw) -> Terminal:
 def make_credential(
     merchants: list[Merchant] | tuple[Merchant, ...] = (),
     secret_key: str = DEFAULT_SECRET_KEY,
+    *,
+    give_to_stores: bool = True,
+    tested: bool = False,
     **kw,
 ) -> Credential:
+    """A credential of `merchants`. With `give_to_stores` (the default, a convenience of the
+    suite) it becomes the credential of those merchants' stores in its environment that have
+    none yet; the portal itself never assigns one implicitly (`store_set_credential`). `tested`
+    marks it as having passed "Probar conexión"."""
     n = _next()
     kw.setdefault("name", f"Credencial {n}")
     kw.setdefault("environment", Environment.HOMOLOGATION)
     kw.setdefault("base_url", "https://simulator.invalid")
     kw.setdefault("public_key", f"public-key-{n}")
+    if tested:
+        kw.setdefault("last_tested_ok_at", timezone.now())
     credential = Credential(**kw)
     credential.set_secret(secret_key)
     credential.save()
     credential.merchants.set(merchants)
+    if give_to_stores and merchants:
+        Store.objects.filter(
+            merchant__in=merchants, environment=credential.environment, credential__isnull=True
+        ).update(credential=credential)
     return credential
 
 
@@ -118,7 +142,7 @@ def make_intent(
 
     Defaults, each overridden by passing the keyword:
     - `credential`: the store's credential (`credential_for_store`), else a new one for the
-      store's merchant.
+      store's merchant (which becomes the store's).
     - `terminal` (the one that took it): none.
     - `offered_terminals`: `[terminal]` when a terminal is given, else none; pass a list to
       offer an intent no terminal has taken yet.
@@ -127,7 +151,9 @@ def make_intent(
       (the provider may not know it), which have none.
     - an approved payment carries what the provider reports on approval: a VISA card (`VI`)
       with a unique last four, authorization code and ticket, batch 1, status `CONFIRMED`.
-    - a final state has `finished_at` now.
+    - a final state has `finished_at` now, and the business day the engine would have written:
+      `transacted_at` the provider's status date (`provider_status_at`) else `finished_at`,
+      `business_day` its date in the store's time zone.
     """
     n = _next()
     if amount is _UNSET:
@@ -148,6 +174,14 @@ def make_intent(
         fields.setdefault("provider_status", "CONFIRMED")
     if state in FINAL_STATES:
         fields.setdefault("finished_at", timezone.now())
+        fields.setdefault(
+            "transacted_at", fields.get("provider_status_at") or fields["finished_at"]
+        )
+        if fields["transacted_at"] is not None:
+            fields.setdefault(
+                "business_day",
+                business_day_of(time_zone=store.time_zone, moment=fields["transacted_at"]),
+            )
     intent = Intent.objects.create(
         store=store,
         credential=credential,

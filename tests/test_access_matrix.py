@@ -22,7 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from stores import permissions
-from stores.models import Credential, Membership, PosClient, Store
+from stores.models import Credential, Integrator, Membership, PosClient, Store
 from stores.roles import Action, Role
 from stores.selectors import merchant_list_for_user, store_list_for_user
 from tests import factories
@@ -39,7 +39,8 @@ class Access:
     `action`: the `stores.roles.Action` it needs, or PUBLIC.
     `target`: the kind of object its `public_id` names (None: the route names no object).
     `where`: how the action is checked (see `_allowed`): "store" (a role on the object's store,
-    or on some store when there is no object), "merchant" (a merchant-wide role), "signed_in"
+    or on some store when there is no object), "merchant" (a merchant-wide role), "integrator"
+    (one of an integrator's people), "signed_in"
     (any signed-in person: the page lists only what the selectors let through), "pos" (an API
     key; the object must be of the key's store).
     `method`: how it is requested: GET for pages, POST for POST-only routes.
@@ -72,6 +73,8 @@ ACCESS: dict[str, Access] = {
     "dashboard:daily_report": Access(Action.VIEW_REPORTS),
     "dashboard:daily_report_csv": Access(Action.VIEW_REPORTS),
     "dashboard:daily_report_xlsx": Access(Action.VIEW_REPORTS),
+    "dashboard:daily_report_operations_csv": Access(Action.VIEW_REPORTS),
+    "dashboard:report_email_preference": Access(Action.VIEW_REPORTS, method="post"),
     "dashboard:period_report_xlsx": Access(
         Action.VIEW_REPORTS, query="desde=2026-01-01&hasta=2026-01-31"
     ),
@@ -94,11 +97,27 @@ ACCESS: dict[str, Access] = {
     "dashboard:batch_close_store": Access(Action.CLOSE_BATCH, "store", method="post"),
     # Dashboard: settings
     "dashboard:settings": Access(Action.MANAGE_SETTINGS),
+    "dashboard:settings_audit": Access(Action.MANAGE_SETTINGS),
+    "dashboard:fleet_import": Access(Action.MANAGE_SETTINGS, where="merchant"),
+    "dashboard:onboarding": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:homologation": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:homologation_csv": Access(Action.MANAGE_SETTINGS, where="merchant"),
+    "dashboard:homologation_xlsx": Access(Action.MANAGE_SETTINGS, where="merchant"),
+    "dashboard:homologation_record": Access(
+        Action.MANAGE_SETTINGS, where="merchant", method="post"
+    ),
+    "dashboard:homologation_forget": Access(
+        Action.MANAGE_SETTINGS, where="merchant", method="post"
+    ),
     "dashboard:store_create": Access(Action.MANAGE_SETTINGS, where="merchant"),
+    "dashboard:merchant_create": Access(Action.MANAGE_SETTINGS, where="integrator"),
+    "dashboard:pilot_pass": Access(Action.MANAGE_SETTINGS, where="merchant", method="post"),
+    "dashboard:credential_homologated": Access(
+        Action.MANAGE_SETTINGS, "credential", "merchant", method="post"
+    ),
     "dashboard:store_edit": Access(Action.MANAGE_SETTINGS, "store"),
     "dashboard:store_money_controls": Access(Action.MANAGE_SETTINGS, "store"),
+    "dashboard:store_credential": Access(Action.MANAGE_SETTINGS, "store"),
     "dashboard:terminal_create": Access(Action.MANAGE_SETTINGS),
     "dashboard:terminal_edit": Access(Action.MANAGE_SETTINGS, "terminal"),
     "dashboard:credential_create": Access(Action.MANAGE_SETTINGS, where="merchant"),
@@ -332,6 +351,8 @@ def _allowed(user, access: Access, obj) -> bool:
     """What `stores.permissions` says this person may do with this route and object."""
     if access.where == "signed_in":
         return True
+    if access.where == "integrator":
+        return Integrator.objects.filter(members=user).exists() or user.is_superuser
     if isinstance(obj, Credential):
         return permissions.credential_change_allowed(user=user, credential=obj)
     if obj is None:

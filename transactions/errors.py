@@ -87,6 +87,9 @@ class Code(StrEnum):
     BATCH_CLOSED = "batch_closed", 409, "Lote cerrado"
     SETTLEMENT_IN_PROGRESS = "settlement_in_progress", 409, "Cierre de lote en curso"
     REFUND_NOT_ALLOWED = "refund_not_allowed", 409, "Devolución no permitida"
+    # Go-live (stores.golive): a test terminal in production or the reverse, and the pilot gate.
+    TERMINAL_WRONG_PURPOSE = "terminal_wrong_purpose", 409, "Terminal de otro ambiente"
+    PILOT_GATE = "pilot_gate", 409, "Fuera del piloto de producción"
     NOT_CANCELLABLE = "not_cancellable", 409, "No se puede cancelar"
     NOT_RESOLVABLE = "not_resolvable", 409, "No se puede resolver", False
     APPROVAL_NOT_PENDING = "approval_not_pending", 409, "La aprobación ya no está pendiente", False

@@ -18,16 +18,41 @@ What counts as evidence:
   followed, within a minute, by a successful call of the same operation on the same credential —
   the replay worked. A lone 401, or a 401 whose replay was refused again, does not count.
 
-Cost: one query per case (15 in all, whatever the size of the ledger).
+Cost: a constant number of queries (cases, recorded evidence, one query over the matching
+operations with each case's rule as an annotation, token renewals), whatever the ledger or the
+number of cases.
+
+Cases are data (`HomologationCase`, the shipped default or Prisma's list); a case is done when an
+operation is recorded for it (`HomologationEvidence`, one operation per case); the rules only
+suggest which operations fit.
 """
 
 import datetime as dt
+import operator
 from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 
-from stores.models import Environment, Merchant, Store
-from transactions.models import GatewayCall, Intent, Method
+from stores import golive
+from stores.models import Credential, Environment, Merchant, Store, Terminal
+from transactions.models import (
+    GatewayCall,
+    HomologationCase,
+    HomologationEvidence,
+    Intent,
+    Method,
+)
 from transactions.states import Kind, State
 
 EVIDENCE_LIMIT = 3
@@ -154,6 +179,16 @@ CASES: list[Case] = [
 ]
 
 
+# Each case's rule, by name (`HomologationCase.matcher`): the shipped cases' predicates. A case
+# loaded from Prisma's own list with a rule the portal does not know is "manual".
+MANUAL = "manual"
+MATCHERS: dict[str, Q | None] = {case.code: case.predicate for case in CASES}
+# How many matching operations the page considers, newest first, to suggest evidence (one query
+# for every case). Recorded evidence is never limited; this only bounds the suggestions, and a
+# homologation runs dozens of operations, not hundreds.
+CANDIDATE_LIMIT = 300
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One proof of a case: when it happened, and the intent (the token case may have none,
@@ -169,34 +204,90 @@ class Evidence:
 
 @dataclass(frozen=True)
 class CaseStatus:
-    case: Case
+    """A case with the operations that match its rule (`evidence`, suggestions, newest first,
+    at most `EVIDENCE_LIMIT`) and the one recorded for it (`recorded`), which is what makes it
+    done and what goes to Prisma."""
+
+    case: Any
     evidence: list[Evidence] = field(default_factory=list)
+    recorded: Any = None
 
     @property
-    def done(self) -> bool:
+    def matched(self) -> bool:
         return bool(self.evidence)
 
     @property
+    def done(self) -> bool:
+        return self.recorded is not None
+
+    @property
     def done_at(self) -> dt.datetime | None:
-        return self.evidence[0].at if self.evidence else None
+        if self.recorded is not None:
+            intent = self.recorded.intent
+            return intent.finished_at or intent.created_at
+        return None
 
     @property
     def intents(self) -> list[Intent]:
-        """Evidence intents, newest first (at most `EVIDENCE_LIMIT`)."""
+        """Suggested intents, newest first (at most `EVIDENCE_LIMIT`)."""
         return [e.intent for e in self.evidence if e.intent is not None]
 
     @property
     def payment_ids(self) -> list[str]:
         return [e.payment_id for e in self.evidence if e.payment_id]
 
+    @property
+    def suggestions(self) -> list[Intent]:
+        """Matching intents not already recorded as evidence of any case."""
+        return [i for i in self.intents if not getattr(i, "used_as_evidence", False)]
 
-def _homologation_intents(merchant: Merchant) -> QuerySet[Intent]:
-    # The store says whose intent it is; the credential's environment, that it ran in
-    # homologation. Not `credential__merchants`: unlinking a credential later must not erase
-    # evidence already handed to Prisma.
+
+def default_case_rows() -> list[dict[str, str]]:
+    """The shipped default list, in the shape `homologation_cases_load` takes."""
+    return [
+        {"codigo": c.code, "caso": c.title, "instrucciones": c.how, "regla": c.code} for c in CASES
+    ]
+
+
+def case_list() -> list:
+    """The active cases, in order: Prisma's list when one was loaded, else the shipped default
+    (seeded by a migration; the fallback covers a table emptied by hand)."""
+    cases = list(HomologationCase.objects.filter(active=True).order_by("position", "code"))
+    if cases:
+        return cases
+    return [
+        HomologationCase(code=c.code, title=c.title, how=c.how, matcher=c.code, position=n)
+        for n, c in enumerate(CASES)
+    ]
+
+
+def homologation_credentials(merchant: Merchant) -> QuerySet[Credential]:
+    """The homologation credentials whose evidence is the merchant's: those it is served by
+    (a preintegrada shared by an integrator brings the evidence of its other clients)."""
+    return Credential.objects.filter(merchants=merchant, environment=Environment.HOMOLOGATION)
+
+
+def homologation_intents(merchant: Merchant) -> QuerySet[Intent]:
+    # Homologation belongs to the credential: every intent made with a homologation credential
+    # that serves the merchant counts, whoever's store it ran in. Also the merchant's own
+    # intents in homologation: unlinking a credential later must not erase evidence already
+    # handed to Prisma.
     return Intent.objects.filter(
-        store__merchant=merchant, credential__environment=Environment.HOMOLOGATION
+        Q(credential__in=homologation_credentials(merchant).values("pk"))
+        | Q(store__merchant=merchant),
+        credential__environment=Environment.HOMOLOGATION,
     ).exclude(provider_id="")
+
+
+def approved_credential(merchant: Merchant) -> Credential | None:
+    """A homologation credential of the merchant that Prisma approved, if any: the merchant is
+    homologated (for an approved preintegrada, from its first day)."""
+    return (
+        homologation_credentials(merchant)
+        .filter(homologation_approved_at__isnull=False)
+        .order_by("homologation_approved_at")
+        .first()
+    )
 
 
 def _token_renewals(merchant: Merchant) -> list[Evidence]:
@@ -210,8 +301,7 @@ def _token_renewals(merchant: Merchant) -> list[Evidence]:
     )
     calls = (
         GatewayCall.objects.filter(
-            credential__environment=Environment.HOMOLOGATION,
-            credential__merchants=merchant,
+            credential__in=homologation_credentials(merchant).values("pk"),
             http_status=401,
             outcome=GatewayCall.Outcome.RETRYABLE,
         )
@@ -222,21 +312,57 @@ def _token_renewals(merchant: Merchant) -> list[Evidence]:
     return [Evidence(at=call.created_at, intent=call.intent) for call in calls]
 
 
-def homologation_status(*, merchant: Merchant) -> list[CaseStatus]:
-    """Every case of `CASES`, in order, with up to three pieces of evidence (newest first).
+def recorded_evidence(merchant: Merchant) -> QuerySet[HomologationEvidence]:
+    """The evidence recorded with the merchant's homologation credentials, or in its stores."""
+    return HomologationEvidence.objects.filter(
+        Q(credential__in=homologation_credentials(merchant).values("pk"))
+        | Q(intent__store__merchant=merchant)
+    ).select_related("case", "intent", "intent__terminal", "recorded_by")
 
-    One query per case: each is a small indexed `LIMIT 3`, cheaper and clearer than loading
-    every matching intent to sort them into cases in Python.
+
+def homologation_status(*, merchant: Merchant) -> list[CaseStatus]:
+    """Every active case, in order, with its recorded evidence and up to three suggestions.
+
+    A constant number of queries whatever the ledger or the number of cases: the cases, the
+    recorded evidence, one query over the matching operations (each case's rule an annotation),
+    and the token renewals.
     """
-    intents = _homologation_intents(merchant)
+    cases = case_list()
+    recorded = {ev.case.code: ev for ev in recorded_evidence(merchant)}
+    used = {ev.intent_id for ev in recorded.values()}
+    rules: dict[str, Q] = {}
+    for case in cases:
+        rule = MATCHERS.get(case.matcher)
+        if rule is not None:
+            rules[case.code] = rule
+    suggested: dict[str, list[Evidence]] = {code: [] for code in rules}
+    if rules:
+        flags = {f"m{n}": code for n, code in enumerate(rules)}
+        annotations = {
+            flag: ExpressionWrapper(rules[code], output_field=BooleanField())
+            for flag, code in flags.items()
+        }
+        rows = (
+            homologation_intents(merchant)
+            .filter(reduce(operator.or_, rules.values()))
+            .annotate(**annotations)
+            .select_related("terminal")
+            .order_by("-created_at", "-pk")[:CANDIDATE_LIMIT]
+        )
+        for intent in rows:
+            intent.used_as_evidence = intent.pk in used  # type: ignore[attr-defined]
+            for flag, code in flags.items():
+                if getattr(intent, flag) and len(suggested[code]) < EVIDENCE_LIMIT:
+                    suggested[code].append(
+                        Evidence(at=intent.finished_at or intent.created_at, intent=intent)
+                    )
     statuses = []
-    for case in CASES:
-        if case.predicate is None:
+    for case in cases:
+        if case.matcher == TOKEN_RENEWAL_CODE:
             evidence = _token_renewals(merchant)
         else:
-            rows = intents.filter(case.predicate).order_by("-created_at", "-pk")[:EVIDENCE_LIMIT]
-            evidence = [Evidence(at=i.finished_at or i.created_at, intent=i) for i in rows]
-        statuses.append(CaseStatus(case=case, evidence=evidence))
+            evidence = suggested.get(case.code, [])
+        statuses.append(CaseStatus(case=case, evidence=evidence, recorded=recorded.get(case.code)))
     return statuses
 
 
@@ -251,6 +377,14 @@ class PilotStatus:
     stores: list[PilotStore]
     homologation_done: bool
     warnings: list[str]
+    # The enforced gate (`stores.golive`): the pilot store, its terminals that may charge, and
+    # whether (and when, by whom) an owner marked the pilot passed.
+    merchant: Merchant | None = None
+    pilot_terminals: list = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.merchant is not None and self.merchant.pilot_passed_at is not None
 
     @property
     def terminal_count(self) -> int:
@@ -287,4 +421,15 @@ def production_pilot_status(
                 f"Hay {terminals} terminales habilitadas en producción y la homologación no está "
                 f"completa: el piloto admite hasta {PILOT_MAX_TERMINALS} terminales."
             )
-    return PilotStatus(stores=stores, homologation_done=done, warnings=warnings)
+    merchant = Merchant.objects.select_related("pilot_store", "pilot_passed_by").get(pk=merchant.pk)
+    pilot_terminals = []
+    if merchant.pilot_store is not None:
+        ids = golive.pilot_terminal_ids(merchant.pilot_store)
+        pilot_terminals = list(Terminal.objects.filter(pk__in=ids).order_by("pk"))
+    return PilotStatus(
+        stores=stores,
+        homologation_done=done,
+        warnings=warnings,
+        merchant=merchant,
+        pilot_terminals=pilot_terminals,
+    )

@@ -4,10 +4,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 
-from stores.models import Credential, PosClient, Store, Terminal
+from stores.models import Credential, Merchant, PosClient, Store, Terminal
 from transactions.states import (
     FINAL_STATES,
     RESERVING_STATES,
@@ -156,6 +155,11 @@ class Intent(models.Model):
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The business day (`transactions.business_day`): when the operation happened at the
+    # provider and the store-local date of that moment. Written with the final state; empty
+    # while the intent may still change.
+    transacted_at = models.DateTimeField("hora de la operación", null=True, blank=True)
+    business_day = models.DateField("día de negocio", null=True, blank=True)
 
     class Meta:
         verbose_name = "intención"
@@ -195,11 +199,11 @@ class Intent(models.Model):
                 name="intent_attention",
                 condition=Q(state=State.IN_DOUBT) | Q(needs_attention=True),
             ),
-            # The day an intent belongs to (`reporting.totals.intents_of_day`: when it ended,
-            # else when it was created): Hoy's totals, the daily report, its exports and date
-            # ranges read one store-day (or range) of this index, not the whole ledger.
+            # The daily report, its exports, Hoy's totals and date ranges read the intents of one
+            # business day (or range) of some stores through this index, never the ledger.
+            # `kind` and `state` are in it so the grouped report filters without a heap visit.
             models.Index(
-                F("store"), Coalesce("finished_at", "created_at"), "id", name="intent_store_day"
+                fields=["store", "business_day", "kind", "state"], name="intent_business_day"
             ),
             # Every create with a POS reference checks that the reference it sends the provider
             # is unused within the merchant (`pipeline._unique_ecr_transaction_id`): without
@@ -497,6 +501,167 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Aprobación {self.get_status_display()} · {self.intent}"
+
+
+class HomologationCase(models.Model):
+    """One of Prisma's homologation cases, as data: the shipped default list, or Prisma's own
+    list loaded from its "HOMOLOGACION ECR" spreadsheet (`manage.py homologation_cases FILE`).
+
+    `matcher` names the rule (`transactions.homologation.MATCHERS`) that suggests operations for
+    the case; "manual" (a case the portal does not know) lets any operation be recorded.
+    """
+
+    code = models.SlugField("código", max_length=60, unique=True)
+    title = models.CharField("caso", max_length=200)
+    how = models.TextField("qué hacer en la terminal", blank=True)
+    matcher = models.CharField("regla", max_length=40, default="manual")
+    position = models.PositiveIntegerField("orden", default=0)
+    active = models.BooleanField("vigente", default=True)
+
+    class Meta:
+        verbose_name = "caso de homologación"
+        verbose_name_plural = "casos de homologación"
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.title}"
+
+
+class HomologationEvidence(models.Model):
+    """The operation recorded for one case with one credential (homologation belongs to the
+    credential). One operation proves one case only (`intent` unique), and a case has one
+    operation per credential. What Prisma asks for is copied from the intent when recorded, so
+    the export does not change if the intent is later read again. Evidence made against the
+    simulator is kept, labelled, and never exported."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(HomologationCase, on_delete=models.PROTECT, related_name="evidence")
+    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="+")
+    intent = models.OneToOneField(
+        Intent, on_delete=models.PROTECT, related_name="homologation_evidence"
+    )
+    terminal_id = models.CharField("terminal", max_length=8, blank=True)
+    amount = models.DecimalField("importe", max_digits=12, decimal_places=2, null=True)
+    installments = models.PositiveSmallIntegerField("cuotas", null=True)
+    brand = models.CharField("marca", max_length=40, blank=True)
+    authorization_code = models.CharField("autorización", max_length=40, blank=True)
+    ticket_number = models.CharField("ticket", max_length=40, blank=True)
+    payment_id = models.CharField("payment_id", max_length=100)
+    simulator = models.BooleanField("simulador", default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "evidencia de homologación"
+        verbose_name_plural = "evidencias de homologación"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "credential"], name="homologation_evidence_case_credential"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case.code} · {self.payment_id}"
+
+
+class DailyReport(models.Model):
+    """A kept daily settlement report of one store (or of every store of a merchant, `store`
+    empty) and one business day: a snapshot of its numbers, never changed once written.
+
+    Facts that arrive later (an in-doubt sale resolved the next day, a late close) make a new
+    revision whose `changes` list what differs from the previous one; the old revision stays as
+    it was sent. Written only by `reporting.kept.daily_report_keep`."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    day = models.DateField("día de negocio")
+    revision = models.PositiveSmallIntegerField("revisión")
+    # The numbers as the report showed them (`reporting.kept.report_content`): amounts as text.
+    content = models.JSONField()
+    # sha256 of `content`: a new revision is written only when it changes.
+    fingerprint = models.CharField(max_length=64)
+    # What differs from the previous revision: [{section, item, before, after}].
+    changes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "reporte diario guardado"
+        verbose_name_plural = "reportes diarios guardados"
+        ordering = ["-day", "-revision"]
+        indexes = [
+            # The report page's list of past reports of the stores a user sees.
+            models.Index(fields=["merchant", "day"], name="daily_report_merchant_day"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "day", "revision"],
+                condition=Q(store__isnull=False),
+                name="daily_report_store_revision",
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "day", "revision"],
+                condition=Q(store__isnull=True),
+                name="daily_report_merchant_revision",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.store or self.merchant
+        return f"Reporte {self.day:%d/%m/%Y} · {where} · revisión {self.revision}"
+
+    # Immutability is the point of keeping a report (what finance was sent must stay what it
+    # was sent): a row is written once and never updated or deleted through the ORM.
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Un reporte guardado no se modifica: se agrega una revisión.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Un reporte guardado no se borra.")
+
+
+class DailyReportDelivery(models.Model):
+    """One e-mail of a kept report to one person: written before sending so a task run twice
+    sends once (unique per report and person), stamped `sent_at` once the server took it."""
+
+    report = models.ForeignKey(DailyReport, on_delete=models.PROTECT, related_name="deliveries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "envío de reporte"
+        verbose_name_plural = "envíos de reportes"
+        constraints = [
+            models.UniqueConstraint(fields=["report", "user"], name="daily_report_delivery_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} → {self.email}"
+
+
+class ReportEmailOptOut(models.Model):
+    """A person who asked not to receive the daily report by e-mail (they can still read it
+    on the report page)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_email_opt_out"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "baja del reporte por correo"
+        verbose_name_plural = "bajas del reporte por correo"
+
+    def __str__(self) -> str:
+        return f"{self.user} no recibe el reporte por correo"
 
 
 # Django loads one models module per app: these two imports only register the API's idempotency

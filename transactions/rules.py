@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 
+from stores import golive
 from stores.models import Store, Terminal
 from transactions.brands import BRAND_PRODUCTS
 from transactions.errors import Code, IntentRuleError
@@ -152,3 +153,14 @@ def clean_terminals(*, store: Store, terminals: list[Terminal]) -> list[Terminal
                 field="terminal",
             )
     return sorted(unique.values(), key=lambda t: t.pk)
+
+
+def clean_go_live(*, store: Store, terminals: list[Terminal], environment: str) -> None:
+    """Each offered terminal must suit the environment (test terminals in sandbox and
+    homologation, production ones in production) and, in production, the pilot gate
+    (`stores.golive`)."""
+    for terminal in terminals:
+        refusal = golive.charge_problem(store=store, terminal=terminal, environment=environment)
+        if refusal is not None:
+            code = Code.PILOT_GATE if refusal.kind == "pilot" else Code.TERMINAL_WRONG_PURPOSE
+            raise IntentRuleError(code, refusal.message, field="terminal")

@@ -59,6 +59,22 @@ def approvals_expire_task() -> str:
     return f"{approvals_expire_due()} aprobaciones vencidas"
 
 
+def daily_reports_due_task() -> str:
+    """Keeps the daily reports that are due or changed (a revision only when the numbers
+    changed, so it is safe to run any number of times) and enqueues their e-mails."""
+    from transactions.reporting.kept import daily_reports_due
+
+    written = daily_reports_due()
+    return f"{len(written)} reportes guardados"
+
+
+def daily_report_deliver_task(report_id: int) -> int:
+    """E-mails one kept report to its recipients (each person once, however often it runs)."""
+    from transactions.reporting.kept import daily_report_deliver
+
+    return daily_report_deliver(report_id=report_id)
+
+
 def terminal_health_task() -> str:
     """Raises the terminals that stopped taking intentions to a person (once per run)."""
     from transactions.services.health import terminal_alerts_raise

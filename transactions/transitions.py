@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from stores.models import Terminal
 from transactions.backoff import next_poll_at
+from transactions.business_day import business_day_of, store_time_zone, transaction_moment
 from transactions.events import SWEEPER, SYSTEM, Actor, intent_flag
 from transactions.gateway.convert import redact
 from transactions.models import Intent, IntentEvent
@@ -162,6 +163,7 @@ def intent_transition(
     if to_state in FINAL_STATES:
         values.setdefault("finished_at", now)
         values["next_poll_at"] = None
+        _set_business_day(intent, values, from_state=from_state, now=now)
     with transaction.atomic():
         changed = Intent.objects.filter(pk=intent.pk, state=from_state).update(**values)
         if changed != 1:
@@ -192,6 +194,22 @@ def intent_transition(
     for name, value in values.items():
         setattr(intent, name, value)
     return True
+
+
+def _set_business_day(intent: Intent, values: dict, *, from_state: str, now) -> None:
+    """The moment and the store-local day the final operation belongs to (see
+    `transactions.business_day`), written in the same guarded update as the final state."""
+    moment = transaction_moment(
+        provider_status_at=values.get("provider_status_at") or intent.provider_status_at,
+        from_state=from_state,
+        created_at=intent.created_at,
+        now=values["finished_at"] or now,
+    )
+    values.setdefault("transacted_at", moment)
+    values.setdefault(
+        "business_day",
+        business_day_of(time_zone=store_time_zone(intent), moment=values["transacted_at"]),
+    )
 
 
 def _clip(field: str, value):

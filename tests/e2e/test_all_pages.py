@@ -209,6 +209,11 @@ def _pages(store_day, store_a, terminal_a, credential, manager_a) -> list[str]:
         reverse("dashboard:terminal_fleet"),
         # A search with no single match stays on its page (one match redirects to the intent).
         reverse("dashboard:search") + "?q=no-hay-tal-cosa",
+        reverse("dashboard:store_credential", args=[store_a.public_id]),
+        reverse("dashboard:settings_audit"),
+        reverse("dashboard:fleet_import"),
+        reverse("dashboard:onboarding"),
+        reverse("dashboard:merchant_create"),
         "/no-existe/",
     ]
 
@@ -224,9 +229,11 @@ NOT_PAGES = {
     "dashboard:batch_progress",
     "dashboard:daily_report_csv",
     "dashboard:daily_report_xlsx",
+    "dashboard:daily_report_operations_csv",
     "dashboard:period_report_xlsx",
     "dashboard:homologation_csv",
     "dashboard:attention_badge",
+    "dashboard:homologation_xlsx",
 }
 
 

@@ -16,6 +16,7 @@ from stores.permissions import (
 )
 from stores.roles import Action, Role
 from stores.selectors import (
+    credential_choices_for_store,
     credential_for_store,
     merchant_list_for_user,
     restrict,
@@ -186,15 +187,13 @@ def key_pair(store_a):
 
 
 def test_a_retired_credential_is_never_chosen_for_new_charges(store_a, credential, merchant):
-    older = factories.make_credential(merchants=[merchant], name="Anterior")
-    Credential.objects.filter(pk=older.pk).update(
-        created_at=credential.created_at.replace(year=2020)
-    )
-    assert credential_for_store(store=store_a) == credential
+    newer = factories.make_credential(merchants=[merchant], name="Nueva")
+    assert credential_for_store(store=store_a) == credential, "adding one moves nothing"
     credential_retire(credential=credential)
-    assert credential_for_store(store=store_a) == older
-    credential_retire(credential=older)
+    # No other credential is picked in its place: the store waits for an explicit choice.
     assert credential_for_store(store=store_a) is None
+    assert newer in credential_choices_for_store(store=store_a)
+    assert credential not in credential_choices_for_store(store=store_a)
 
 
 def test_restrict_reaches_the_store_through_a_terminal_or_a_pos_key(

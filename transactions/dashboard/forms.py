@@ -4,7 +4,9 @@
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from stores import services as store_services
 from stores.models import Environment, Store, Terminal
 from stores.roles import Role
 from transactions import money
@@ -146,7 +148,6 @@ class StoreForm(forms.ModelForm):
             "code",
             "address",
             "time_zone",
-            "environment",
             "batch_close_hour",
             "pending_timeout_seconds",
             "opens_at",
@@ -165,6 +166,9 @@ class StoreForm(forms.ModelForm):
             "opens_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "closes_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
+
+    # The environment follows the store's credential, which is switched on its own page after a
+    # connection test and a confirmation (`stores.services.store_set_credential`).
 
     def __init__(self, *args, merchants, **kwargs):
         super().__init__(*args, **kwargs)
@@ -190,10 +194,40 @@ class StoreForm(forms.ModelForm):
         return data
 
 
+class StoreCredentialForm(forms.Form):
+    """Which credential a store charges with; `confirm` is the second step's "Sí, cambiar"."""
+
+    credential = forms.ModelChoiceField(
+        label="Credencial",
+        queryset=Store.objects.none(),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        error_messages={
+            "required": "Elegí una credencial.",
+            "invalid_choice": "Elegí una credencial de la lista.",
+        },
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, credentials, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["credential"].queryset = credentials
+        self.fields["credential"].label_from_instance = _credential_label
+
+
+def _credential_label(credential) -> str:
+    tested = (
+        "probada"
+        if credential.last_tested_ok_at is not None
+        else "sin probar: probala en Configuración antes de elegirla"
+    )
+    return f"{credential.name} · {credential.get_environment_display()} · {tested}"
+
+
 class TerminalForm(forms.ModelForm):
     class Meta:
         model = Terminal
-        fields = ["store", "terminal_id", "label", "serial", "model", "enabled"]
+        fields = ["store", "terminal_id", "label", "serial", "model", "purpose", "enabled"]
         # Django's own ("Ya existe un/a Terminal con este/a Número de terminal.") says neither
         # what happened in words a person uses nor what to do next.
         error_messages = {
@@ -211,6 +245,20 @@ class TerminalForm(forms.ModelForm):
         self.fields["store"].queryset = stores
         self.fields["store"].label = "Sucursal"
         self.fields["terminal_id"].help_text = "El número de 8 dígitos que Prisma le asignó."
+        self.fields["purpose"].required = False  # omitted: the model's default (test)
+        self.fields["purpose"].help_text = (
+            "Las de prueba cobran solo en sandbox y homologación; las de producción, solo en "
+            "producción (durante el piloto, hasta dos en la sucursal piloto)."
+        )
+
+    def _post_clean(self):
+        super()._post_clean()  # fills self.instance with the cleaned values
+        if not self.errors:
+            # The pilot gate is a settings rule of `stores.services`; shown on the field.
+            try:
+                store_services.terminal_check_purpose(terminal=self.instance)
+            except ValidationError as exc:
+                self.add_error(None, exc)
 
     def clean(self):
         # What the provider is known to allow (the contract's sandbox fixtures): its sandbox

@@ -7,12 +7,14 @@ from transactions.dashboard.views import (
     approvals,
     batches,
     home,
+    integrators,
     intent_list,
     intents,
     settings,
     terminals,
 )
 from transactions.dashboard.views import homologation as homologation_views
+from transactions.dashboard.views import onboarding as onboarding_views
 from transactions.dashboard.views import report as daily_report_views
 
 app_name = "dashboard"
@@ -79,12 +81,25 @@ urlpatterns = [
     path("reportes/diario.csv", daily_report_views.daily_report_csv, name="daily_report_csv"),
     path("reportes/diario.xlsx", daily_report_views.daily_report_xlsx, name="daily_report_xlsx"),
     path(
+        "reportes/diario-operaciones.csv",
+        daily_report_views.daily_report_operations_csv,
+        name="daily_report_operations_csv",
+    ),
+    path(
+        "reportes/correo/",
+        daily_report_views.report_email_preference,
+        name="report_email_preference",
+    ),
+    path(
         "reportes/periodo.xlsx",
         daily_report_views.period_report_xlsx,
         name="period_report_xlsx",
     ),
     # Settings (owners)
     path("configuracion/", settings.settings_index, name="settings"),
+    path("configuracion/auditoria/", settings.settings_audit, name="settings_audit"),
+    path("configuracion/alta-de-flota/", settings.fleet_import_page, name="fleet_import"),
+    path("configuracion/alta-prisma/", onboarding_views.onboarding_page, name="onboarding"),
     path(
         "configuracion/homologacion/",
         homologation_views.homologation_page,
@@ -95,12 +110,39 @@ urlpatterns = [
         homologation_views.homologation_csv,
         name="homologation_csv",
     ),
+    path(
+        "configuracion/homologacion.xlsx",
+        homologation_views.homologation_xlsx,
+        name="homologation_xlsx",
+    ),
+    path(
+        "configuracion/homologacion/registrar/",
+        homologation_views.homologation_record,
+        name="homologation_record",
+    ),
+    path(
+        "configuracion/homologacion/quitar/",
+        homologation_views.homologation_forget,
+        name="homologation_forget",
+    ),
+    path(
+        "configuracion/homologacion/aprobada/<uuid:public_id>/",
+        homologation_views.credential_homologated,
+        name="credential_homologated",
+    ),
+    path("configuracion/piloto/aprobar/", homologation_views.pilot_pass, name="pilot_pass"),
+    path("configuracion/comercios/nuevo/", integrators.merchant_create, name="merchant_create"),
     path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),
     path("configuracion/sucursales/<uuid:public_id>/", settings.store_edit, name="store_edit"),
     path(
         "configuracion/sucursales/<uuid:public_id>/controles/",
         settings.store_money_controls,
         name="store_money_controls",
+    ),
+    path(
+        "configuracion/sucursales/<uuid:public_id>/credencial/",
+        settings.store_credential,
+        name="store_credential",
     ),
     path("configuracion/terminales/nueva/", settings.terminal_create, name="terminal_create"),
     path(

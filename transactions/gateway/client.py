@@ -46,6 +46,7 @@ from transactions.gateway.tokens import (
     token_cache_key,
     token_lock_key,
 )
+from transactions.gateway.types import ECR_NAME, SANDBOX_FIXED_FIELDS, EcrIdentity
 
 logger = logging.getLogger("transactions.gateway")
 
@@ -78,6 +79,16 @@ class PrismaGateway(ProviderOperations, TokenCache):
         self.version = credential.updated_at
         self.base_url: str = credential.base_url.rstrip("/")
         self.subnet_acquirer_id: str = credential.subnet_acquirer_id
+        # What the credential's registration declared (contract §3), and the sandbox's fixed
+        # fields (contract §6) when the credential is a sandbox one.
+        self.ecr_identity = EcrIdentity(
+            provider=credential.ecr_provider or ECR_NAME,
+            name=credential.ecr_name or ECR_NAME,
+            version=credential.ecr_version or settings.ECR_VERSION,
+        )
+        self.sandbox_fields: dict[str, str] = (
+            dict(SANDBOX_FIXED_FIELDS) if credential.environment == "sandbox" else {}
+        )
         self._public_key: str = credential.public_key
         try:
             self._secret: str = credential.get_secret()

@@ -13,12 +13,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
-
 from stores.validators import normalize_cuit
 from transactions.gateway.classify import CallKind
 from transactions.gateway.errors import AuthenticationFailed, GatewayError
-from transactions.gateway.types import IntentAnswer, PaymentRequest, RefundRequest, ReversalRequest
+from transactions.gateway.types import (
+    EcrIdentity,
+    IntentAnswer,
+    PaymentRequest,
+    RefundRequest,
+    ReversalRequest,
+)
 
 PAYMENTS = "/v1/paystore_terminals/terminal_payments/payments"
 REVERSALS = "/v1/paystore_terminals/terminal_reversals/reversals"
@@ -32,10 +36,13 @@ _CUIT_DIGITS = re.compile(r"^\d{11}$")
 class ProviderOperations:
     """The operations half of `PrismaGateway` (a mixin: it is not used on its own).
 
-    The host class provides `_request()` and `subnet_acquirer_id`.
+    The host class provides `_request()`, `subnet_acquirer_id`, `ecr_identity` and
+    `sandbox_fields`.
     """
 
     subnet_acquirer_id: str
+    ecr_identity: EcrIdentity
+    sandbox_fields: dict[str, str]
     _request: Callable[..., Any]
 
     # --- Helpers for the operations -------------------------------------------------------------
@@ -126,7 +133,11 @@ class ProviderOperations:
 
     def _body(self, request) -> dict[str, Any]:
         return request.wire_body(
-            subnet_acquirer_id=self.subnet_acquirer_id, ecr_version=settings.ECR_VERSION
+            subnet_acquirer_id=self.subnet_acquirer_id,
+            ecr_version=self.ecr_identity.version,
+            ecr_provider=self.ecr_identity.provider,
+            ecr_name=self.ecr_identity.name,
+            sandbox_fields=self.sandbox_fields,
         )
 
     # --- Operations (contract §2) ---------------------------------------------------------------

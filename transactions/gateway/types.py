@@ -23,6 +23,19 @@ from transactions.gateway.convert import (
 )
 
 ECR_NAME = "ECR Portal"
+# Contract §6: the provider's sandbox demands these fixed fields on every money-moving body.
+SANDBOX_FIXED_FIELDS: dict[str, str] = {"merchant_group_code": "1238494234", "currency_code": "032"}
+
+
+@dataclass(frozen=True)
+class EcrIdentity:
+    """`ecr_provider`, `ecr_name` and `ecr_version` as the credential's registration declared."""
+
+    provider: str = ECR_NAME
+    name: str = ECR_NAME
+    version: str = ""
+
+
 MENU_TEXT_MAX = 40
 METHODS = frozenset({"CARD", "QR_CODE"})
 PRINT_COPIES = frozenset({"MERCHANT_ONLY", "CUSTOMER_ONLY", "BOTH", "NONE"})
@@ -72,17 +85,27 @@ class PaymentRequest:
         if not 1 <= self.installments <= 99:
             raise ValueError("las cuotas deben estar entre 1 y 99")
 
-    def wire_body(self, *, subnet_acquirer_id: str, ecr_version: str) -> dict[str, Any]:
-        """`{"payment_request_data": {...}}` exactly as contract §3 and the examples."""
+    def wire_body(
+        self,
+        *,
+        subnet_acquirer_id: str,
+        ecr_version: str,
+        ecr_provider: str = ECR_NAME,
+        ecr_name: str = ECR_NAME,
+        sandbox_fields: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """`{"payment_request_data": {...}}` exactly as contract §3 and the examples, plus the
+        sandbox's fixed fields (§6) when given."""
         return {
             "payment_request_data": {
+                **(sandbox_fields or {}),
                 "subnet_acquirer_id": subnet_acquirer_id,
                 "payment_amount": to_cents(self.amount),
                 "terminal_menu_text": self.menu_text,
                 "ecr_transaction_id": self.reference,
                 "installments_number": self.installments,
-                "ecr_provider": ECR_NAME,
-                "ecr_name": ECR_NAME,
+                "ecr_provider": ecr_provider,
+                "ecr_name": ecr_name,
                 "ecr_version": ecr_version,
                 "change_amount": to_cents(self.change_amount) if self.change_amount else "0",
                 "bank_account_type": None,
@@ -114,7 +137,10 @@ class ReversalRequest:
             raise ValueError("falta el payment_id a anular")
         _check_common(self.terminal_ids, self.menu_text, self.print_copies)
 
-    def wire_body(self, *, subnet_acquirer_id: str, ecr_version: str) -> dict[str, Any]:
+    def wire_body(
+        self, *, subnet_acquirer_id: str, ecr_version: str, **_identity
+    ) -> dict[str, Any]:
+        # A reversal carries no ECR identity nor sandbox fields (contract §3).
         return {
             "reversal_request_data": {
                 "subnet_acquirer_id": subnet_acquirer_id,
@@ -142,15 +168,24 @@ class RefundRequest:
         to_cents(self.amount)
         _check_common(self.terminal_ids, self.menu_text, self.print_copies)
 
-    def wire_body(self, *, subnet_acquirer_id: str, ecr_version: str) -> dict[str, Any]:
+    def wire_body(
+        self,
+        *,
+        subnet_acquirer_id: str,
+        ecr_version: str,
+        ecr_provider: str = ECR_NAME,
+        ecr_name: str = ECR_NAME,
+        sandbox_fields: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The refund body is flat (no wrapper), contract §3."""
         return {
+            **(sandbox_fields or {}),
             "subnet_acquirer_id": subnet_acquirer_id,
             "ecr_transaction_id": self.reference,
             "terminal_menu_text": self.menu_text,
             "print_copies": self.print_copies,
-            "ecr_provider": ECR_NAME,
-            "ecr_name": ECR_NAME,
+            "ecr_provider": ecr_provider,
+            "ecr_name": ecr_name,
             "ecr_version": ecr_version,
             "refund_amount": to_cents(self.amount),
             "card_brand_product": self.brand,

@@ -1,16 +1,18 @@
-"""Daily settlement report ("Reporte diario"): a day's totals of some stores (from
-`reporting.totals`, the same numbers as Hoy), the batches closed that day and what still needs a
-person.
+"""Daily settlement report ("Reporte diario"): a business day's totals of some stores (from
+`reporting.totals`, the same numbers as Hoy) per store, per merchant (CUIT) and together, with
+the crossed and per terminal / batch / origin breakdowns, the batches closed that day and what
+still needs a person.
 
-An intent belongs to the day `reporting.totals` says (the local day it ended); a batch belongs to
-the local day it was closed (`closed_at`).
+An intent belongs to its business day (`transactions.business_day`: the store-local day of the
+provider's transaction time); a batch belongs to the local day it was closed (`closed_at`); the
+attention list holds the intents created that day that are in doubt or flagged.
 """
 
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import DecimalField, F, Field, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -18,12 +20,12 @@ from stores.models import Store, Terminal
 from transactions.models import Batch, Intent
 from transactions.reporting.totals import (
     DayTotals,
+    business_range_filter,
     day_filter,
-    day_totals,
     effective_amount,
-    intents_of_day,
+    intents_of_business_day,
     local_day,
-    range_filter,
+    scope_totals,
 )
 from transactions.states import Kind, State
 
@@ -74,12 +76,30 @@ class StoreDayReport:
 
 
 @dataclass
+class MerchantDayReport:
+    """A merchant's (CUIT's) stores in the report and their subtotal."""
+
+    totals: DayTotals
+    stores: list[StoreDayReport] = field(default_factory=list)
+
+    @property
+    def merchant(self):
+        return self.totals.merchant
+
+
+@dataclass
 class DailyReport:
-    """The day of some stores: one section per store and the sum of them all."""
+    """The day of some stores: one section per store, a subtotal per merchant, and the sum of
+    them all."""
 
     day: dt.date
     stores: list[StoreDayReport]
     overall: DayTotals
+    merchants: list[MerchantDayReport] = field(default_factory=list)
+
+    @property
+    def several_merchants(self) -> bool:
+        return len(self.merchants) > 1
 
     @property
     def batches(self) -> list[BatchLine]:
@@ -146,22 +166,28 @@ def _resolve_days(stores: list[Store], day: dt.date | None) -> dt.date:
 
 
 def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 200) -> DailyReport:
-    """The day's settlement report of `stores` (already scoped to the user and to the
-    VIEW_REPORTS permission), in five queries however many intents and stores there are.
+    """The business day's settlement report of `stores` (already scoped to the user and to the
+    VIEW_REPORTS permission), in eight queries however many intents and stores there are: one
+    grouped query for every total and breakdown, three for the breakdowns' labels, the batches,
+    the orphan settlements and the attention list (the merchants come with the stores).
 
     `day` is a local calendar date applied in each store's own time zone; None means each
     store's today.
     """
     stores = list(stores)
     report_day = _resolve_days(stores, day)
-    # 1 and 2. The totals, the same as Hoy's.
-    per_store, overall = day_totals(stores=stores, day=day, overall_day=report_day)
+    totals = scope_totals(stores=stores, day=day, overall_day=report_day, detail=True)
     if not stores:
-        return DailyReport(day=report_day, stores=[], overall=overall)
-    sections = {s.pk: StoreDayReport(totals=per_store[s.pk]) for s in stores}
-    base = intents_of_day(stores=stores, day=day)
+        return DailyReport(day=report_day, stores=[], overall=totals.overall)
+    sections = {s.pk: StoreDayReport(totals=totals.per_store[s.pk]) for s in stores}
+    merchants: dict[int, MerchantDayReport] = {}
+    for store in stores:
+        merchant = merchants.setdefault(
+            store.merchant_id, MerchantDayReport(totals=totals.per_merchant[store.merchant_id])
+        )
+        merchant.stores.append(sections[store.pk])
 
-    # 3. Batches closed during the day.
+    # Batches closed during the day.
     batches = (
         Batch.objects.filter(
             # The store the close was made in (a moved terminal leaves its batches behind).
@@ -173,14 +199,13 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
     for batch in batches:
         sections[batch.settlement.store_id].batches.append(_batch_line(batch))
 
-    # 4. Settlements approved during the day whose Batch row is missing (the write after the
+    # Settlements approved during the day whose Batch row is missing (the write after the
     # close can be lost with its process): the manager must still see the close happened.
-    # (`done_at` is annotated by `intents_of_day`; ordering by F() keeps that alias visible to
-    # the type checker, which cannot follow an annotation made in another function.)
     orphans = (
-        base.filter(kind=Kind.SETTLEMENT, state=State.APPROVED, closed_batch__isnull=True)
+        intents_of_business_day(stores=stores, day=day)
+        .filter(kind=Kind.SETTLEMENT, state=State.APPROVED, closed_batch__isnull=True)
         .select_related("store", "terminal")
-        .order_by(F("done_at"), "pk")
+        .order_by("transacted_at", "pk")
     )
     for settlement in orphans:
         sections[settlement.store_id].batches.append(
@@ -194,19 +219,29 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
             )
         )
 
-    # 5. What still needs a person: in doubt, or flagged, from that day.
+    # What still needs a person: created that day, in doubt or flagged (read through the
+    # partial `intent_attention` index: as small as the open problems).
     attention = (
-        base.filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))
+        Intent.objects.filter(day_filter(stores, field_name="created_at", day=day))
+        .filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))
         .select_related("store", "terminal")
-        .order_by(F("done_at"), "pk")[:attention_limit]
+        .order_by("created_at", "pk")[:attention_limit]
     )
     for intent in attention:
         sections[intent.store_id].attention.append(intent)
 
-    return DailyReport(day=report_day, stores=[sections[s.pk] for s in stores], overall=overall)
+    return DailyReport(
+        day=report_day,
+        stores=[sections[s.pk] for s in stores],
+        overall=totals.overall,
+        merchants=list(merchants.values()),
+    )
 
 
+# What a detail row shows, read as plain values (no model instances: a merchant-day is ~9k rows
+# and a merchant-month hundreds of thousands).
 OPERATION_FIELDS = (
+    "pk",
     "public_id",
     "kind",
     "state",
@@ -219,45 +254,83 @@ OPERATION_FIELDS = (
     "ticket_number",
     "batch_number",
     "reference",
-    "finished_at",
-    "created_at",
-    "store",
+    "provider_id",
+    "transacted_at",
+    "business_day",
     "store__name",
     "store__time_zone",
-    "terminal",
     "terminal__terminal_id",
+    "original_id",
 )
+# A follow-up's payment fields, as `orig_<field>` (empty on a payment).
+ORIGINAL_FIELDS = (
+    "provider_id",
+    "card_brand",
+    "card_brand_code",
+    "payment_type",
+    "installments",
+    "card_last_four",
+)
+_MONEY = DecimalField(max_digits=16, decimal_places=2)
+# The detail lists the operations that make up the totals: payments, reversals and refunds.
+DETAIL_KINDS = [Kind.PAYMENT, Kind.REVERSAL, Kind.REFUND]
+NOT_APPROVED_STATES = [State.DECLINED, State.FAILED, State.CANCELLED]
 
 
-def daily_report_operations(*, stores, day: dt.date | None = None) -> QuerySet[Intent]:
-    """Every intent of the day of these stores, of any kind and state, oldest first, with what an
-    export row shows joined in and what it moved as `effective_amount` (stream it with
-    `.iterator()`)."""
+def _field(name: str) -> Field:
+    field = Intent._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
+def _operations(queryset: QuerySet[Intent], *, approved: bool) -> QuerySet:
+    """The detail of a business day or range: the approved operations (which sum to the net, a
+    reversal or refund negative) or, apart, the payments that were declined, failed or
+    cancelled; oldest first, with what an export row shows joined in and what it moved as
+    `effective_amount`, as dicts (`OPERATION_FIELDS`; stream them with `.iterator()`)."""
+    if approved:
+        queryset = queryset.filter(kind__in=DETAIL_KINDS, state=State.APPROVED)
+    else:
+        queryset = queryset.filter(kind=Kind.PAYMENT, state__in=NOT_APPROVED_STATES)
+    # One statement, two halves (as `totals._grouped`): payments read without joining the
+    # ledger to itself, follow-ups joined to their payment.
+    empty = {f"orig_{name}": Value(None, output_field=_field(name)) for name in ORIGINAL_FIELDS}
+    payments = (
+        queryset.filter(original__isnull=True)
+        .annotate(
+            **empty,
+            effective_amount=Coalesce("authorized_amount", "amount", output_field=_MONEY),
+        )
+        .values(*OPERATION_FIELDS, *empty, "effective_amount")
+        .order_by()
+    )
+    followups = (
+        queryset.filter(original__isnull=False)
+        .annotate(
+            **{f"orig_{name}": F(f"original__{name}") for name in ORIGINAL_FIELDS},
+            effective_amount=effective_amount(),
+        )
+        .values(*OPERATION_FIELDS, *empty, "effective_amount")
+        .order_by()
+    )
+    return payments.union(followups, all=True).order_by("transacted_at", "pk")
+
+
+def daily_report_operations(
+    *, stores, day: dt.date | None = None, approved: bool = True
+) -> QuerySet:
+    """The detail of the business day of these stores (see `_operations`)."""
     stores = list(stores)
     if not stores:
         return Intent.objects.none()
-    return (
-        intents_of_day(stores=stores, day=day)
-        .annotate(effective_amount=effective_amount())
-        .select_related("store", "terminal")
-        # What an export row shows: not the receipts and provider fields (2.5 kB a row).
-        .only(*OPERATION_FIELDS)
-        .order_by(F("done_at"), "pk")
-    )
+    return _operations(intents_of_business_day(stores=stores, day=day), approved=approved)
 
 
-def period_operations(*, stores, first: dt.date, last: dt.date) -> QuerySet[Intent]:
-    """Every intent of the local days `first` to `last` of these stores, oldest first, shaped
-    like `daily_report_operations` (stream it with `.iterator()`: a merchant-month is hundreds
-    of thousands of rows)."""
+def period_operations(*, stores, first: dt.date, last: dt.date, approved: bool = True) -> QuerySet:
+    """The detail of the business days `first` to `last` of these stores, shaped like
+    `daily_report_operations` (stream it: a merchant-month is hundreds of thousands of rows)."""
     stores = list(stores)
     if not stores:
         return Intent.objects.none()
-    return (
-        Intent.objects.annotate(done_at=Coalesce("finished_at", "created_at"))
-        .filter(range_filter(stores, field_name="done_at", first=first, last=last))
-        .annotate(effective_amount=effective_amount())
-        .select_related("store", "terminal")
-        .only(*OPERATION_FIELDS)
-        .order_by(F("done_at"), "pk")
-    )
+    queryset = Intent.objects.filter(business_range_filter(stores, first=first, last=last))
+    return _operations(queryset, approved=approved)

@@ -8,8 +8,10 @@ Decimal amounts become numbers with a money format, never through float.
 
 import csv
 import datetime as dt
+import functools
 import io
 import tempfile
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import IO
@@ -25,7 +27,8 @@ from stores.models import Store
 from transactions.brands import brand_label
 from transactions.money import format_decimal_es
 from transactions.reporting.daily import BatchDifference, DailyReport
-from transactions.reporting.totals import DayTotals, payment_type_label
+from transactions.reporting.totals import ZERO, DayTotals, payment_type_label
+from transactions.states import Kind, State
 
 BOM = "\ufeff"
 DELIMITER = ";"
@@ -103,6 +106,21 @@ class XlsxSheet:
         self.row += 1
         cells = []
         for column, value in enumerate(values, start=1):
+            is_bold = bold or column in bold_columns
+            if (
+                not is_bold
+                and (
+                    value is None
+                    or isinstance(value, bool | int)
+                    or (isinstance(value, str) and value[:1] != "=")
+                )
+                and column not in self.money_columns
+            ):
+                # A plain value: openpyxl writes it through one shared cell (a new cell object
+                # per value is most of the cost of a large sheet). A string starting with "="
+                # would become a formula there, so it takes the typed path below.
+                cells.append(value)
+                continue
             cell = WriteOnlyCell(self.ws, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"
@@ -112,7 +130,7 @@ class XlsxSheet:
                 cell.number_format = DATETIME_FORMAT
             elif isinstance(value, dt.date):
                 cell.number_format = DATE_FORMAT
-            if bold or column in bold_columns:
+            if is_bold:
                 cell.font = BOLD
             cells.append(cell)
         self.ws.append(cells)
@@ -146,58 +164,198 @@ def workbook_file(workbook: Workbook) -> IO[bytes]:
 
 
 # --- The daily report --------------------------------------------------------------------------
+#
+# One shape for the CSV and the XLSX of the same document (issue 13, item 3): the same columns in
+# the same order, the business time (the provider's transaction time, store-local) in "Hora" on
+# the page and in every file, brands under `brand_label` (a reversal's "VI" is "VISA"), and in
+# every CSV amounts as `1520,50` (no thousands separator, so spreadsheets read them as numbers;
+# the XLSX carries numbers). Reversals and refunds are negative in the detail and the summary,
+# so a SUM of the detail's amounts is the net.
 
 
-def _summary_rows(label: str, totals: DayTotals):
-    """(store, section, item, count, amount) lines of one scope, for the CSV and the XLSX."""
-    yield label, "Cobros", "Aprobados", totals.approved_count, totals.approved_amount
-    yield label, "Anulaciones", "Aprobadas", totals.reversal_count, totals.reversal_amount
-    yield label, "Devoluciones", "Aprobadas", totals.refund_count, totals.refund_amount
-    yield label, "Neto", "Cobros − anulaciones − devoluciones", None, totals.net
-    yield label, "No aprobados", "Rechazados", totals.declined_count, None
-    yield label, "No aprobados", "Con error", totals.failed_count, None
-    yield label, "No aprobados", "Cancelados", totals.cancelled_count, None
+def csv_amount(value) -> str:
+    """An amount in a CSV of the portal: `-1520,50` (es-AR decimal comma, no thousands)."""
+    return format_decimal_es(value, thousands=False)
+
+
+def csv_date(value: dt.date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def csv_datetime(value: dt.datetime | None) -> str:
+    return value.strftime("%d/%m/%Y %H:%M:%S") if value else ""
+
+
+def signed_amount(row: dict) -> Decimal:
+    """What an operation moved for the store: a reversal or refund takes money back."""
+    amount = row["effective_amount"] or ZERO
+    if not isinstance(amount, Decimal):  # SQLite sums and coalesces decimals as floats
+        amount = Decimal(str(amount))
+    amount = amount.quantize(Decimal("0.01"))
+    return -amount if row["kind"] in (Kind.REVERSAL, Kind.REFUND) else amount
+
+
+def _from_payment(row: dict, name: str):
+    """A follow-up's card fields fall back to its payment's (a reversal's answer may not repeat
+    them): the detail row of a reversal reads like the payment it annuls."""
+    value = row[name]
+    if value in ("", None) and row["original_id"] is not None:
+        return row[f"orig_{name}"]
+    return value
+
+
+_KIND_LABELS = dict(Kind.choices)
+_STATE_LABELS = dict(State.choices)
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+OPERATION_HEADERS = [
+    "Fecha",
+    "Hora",
+    "Sucursal",
+    "Terminal",
+    "Lote",
+    "Tipo",
+    "Estado",
+    "Marca",
+    "Crédito/débito",
+    "Cuotas",
+    "Últimos 4",
+    "Autorización",
+    "Cupón",
+    "Importe",
+    "ID de pago Prisma",
+    "Pago original",
+    "Referencia",
+    "ID",
+]
+_OPERATION_MONEY = {14}
+_OPERATION_WIDTHS = [11, 20, 22, 11, 7, 13, 12, 14, 14, 8, 10, 13, 10, 14, 36, 36, 20, 38]
+
+
+def operation_values(row: dict) -> list:
+    """One detail row (a dict of `daily.OPERATION_FIELDS`) with typed values (dates, Decimal):
+    the XLSX writes them as they are, the CSV through `csv_cell`."""
+    brand, code = _from_payment(row, "card_brand"), _from_payment(row, "card_brand_code")
+    payment_type = _from_payment(row, "payment_type")
+    moment = row["transacted_at"]
+    return [
+        row["business_day"],
+        moment.astimezone(_zone(row["store__time_zone"])).replace(tzinfo=None) if moment else None,
+        row["store__name"],
+        row["terminal__terminal_id"] or "",
+        row["batch_number"],
+        _KIND_LABELS.get(row["kind"], row["kind"]),
+        _STATE_LABELS.get(row["state"], row["state"]),
+        brand_label(brand, code) if brand or code else "",
+        payment_type_label(payment_type) if payment_type else "",
+        _from_payment(row, "installments"),
+        _from_payment(row, "card_last_four"),
+        row["authorization_code"],
+        row["ticket_number"],
+        signed_amount(row),
+        row["provider_id"],
+        row["orig_provider_id"] or "",
+        row["reference"],
+        str(row["public_id"]),
+    ]
+
+
+def csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return csv_amount(value)
+    if isinstance(value, dt.datetime):
+        return csv_datetime(value)
+    if isinstance(value, dt.date):
+        return csv_date(value)
+    if isinstance(value, str):
+        return spreadsheet_text(value)
+    return value
+
+
+def operations_csv_lines(operations: QuerySet) -> Iterator[str]:
+    """The detail as CSV, streamed: the XLSX's Operaciones columns, the same values."""
+    return csv_lines(
+        OPERATION_HEADERS,
+        ([csv_cell(v) for v in operation_values(i)] for i in operations.iterator(chunk_size=2000)),
+    )
+
+
+SUMMARY_HEADERS = ["Fecha", "CUIT", "Sucursal", "Sección", "Concepto", "Cantidad", "Importe"]
+
+
+def _summary_rows(totals: DayTotals):
+    """(section, item, count, amount) lines of one scope: the outcomes (reversals and refunds
+    negative, so they add up to the net), the failures counted apart, then every breakdown
+    (a `Line` breakdown's amount is its net)."""
+    yield "Cobros", "Aprobados", totals.approved_count, totals.approved_amount
+    yield "Anulaciones", "Aprobadas", totals.reversal_count, -totals.reversal_amount
+    yield "Devoluciones", "Aprobadas", totals.refund_count, -totals.refund_amount
+    yield "Neto", "Cobros − anulaciones − devoluciones", None, totals.net
+    yield "No aprobados", "Rechazados", totals.declined_count, None
+    yield "No aprobados", "Con error", totals.failed_count, None
+    yield "No aprobados", "Cancelados", totals.cancelled_count, None
     for brand in totals.brands:
-        yield label, "Marca", brand.brand, brand.count, brand.amount
+        yield "Marca", brand.brand, brand.count, brand.amount
     for bucket in totals.payment_types:
-        yield label, "Crédito/débito", bucket.label, bucket.count, bucket.amount
+        yield "Crédito/débito", bucket.label, bucket.count, bucket.amount
     for bucket in totals.installments:
-        yield label, "Cuotas", bucket.label, bucket.count, bucket.amount
+        yield "Cuotas", bucket.label, bucket.count, bucket.amount
+    for title, lines in (
+        ("Marca × tipo × cuotas (neto)", totals.combinations),
+        ("Terminal (neto)", totals.terminals),
+        ("Lote (neto)", totals.batches),
+        ("Quién cobró (neto)", totals.origins),
+    ):
+        for line in lines:
+            yield title, line.label, line.count, line.net
 
 
-def _report_lines(report: DailyReport):
-    for section in report.stores:
-        yield from _summary_rows(section.store.name, section.totals)
-    if len(report.stores) > 1:
-        yield from _summary_rows("Todas", report.overall)
-    for line in report.batches:
-        terminal = line.terminal.terminal_id if line.terminal else "sin terminal"
-        yield (
-            line.store.name,
-            "Lote",
-            f"Terminal {terminal} lote {line.batch_number or '?'} ({line.verdict_label})",
-            None,
-            line.net,
-        )
+def _scopes(report: DailyReport, *, overall: bool = True):
+    """(cuit, name, totals) of every scope of the report: each store, the subtotal of each
+    merchant (when the report has several), and all of them."""
+    for section in report.merchants:
+        cuit = section.merchant.cuit if section.merchant else ""
+        for store in section.stores:
+            yield cuit, store.store.name, store.totals
+        if report.several_merchants:
+            yield cuit, f"Subtotal {section.merchant.legal_name}", section.totals
+    if overall and len(report.stores) > 1:
+        yield "", "Todas", report.overall
+
+
+def summary_values(report: DailyReport):
+    """The summary as typed rows (SUMMARY_HEADERS), the same for the CSV and the XLSX."""
+    for cuit, name, totals in _scopes(report):
+        for section, item, count, amount in _summary_rows(totals):
+            yield [report.day, cuit, name, section, item, count, amount]
+    for store_section in report.stores:
+        for line in store_section.batches:
+            yield _batch_summary(report, store_section.store, line)
+
+
+def _batch_summary(report: DailyReport, store: Store, line) -> list:
+    terminal = line.terminal.terminal_id if line.terminal else "sin terminal"
+    return [
+        report.day,
+        store.merchant.cuit,
+        store.name,
+        "Lote cerrado",
+        f"Terminal {terminal} lote {line.batch_number or '?'} ({line.verdict_label})",
+        None,
+        line.net,
+    ]
 
 
 def daily_report_csv(report: DailyReport) -> str:
-    """The report as one line per number: day, store, section, item, count, amount."""
-    day = report.day.strftime("%d/%m/%Y")
-    return csv_text(
-        ["fecha", "sucursal", "seccion", "concepto", "cantidad", "importe"],
-        (
-            [
-                day,
-                spreadsheet_text(store),
-                section,
-                spreadsheet_text(item),
-                "" if count is None else count,
-                format_decimal_es(amount),
-            ]
-            for store, section, item, count, amount in _report_lines(report)
-        ),
-    )
+    """The summary as one line per number (SUMMARY_HEADERS)."""
+    return csv_text(SUMMARY_HEADERS, ([csv_cell(v) for v in row] for row in summary_values(report)))
 
 
 def _resumen_sheet(workbook: Workbook) -> XlsxSheet:
@@ -223,81 +381,44 @@ def _resumen_sheet(workbook: Workbook) -> XlsxSheet:
     )
 
 
+def _resumen_row(day, name: str, totals: DayTotals) -> list:
+    return [
+        day,
+        name,
+        totals.approved_count,
+        totals.approved_amount,
+        totals.reversal_count,
+        -totals.reversal_amount,
+        totals.refund_count,
+        -totals.refund_amount,
+        totals.net,
+        totals.declined_count,
+        totals.failed_count,
+        totals.cancelled_count,
+    ]
+
+
 def _resumen(workbook: Workbook, report: DailyReport) -> None:
     sheet = _resumen_sheet(workbook)
-    rows = [(section.store.name, section.totals) for section in report.stores]
-    rows.append(("Total", report.overall))
-    for name, totals in rows:
-        sheet.append(
-            [
-                totals.day,
-                name,
-                totals.approved_count,
-                totals.approved_amount,
-                totals.reversal_count,
-                totals.reversal_amount,
-                totals.refund_count,
-                totals.refund_amount,
-                totals.net,
-                totals.declined_count,
-                totals.failed_count,
-                totals.cancelled_count,
-            ],
-            # The last row is the total: its name in bold.
-            bold_columns=frozenset({2}) if name == "Total" else frozenset(),
-        )
+    for _cuit, name, totals in _scopes(report, overall=False):
+        sheet.append(_resumen_row(totals.day, name, totals))
+    sheet.append(_resumen_row(report.day, "Total", report.overall), bold_columns=frozenset({2}))
     sheet.append([])
-    sheet.append(["", "Sucursal", "Desglose", "Concepto", "Cantidad", "Importe"], bold=True)
-    for store, section, item, count, amount in _report_lines(report):
-        if section in ("Marca", "Crédito/débito", "Cuotas"):
-            sheet.append(["", store, section, item, count, amount])
+    # The summary lines, as in the CSV (same columns, same order).
+    sheet.append(SUMMARY_HEADERS, bold=True)
+    for row in summary_values(report):
+        sheet.append(row)
 
 
-def _operaciones(workbook: Workbook, operations: QuerySet) -> None:
+def _operations_sheet(workbook: Workbook, title: str, operations: QuerySet) -> None:
     sheet = XlsxSheet(
-        workbook.create_sheet("Operaciones"),
-        [
-            "Hora",
-            "Sucursal",
-            "Terminal",
-            "Tipo",
-            "Estado",
-            "Marca",
-            "Crédito/débito",
-            "Últimos 4",
-            "Cuotas",
-            "Importe",
-            "Autorización",
-            "Cupón",
-            "Lote",
-            "Referencia",
-            "ID",
-        ],
-        money_columns={10},
-        widths=[20, 22, 11, 13, 18, 14, 14, 10, 8, 14, 13, 10, 7, 20, 38],
+        workbook.create_sheet(title),
+        OPERATION_HEADERS,
+        money_columns=_OPERATION_MONEY,
+        widths=_OPERATION_WIDTHS,
     )
-    for intent in operations.iterator(chunk_size=500):
-        sheet.append(
-            [
-                local_naive(intent.done_at, intent.store),
-                intent.store.name,
-                intent.terminal.terminal_id if intent.terminal else "",
-                intent.get_kind_display(),
-                intent.get_state_display(),
-                brand_label(intent.card_brand, intent.card_brand_code)
-                if intent.card_brand or intent.card_brand_code
-                else "",
-                payment_type_label(intent.payment_type) if intent.payment_type else "",
-                intent.card_last_four,
-                intent.installments,
-                intent.effective_amount,
-                intent.authorization_code,
-                intent.ticket_number,
-                intent.batch_number,
-                intent.reference,
-                str(intent.public_id),
-            ]
-        )
+    for row in operations.iterator(chunk_size=2000):
+        sheet.append(operation_values(row))
 
 
 def _difference_text(difference: BatchDifference) -> str:
@@ -337,21 +458,26 @@ def _lotes(workbook: Workbook, report: DailyReport) -> None:
                 local_naive(line.closed_at, line.store),
                 line.verdict_label,
                 line.gross,
-                line.reversal_amount,
-                line.refund_amount,
+                -line.reversal_amount if line.reversal_amount is not None else None,
+                -line.refund_amount if line.refund_amount is not None else None,
                 line.net,
                 "; ".join(_difference_text(d) for d in line.differences),
             ]
         )
 
 
-def daily_report_xlsx(report: DailyReport, *, operations: QuerySet) -> IO[bytes]:
-    """The report as a workbook: Resumen (totals and breakdowns), Operaciones (every intent of
-    the day, `reporting.daily.daily_report_operations`, read in chunks) and Lotes (the batches
-    closed). Written in write-only mode to a temporary file, rewound: stream it."""
+def daily_report_xlsx(
+    report: DailyReport, *, operations: QuerySet, not_approved: QuerySet | None = None
+) -> IO[bytes]:
+    """The report as a workbook: Resumen (totals and every breakdown), Operaciones (the
+    approved operations of the day, which sum to the net), No aprobadas (declined, failed and
+    cancelled payments, counted apart) and Lotes (the batches closed). Written in write-only
+    mode to a temporary file, rewound: stream it."""
     workbook = Workbook(write_only=True)
     _resumen(workbook, report)
-    _operaciones(workbook, operations)
+    _operations_sheet(workbook, "Operaciones", operations)
+    if not_approved is not None:
+        _operations_sheet(workbook, "No aprobadas", not_approved)
     _lotes(workbook, report)
     return workbook_file(workbook)
 
@@ -370,36 +496,30 @@ _PERIOD_COUNTS = (
 _PERIOD_FAILURES = ("declined_count", "failed_count", "cancelled_count")
 
 
-def _period_row(day, name: str, totals: DayTotals) -> list:
-    return [
-        day,
-        name,
-        *(getattr(totals, f) for f in _PERIOD_COUNTS),
-        totals.net,
-        *(getattr(totals, f) for f in _PERIOD_FAILURES),
-    ]
-
-
 def period_report_xlsx(
     *,
     stores: list[Store],
     per_day: dict[dt.date, tuple[dict[int, DayTotals], DayTotals]],
     operations: QuerySet,
+    not_approved: QuerySet | None = None,
 ) -> IO[bytes]:
     """A period as a workbook: Resumen (each day's totals per store and all together, then the
-    period's total; from `reporting.totals.range_totals`, one query) and Operaciones (every
-    intent of the period, read in chunks). Write-only to a temporary file: a merchant-month of
-    hundreds of thousands of rows keeps memory bounded. Stream it."""
+    period's total; from `reporting.totals.range_totals`, one query), Operaciones (every
+    approved operation of the period, read in chunks) and No aprobadas. Write-only to a
+    temporary file: a merchant-month of hundreds of thousands of rows keeps memory bounded.
+    Stream it."""
     workbook = Workbook(write_only=True)
     sheet = _resumen_sheet(workbook)
     period = DayTotals(store=None, day=min(per_day) if per_day else timezone.localdate())
     for day in sorted(per_day):
         per_store, overall = per_day[day]
         for store in stores:
-            sheet.append(_period_row(day, store.name, per_store[store.pk]))
-        sheet.append(_period_row(day, "Total del día", overall), bold_columns=frozenset({2}))
+            sheet.append(_resumen_row(day, store.name, per_store[store.pk]))
+        sheet.append(_resumen_row(day, "Total del día", overall), bold_columns=frozenset({2}))
         for name in (*_PERIOD_COUNTS, *_PERIOD_FAILURES):
             setattr(period, name, getattr(period, name) + getattr(overall, name))
-    sheet.append(_period_row("", "Total del período", period), bold=True)
-    _operaciones(workbook, operations)
+    sheet.append(_resumen_row("", "Total del período", period), bold=True)
+    _operations_sheet(workbook, "Operaciones", operations)
+    if not_approved is not None:
+        _operations_sheet(workbook, "No aprobadas", not_approved)
     return workbook_file(workbook)

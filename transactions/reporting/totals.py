@@ -5,11 +5,12 @@ Hoy (`store_day_totals`), the daily report (`reporting.daily`), its exports and 
 reconciliation (`batch_totals`) all add up here, so they agree to the cent and under the same
 brand labels (`transactions.brands.brand_label`).
 
-The day of an intent is the store's local calendar day of the moment it ended: `finished_at`
-(approval, decline, failure, cancellation), or `created_at` while it has not ended (in doubt,
-processing). Every function takes stores the caller already scoped to the user, and answers in a
-fixed number of queries however many intents there are: the home page must cost the same at the
-first sale of the day as at the thousandth.
+The day of an intent is its business day (`transactions.business_day`): the store-local day of
+the provider's transaction time, written by the engine with the final state and indexed with the
+store (`intent_business_day`). Only final intents have one, and only final outcomes are counted.
+Every function takes stores the caller already scoped to the user, and answers in a fixed number
+of queries however many intents there are: the home page must cost the same at the first sale
+of the day as at the thousandth.
 """
 
 import datetime as dt
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, Count, DateField, DecimalField, Q, QuerySet, Sum, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from stores.models import Store
@@ -83,9 +84,32 @@ def day_filter(stores: list[Store], *, field_name: str, day: dt.date | None, pre
     return q
 
 
+def business_day_filter(stores: list[Store], *, day: dt.date | None) -> Q:
+    """The intents of one business day of these stores (`day` None: each store's own today),
+    grouped by day so a report of one day is `store_id IN (...) AND business_day = d`."""
+    by_day: dict[dt.date, list[int]] = {}
+    for store in stores:
+        by_day.setdefault(day or local_day(store=store), []).append(store.pk)
+    q = Q(pk__in=[])
+    for each_day, pks in by_day.items():
+        q |= Q(store_id__in=pks, business_day=each_day)
+    return q
+
+
+def business_range_filter(stores: list[Store], *, first: dt.date, last: dt.date) -> Q:
+    """The intents of the business days `first` to `last` (both included) of these stores."""
+    return Q(store_id__in=[s.pk for s in stores], business_day__gte=first, business_day__lte=last)
+
+
+def intents_of_business_day(*, stores: list[Store], day: dt.date | None) -> QuerySet[Intent]:
+    """Every final intent of the business day of these stores."""
+    return Intent.objects.filter(business_day_filter(stores, day=day))
+
+
 def intents_of_day(*, stores: list[Store], day: dt.date | None) -> QuerySet[Intent]:
-    """Every intent of the day of these stores (see the module docstring for which day), with
-    that moment annotated as `done_at`."""
+    """Every intent that ended (or, not ended, was created) during the local day of these stores,
+    with that moment annotated as `done_at`: the report's attention list, which includes intents
+    that have no business day yet (in doubt, processing)."""
     return (
         Intent.objects.all()
         .annotate(done_at=Coalesce("finished_at", "created_at"))
@@ -111,15 +135,44 @@ class Bucket:
 
 
 @dataclass
+class Line:
+    """A line of a breakdown that finance reconciles against: approved payments under a key (a
+    brand × crédito/débito × cuotas plan, a terminal, a batch, who charged), the approved
+    reversals and refunds under the same key, and what is left."""
+
+    key: tuple
+    label: str
+    count: int = 0
+    amount: Decimal = ZERO
+    reversal_count: int = 0
+    reversal_amount: Decimal = ZERO
+    refund_count: int = 0
+    refund_amount: Decimal = ZERO
+
+    @property
+    def taken_back(self) -> Decimal:
+        """Reversals and refunds under this key."""
+        return self.reversal_amount + self.refund_amount
+
+    @property
+    def net(self) -> Decimal:
+        return self.amount - self.taken_back
+
+
+@dataclass
 class DayTotals:
-    """The numbers of one store's day, or of several stores together (`store` None).
+    """The numbers of one store's day, of a merchant's stores (`merchant`), or of several stores
+    together (`store` and `merchant` None).
 
     Declined, failed and cancelled count payments only: they are the charges the customer saw
     fail. `net` is what stays with the store: approved payments minus approved reversals and
-    refunds. The breakdowns are of approved payments."""
+    refunds. The brand, payment type and cuotas breakdowns are of approved payments; the
+    `Line` breakdowns (filled by the daily report, `detail=True`) carry the reversals and
+    refunds of each key too."""
 
     store: Store | None
     day: dt.date
+    merchant: Any = None
     approved_count: int = 0
     approved_amount: Decimal = ZERO
     reversal_count: int = 0
@@ -132,10 +185,30 @@ class DayTotals:
     brands: list[BrandTotal] = field(default_factory=list)
     payment_types: list[Bucket] = field(default_factory=list)
     installments: list[Bucket] = field(default_factory=list)
+    # brand × crédito/débito × cuotas plan (fees and deposit terms depend on the combination)
+    combinations: list[Line] = field(default_factory=list)
+    terminals: list[Line] = field(default_factory=list)
+    batches: list[Line] = field(default_factory=list)
+    # who charged: the POS key, else the dashboard user
+    origins: list[Line] = field(default_factory=list)
 
     @property
     def net(self) -> Decimal:
         return self.approved_amount - self.reversal_amount - self.refund_amount
+
+    @property
+    def not_approved_count(self) -> int:
+        return self.declined_count + self.failed_count + self.cancelled_count
+
+    @property
+    def breakdowns(self) -> list[tuple[str, str, list[Line]]]:
+        """(title, key, lines) of the `Line` breakdowns, in the order pages and files show them."""
+        return [
+            ("Marca × tipo × cuotas", "combination", self.combinations),
+            ("Terminal", "terminal", self.terminals),
+            ("Lote", "batch", self.batches),
+            ("Quién cobró", "origin", self.origins),
+        ]
 
 
 def payment_type_label(payment_type: str) -> str:
@@ -149,6 +222,11 @@ def installment_band(installments: int | None) -> str:
         if n >= low and (high is None or n <= high):
             return label
     return INSTALLMENT_BANDS[0][0]
+
+
+def installments_label(installments: int | None) -> str:
+    n = installments or 1
+    return "1 cuota" if n == 1 else f"{n} cuotas"
 
 
 def _add(buckets: dict[str, Bucket], label: str, count: int, amount: Decimal) -> None:
@@ -169,8 +247,77 @@ def _biggest_first(brands: dict[str, BrandTotal]) -> list[BrandTotal]:
     return sorted(brands.values(), key=lambda b: (-b.amount, b.brand))
 
 
+@dataclass
+class Labels:
+    """What the `Line` breakdowns print for the ids a grouped row carries (read once per report,
+    in a fixed number of queries: `detail_labels`)."""
+
+    terminals: dict[int, str] = field(default_factory=dict)
+    pos_clients: dict[int, str] = field(default_factory=dict)
+    users: dict[int, str] = field(default_factory=dict)
+
+
+def _line_keys(row: Mapping[str, Any], labels: Labels) -> list[tuple[str, tuple, str]]:
+    """(breakdown, key, label) of each `Line` breakdown a detailed row belongs to."""
+    brand = brand_label(row["card_brand"], row["card_brand_code"])
+    ptype = payment_type_label(row["payment_type"])
+    plan = row["installments"] or 1
+    keys: list[tuple[str, tuple, str]] = [
+        ("combinations", (brand, ptype, plan), f"{brand} · {ptype} · {installments_label(plan)}")
+    ]
+    terminal = row.get("terminal_id")
+    keys.append(
+        (
+            "terminals",
+            (terminal,),
+            labels.terminals.get(terminal, "Sin terminal") if terminal else "Sin terminal",
+        )
+    )
+    batch = row.get("batch_number")
+    batch_label = f"Lote {batch}" if batch is not None else "Sin lote"
+    terminal_label = labels.terminals.get(terminal, "") if terminal else ""
+    keys.append(
+        (
+            "batches",
+            (terminal, batch),
+            f"{terminal_label} · {batch_label}" if terminal_label else batch_label,
+        )
+    )
+    pos, user = row.get("requested_by_pos_id"), row.get("requested_by_user_id")
+    origin: tuple[tuple, str]
+    if pos:
+        origin = ("pos", pos), f"Clave POS {labels.pos_clients.get(pos, pos)}"
+    elif user:
+        origin = ("user", user), f"Usuario {labels.users.get(user, user)}"
+    else:
+        origin = ("none",), "Sin registro de quién cobró"
+    keys.append(("origins", *origin))
+    return keys
+
+
+_OUTCOME_FIELDS = (
+    "approved_count",
+    "approved_amount",
+    "reversal_count",
+    "reversal_amount",
+    "refund_count",
+    "refund_amount",
+    "declined_count",
+    "failed_count",
+    "cancelled_count",
+)
+_LINE_FIELDS = (
+    "count",
+    "amount",
+    "reversal_count",
+    "reversal_amount",
+    "refund_count",
+    "refund_amount",
+)
+
+
 class _Accumulator:
-    """Folds the grouped rows of one scope (a store, or all) into a DayTotals."""
+    """Folds the grouped rows of one scope (a store, a merchant, or all) into a DayTotals."""
 
     def __init__(self, totals: DayTotals):
         self.totals = totals
@@ -178,6 +325,12 @@ class _Accumulator:
         self.payment_types: dict[str, Bucket] = {}
         self.installments: dict[str, Bucket] = {
             label: Bucket(label) for label, *_ in INSTALLMENT_BANDS
+        }
+        self.lines: dict[str, dict[tuple, Line]] = {
+            "combinations": {},
+            "terminals": {},
+            "batches": {},
+            "origins": {},
         }
 
     def add_outcome(self, *, kind: str, state: str, count: int, amount: Decimal) -> None:
@@ -205,6 +358,48 @@ class _Accumulator:
         _add(self.payment_types, payment_type_label(row["payment_type"]), count, amount)
         _add(self.installments, installment_band(row["installments"]), count, amount)
 
+    def add_lines(self, row: Mapping[str, Any], amount: Decimal, keys) -> None:
+        count, kind = row["n"], row["kind"]
+        for breakdown, key, label in keys:
+            line = self.lines[breakdown].get(key)
+            if line is None:
+                line = self.lines[breakdown][key] = Line(key=key, label=label)
+            if kind == Kind.PAYMENT:
+                line.count += count
+                line.amount += amount
+            elif kind == Kind.REVERSAL:
+                line.reversal_count += count
+                line.reversal_amount += amount
+            else:
+                line.refund_count += count
+                line.refund_amount += amount
+
+    def absorb(self, other: "_Accumulator") -> None:
+        """Adds another scope's folded numbers (a store's into its merchant's and into the
+        total): the rows are folded once per store, and a merchant or the total costs the
+        number of labels, not the number of rows."""
+        t, o = self.totals, other.totals
+        for name in _OUTCOME_FIELDS:
+            setattr(t, name, getattr(t, name) + getattr(o, name))
+        for brand in other.brands.values():
+            mine = self.brands.setdefault(brand.brand, BrandTotal(brand.brand, 0, ZERO))
+            mine.count += brand.count
+            mine.amount += brand.amount
+        for own, theirs in (
+            (self.payment_types, other.payment_types),
+            (self.installments, other.installments),
+        ):
+            for bucket in theirs.values():
+                _add(own, bucket.label, bucket.count, bucket.amount)
+        for breakdown, lines in other.lines.items():
+            own_lines = self.lines[breakdown]
+            for key, line in lines.items():
+                mine_line = own_lines.get(key)
+                if mine_line is None:
+                    mine_line = own_lines[key] = Line(key=key, label=line.label)
+                for name in _LINE_FIELDS:
+                    setattr(mine_line, name, getattr(mine_line, name) + getattr(line, name))
+
     def finish(self) -> DayTotals:
         t = self.totals
         t.brands = _biggest_first(self.brands)
@@ -216,18 +411,32 @@ class _Accumulator:
             self.payment_types.values(), key=lambda b: (order.get(b.label, len(order)), b.label)
         )
         t.installments = list(self.installments.values())
+        t.combinations = sorted(
+            self.lines["combinations"].values(), key=lambda line: (-line.amount, line.key)
+        )
+        for name in ("terminals", "batches", "origins"):
+            setattr(t, name, sorted(self.lines[name].values(), key=lambda line: line.label))
         return t
 
 
-_GROUP_FIELDS = (
-    "store_id",
-    "kind",
-    "state",
-    "card_brand",
-    "card_brand_code",
-    "payment_type",
-    "installments",
-)
+# The card keys a row is grouped by. A reversal or refund is keyed by its payment's brand,
+# credit/debit and plan (it gives back that payment's money, and the provider's answer to it may
+# not repeat them): the crossed breakdown then nets each combination, as fees are charged.
+_CARD_KEYS = {
+    "card_brand": "card_brand",
+    "card_brand_code": "card_brand_code",
+    "payment_type": "payment_type",
+    "installments": "installments",
+}
+_GROUP_FIELDS = ("store_id", "kind", "state", *(f"key_{name}" for name in _CARD_KEYS))
+# What the daily report groups by on top of `_GROUP_FIELDS`: the per terminal, batch and origin
+# breakdowns come from the same single grouped query (the groups stay bounded by terminals,
+# batches and POS keys, not by sales).
+_DETAIL_FIELDS = ("terminal_id", "batch_number", "requested_by_pos_id", "requested_by_user_id")
+
+
+def _card_keys(prefix: str) -> dict:
+    return {f"key_{name}": F(f"{prefix}{field}") for name, field in _CARD_KEYS.items()}
 
 
 def _counted(queryset: QuerySet[Intent]) -> QuerySet[Intent]:
@@ -236,84 +445,165 @@ def _counted(queryset: QuerySet[Intent]) -> QuerySet[Intent]:
     )
 
 
-def _fold(row: Mapping[str, Any], accumulators: Iterable[_Accumulator]) -> None:
-    """Adds one grouped row (store, kind, state, brand, credit/debit, cuotas) to the outcomes of
-    each accumulator, and to their breakdowns when it is of approved payments."""
-    amount = row["total"] or ZERO
-    breakdown = row["kind"] == Kind.PAYMENT and row["state"] == State.APPROVED
+def _grouped(
+    queryset: QuerySet[Intent], *fields: str, detail: bool, cards: bool = True
+) -> QuerySet:
+    """The counted intents of `queryset` grouped by `fields`, the outcome and the card keys (and
+    the detail keys), with their count `n` and what they moved `total`, in ONE statement.
+
+    It is the UNION ALL of two grouped halves: payments (no `original`: most rows, read without
+    joining the ledger to itself) and follow-ups (joined to their payment for its card and, for
+    a reversal without an amount, its amount). One grouped query joining every row to its
+    possible original costs an index probe per sale. Without `cards`, only the outcomes
+    (a period's daily totals: groups per store, day, kind and state)."""
+    if not cards:
+        group = (*fields, "store_id", "kind", "state")
+    else:
+        group = (*fields, *_GROUP_FIELDS, *(_DETAIL_FIELDS if detail else ()))
+    counted = _counted(queryset)
+    payments = (
+        counted.filter(original__isnull=True)
+        .annotate(**_card_keys(""))
+        .values(*group)
+        .annotate(
+            n=Count("pk"),
+            total=Sum(Coalesce("authorized_amount", "amount", output_field=_MONEY)),
+        )
+        .order_by()
+    )
+    followups = (
+        counted.filter(original__isnull=False)
+        .annotate(**_card_keys("original__"))
+        .values(*group)
+        .annotate(n=Count("pk"), total=Sum(effective_amount()))
+        .order_by()
+    )
+    return payments.union(followups, all=True)
+
+
+def _rows(queryset) -> list[dict]:
+    """The grouped rows with their card keys under the field names the folding reads."""
+    rows = []
+    for row in queryset:
+        if "key_card_brand" in row:
+            for name in _CARD_KEYS:
+                row[name] = row.pop(f"key_{name}")
+        rows.append(row)
+    return rows
+
+
+def detail_labels(rows: list[dict[str, Any]]) -> Labels:
+    """The names the detailed rows' ids print as: three small queries, whatever the rows."""
+    from django.contrib.auth import get_user_model
+
+    from stores.models import PosClient, Terminal
+
+    terminal_ids = {r["terminal_id"] for r in rows if r.get("terminal_id")}
+    pos_ids = {r["requested_by_pos_id"] for r in rows if r.get("requested_by_pos_id")}
+    user_ids = {r["requested_by_user_id"] for r in rows if r.get("requested_by_user_id")}
+    labels = Labels()
+    if terminal_ids:
+        for pk, terminal_id, label in Terminal.objects.filter(pk__in=terminal_ids).values_list(
+            "pk", "terminal_id", "label"
+        ):
+            labels.terminals[pk] = f"{label} ({terminal_id})" if label else terminal_id
+    if pos_ids:
+        labels.pos_clients = dict(
+            PosClient.objects.filter(pk__in=pos_ids).values_list("pk", "name")
+        )
+    if user_ids:
+        labels.users = dict(
+            get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username")
+        )
+    return labels
+
+
+def _fold(
+    row: Mapping[str, Any], accumulators: Iterable[_Accumulator], labels: Labels | None = None
+) -> None:
+    """Adds one grouped row (store, kind, state, brand, credit/debit, cuotas[, terminal, batch,
+    origin]) to the outcomes of each accumulator, to their breakdowns when it is of approved
+    payments, and to their `Line` breakdowns when it is approved money and detailed."""
+    amount = _cents(row["total"])
+    approved = row["state"] == State.APPROVED
+    breakdown = row["kind"] == Kind.PAYMENT and approved and "card_brand" in row
+    keys = _line_keys(row, labels) if labels is not None and approved else None
     for acc in accumulators:
         acc.add_outcome(kind=row["kind"], state=row["state"], count=row["n"], amount=amount)
         if breakdown:
             acc.add_breakdown(row, amount)
+        if keys:
+            acc.add_lines(row, amount, keys)
+
+
+@dataclass
+class ScopeTotals:
+    """A day's totals of each store (by pk), of each merchant among them (by pk) and of them
+    all."""
+
+    per_store: dict[int, DayTotals]
+    per_merchant: dict[int, DayTotals]
+    overall: DayTotals
+
+
+def _scopes(stores: list[Store], day_of) -> tuple[dict, dict]:
+    per_store = {s.pk: _Accumulator(DayTotals(store=s, day=day_of(s))) for s in stores}
+    per_merchant: dict[int, _Accumulator] = {}
+    for s in stores:
+        if s.merchant_id not in per_merchant:
+            per_merchant[s.merchant_id] = _Accumulator(
+                DayTotals(store=None, day=day_of(s), merchant=s.merchant)
+            )
+    return per_store, per_merchant
+
+
+def scope_totals(
+    *, stores: list[Store], day: dt.date | None, overall_day: dt.date, detail: bool = False
+) -> ScopeTotals:
+    """The business day's totals of each store, each merchant and all of them, from ONE grouped
+    query over the `intent_business_day` index (it reads the day, not the ledger); with
+    `detail` the `Line` breakdowns too (three more small queries for their labels).
+
+    `day` is a local calendar date; None means each store's today. `overall_day` is the day the
+    sum of them all is labelled with."""
+    stores = list(stores)
+    per_store, per_merchant = _scopes(stores, lambda s: day or local_day(store=s))
+    merchant_of = {s.pk: s.merchant_id for s in stores}
+    overall = _Accumulator(DayTotals(store=None, day=overall_day))
+    if stores:
+        # Outcomes and every breakdown from one GROUP BY: the groups are bounded by the kinds,
+        # states, brands and plans (and terminals, batches, POS keys) in use, not by the sales.
+        rows = _rows(_grouped(intents_of_business_day(stores=stores, day=day), detail=detail))
+        labels = detail_labels(rows) if detail else None
+        for row in rows:
+            _fold(row, (per_store[row["store_id"]],), labels)
+        for store_id, acc in per_store.items():
+            per_merchant[merchant_of[store_id]].absorb(acc)
+            overall.absorb(acc)
+    return ScopeTotals(
+        per_store={pk: acc.finish() for pk, acc in per_store.items()},
+        per_merchant={pk: acc.finish() for pk, acc in per_merchant.items()},
+        overall=overall.finish(),
+    )
 
 
 def day_totals(
     *, stores: list[Store], day: dt.date | None, overall_day: dt.date
 ) -> tuple[dict[int, DayTotals], DayTotals]:
-    """The day's totals of each store (by pk) and of them all, in one grouped query (served by
-    the `intent_store_day` index: it reads the day, not the ledger).
-
-    `day` is a local calendar date applied in each store's own time zone; None means each
-    store's today. `overall_day` is the day the sum of them all is labelled with."""
-    per_store = {
-        s.pk: _Accumulator(DayTotals(store=s, day=day or local_day(store=s))) for s in stores
-    }
-    overall = _Accumulator(DayTotals(store=None, day=overall_day))
-    if not stores:
-        return {}, overall.finish()
-    # Outcomes and the three breakdowns of approved payments from one GROUP BY: the groups are
-    # bounded by the kinds, states, brands and plans in use, not by the sales.
-    rows = (
-        _counted(intents_of_day(stores=stores, day=day))
-        .values(*_GROUP_FIELDS)
-        .annotate(n=Count("pk"), total=Sum(effective_amount()))
-        .order_by()
-    )
-    for row in rows:
-        _fold(row, (per_store[row["store_id"]], overall))
-    return {pk: acc.finish() for pk, acc in per_store.items()}, overall.finish()
-
-
-def range_filter(
-    stores: list[Store], *, field_name: str, first: dt.date, last: dt.date, prefix=""
-) -> Q:
-    """Each store's local days from `first` to `last` (both included), OR-ed: one range per
-    store (see `day_filter`)."""
-    q = Q(pk__in=[])
-    for store in stores:
-        start, _ = day_bounds(store=store, day=first)
-        _, end = day_bounds(store=store, day=last)
-        q |= Q(
-            **{f"{prefix}store_id": store.pk, f"{field_name}__gte": start, f"{field_name}__lt": end}
-        )
-    return q
-
-
-def _local_date(stores: list[Store]):
-    """The store's local calendar date of `done_at`, as a query expression (one CASE branch per
-    time zone among the stores)."""
-    by_zone: dict[str, list[int]] = {}
-    for store in stores:
-        by_zone.setdefault(str(store.tzinfo), []).append(store.pk)
-    zones = {str(store.tzinfo): store.tzinfo for store in stores}
-    if len(by_zone) == 1:
-        (zone,) = zones.values()
-        return TruncDate("done_at", tzinfo=zone)
-    return Case(
-        *[
-            When(store_id__in=pks, then=TruncDate("done_at", tzinfo=zones[name]))
-            for name, pks in by_zone.items()
-        ],
-        output_field=DateField(),
-    )
+    """The day's totals of each store (by pk) and of them all, in one grouped query (see
+    `scope_totals`)."""
+    totals = scope_totals(stores=stores, day=day, overall_day=overall_day)
+    return totals.per_store, totals.overall
 
 
 def range_totals(
-    *, stores: list[Store], first: dt.date, last: dt.date
+    *, stores: list[Store], first: dt.date, last: dt.date, breakdowns: bool = True
 ) -> dict[dt.date, tuple[dict[int, DayTotals], DayTotals]]:
-    """The totals of every local day from `first` to `last` (both included): for each day, each
-    store's totals (by pk) and those of them all, in ONE grouped query over the range (a month
-    costs one statement, not thirty). The same numbers as `day_totals` of each day."""
+    """The totals of every business day from `first` to `last` (both included): for each day,
+    each store's totals (by pk) and those of them all, in ONE grouped query over the range (a
+    month costs one statement, not thirty). The same numbers as `day_totals` of each day;
+    without `breakdowns` only the outcomes (what a period's workbook shows: the groups are
+    then stores × days × outcomes, not × brands × plans)."""
     stores = list(stores)
     days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
     accumulators = {
@@ -324,20 +614,14 @@ def range_totals(
         for d in days
     }
     if stores and days:
-        rows = (
-            _counted(
-                Intent.objects.annotate(done_at=Coalesce("finished_at", "created_at")).filter(
-                    range_filter(stores, field_name="done_at", first=first, last=last)
-                )
-            )
-            .annotate(local_date=_local_date(stores))
-            .values("local_date", *_GROUP_FIELDS)
-            .annotate(n=Count("pk"), total=Sum(effective_amount()))
-            .order_by()
-        )
-        for row in rows:
-            per_store, overall = accumulators[row["local_date"]]
-            _fold(row, (per_store[row["store_id"]], overall))
+        queryset = Intent.objects.filter(business_range_filter(stores, first=first, last=last))
+        grouped = _grouped(queryset, "business_day", detail=False, cards=breakdowns)
+        for row in _rows(grouped):
+            per_store, _overall = accumulators[row["business_day"]]
+            _fold(row, (per_store[row["store_id"]],))
+        for per_store, overall in accumulators.values():
+            for acc in per_store.values():
+                overall.absorb(acc)
     return {
         d: ({pk: acc.finish() for pk, acc in per_store.items()}, overall.finish())
         for d, (per_store, overall) in accumulators.items()
@@ -345,7 +629,7 @@ def range_totals(
 
 
 def store_day_totals(*, stores: Iterable[Store], day: dt.date | None = None) -> list[DayTotals]:
-    """Today's (or `day`'s) totals of every store, in the stores' order, in two queries: the
+    """Today's (or `day`'s) totals of every store, in the stores' order, in one query: the
     same numbers as that day's daily report."""
     stores = list(stores)
     if not stores:

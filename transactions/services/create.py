@@ -60,6 +60,7 @@ def payment_create(
     )
     qr_benefit = controls.clean_qr_benefit(qr_benefit, method=method)
     credential = credential_required(store)
+    rules.clean_go_live(store=store, terminals=terminals, environment=credential.environment)
     actor = actor_for(user, pos_client)
     menu_text = menu_text or (f"{reference} " if reference else "") + format_ars(amount)
     intent = create_row(

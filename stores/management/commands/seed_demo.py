@@ -76,9 +76,9 @@ class Command(BaseCommand):
             )
         with transaction.atomic():
             merchant = self._merchant()
-            stores = [self._store(merchant, spec) for spec in STORES]
-            terminal_ids = [tid for spec in STORES for tid in spec.terminal_ids]
             credential = self._credential(merchant)
+            stores = [self._store(merchant, spec, credential) for spec in STORES]
+            terminal_ids = [tid for spec in STORES for tid in spec.terminal_ids]
             self._users(merchant, {store.code: store for store in stores})
             new_keys = [(store, self._pos_key(store)) for store in stores]
 
@@ -108,16 +108,24 @@ class Command(BaseCommand):
         merchant.full_clean()
         return merchant
 
-    def _store(self, merchant: Merchant, spec: DemoStore) -> Store:
-        store, _ = Store.objects.update_or_create(
+    def _store(self, merchant: Merchant, spec: DemoStore, credential: Credential) -> Store:
+        store, created = Store.objects.update_or_create(
             code=spec.code,
-            defaults={
+            defaults={"merchant": merchant, "name": spec.name, "address": spec.address},
+            create_defaults={
                 "merchant": merchant,
                 "name": spec.name,
                 "address": spec.address,
-                "environment": Environment.HOMOLOGATION,
+                "environment": credential.environment,
+                "credential": credential,
             },
         )
+        if not created and store.credential_id is None:
+            # A second run completes a store left without a credential but never moves one
+            # whose owner switched it (or its environment) since.
+            Store.objects.filter(pk=store.pk).update(
+                credential=credential, environment=credential.environment
+            )
         for number, terminal_id in enumerate(spec.terminal_ids, start=1):
             Terminal.objects.update_or_create(
                 terminal_id=terminal_id,

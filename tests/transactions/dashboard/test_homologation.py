@@ -37,9 +37,10 @@ def make(store, credential, **kw) -> Intent:
     return factories.make_intent(store, credential=credential, **kw)
 
 
-def call(credential, *, status, outcome, operation="payment_read", seconds_later=0):
+def call(credential, *, status, outcome, operation="payment_read", seconds_later=0, intent=None):
     row = GatewayCall.objects.create(
         credential=credential,
+        intent=intent,
         operation=operation,
         method="GET",
         path="/payments/x",
@@ -105,7 +106,7 @@ MATCHES = {
     ),
     "renovacion-token": (
         lambda mk, cred: (
-            call(cred, status=401, outcome="retryable"),
+            call(cred, status=401, outcome="retryable", intent=mk(state=State.FAILED)),
             call(cred, status=200, outcome="ok"),
         ),
         {"renovacion-token"},
@@ -160,8 +161,28 @@ NEAR_MISSES = {
 }
 
 
+def record_all(merchant) -> int:
+    """Records, for each case, its newest suggestion no other case uses (as the guided run
+    does); returns how many cases got one."""
+    from transactions.services.homologation import homologation_evidence_record
+
+    recorded = 0
+    statuses = homologation.homologation_status(merchant=merchant)
+    # The most constrained cases first (an AMEX refund also fits "devolución total").
+    for status in sorted(statuses, key=lambda status: len(status.intents)):
+        used = set(homologation.recorded_evidence(merchant).values_list("intent_id", flat=True))
+        for intent in status.intents:
+            if intent.pk not in used:
+                homologation_evidence_record(merchant=merchant, case=status.case, intent=intent)
+                recorded += 1
+                break
+    return recorded
+
+
 def _done(merchant) -> set[str]:
-    return {s.case.code for s in homologation.homologation_status(merchant=merchant) if s.done}
+    """The cases some operation matches (suggested evidence): the rules. A case is *done* only
+    once an operation is recorded for it (tests/transactions/test_homologation_kit.py)."""
+    return {s.case.code for s in homologation.homologation_status(merchant=merchant) if s.matched}
 
 
 @pytest.fixture
@@ -205,13 +226,20 @@ def test_production_credential_does_not_count(merchant, mk, production_credentia
     assert _done(merchant) == set()
 
 
-def test_another_merchants_intents_do_not_count(merchant, credential):
-    """A credential shared by two merchants: the other merchant's intents are not ours."""
+def test_a_shared_credentials_evidence_counts_for_every_merchant_it_serves(merchant, credential):
+    """Homologation belongs to the credential (issue 14 item 1): the second client of a
+    preintegrada credential does not start at 0."""
     other_store = factories.make_store()
     credential.merchants.add(other_store.merchant)
     make(other_store, credential, installments=1)
-    assert _done(merchant) == set()
+    assert _done(merchant) == {"pago-1-cuota"}
     assert _done(other_store.merchant) == {"pago-1-cuota"}
+
+
+def test_another_merchants_own_credential_does_not_count(merchant, credential):
+    other_store = factories.make_store()
+    make(other_store, factories.make_credential(merchants=[other_store.merchant]), installments=1)
+    assert _done(merchant) == set()
 
 
 def test_token_replay_must_follow_within_the_window(merchant, credential):
@@ -242,13 +270,19 @@ def test_evidence_is_the_newest_three_with_their_payment_ids(merchant, mk):
     newest_first = [i.provider_id for i in reversed(intents)][:3]
     assert status.payment_ids == newest_first
     assert [i.pk for i in status.intents] == [i.pk for i in reversed(intents)][:3]
+    assert status.done_at is None, "suggestions do not make a case done"
+    record_all(merchant)
+    status = homologation.homologation_status(merchant=merchant)[0]
+    assert status.recorded.intent == intents[-1]
     assert status.done_at == intents[-1].finished_at
 
 
-def test_page_lists_payment_ids_with_links_and_progress(client_for, owner, mk):
+def test_page_lists_payment_ids_with_links_and_progress(client_for, owner, merchant, mk):
     first = mk(installments=1)
     qr = mk(method="qr")
     mk(kind=Kind.SETTLEMENT, amount=None, print_receipt=False)
+    assert "0 de 14" in client_for(owner).get(PAGE).content.decode()
+    assert record_all(merchant) == 3
     response = client_for(owner).get(PAGE)
     assert response.status_code == 200
     body = response.content.decode()
@@ -267,6 +301,7 @@ def test_page_lists_payment_ids_with_links_and_progress(client_for, owner, mk):
 def test_page_when_every_case_is_done(client_for, owner, merchant, mk, credential):
     for build, _expected in MATCHES.values():
         build(mk, credential)
+    assert record_all(merchant) == 14
     body = client_for(owner).get(PAGE).content.decode()
     assert "14 de 14" in body
     assert "Todos los casos están hechos" in body
@@ -304,6 +339,7 @@ def test_another_merchant_or_a_bad_uuid_is_404(client_for, owner):
 
 def test_owner_of_two_merchants_picks_one(client_for, owner, merchant, mk):
     mk(installments=1)
+    record_all(merchant)
     second = factories.make_merchant(legal_name="Zeta Segunda S.A.")
     factories.make_membership(owner, Role.OWNER, merchant=second)
     client = client_for(owner)
@@ -331,31 +367,29 @@ def _csv_rows(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
 
 
-def test_csv_has_one_row_per_case_with_payment_ids(client_for, owner, merchant, mk):
-    older = mk(installments=1)
+def test_csv_has_one_row_per_case_with_the_recorded_payment_id(client_for, owner, merchant, mk):
+    mk(installments=1)
     newer = mk(installments=1)
+    record_all(merchant)
     response = client_for(owner).get(CSV, {"comercio": str(merchant.public_id)})
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="homologacion-')
     rows = _csv_rows(response)
-    assert rows[0] == ["codigo", "caso", "estado", "payment_id", "fecha"]
-    assert [r[0] for r in rows[1:]] == [case.code for case in homologation.CASES]
-    by_code = {r[0]: r for r in rows[1:]}
-    assert by_code["pago-1-cuota"][1:4] == [
-        "Cobro aprobado en 1 cuota",
-        "Hecho",
-        f"{newer.provider_id} {older.provider_id}",
-    ]
+    assert rows[0][:4] == ["N°", "Código", "Caso", "payment_id"]
+    assert [r[1] for r in rows[1:]] == [case.code for case in homologation.CASES]
+    by_code = {r[1]: r for r in rows[1:]}
+    assert by_code["pago-1-cuota"][2:4] == ["Cobro aprobado en 1 cuota", newer.provider_id]
     expected_day = timezone.localtime(newer.finished_at).strftime("%d/%m/%Y")
-    assert by_code["pago-1-cuota"][4].startswith(expected_day)
-    assert by_code["pago-qr"][2:] == ["Pendiente", "", ""]
+    assert by_code["pago-1-cuota"][10].startswith(expected_day)
+    assert by_code["pago-qr"][3] == "" and by_code["pago-qr"][11] == "Pendiente"
 
 
-def test_csv_cells_cannot_become_formulas(client_for, owner, mk):
+def test_csv_cells_cannot_become_formulas(client_for, owner, merchant, mk):
     mk(installments=1, provider_id="=HYPERLINK(1)")
+    record_all(merchant)
     rows = _csv_rows(client_for(owner).get(CSV))
-    assert {r[0]: r for r in rows[1:]}["pago-1-cuota"][3] == "'=HYPERLINK(1)"
+    assert {r[1]: r for r in rows[1:]}["pago-1-cuota"][3] == "'=HYPERLINK(1)"
 
 
 def _fill(n, mk, credential):
@@ -427,6 +461,7 @@ def test_pilot_warns_with_three_terminals(merchant, store_a, terminal_a):
 def test_no_pilot_warning_once_every_case_is_done(merchant, store_a, store_b, mk, credential):
     for build, _expected in MATCHES.values():
         build(mk, credential)
+    record_all(merchant)
     _to_production(store_a, store_b)
     pilot = homologation.production_pilot_status(merchant=merchant)
     assert pilot.homologation_done

@@ -512,13 +512,17 @@ def test_csv_is_semicolon_separated_with_argentine_decimals(
     raw = response.content
     assert raw.startswith("\ufeff".encode())  # BOM: Excel reads the accents
     lines = raw.decode("utf-8-sig").splitlines()
-    assert lines[0] == "fecha;sucursal;seccion;concepto;cantidad;importe"
-    assert "27/11/2026;Sucursal A;Cobros;Aprobados;5;4.834,56" in lines
-    assert "27/11/2026;Sucursal A;Anulaciones;Aprobadas;1;1.234,56" in lines
-    assert "27/11/2026;Sucursal A;Neto;Cobros − anulaciones − devoluciones;;3.400,00" in lines
-    assert "27/11/2026;Sucursal A;Marca;VISA;3;2.334,56" in lines
-    assert "27/11/2026;Sucursal A;Crédito/débito;Débito;1;500,00" in lines
-    assert "27/11/2026;Sucursal A;Cuotas;7 a 12 cuotas;1;2.000,00" in lines
+    assert lines[0] == "Fecha;CUIT;Sucursal;Sección;Concepto;Cantidad;Importe"
+    # Amounts as every CSV of the portal writes them (1520,50: no thousands separator), and
+    # what is taken back negative, so the lines add up to the net.
+    where = f"27/11/2026;{store_a.merchant.cuit};Sucursal A"
+    assert f"{where};Cobros;Aprobados;5;4834,56" in lines
+    assert f"{where};Anulaciones;Aprobadas;1;-1234,56" in lines
+    assert f"{where};Devoluciones;Aprobadas;1;-200,00" in lines
+    assert f"{where};Neto;Cobros − anulaciones − devoluciones;;3400,00" in lines
+    assert f"{where};Marca;VISA;3;2334,56" in lines
+    assert f"{where};Crédito/débito;Débito;1;500,00" in lines
+    assert f"{where};Cuotas;7 a 12 cuotas;1;2000,00" in lines
 
 
 def test_csv_cells_cannot_become_formulas(client_for, owner, store_a, pay):
@@ -567,7 +571,7 @@ def test_xlsx_has_the_three_sheets_with_numeric_amounts(
         == 'attachment; filename="reporte-2026-11-27-sucursal-a.xlsx"'
     )
     book = _xlsx(response)
-    assert book.sheetnames == ["Resumen", "Operaciones", "Lotes"]
+    assert book.sheetnames == ["Resumen", "Operaciones", "No aprobadas", "Lotes"]
 
     resumen = book["Resumen"]
     header = [c.value for c in resumen[1]]
@@ -599,10 +603,18 @@ def test_xlsx_has_the_three_sheets_with_numeric_amounts(
         "Aprobada",
         "VISA",
     )
-    states = {r["Estado"].value for r in rows}
-    assert {"Aprobada", "Rechazada", "Con error", "Cancelada"} <= states
-    # The 5 payments of the day, the reversal and refund, 4 not approved, the settlement, mine.
-    assert len(rows) == 13
+    # The detail is the approved money: the 5 payments of the day, the reversal and the refund
+    # (negative), and mine; it sums to the net.
+    assert {r["Estado"].value for r in rows} == {"Aprobada"}
+    assert len(rows) == 8
+    assert sum(Decimal(str(r["Importe"].value)) for r in rows) == Decimal("4634.56")
+    # Declined, failed and cancelled payments apart (the declined reversal moved nothing).
+    apart = book["No aprobadas"]
+    assert sorted(r[6] for r in apart.iter_rows(min_row=2, values_only=True)) == [
+        "Cancelada",
+        "Con error",
+        "Rechazada",
+    ]
 
     lotes = book["Lotes"]
     header = [c.value for c in lotes[1]]

@@ -26,7 +26,10 @@ def _sale(store, terminal, day, hour, amount, **fields):
         store, terminal=terminal, state=State.APPROVED, amount=Decimal(amount), **fields
     )
     type(intent).objects.filter(pk=intent.pk).update(
-        created_at=_at(day, hour), finished_at=_at(day, hour)
+        created_at=_at(day, hour),
+        finished_at=_at(day, hour),
+        transacted_at=_at(day, hour),
+        business_day=day,
     )
     return intent
 

@@ -47,6 +47,8 @@ class PaymentCreateView(IdempotentPostMixin, PosApiView):
         Code.TEXT_INVALID,
         Code.TERMINAL_NOT_IN_STORE,
         Code.TERMINAL_DISABLED,
+        Code.TERMINAL_WRONG_PURPOSE,
+        Code.PILOT_GATE,
         Code.REFERENCE_IN_USE,
         Code.KEY_ACTION_NOT_ALLOWED,
         Code.CASHBACK_NOT_ALLOWED,

@@ -8,19 +8,27 @@ role (a store outside the user's scope is 404, a store where the role may not se
 """
 
 import datetime as dt
+import uuid
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from stores.models import Store
 from stores.roles import Action
 from stores.selectors import store_get_for_user, store_list_for_user
-from transactions.reporting import daily, exports
+from transactions.reporting import daily, exports, kept
 from transactions.reporting.totals import local_day, range_totals
 
 # The longest period one workbook covers: a quarter (a merchant-month is the usual ask).
@@ -95,6 +103,18 @@ def _day(form: DailyReportForm) -> dt.date | None:
     return form.cleaned_data.get("fecha") if form.is_bound else None
 
 
+def _kept_report(scope: _Scope, public_id: str):
+    """A kept report the user may read (of the stores in scope), or 404."""
+    try:
+        wanted = uuid.UUID(public_id)
+    except ValueError:
+        raise Http404("No hay un reporte guardado con ese identificador.") from None
+    found = kept.kept_reports_for_stores(stores=scope.stores, limit=1, public_id=wanted)
+    if not found:
+        raise Http404("No hay un reporte guardado con ese identificador.")
+    return found[0]
+
+
 @login_required
 @require_GET
 def daily_report(request):
@@ -105,6 +125,10 @@ def daily_report(request):
     query = {"fecha": report.day.isoformat()} if report else {}
     if scope.selected:
         query["sucursal"] = str(scope.selected.public_id)
+    kept_reports = kept.kept_reports_for_stores(stores=scope.stores)
+    shown_kept = (
+        _kept_report(scope, request.GET["guardado"]) if request.GET.get("guardado") else None
+    )
     return render(
         request,
         "transactions/report.html",
@@ -114,8 +138,30 @@ def daily_report(request):
             "permitted": scope.permitted,
             "selected": scope.selected,
             "export_query": "&".join(f"{k}={v}" for k, v in query.items()),
+            "kept_reports": kept_reports,
+            "shown_kept": shown_kept,
+            "receives_email": kept.receives_report_email(user=request.user),
+            # The settlement partial (gross → fees → withholdings → net, expected deposits):
+            # a template name, set by the reconciliation work when it exists.
+            "settlement_partial": None,
         },
     )
+
+
+@login_required
+@require_POST
+def report_email_preference(request):
+    """A person's own choice to receive (or not) the daily report by e-mail."""
+    _Scope(request)  # only someone who may see reports has a choice to make (else 403)
+    receive = request.POST.get("recibir") == "1"
+    kept.report_email_opt_out_set(user=request.user, receive=receive)
+    messages.success(
+        request,
+        "Vas a recibir el reporte diario por correo."
+        if receive
+        else "Listo: ya no vas a recibir el reporte diario por correo.",
+    )
+    return redirect("dashboard:daily_report")
 
 
 def _export_report(request):
@@ -149,14 +195,32 @@ def daily_report_csv(request):
 
 @login_required
 @require_GET
+def daily_report_operations_csv(request):
+    """The detail of the day (the approved operations, which sum to the net), streamed: the
+    same columns and values as the XLSX's Operaciones sheet."""
+    scope, day, report, error = _export_report(request)
+    if error:
+        return error
+    operations = daily.daily_report_operations(stores=scope.stores, day=day)
+    response = StreamingHttpResponse(
+        exports.operations_csv_lines(operations), content_type="text/csv; charset=utf-8"
+    )
+    filename = _filename(scope, report, "csv").replace("reporte-", "operaciones-", 1)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_GET
 def daily_report_xlsx(request):
     scope, day, report, error = _export_report(request)
     if error:
         return error
     operations = daily.daily_report_operations(stores=scope.stores, day=day)
+    not_approved = daily.daily_report_operations(stores=scope.stores, day=day, approved=False)
     # Streamed from a temporary file (closed by the response): memory stays bounded.
     return FileResponse(
-        exports.daily_report_xlsx(report, operations=operations),
+        exports.daily_report_xlsx(report, operations=operations, not_approved=not_approved),
         as_attachment=True,
         filename=_filename(scope, report, "xlsx"),
         content_type=exports.XLSX_CONTENT_TYPE,
@@ -216,8 +280,11 @@ def period_report_xlsx(request):
     return FileResponse(
         exports.period_report_xlsx(
             stores=scope.stores,
-            per_day=range_totals(stores=scope.stores, first=first, last=last),
+            per_day=range_totals(stores=scope.stores, first=first, last=last, breakdowns=False),
             operations=daily.period_operations(stores=scope.stores, first=first, last=last),
+            not_approved=daily.period_operations(
+                stores=scope.stores, first=first, last=last, approved=False
+            ),
         ),
         as_attachment=True,
         filename=f"reporte-{first.isoformat()}-a-{last.isoformat()}-{scope.slug}.xlsx",

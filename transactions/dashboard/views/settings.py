@@ -9,6 +9,7 @@ something the user sees (e.g. as a manager) but cannot configure is 403. The sco
 
 import logging
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,11 +21,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from stores import services as store_services
+from stores.fleet import fleet_import
+from stores.fleet import read_rows as read_fleet_rows
 from stores.forms import CredentialForm
-from stores.models import Credential, Membership, Merchant, PosClient, Terminal
+from stores.models import Credential, Integrator, Membership, Merchant, PosClient, Terminal
 from stores.permissions import credential_change_allowed, user_manages_membership
 from stores.roles import Action
 from stores.selectors import (
+    audit_entries_for_user,
+    credential_choices_for_store,
+    credential_for_store,
     merchant_list_for_user,
     restrict,
     store_get_for_user,
@@ -40,6 +46,7 @@ from transactions.dashboard.forms import (
     MoneyControlsForm,
     PosKeyForm,
     PosKeyPermissionsForm,
+    StoreCredentialForm,
     StoreForm,
     TerminalForm,
     add_rule_error,
@@ -58,7 +65,12 @@ def _scope(request):
     """(stores, merchants) the user configures; 403 when there is nothing to configure."""
     stores = store_list_for_user(user=request.user, action=Action.MANAGE_SETTINGS)
     merchants = merchant_list_for_user(user=request.user, action=Action.MANAGE_SETTINGS)
-    if not stores.exists() and not merchants.exists():
+    if (
+        not stores.exists()
+        and not merchants.exists()
+        # An integrator's person before its first merchant: the page offers "Nuevo comercio".
+        and not Integrator.objects.filter(members=request.user).exists()
+    ):
         raise PermissionDenied("Solo el dueño del comercio accede a la configuración.")
     return stores, merchants
 
@@ -84,18 +96,76 @@ def _form_page(request, form, *, title, back="dashboard:settings", status=200, e
 def settings_index(request):
     stores, merchants = _scope(request)
     context = {
-        "stores": stores.order_by("name"),
+        "stores": stores.select_related("credential").order_by("name"),
         "merchants": merchants,
         "terminals": Terminal.objects.filter(store__in=stores).select_related("store"),
         # Retired ones stay listed (their intents point at them), last and without actions.
         "credentials": restrict(Credential, user=request.user, action=Action.MANAGE_SETTINGS)
         .order_by(F("retired_at").asc(nulls_first=True), "name")
-        .prefetch_related("merchants"),
+        .prefetch_related("merchants", "stores"),
         "pos_clients": PosClient.objects.filter(store__in=stores).select_related("store"),
         "members": _members(request.user),
         "webhooks": webhook_endpoint_list_for_stores(stores=stores)[:200],
+        "is_integrator": Integrator.objects.filter(members=request.user).exists(),
     }
     return render(request, "transactions/settings/index.html", context)
+
+
+@login_required
+def settings_audit(request):
+    """ "Auditoría" (owners): who changed which setting, when, from what to what."""
+    _scope(request)
+    return render(
+        request,
+        "transactions/settings/audit.html",
+        {"entries": audit_entries_for_user(user=request.user)},
+    )
+
+
+class FleetImportForm(forms.Form):
+    file = forms.FileField(
+        label="Archivo CSV o XLSX", help_text="Columnas en el README, «Alta de flota»."
+    )
+    apply = forms.BooleanField(
+        label="Aplicar (sin marcar: solo vista previa)", required=False, initial=False
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise forms.ValidationError("Subí un archivo .csv o .xlsx.")
+        if upload.size > 2_000_000:
+            raise forms.ValidationError("El archivo supera los 2 MB.")
+        return upload
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def fleet_import_page(request):
+    """ "Alta de flota" (owners): a file of stores, terminals, members and POS keys; a preview
+    first (dry run), then apply. New POS keys are shown once, on this answer."""
+    _stores, merchants = _scope(request)
+    if not merchants.exists():
+        raise PermissionDenied("Solo el dueño del comercio da de alta su flota.")
+    form = FleetImportForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            rows = read_fleet_rows(upload.name, upload.read())
+        except (ValueError, UnicodeDecodeError):
+            form.add_error("file", "No se pudo leer el archivo: ¿es un CSV en UTF-8 o un XLSX?")
+        else:
+            result = fleet_import(
+                rows=rows, user=request.user, dry_run=not form.cleaned_data["apply"]
+            )
+    return render(
+        request,
+        "transactions/settings/fleet_import.html",
+        {"form": form, "result": result},
+        status=422 if form.errors or (result and result.errors) else 200,
+    )
 
 
 # --- Stores ---------------------------------------------------------------------------------
@@ -130,7 +200,62 @@ def store_edit(request, public_id):
         messages.success(request, "Sucursal guardada.")
         return redirect("dashboard:settings")
     return _form_page(
-        request, form, title=f"Sucursal {store.name}", status=422 if form.errors else 200
+        request,
+        form,
+        title=f"Sucursal {store.name}",
+        status=422 if form.errors else 200,
+        extra={"store": store, "store_credential": credential_for_store(store=store)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def store_credential(request, public_id):
+    """ "Cambiar credencial": pick one (GET), confirm what moves (POST), switch (POST with
+    `confirm`). Only active credentials of the store's merchant are offered; the service refuses
+    one that has not passed "Probar conexión" since its URL or keys changed."""
+    store = store_get_for_user(user=request.user, public_id=public_id)
+    require(user=request.user, store=store, action=Action.MANAGE_SETTINGS)
+    current = credential_for_store(store=store)
+    form = StoreCredentialForm(
+        request.POST or None,
+        credentials=credential_choices_for_store(store=store),
+        initial={"credential": current},
+    )
+    context = {"store": store, "current": current, "form": form}
+    if request.method == "POST" and form.is_valid():
+        chosen = form.cleaned_data["credential"]
+        if chosen == current:
+            form.add_error("credential", "La sucursal ya cobra con esa credencial.")
+        elif chosen.last_tested_ok_at is None:
+            form.add_error(
+                "credential",
+                "Probá la conexión de esa credencial (Configuración → Probar conexión) antes "
+                "de usarla en una sucursal.",
+            )
+        elif not form.cleaned_data["confirm"]:
+            return render(
+                request,
+                "transactions/settings/store_credential_confirm.html",
+                {**context, "chosen": chosen},
+            )
+        else:
+            try:
+                store_services.store_set_credential(
+                    store=store, credential=chosen, user=request.user
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(
+                    request, f"«{store.name}» ahora cobra con la credencial «{chosen.name}»."
+                )
+                return redirect("dashboard:store_edit", public_id=store.public_id)
+    return render(
+        request,
+        "transactions/settings/store_credential.html",
+        context,
+        status=422 if form.errors else 200,
     )
 
 
@@ -246,6 +371,16 @@ def _credential_form(request, instance=None):
         user=request.user, action=Action.MANAGE_SETTINGS
     )
     form.fields["merchants"].label = "Comercios"
+    integrators = (
+        Integrator.objects.all()
+        if request.user.is_superuser
+        else Integrator.objects.filter(members=request.user)
+    )
+    if integrators.exists():
+        form.fields["integrator"].queryset = integrators
+        form.fields["integrator"].required = False
+    else:
+        del form.fields["integrator"]  # nothing to choose; an update keeps the owner
     return form
 
 
@@ -258,6 +393,10 @@ def _credential_fields(form) -> dict:
         "public_key": data["public_key"],
         "secret_key": data["secret_key"],
         "merchants": data["merchants"],
+        "integrator": data.get("integrator", store_services.KEEP),
+        "ecr_provider": data.get("ecr_provider", ""),
+        "ecr_name": data.get("ecr_name", ""),
+        "ecr_version": data.get("ecr_version", ""),
     }
 
 
@@ -339,6 +478,9 @@ def credential_test(request, public_id):
             if ok
             else "Prisma respondió pero informa que el servicio no está disponible."
         )
+    if ok:
+        # What makes the credential selectable for a store (see `store_set_credential`).
+        store_services.credential_record_test_ok(credential=credential)
     return render(
         request,
         "transactions/settings/_credential_test.html",
