@@ -5,11 +5,19 @@
 - `watch`: a long-poll or an open page refreshing its own intent;
 - `operator`: what only a person does (resolve an in-doubt intent, close one Prisma never
   received, release its POS reference, acknowledge a flag);
-- `batches`: closing a whole store's batches, and the daily automatic close.
+- `batches`: closing a whole store's batches, and the daily automatic close;
+- `approvals`: maker-checker (hold a refund or reversal above the store's threshold, approve,
+  reject, withdraw, expire), `sending` (a written refund or reversal to the provider) and
+  `money_controls` (a store's controls).
 
 Callers use `from transactions import services` and `services.payment_create(...)`.
 """
 
+from transactions.services.approvals import (
+    approval_approve,
+    approval_reject,
+    approvals_expire_due,
+)
 from transactions.services.batches import store_batch_close, store_batch_close_due
 from transactions.services.cancel import intent_cancel, intent_send_cancel
 from transactions.services.create import (
@@ -30,6 +38,9 @@ from transactions.services.watch import intent_refresh
 
 __all__ = [
     "RESOLVE_OUTCOMES",
+    "approval_approve",
+    "approval_reject",
+    "approvals_expire_due",
     "intent_acknowledge",
     "intent_answered_listener",
     "intent_cancel",
