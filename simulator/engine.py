@@ -25,6 +25,7 @@ Choices where the contract is silent (the hardest plausible behaviour for the cl
 - The autopilot plan is fixed at creation, from the first listed terminal with autopilot on.
 """
 
+import dataclasses
 import random
 import uuid
 from contextlib import contextmanager
@@ -165,6 +166,9 @@ def _auto_finish(intention: SimIntention, at: datetime) -> None:
         _finish_with_card(intention, CARDS["declinada"], at)
     elif intention.operation_method == "QR_CODE":
         _finish_with_card(intention, QR_WALLET, at)
+    elif intention.change_amount_cents and not intention.brand_restriction:
+        # Cash-back is debit only: the autopilot's customer brings a debit card.
+        _finish_with_card(intention, CARDS["visa_debito"], at)
     else:
         _finish_with_card(intention, card_for_restriction(intention.brand_restriction), at)
 
@@ -601,6 +605,11 @@ def terminal_pay(*, terminal: SimTerminal, card_key: str | None, now: datetime) 
         restriction = intention.brand_restriction
         if restriction and card.card_brand_product != restriction:
             raise conflict(f"Tarjeta no habilitada para esta operación (solo {restriction})")
+        if intention.change_amount_cents and card.payment_type != "DEBIT":
+            # Cash-back is for debit only (contract §3): the acquirer declines a credit card.
+            card = dataclasses.replace(
+                card, approved=False, response_code="57", message="EXTRACCION SOLO DEBITO"
+            )
     _finish_with_card(intention, card, now)
     intention.next_due_at = None
     intention.save()

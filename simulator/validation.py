@@ -188,6 +188,32 @@ def _brand_product(data: dict) -> str | None:
     return value
 
 
+def _qr_benefit_code(data: dict) -> bool | None:
+    """Contract §3: `qr_benefit_code` is a bool or null ("allow benefit cards on QR")."""
+    value = data.get("qr_benefit_code")
+    if value is not None and not isinstance(value, bool):
+        raise invalid("qr_benefit_code")
+    return value
+
+
+# Contract §3: `change_amount` is "cash back on debit". The provider's exact refusals are [U];
+# the simulator refuses what cannot be a debit sale up front (400) and declines a credit card
+# presented for one (`engine.terminal_pay`), the hardest answers for the client.
+DEBIT_PRODUCTS = frozenset({"EL", "PD", "MA", "C2"})
+
+
+def _check_cashback(clean: dict) -> None:
+    if not clean["change_amount_cents"]:
+        return
+    if clean["operation_method"] != "CARD":
+        raise bad_request("change_amount: la extracción solo se da con tarjeta de débito")
+    if clean["installments"] != 1:
+        raise bad_request("change_amount: la extracción no admite cuotas")
+    product = clean["card_brand_product"]
+    if product is not None and product not in DEBIT_PRODUCTS:
+        raise bad_request(f"change_amount: {product} no es una tarjeta de débito")
+
+
 def payment_request(data, credential: SimCredential) -> dict:
     if not isinstance(data, dict):
         raise bad_request("payment_request_data: requerido")
@@ -209,7 +235,11 @@ def payment_request(data, credential: SimCredential) -> dict:
         "terminal_ids": _terminal_ids(data),
         "card_brand_product": _brand_product(data),
         "operation_method": _choice(data, "terminal_operation_method", OPERATION_METHODS),
+        "qr_benefit_code": _qr_benefit_code(data),
     }
+    _check_cashback(clean)
+    if clean["qr_benefit_code"] and clean["operation_method"] != "QR_CODE":
+        raise bad_request("qr_benefit_code: solo en pagos con QR_CODE")
     for field in ("ecr_provider", "ecr_name", "ecr_version", "trx_receipt_notes"):
         _optional_str(data, field, max_length=200)
     check_sandbox(

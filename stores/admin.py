@@ -16,7 +16,12 @@ from stores.models import (
     Store,
     Terminal,
 )
-from stores.services import credential_set_secret, pos_client_create, pos_client_revoke
+from stores.services import (
+    POS_KEY_PERMISSIONS,
+    credential_set_secret,
+    pos_client_create,
+    pos_client_revoke,
+)
 
 
 class StoreInline(admin.TabularInline):
@@ -207,9 +212,19 @@ class PosClientAdmin(admin.ModelAdmin):
     actions = [revoke_pos_clients]
 
     def get_fields(self, request, obj=None):
+        permissions = list(POS_KEY_PERMISSIONS)
         if obj is None:
-            return ["store", "name"]
-        return ["public_id", "store", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+            return ["store", "name", *permissions]
+        return [
+            "public_id",
+            "store",
+            "name",
+            *permissions,
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -221,7 +236,11 @@ class PosClientAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        client, raw_key = pos_client_create(store=obj.store, name=obj.name)
+        client, raw_key = pos_client_create(
+            store=obj.store,
+            name=obj.name,
+            permissions={field: getattr(obj, field) for field in POS_KEY_PERMISSIONS},
+        )
         # Let the admin carry on (log entry, response) with the row the service created.
         obj.pk = client.pk
         obj.prefix = client.prefix

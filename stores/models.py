@@ -454,6 +454,19 @@ class PosClient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # What the key may do (issue 15). A till that only charges gets a charge-only key, so a
+    # stolen or misused key cannot move money back out. Existing keys keep every operation
+    # they had, except refunds without an original payment, which must be granted.
+    can_charge = models.BooleanField("puede cobrar", default=True)
+    can_cancel = models.BooleanField("puede cancelar", default=True)
+    can_reverse = models.BooleanField("puede anular", default=True)
+    can_refund = models.BooleanField("puede devolver", default=True)
+    can_close_batch = models.BooleanField("puede cerrar lote", default=True)
+    can_refund_unreferenced = models.BooleanField(
+        "puede devolver sin cobro original",
+        default=False,
+        help_text="Devoluciones que no nombran el cobro que devuelven.",
+    )
 
     class Meta:
         verbose_name = "cliente POS"
@@ -466,6 +479,25 @@ class PosClient(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def allows(self, action: str) -> bool:
+        """Whether the key's permissions include `action` (a `stores.roles.Action` value).
+        Every key may view its store; actions without a field (approving, settings) none may."""
+        if action == "view":
+            return True
+        field = _POS_KEY_PERMISSION_FIELDS.get(action)
+        return field is not None and bool(getattr(self, field))
+
+
+# Action -> the key's permission field.
+_POS_KEY_PERMISSION_FIELDS = {
+    "charge": "can_charge",
+    "cancel": "can_cancel",
+    "reverse": "can_reverse",
+    "refund": "can_refund",
+    "close_batch": "can_close_batch",
+    "refund_unreferenced": "can_refund_unreferenced",
+}
 
 
 class OnboardingStage(models.TextChoices):

@@ -21,6 +21,11 @@ class Action(models.TextChoices):
     REVERSE = "reverse", "Anular"
     REFUND = "refund", "Devolver"
     CLOSE_BATCH = "close_batch", "Cerrar lote"
+    # Refunds without an original payment: the favourite of a dishonest employee, so only the
+    # roles (and POS keys, `PosClient.can_refund_unreferenced`) configured for them.
+    REFUND_UNREFERENCED = "refund_unreferenced", "Devolver sin cobro original"
+    # Maker-checker: approve or reject a refund or reversal above the store's threshold.
+    APPROVE = "approve", "Aprobar devoluciones y anulaciones"
     RESOLVE = "resolve", "Resolver una intención en duda"
     VIEW_REPORTS = "view_reports", "Ver reportes"
     MANAGE_SETTINGS = "manage_settings", "Configurar"
@@ -29,7 +34,7 @@ class Action(models.TextChoices):
 _ALL = frozenset(Action)
 PERMISSIONS: dict[str, frozenset[str]] = {
     Role.OWNER: _ALL,
-    Role.MANAGER: _ALL - {Action.MANAGE_SETTINGS},
+    Role.MANAGER: _ALL - {Action.MANAGE_SETTINGS, Action.REFUND_UNREFERENCED},
     Role.CASHIER: frozenset({Action.VIEW, Action.CHARGE, Action.CANCEL}),
     # Finance reads everything and the reports, and moves no money.
     Role.FINANCE: frozenset({Action.VIEW, Action.VIEW_REPORTS}),

@@ -46,14 +46,47 @@ def _hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-def pos_client_create(*, store: Store, name: str) -> tuple[PosClient, str]:
-    """Creates a POS key and returns it with the raw key, which is never retrievable again."""
+# The permission fields of a POS key (issue 15): what `pos_client_create` accepts.
+POS_KEY_PERMISSIONS = (
+    "can_charge",
+    "can_cancel",
+    "can_reverse",
+    "can_refund",
+    "can_close_batch",
+    "can_refund_unreferenced",
+)
+
+
+def pos_client_create(
+    *, store: Store, name: str, permissions: dict[str, bool] | None = None
+) -> tuple[PosClient, str]:
+    """Creates a POS key and returns it with the raw key, which is never retrievable again.
+    `permissions` sets the key's `can_*` fields (the others keep their defaults)."""
+    unknown = set(permissions or {}) - set(POS_KEY_PERMISSIONS)
+    if unknown:
+        raise ValueError(f"permisos desconocidos: {sorted(unknown)}")
     prefix = POS_KEY_PREFIX + secrets.token_hex(4)
     raw_key = f"{prefix}.{secrets.token_urlsafe(32)}"
     client = PosClient.objects.create(
-        store=store, name=name, prefix=prefix, key_hash=_hash_key(raw_key)
+        store=store,
+        name=name,
+        prefix=prefix,
+        key_hash=_hash_key(raw_key),
+        **{field: bool(value) for field, value in (permissions or {}).items()},
     )
     return client, raw_key
+
+
+def pos_client_set_permissions(*, client: PosClient, permissions: dict[str, bool]) -> PosClient:
+    """Changes what an existing key may do (its `can_*` fields); takes effect on its next
+    request (the API reads the key on every request)."""
+    unknown = set(permissions) - set(POS_KEY_PERMISSIONS)
+    if unknown:
+        raise ValueError(f"permisos desconocidos: {sorted(unknown)}")
+    for field, value in permissions.items():
+        setattr(client, field, bool(value))
+    client.save(update_fields=list(permissions))
+    return client
 
 
 def pos_client_authenticate(*, raw_key: str) -> PosClient | None:

@@ -34,6 +34,11 @@ PRODUCTS: tuple[BrandProduct, ...] = (
     BrandProduct("NA", "Naranja", "Naranja", "NARANJA"),
 )
 
+# The debit products (contract §3: cash-back, `change_amount`, is "cash back on debit").
+DEBIT_PRODUCTS = frozenset({"EL", "PD", "MA", "C2"})
+# The brand labels a refund window may name (`MoneyControls.refund_window_days`), in order.
+BRAND_LABELS: tuple[str, ...] = tuple(dict.fromkeys(product.brand for product in PRODUCTS))
+
 # Card brand products a payment may be restricted to: code -> name.
 BRAND_PRODUCTS: dict[str, str] = {product.code: product.name for product in PRODUCTS}
 _PRODUCT_BRANDS: dict[str, str] = {product.code: product.brand for product in PRODUCTS}

@@ -54,6 +54,21 @@ class Code(StrEnum):
     PERMISSION_DENIED = "permission_denied", 403, "Operación no permitida"
     # A person's role does not allow the action (POS keys are scoped by the API instead).
     FORBIDDEN = "forbidden", 403, "Operación no permitida", False
+    # A POS key whose permissions (`PosClient.can_*`) do not include the action.
+    KEY_ACTION_NOT_ALLOWED = "key_action_not_allowed", 403, "La clave POS no permite la operación"
+    # A refund with no original payment, by a key or a role not configured for it.
+    UNREFERENCED_REFUND_NOT_ALLOWED = (
+        "unreferenced_refund_not_allowed",
+        403,
+        "Devolución sin cobro original no permitida",
+    )
+    # Maker-checker (dashboard only): the approver is never the requester.
+    APPROVAL_BY_REQUESTER = (
+        "approval_by_requester",
+        403,
+        "Quien pidió la operación no puede aprobarla",
+        False,
+    )
 
     # --- Routing and content negotiation -----------------------------------------------------
     NOT_FOUND = "not_found", 404, "No encontrado"
@@ -80,6 +95,8 @@ class Code(StrEnum):
     PILOT_GATE = "pilot_gate", 409, "Fuera del piloto de producción"
     NOT_CANCELLABLE = "not_cancellable", 409, "No se puede cancelar"
     NOT_RESOLVABLE = "not_resolvable", 409, "No se puede resolver", False
+    APPROVAL_NOT_PENDING = "approval_not_pending", 409, "La aprobación ya no está pendiente", False
+    APPROVAL_EXPIRED = "approval_expired", 409, "La aprobación venció", False
     IDEMPOTENCY_REQUEST_IN_PROGRESS = (
         "idempotency_request_in_progress",
         409,
@@ -89,6 +106,16 @@ class Code(StrEnum):
     # --- Business rules and the provider (422, 503) ------------------------------------------
     REFUND_EXCEEDS_BALANCE = "refund_exceeds_balance", 422, "Devolución mayor que el saldo"
     CREDENTIAL_MISSING = "credential_missing", 422, "Sin credencial de Prisma"
+    # Money controls (`transactions.controls`).
+    DAILY_REFUND_LIMIT_EXCEEDED = (
+        "daily_refund_limit_exceeded",
+        422,
+        "Supera el límite diario de devoluciones",
+    )
+    REFUND_WINDOW_EXPIRED = "refund_window_expired", 422, "Venció el plazo para devolver"
+    CASHBACK_NOT_ALLOWED = "cashback_not_allowed", 422, "Extracción (cash-back) no permitida"
+    CASHBACK_LIMIT_EXCEEDED = "cashback_limit_exceeded", 422, "Extracción mayor que el límite"
+    QR_BENEFIT_NOT_ALLOWED = "qr_benefit_not_allowed", 422, "Beneficio QR solo en cobros con QR"
     # Prisma answered 4xx to a create: nothing was created there (decided: 422, not 502).
     PROVIDER_REJECTED = "provider_rejected", 422, "Prisma rechazó el pedido"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 422, "Idempotency-Key usado con otro pedido"

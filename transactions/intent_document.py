@@ -120,6 +120,14 @@ class IntentOutputSerializer(serializers.Serializer):
     installments = serializers.IntegerField()
     method = serializers.CharField()
     brand_restriction = serializers.CharField()
+    change_amount = AmountText(help_text="Extracción (cash-back) pedida; 0.00 si no hay.")
+    qr_benefit_code = serializers.BooleanField(
+        source="qr_benefit", allow_null=True, help_text="Beneficios QR pedidos (null: no)."
+    )
+    approval_expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Solo si requirió aprobación (maker-checker): hasta cuándo se puede aprobar.",
+    )
     reference = serializers.CharField()
     menu_text = serializers.CharField()
     print_copies = serializers.CharField()
@@ -178,7 +186,9 @@ def intent_links(intent: Intent, *, reversible: bool) -> dict:
     (`selectors.reversal_refusals`): no `reversal` link on an AMEX payment or a closed batch."""
     url = _link_template("pos-api:intent-detail").replace(_LINK_SLOT, str(intent.public_id))
     links = {"self": url, "wait": f"{url}?wait=30"}
-    if intent.state in (State.PENDING, State.PROCESSING) and intent.kind != Kind.SETTLEMENT:
+    # A refund or reversal waiting for approval may be withdrawn by the POS that asked.
+    cancellable = (State.PENDING, State.PROCESSING, State.APPROVAL_PENDING)
+    if intent.state in cancellable and intent.kind != Kind.SETTLEMENT:
         links["cancel"] = _link_template("pos-api:intent-cancel").replace(
             _LINK_SLOT, str(intent.public_id)
         )
@@ -275,6 +285,9 @@ def intent_document(*, intent: Intent) -> dict:
         "installments": int(intent.installments),
         "method": str(intent.method),
         "brand_restriction": str(intent.brand_restriction),
+        "change_amount": _amount(intent.change_amount),
+        "qr_benefit_code": None if intent.qr_benefit is None else bool(intent.qr_benefit),
+        "approval_expires_at": _datetime(intent.approval_expires_at, tz),
         "reference": str(intent.reference),
         "menu_text": str(intent.menu_text),
         "print_copies": str(intent.print_copies),
@@ -323,6 +336,9 @@ _DOCUMENT_FIELDS = frozenset(
         "installments",
         "method",
         "brand_restriction",
+        "change_amount",
+        "qr_benefit",
+        "approval_expires_at",
         "reference",
         "menu_text",
         "print_copies",

@@ -81,6 +81,16 @@ class Intent(models.Model):
     )
     receipt_notes = models.CharField("nota en el ticket", max_length=120, blank=True)
     print_receipt = models.BooleanField("imprimir ticket de cierre", default=True)
+    # Cash-back (contract §3 `change_amount`): cash handed to the customer on a debit payment,
+    # on top of `amount`. Zero on everything else.
+    change_amount = models.DecimalField(
+        "extracción (cash-back)", max_digits=14, decimal_places=2, default=0
+    )
+    # Contract §3 `qr_benefit_code`: allow benefit cards on a QR payment (None: not asked).
+    qr_benefit = models.BooleanField("beneficio QR", null=True, blank=True)
+    # Maker-checker: until when a refund or reversal in `approval_pending` may be approved. On
+    # the intent (not only on its ApprovalRequest) so the POS document reads no other table.
+    approval_expires_at = models.DateTimeField("vence la aprobación", null=True, blank=True)
 
     # Who asked.
     requested_by_user = models.ForeignKey(
@@ -275,6 +285,7 @@ class IntentEvent(models.Model):
         PROVIDER = "provider", "Respuesta de Prisma"
         CANCEL = "cancel", "Cancelación pedida"
         RESOLVED = "resolved", "Resuelta por una persona"
+        APPROVAL = "approval", "Aprobación"
         ATTENTION = "attention", "Requiere atención"
         NOTE = "note", "Nota"
         RECEIPT = "receipt", "Comprobante enviado"
@@ -380,6 +391,116 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return f"Lote {self.batch_number} · {self.terminal}"
+
+
+class MoneyControls(models.Model):
+    """A store's money controls (issue 15), applied by `transactions.controls`.
+
+    Empty values mean "no control", so a store without a row (or with a blank one) behaves as
+    before: nothing waits for approval, no daily limit, no refund window, no cash-back.
+    """
+
+    store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="money_controls")
+    refund_approval_threshold = models.DecimalField(
+        "devoluciones: aprobar desde",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Una devolución mayor que este importe espera la aprobación de otra persona.",
+    )
+    reversal_approval_threshold = models.DecimalField(
+        "anulaciones: aprobar desde",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Una anulación de un cobro mayor que este importe espera aprobación.",
+    )
+    approval_expiry_minutes = models.PositiveIntegerField(
+        "vencimiento de la aprobación (min)",
+        default=60,
+        help_text="Lo que no se aprueba en este tiempo se cancela solo.",
+    )
+    daily_refund_limit = models.DecimalField(
+        "límite diario de devoluciones",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Suma de las devoluciones del día (hora de la sucursal), aprobadas o en curso.",
+    )
+    cashback_max = models.DecimalField(
+        "extracción máxima (cash-back)",
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        help_text="0: la sucursal no da extracciones.",
+    )
+    # Brand label (`brands.brand_label`: "VISA", "AMEX", ...) or "*" for every other brand ->
+    # days after the payment within which it may be refunded. A brand absent (and no "*"): no
+    # window.
+    refund_window_days = models.JSONField("plazos de devolución (días)", default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "controles de dinero"
+        verbose_name_plural = "controles de dinero"
+
+    def __str__(self) -> str:
+        return f"Controles de {self.store}"
+
+
+class ApprovalRequest(models.Model):
+    """The maker-checker record of one refund or reversal above its store's threshold: who asked,
+    why it needs approval, until when, and who decided what. The intent waits in
+    `approval_pending` and is sent to the provider only once approved."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pendiente"
+        APPROVED = "approved", "Aprobada"
+        REJECTED = "rejected", "Rechazada"
+        EXPIRED = "expired", "Vencida"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    intent = models.OneToOneField(Intent, on_delete=models.CASCADE, related_name="approval")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField("motivo", max_length=200)
+    threshold = models.DecimalField(max_digits=14, decimal_places=2)
+    requested_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_by_pos = models.ForeignKey(
+        PosClient, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField("nota", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "aprobación"
+        verbose_name_plural = "aprobaciones"
+        ordering = ["-created_at"]
+        indexes = [
+            # The Aprobaciones page and the expiry task: pending requests only, however many
+            # were decided before.
+            models.Index(
+                fields=["store", "expires_at"],
+                name="approval_pending",
+                condition=Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Aprobación {self.get_status_display()} · {self.intent}"
 
 
 class HomologationCase(models.Model):

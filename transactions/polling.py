@@ -109,7 +109,9 @@ def intent_poll(intent: Intent, *, actor: Actor = SWEEPER, watched: bool = False
 
     Callers hold `poll_lock`. Never raises for provider trouble: that is recorded and retried.
     """
-    if intent.is_final:
+    if intent.is_final or intent.state == State.APPROVAL_PENDING:
+        # Waiting for a second person (maker-checker): never sent, nothing to read. Its expiry
+        # is `services.approvals.approvals_expire_due`, not a poll.
         return False
     if intent.state == State.CREATED:
         return _poll_created(intent, actor=actor)

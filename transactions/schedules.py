@@ -12,6 +12,7 @@ SCHEDULES = [
     ("ecr-terminal-health", "transactions.tasks.terminal_health_task", 5),
     ("ecr-token-warmup", "transactions.tasks.token_warmup_task", 30),
     ("ecr-prune", "transactions.tasks.prune_task", 24 * 60),
+    ("ecr-approvals-expire", "transactions.tasks.approvals_expire_task", 1),
     ("ecr-webhook-retries", "transactions.tasks_webhooks.webhook_retry_sweep", 1),
     ("ecr-idempotency-prune", "transactions.tasks_webhooks.idempotency_prune_task", 24 * 60),
     # Onboarding with Prisma: reminder at 7 days in a stage, warning at 12 (issue 14 item 3).

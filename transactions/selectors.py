@@ -26,7 +26,7 @@ from stores.roles import Action, roles_allowed_text
 from stores.selectors import store_list_for_user
 from transactions.backoff import IN_DOUBT_FAST_SEARCH
 from transactions.errors import Code
-from transactions.models import Batch, Intent, StoreClose
+from transactions.models import ApprovalRequest, Batch, Intent, StoreClose
 from transactions.states import RESERVING_STATES, Kind, State
 
 ZERO = Decimal("0.00")
@@ -421,6 +421,13 @@ def intent_rules_for_user(*, intent: Intent, user) -> IntentRules:
             actions.add("reverse")
         if refundable > 0 and can(Action.REFUND):
             actions.add("refund")
+    if intent.state == State.APPROVAL_PENDING:
+        # Maker-checker: a second person decides; the one who asked may only withdraw it.
+        if can(Action.CANCEL):
+            actions.add("cancel")
+        requester = intent.requested_by_user_id
+        if can(Action.APPROVE) and (requester is None or requester != user.pk):
+            actions.add("approve")
     resolvable = intent.state == State.IN_DOUBT and not intent.provider_id
     if resolvable and can(Action.RESOLVE):
         actions.add("resolve")
@@ -462,6 +469,24 @@ def store_closes_to_show(*, stores, now=None) -> list[StoreClose]:
         .select_related("store")
         .order_by("-day", "store__name")
     )
+
+
+def approval_list_for_user(*, user, pending: bool = True) -> QuerySet:
+    """The maker-checker requests of the stores where the user may approve (the Aprobaciones
+    page): the pending ones, oldest first (the first to expire on top); or the decided ones,
+    newest first. With the intent, its payment, terminal, store and the people, in one query."""
+    stores = store_list_for_user(user=user, action=Action.APPROVE)
+    queryset = ApprovalRequest.objects.filter(store__in=stores).select_related(
+        "intent__original",
+        "intent__terminal",
+        "store",
+        "requested_by_user",
+        "requested_by_pos",
+        "decided_by",
+    )
+    if pending:
+        return queryset.filter(status=ApprovalRequest.Status.PENDING).order_by("expires_at")
+    return queryset.exclude(status=ApprovalRequest.Status.PENDING).order_by("-decided_at", "-pk")
 
 
 def attention_count_for_user(*, user) -> int:

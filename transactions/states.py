@@ -17,6 +17,9 @@ class Kind(models.TextChoices):
 
 
 class State(models.TextChoices):
+    # A refund or reversal above the store's threshold (maker-checker, `transactions.controls`):
+    # written but never sent to the provider until a second person approves it.
+    APPROVAL_PENDING = "approval_pending", "Esperando aprobación"
     CREATED = "created", "Creada"
     PENDING = "pending", "Esperando terminal"
     PROCESSING = "processing", "En proceso"
@@ -37,6 +40,9 @@ RESERVING_STATES = frozenset(
 
 # Allowed moves. Final states have no way out; in_doubt is left by adoption or an operator.
 TRANSITIONS: dict[str, frozenset[str]] = {
+    # Approved: created, then sent like any create. Rejected or expired: cancelled (nothing
+    # reached the provider).
+    State.APPROVAL_PENDING: frozenset({State.CREATED, State.CANCELLED}),
     State.CREATED: frozenset(
         {State.PENDING, State.PROCESSING, State.IN_DOUBT, State.FAILED, State.CANCELLING}
         | FINAL_STATES
@@ -163,6 +169,7 @@ STATUS_BADGES: dict[str, str] = {
     Status.REVERSED: "off",
     Status.REFUNDED: "off",
     Status.PARTIALLY_REFUNDED: "warn",
+    State.APPROVAL_PENDING: "warn",
     State.CREATED: "warn",
     State.PENDING: "warn",
     State.PROCESSING: "warn",

@@ -59,6 +59,13 @@ def batch_close_due_task() -> str:
     return f"{len(results)} cierres pedidos, {backfilled} lotes registrados, {late} tardíos"
 
 
+def approvals_expire_task() -> str:
+    """Cancels the refunds and reversals whose approval expired (maker-checker, issue 15)."""
+    from transactions.services import approvals_expire_due
+
+    return f"{approvals_expire_due()} aprobaciones vencidas"
+
+
 def daily_reports_due_task() -> str:
     """Keeps the daily reports that are due or changed (a revision only when the numbers
     changed, so it is safe to run any number of times) and enqueues their e-mails."""

@@ -10,6 +10,7 @@ All the problems of the run are gathered and reported together, so one run shows
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,7 +23,9 @@ from tests import factories
 from tests.e2e.support import login
 from tests.factories import DEFAULT_PASSWORD, make_intent
 from tests.test_access_matrix import ACCESS
+from tests.transactions.support import set_money_controls
 from transactions.models import Batch, Difference, GatewayCall, IntentEvent
+from transactions.services import refund_create
 from transactions.states import Kind, State
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -143,6 +146,22 @@ def store_day(merchant, store_a, store_b, terminal_a, terminal_b, credential):
         actor_label="sweeper",
     )
     IntentEvent.objects.filter(intent=payment).update(created_at=now - timedelta(seconds=1))
+    # Maker-checker (issue 15): a POS's refund above the threshold, waiting on Aprobaciones.
+    pos_key, _ = factories.make_pos_client(store_a, name="Caja principal de la planta baja")
+    set_money_controls(
+        store_a,
+        refund_approval_threshold=Decimal("1000.00"),
+        refund_window_days={"VISA": 30, "*": 60},
+    )
+    refund_create(
+        store=store_a,
+        terminal=terminal_a,
+        amount=Decimal("23456.78"),
+        original=make_intent(
+            store_a, terminal=terminal_a, state=State.APPROVED, amount=Decimal("50000.00")
+        ),
+        pos_client=pos_key,
+    )
     difference = Difference.objects.create(
         key="all-pages",
         kind=Difference.Kind.AMOUNT_DIFFERS,
@@ -155,7 +174,13 @@ def store_day(merchant, store_a, store_b, terminal_a, terminal_b, credential):
         other_amount="123000.00",
         detail="Autorización A1: el portal tiene $ 123.456,78 y la liquidación $ 123.000,00.",
     )
-    return {"payment": payment, "doubtful": doubtful, "batch": batch, "difference": difference}
+    return {
+        "payment": payment,
+        "doubtful": doubtful,
+        "batch": batch,
+        "pos_key": pos_key,
+        "difference": difference,
+    }
 
 
 @pytest.fixture
@@ -193,6 +218,9 @@ def _pages(store_day, store_a, terminal_a, credential, manager_a) -> list[str]:
         reverse("dashboard:credential_edit", args=[credential.public_id]),
         reverse("dashboard:credential_retire", args=[credential.public_id]),
         reverse("dashboard:pos_key_create"),
+        reverse("dashboard:pos_key_permissions", args=[store_day["pos_key"].public_id]),
+        reverse("dashboard:store_money_controls", args=[store_a.public_id]),
+        reverse("dashboard:approval_list"),
         reverse("dashboard:member_create"),
         reverse("dashboard:member_edit", args=[member.public_id]),
         reverse("dashboard:difference_list"),

@@ -117,3 +117,14 @@ class TestAdmin:
         )
         assert response.status_code == 302
         assert pos_client_authenticate(raw_key=raw_key) is None
+
+
+def test_create_pos_key_command_makes_a_charge_only_key(store_a):
+    out = StringIO()
+    call_command(
+        "create_pos_key", "--store", store_a.code, "--name", "Caja 9", "--charge-only",
+        stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    key = PosClient.objects.get(name="Caja 9")
+    assert key.can_charge and not (key.can_refund or key.can_reverse or key.can_close_batch)
+    assert out.getvalue().startswith("ecr_")

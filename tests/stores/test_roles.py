@@ -5,7 +5,7 @@ from stores.roles import Action, Role, role_allows
 
 EXPECTED = {
     Role.OWNER: set(Action),
-    Role.MANAGER: set(Action) - {Action.MANAGE_SETTINGS},
+    Role.MANAGER: set(Action) - {Action.MANAGE_SETTINGS, Action.REFUND_UNREFERENCED},
     Role.CASHIER: {Action.VIEW, Action.CHARGE, Action.CANCEL},
     Role.FINANCE: {Action.VIEW, Action.VIEW_REPORTS},
 }

@@ -18,3 +18,11 @@ def approved_payment(
     intent = intent_refresh(intent=intent)
     assert intent.state == State.APPROVED
     return intent
+
+
+def set_money_controls(store, **values):
+    """The store's money controls (issue 15), as a person would save them in the dashboard."""
+    from transactions.models import MoneyControls
+
+    controls, _ = MoneyControls.objects.update_or_create(store=store, defaults=values)
+    return controls

@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 
 from transactions.api.idempotency import HEADER, KEY_PATTERN
 from transactions.api.problems import PROBLEM_CONTENT_TYPE, problem_body
-from transactions.api.serializers import ProblemSerializer
+from transactions.api.serializers import IntentOutputSerializer, ProblemSerializer
 from transactions.errors import Code
 
 
@@ -42,6 +42,19 @@ API para que cualquier POS cobre con las terminales Paystore (Prisma / Payway) d
 está fuera de ella responde `404`; un id del cuerpo (terminal, cobro original) que no es de la
 sucursal responde `400` con el campo en `errors` (`terminal_not_in_store`, `does_not_exist`), sin
 decir si existe en otra. Límite por clave: al excederlo, `429` con `Retry-After` (segundos).
+
+Permisos de la clave: el dueño decide qué puede hacer cada una (cobrar, cancelar, anular,
+devolver, cerrar lote; una clave "solo cobra" no mueve dinero de vuelta). Lo que la clave no
+tiene permitido responde `403 key_action_not_allowed`. Las devoluciones sin `original` (sin el
+cobro que devuelven) solo para claves habilitadas: si no, `403 unreferenced_refund_not_allowed`.
+
+## Controles de dinero de la sucursal
+Devoluciones y anulaciones por encima del umbral de la sucursal esperan la aprobación de otra
+persona (`202`, `state: approval_pending`; ver `POST /refunds`). También pueden regir un límite
+diario de devoluciones (`422 daily_refund_limit_exceeded`), plazos para devolver por marca
+(`422 refund_window_expired`) y un máximo de extracción (cash-back) en débito
+(`422 cashback_not_allowed`, `422 cashback_limit_exceeded`). Cada rechazo explica el motivo en
+`detail`.
 
 ## Flujo típico
 1. `POST /api/v1/payments` con `Idempotency-Key` → `201` con la intención (`state: pending`).
@@ -89,6 +102,12 @@ hace `POST` a su URL con:
 {"id": "<uuid de la entrega>", "event": "intent.final", "created_at": "...",
  "data": { ...la intención, igual que GET /intents/{id}... }}
 ```
+
+Aprobaciones (maker-checker): una devolución o anulación que quedó `approval_pending` genera
+`intent.approval_approved` cuando otra persona la aprueba (y se envía a la terminal; luego llega
+`intent.final` como siempre), `intent.approval_rejected` cuando la rechazan o se retira, e
+`intent.approval_expired` cuando vence sin decisión (en esos dos casos también `intent.final`,
+con `state: cancelled`).
 
 Encabezados: `X-ECR-Signature: t=<unix>,v1=<hex>`, `X-ECR-Event`, `X-ECR-Delivery`.
 Responda `2xx` en menos de 10 s. Si no, se reintenta con espera exponencial (30 s, 1 min, 2 min,
@@ -263,6 +282,11 @@ primera que lo tome lo cobra). Responde `201` con la intención, normalmente `pe
 lista de la terminal). Luego espere el resultado con `GET /intents/{id}?wait=30` o por webhook.
 
 Una misma `reference` no puede tener dos cobros vivos a la vez (`409 reference_in_use`).
+
+Extracción (cash-back): `change_amount` en pesos, además de `amount`; solo con tarjeta de débito
+(`method: card`, sin cuotas, `brand` vacío o de débito: EL, PD, MA, C2) y hasta el máximo de la
+sucursal (`422 cashback_not_allowed`, `422 cashback_limit_exceeded`). Beneficios QR:
+`qr_benefit_code: true` solo con `method: qr` (`422 qr_benefit_not_allowed`).
 """
 
 INTENT_RETRIEVE = """La intención con su estado. Con `?wait=N` (0-30 s) el portal consulta a Prisma
@@ -273,13 +297,26 @@ INTENT_CANCEL = """Pide a Prisma retirar una intención que todavía espera (`pe
 proceso. La terminal puede ganar la carrera: la intención termina entonces como la terminal
 decidió (`approved`/`declined`); siga consultándola hasta que sea final."""
 
-REVERSAL_CREATE = """Anula un cobro aprobado mientras su lote siga abierto (mismo día). Crea una
+REVERSAL_CREATE = (
+    """Anula un cobro aprobado mientras su lote siga abierto (mismo día). Crea una
 intención `reversal` que se ofrece a la terminal que cobró. Si el lote ya cerró (`batch_closed`)
-o es American Express, corresponde una devolución (`POST /refunds`)."""
+o es American Express, corresponde una devolución (`POST /refunds`).
 
-REFUND_CREATE = """Devolución: la tarjeta se presenta de nuevo en la terminal. Con `original` (el
+"""
+    + "{approval}"
+)
+
+REFUND_CREATE = (
+    """Devolución: la tarjeta se presenta de nuevo en la terminal. Con `original` (el
 cobro aprobado) el importe no puede superar su saldo devolvible
-(`422 refund_exceeds_balance`)."""
+(`422 refund_exceeds_balance`) ni estar fuera del plazo de devolución de su marca
+(`422 refund_window_expired`). Sin `original`, solo claves configuradas para eso
+(`403 unreferenced_refund_not_allowed`). La suma del día no puede superar el límite diario de la
+sucursal (`422 daily_refund_limit_exceeded`).
+
+"""
+    + "{approval}"
+)
 
 WEBHOOK_REGISTER = """Registra (o reemplaza) la URL que recibe los eventos de las intenciones de
 esta clave. La respuesta trae `secret` **una sola vez**: guárdelo para verificar las firmas (ver la
@@ -324,6 +361,16 @@ REFUND_REQUEST_EXAMPLE = OpenApiExample(
     request_only=True,
 )
 
+APPROVAL_FLOW = """**Aprobación de otra persona (maker-checker).** Si el importe supera el umbral de
+la sucursal, la respuesta es `202 Accepted` con la intención en `approval_pending`: **no se envía a
+la terminal** hasta que otra persona con permiso la apruebe en el portal (nunca quien la pidió).
+`approval_expires_at` dice hasta cuándo. Siga la intención con `GET /intents/{id}?wait=30` o por
+webhook: aprobada pasa a `created`/`pending` y sigue como cualquier otra; rechazada, retirada
+(`POST /intents/{id}/cancel`) o vencida termina `cancelled`. Por debajo del umbral nada cambia:
+`201` como siempre."""
+REVERSAL_CREATE = REVERSAL_CREATE.format(approval=APPROVAL_FLOW)
+REFUND_CREATE = REFUND_CREATE.format(approval=APPROVAL_FLOW)
+
 _TERMINAL = {
     "id": "0b7a6a4e-7f0c-4a8e-9a57-3f1f4c2b9d10",
     "terminal_id": "38011128",
@@ -338,6 +385,9 @@ _INTENT_BASE = {
     "installments": 1,
     "method": "card",
     "brand_restriction": "",
+    "change_amount": "0.00",
+    "qr_benefit_code": None,
+    "approval_expires_at": None,
     "reference": "PEDIDO-1042",
     "menu_text": "Pedido 1042",
     "print_copies": "BOTH",
@@ -371,6 +421,42 @@ INTENT_PENDING_EXAMPLE = OpenApiExample(
     },
     response_only=True,
     status_codes=["201"],
+)
+
+APPROVAL_PENDING_RESPONSE = OpenApiResponse(
+    IntentOutputSerializer,
+    description="Supera el umbral de la sucursal: la intención espera la aprobación de otra "
+    "persona (`approval_pending`) y no se envió a la terminal.",
+    examples=[
+        OpenApiExample(
+            "Devolución esperando aprobación",
+            value={
+                **_INTENT_BASE,
+                "kind": "refund",
+                "amount": "250000.00",
+                "state": "approval_pending",
+                "is_final": False,
+                "provider_status": "",
+                "provider_id": "",
+                "authorized_amount": None,
+                "approval_expires_at": "2025-05-02T15:03:11.120000-03:00",
+                "terminal": _TERMINAL,
+                "card": None,
+                "authorization_code": "",
+                "ticket_number": "",
+                "batch_number": None,
+                "response_code": "",
+                "response_message": "",
+                "receipts": {"client": "", "merchant": ""},
+                "updated_at": "2025-05-02T14:03:11.120000-03:00",
+                "taken_at": None,
+                "finished_at": None,
+                "links": {**_LINKS, "cancel": f"/api/v1/intents/{_INTENT_ID}/cancel"},
+            },
+            response_only=True,
+            status_codes=["202"],
+        )
+    ],
 )
 
 INTENT_APPROVED_EXAMPLE = OpenApiExample(

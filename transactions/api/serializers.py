@@ -86,6 +86,16 @@ class AmountField(AmountText):
         return amount.quantize(Decimal("0.01"))
 
 
+class CashbackField(AmountField):
+    """A cash-back amount: like `AmountField`, and "0" (what the contract sends when there is
+    none) means no cash-back."""
+
+    def to_internal_value(self, data) -> Decimal:
+        if isinstance(data, str) and re.fullmatch(r"0+(\.0{1,2})?", data):
+            return Decimal("0.00")
+        return super().to_internal_value(data)
+
+
 class _RecodingSerializer(serializers.Serializer):
     """Field errors carry the domain code of their field (`installments_invalid`, ...) so the
     problem's `code` is as precise as the services' own codes."""
@@ -162,9 +172,24 @@ class PaymentInputSerializer(_RecodingSerializer):
         choices=PrintCopies.values, required=False, default=PrintCopies.BOTH
     )
     notes = ApiText(max_length=120, help_text="Nota impresa en el ticket.")
+    # Issue 15: cash-back and QR benefits (the rules are `transactions.controls`).
+    change_amount = CashbackField(
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text="Extracción (cash-back) en pesos, además del importe: solo débito, en un "
+        "pago, hasta el máximo de la sucursal.",
+    )
+    qr_benefit_code = serializers.BooleanField(
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text="Permite tarjetas de beneficio en un cobro con QR (`method: qr`).",
+    )
 
     field_codes = {
         "amount": Code.AMOUNT_INVALID,
+        "change_amount": Code.AMOUNT_INVALID,
         "installments": Code.INSTALLMENTS_INVALID,
         "brand": Code.BRAND_INVALID,
         "method": Code.METHOD_INVALID,

@@ -77,6 +77,18 @@ class ChargeForm(forms.Form):
         required=False,
         help_text="Número de ticket o pedido del punto de venta (opcional).",
     )
+    # Issue 15: cash-back on debit (rules: `transactions.controls.clean_cashback`).
+    change_amount = forms.CharField(
+        label="Extracción (cash-back)",
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0,00"}),
+        help_text="Efectivo que se entrega además del importe: solo débito, en un pago.",
+    )
+
+    def clean_change_amount(self):
+        text = (self.cleaned_data.get("change_amount") or "").strip()
+        return parse_amount(text) if text and text.strip("0,.$ ") else None
 
 
 class RefundForm(forms.Form):
@@ -268,13 +280,106 @@ class TerminalForm(forms.ModelForm):
         return data
 
 
-class PosKeyForm(forms.Form):
+class PosKeyPermissionsForm(forms.Form):
+    """What a POS key may do (issue 15): a till that only charges gets a charge-only key."""
+
+    can_charge = forms.BooleanField(label="Puede cobrar", required=False, initial=True)
+    can_cancel = forms.BooleanField(
+        label="Puede cancelar intenciones pendientes", required=False, initial=True
+    )
+    can_reverse = forms.BooleanField(label="Puede anular", required=False, initial=False)
+    can_refund = forms.BooleanField(label="Puede devolver", required=False, initial=False)
+    can_close_batch = forms.BooleanField(label="Puede cerrar lote", required=False, initial=False)
+    can_refund_unreferenced = forms.BooleanField(
+        label="Puede devolver sin indicar el cobro original",
+        required=False,
+        initial=False,
+        help_text="Solo para POS que lo necesiten: es la devolución más fácil de abusar.",
+    )
+    PERMISSIONS = (
+        "can_charge",
+        "can_cancel",
+        "can_reverse",
+        "can_refund",
+        "can_close_batch",
+        "can_refund_unreferenced",
+    )
+
+
+class PosKeyForm(PosKeyPermissionsForm):
     store = forms.ModelChoiceField(label="Sucursal", queryset=Store.objects.none())
     name = forms.CharField(label="Nombre", max_length=120, help_text="p. ej. 'Caja 1 - POS'.")
+    field_order = ["store", "name"]
 
     def __init__(self, *args, stores, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["store"].queryset = stores
+
+
+class OptionalAmountField(AmountField):
+    """An amount that may be left blank (None): "no limit"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        if not (value or "").strip():
+            return None
+        return super().clean(value)
+
+
+class MoneyControlsForm(forms.Form):
+    """A store's money controls (issue 15). Shape only: `services.money_controls_save` checks
+    the values; blank means "no control"."""
+
+    refund_approval_threshold = OptionalAmountField(
+        label="Devoluciones: pedir aprobación por encima de",
+        help_text="Vacío: ninguna devolución espera aprobación.",
+    )
+    reversal_approval_threshold = OptionalAmountField(
+        label="Anulaciones: pedir aprobación por encima de",
+        help_text="Vacío: ninguna anulación espera aprobación.",
+    )
+    approval_expiry_minutes = forms.IntegerField(
+        label="Vencimiento de la aprobación (minutos)",
+        min_value=1,
+        max_value=7 * 24 * 60,
+        initial=60,
+        help_text="Lo que nadie aprueba en este tiempo se cancela solo.",
+    )
+    daily_refund_limit = OptionalAmountField(
+        label="Límite diario de devoluciones",
+        help_text="Suma de las devoluciones del día. Vacío: sin límite.",
+    )
+    cashback_max = OptionalAmountField(
+        label="Extracción máxima (cash-back)",
+        help_text="Solo débito. Vacío: la sucursal no da extracciones.",
+    )
+
+    def __init__(self, *args, window_keys: tuple[str, ...], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.window_keys = window_keys
+        for key in window_keys:
+            label = "otras marcas" if key == "*" else key
+            self.fields[self.window_field(key)] = forms.IntegerField(
+                label=f"Plazo para devolver {label} (días)",
+                required=False,
+                min_value=0,
+                max_value=3650,
+                help_text="Vacío: sin plazo." if key == "*" else "Vacío: el de otras marcas.",
+            )
+
+    @staticmethod
+    def window_field(key: str) -> str:
+        return "window_other" if key == "*" else f"window_{key}"
+
+    def windows(self) -> dict[str, int | None]:
+        return {key: self.cleaned_data.get(self.window_field(key)) for key in self.window_keys}
+
+
+class ApprovalDecisionForm(forms.Form):
+    note = forms.CharField(label="Nota", max_length=200, required=False)
 
 
 class MemberForm(forms.Form):

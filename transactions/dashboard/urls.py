@@ -4,6 +4,7 @@ from django.urls import path
 
 from transactions.dashboard import urls_extras
 from transactions.dashboard.views import (
+    approvals,
     batches,
     finance,
     home,
@@ -49,6 +50,18 @@ urlpatterns = [
         "intenciones/<uuid:public_id>/revisada/",
         intents.intent_acknowledge,
         name="intent_acknowledge",
+    ),
+    # Maker-checker approvals (issue 15)
+    path("aprobaciones/", approvals.approval_list, name="approval_list"),
+    path(
+        "aprobaciones/<uuid:public_id>/aprobar/",
+        approvals.approval_approve,
+        name="approval_approve",
+    ),
+    path(
+        "aprobaciones/<uuid:public_id>/rechazar/",
+        approvals.approval_reject,
+        name="approval_reject",
     ),
     # Batches
     path("lotes/", batches.batch_index, name="batch_index"),
@@ -133,6 +146,11 @@ urlpatterns = [
     path("configuracion/sucursales/nueva/", settings.store_create, name="store_create"),
     path("configuracion/sucursales/<uuid:public_id>/", settings.store_edit, name="store_edit"),
     path(
+        "configuracion/sucursales/<uuid:public_id>/controles/",
+        settings.store_money_controls,
+        name="store_money_controls",
+    ),
+    path(
         "configuracion/sucursales/<uuid:public_id>/credencial/",
         settings.store_credential,
         name="store_credential",
@@ -160,6 +178,11 @@ urlpatterns = [
         name="credential_test",
     ),
     path("configuracion/claves-pos/nueva/", settings.pos_key_create, name="pos_key_create"),
+    path(
+        "configuracion/claves-pos/<uuid:public_id>/permisos/",
+        settings.pos_key_permissions,
+        name="pos_key_permissions",
+    ),
     path(
         "configuracion/claves-pos/<uuid:public_id>/revocar/",
         settings.pos_key_revoke,

@@ -68,9 +68,15 @@ class PaymentRequest:
     print_copies: str = "BOTH"
     receipt_notes: str | None = None
     card_holder_id: str | None = None
+    # Cash-back on a debit payment (contract §3), in pesos; 0 is "no cash-back".
+    change_amount: Decimal = Decimal(0)
+    # Allow benefit cards on a QR payment (contract §3); None: not asked.
+    qr_benefit_code: bool | None = None
 
     def __post_init__(self) -> None:
         to_cents(self.amount)
+        if self.change_amount:
+            to_cents(self.change_amount)
         _check_common(self.terminal_ids, self.menu_text, self.print_copies)
         if self.method not in METHODS:
             raise ValueError(f"método inválido: {self.method!r}")
@@ -101,7 +107,7 @@ class PaymentRequest:
                 "ecr_provider": ecr_provider,
                 "ecr_name": ecr_name,
                 "ecr_version": ecr_version,
-                "change_amount": "0",
+                "change_amount": to_cents(self.change_amount) if self.change_amount else "0",
                 "bank_account_type": None,
                 "payment_plan_id": None,
                 "print_method": "MOBITEF_NON_FISCAL",
@@ -109,7 +115,7 @@ class PaymentRequest:
                 "terminals_list": _terminals_list(self.terminal_ids),
                 "card_brand_product": self.brand,
                 "terminal_operation_method": self.method,
-                "qr_benefit_code": None,
+                "qr_benefit_code": self.qr_benefit_code,
                 "trx_receipt_notes": self.receipt_notes,
                 "card_holder_id": self.card_holder_id,
             }

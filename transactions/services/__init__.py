@@ -7,10 +7,18 @@
   received, release its POS reference, acknowledge a flag);
 - `batches`: closing a store's or every store's batches, and the daily automatic close;
 - `fees`, `liquidation`, `differences`: the finance day (fee table, liquidación, differences).
+- `approvals`: maker-checker (hold a refund or reversal above the store's threshold, approve,
+  reject, withdraw, expire), `sending` (a written refund or reversal to the provider) and
+  `money_controls` (a store's controls).
 
 Callers use `from transactions import services` and `services.payment_create(...)`.
 """
 
+from transactions.services.approvals import (
+    approval_approve,
+    approval_reject,
+    approvals_expire_due,
+)
 from transactions.services.batches import (
     merchant_batch_close,
     store_batch_close,
@@ -35,6 +43,9 @@ from transactions.services.watch import intent_refresh
 
 __all__ = [
     "RESOLVE_OUTCOMES",
+    "approval_approve",
+    "approval_reject",
+    "approvals_expire_due",
     "intent_acknowledge",
     "intent_answered_listener",
     "intent_cancel",

@@ -14,11 +14,14 @@ from transactions.cancellation import (
     intent_send_cancel_request,
     intent_start_cancelling,
 )
+from transactions.controls import require_key
 from transactions.errors import Code, IntentRuleError
 from transactions.events import SYSTEM, Actor
 from transactions.models import Intent
 from transactions.polling import intent_poll
+from transactions.services.approvals import approval_withdraw
 from transactions.services.common import Action, actor_for, require_role
+from transactions.states import State
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -36,7 +39,12 @@ def intent_cancel(
     """Asks the provider to withdraw a waiting intention."""
     if user is not None:
         require_role(user, intent.store, Action.CANCEL)
+    require_key(pos_client, Action.CANCEL)
     actor = actor or actor_for(user, pos_client)
+    if intent.state == State.APPROVAL_PENDING:
+        # Never sent: withdrawing it is the requester's own decision, no provider call.
+        approval_withdraw(intent=intent, actor=actor)
+        return intent
     if not intent_is_cancellable(intent):
         raise IntentRuleError(
             Code.NOT_CANCELLABLE,

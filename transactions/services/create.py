@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from stores.models import Store, Terminal
-from transactions import rules
+from transactions import controls, rules
 from transactions.errors import Code, IntentRuleError
-from transactions.gateway import PaymentRequest, RefundRequest, ReversalRequest, gateway_for
+from transactions.gateway import PaymentRequest, gateway_for
 from transactions.models import Intent
 from transactions.money import format_ars
 from transactions.selectors import (
@@ -17,8 +17,10 @@ from transactions.selectors import (
     reversal_allowed,
     terminal_open_batch_is_empty,
 )
+from transactions.services.approvals import create_row_held
 from transactions.services.common import Action, actor_for, credential_required, require_role
 from transactions.services.pipeline import create_row, send
+from transactions.services.sending import refund_send, reversal_send
 from transactions.states import RESERVING_STATES, Kind, State
 
 if TYPE_CHECKING:
@@ -39,11 +41,15 @@ def payment_create(
     menu_text: str = "",
     print_copies: str = "BOTH",
     receipt_notes: str = "",
+    change_amount=None,
+    qr_benefit: bool | None = None,
     user: User | None = None,
     pos_client: PosClient | None = None,
 ) -> Intent:
-    """Offers a payment to one or more terminals of the store."""
+    """Offers a payment to one or more terminals of the store. `change_amount` is cash-back and
+    `qr_benefit` the contract's `qr_benefit_code` (`transactions.controls`)."""
     require_role(user, store, Action.CHARGE)
+    controls.require_key(pos_client, Action.CHARGE)
     amount = rules.clean_amount(amount)
     installments = rules.clean_installments(installments)
     brand = rules.clean_brand(brand)
@@ -53,6 +59,10 @@ def payment_create(
     menu_text = rules.clean_text(menu_text, field="menu_text", max_length=rules.MENU_TEXT_MAX)
     receipt_notes = rules.clean_text(receipt_notes, field="receipt_notes", max_length=120)
     terminals = rules.clean_terminals(store=store, terminals=terminals)
+    change_amount = controls.clean_cashback(
+        change_amount, store=store, method=method, installments=installments, brand=brand
+    )
+    qr_benefit = controls.clean_qr_benefit(qr_benefit, method=method)
     credential = credential_required(store)
     rules.clean_go_live(store=store, terminals=terminals, environment=credential.environment)
     actor = actor_for(user, pos_client)
@@ -72,6 +82,8 @@ def payment_create(
         menu_text=menu_text[: rules.MENU_TEXT_MAX],
         print_copies=print_copies,
         receipt_notes=receipt_notes,
+        change_amount=change_amount,
+        qr_benefit=qr_benefit,
     )
     request = PaymentRequest(
         amount=amount,
@@ -83,6 +95,8 @@ def payment_create(
         method="QR_CODE" if method == "qr" else "CARD",
         print_copies=print_copies,
         receipt_notes=receipt_notes or None,
+        change_amount=change_amount,
+        qr_benefit_code=qr_benefit,
     )
     gateway = gateway_for(credential)
     return send(
@@ -124,17 +138,21 @@ def reversal_create(
     user: User | None = None,
     pos_client: PosClient | None = None,
 ) -> Intent:
-    """Annuls an approved payment while its batch is open (anulación)."""
+    """Annuls an approved payment while its batch is open (anulación). Above the store's
+    threshold it waits for a second person (`approval_pending`, not sent)."""
     store = payment.store
     require_role(user, store, Action.REVERSE)
+    controls.require_key(pos_client, Action.REVERSE)
     _check_reversal(payment)
+    need = controls.reversal_approval_need(payment=payment, controls=controls.controls_for(store))
     reference = rules.clean_text(reference, field="reference", max_length=rules.REFERENCE_MAX)
     menu_text = rules.clean_text(menu_text, field="menu_text", max_length=rules.MENU_TEXT_MAX)
     credential = credential_required(store)
     actor = actor_for(user, pos_client)
     terminal = payment.terminal
     assert terminal is not None, "an approved payment has the terminal that took it"
-    intent = create_row(
+    intent = create_row_held(
+        need,
         store=store,
         terminals=[terminal],
         credential=credential,
@@ -150,21 +168,9 @@ def reversal_create(
         print_copies=payment.print_copies,
         card_brand_code=payment.card_brand_code,
     )
-    request = ReversalRequest(
-        payment_id=payment.provider_id,
-        terminal_ids=[terminal.terminal_id],
-        menu_text=intent.menu_text,
-        reference=intent.ecr_transaction_id,
-        print_copies=intent.print_copies,
-    )
-    gateway = gateway_for(credential)
-    return send(
-        intent,
-        lambda: gateway.reversal_create(
-            cuit=store.merchant.cuit, request=request, intent_id=intent.pk
-        ),
-        actor=actor,
-    )
+    if need is not None:
+        return intent
+    return reversal_send(intent, actor=actor)
 
 
 def refund_create(
@@ -179,8 +185,11 @@ def refund_create(
     user: User | None = None,
     pos_client: PosClient | None = None,
 ) -> Intent:
-    """A devolución: the card is presented again; up to the original's refundable balance."""
+    """A devolución: the card is presented again; up to the original's refundable balance.
+    The store's controls apply (`transactions.controls`): refund window, daily limit, refunds
+    without an original, and above the threshold it waits for a second person."""
     require_role(user, store, Action.REFUND)
+    controls.require_key(pos_client, Action.REFUND)
     amount = rules.clean_amount(amount)
     brand = rules.clean_brand(brand)
     reference = rules.clean_text(reference, field="reference", max_length=rules.REFERENCE_MAX)
@@ -198,10 +207,24 @@ def refund_create(
             )
         check_balance(original)
         brand = brand or original.card_brand_code
+    else:
+        controls.require_unreferenced_refund(store=store, user=user, pos_client=pos_client)
+    store_controls = controls.controls_for(store)
+    if original is not None:
+        controls.check_refund_window(payment=original, controls=store_controls)
+
+    def daily_limit() -> None:
+        controls.check_daily_refund_limit(store=store, amount=amount, controls=store_controls)
+
+    daily_limit()
+    need = controls.refund_approval_need(amount=amount, controls=store_controls)
     credential = credential_required(store)
     actor = actor_for(user, pos_client)
     base_reference = reference or (original.ecr_transaction_id if original else "")
-    intent = create_row(
+    limited = store_controls is not None and store_controls.daily_refund_limit is not None
+    intent = create_row_held(
+        need,
+        store_limit=daily_limit if limited else None,
         store=store,
         terminals=[terminal],
         credential=credential,
@@ -216,21 +239,9 @@ def refund_create(
         ecr_base=(base_reference[:62] + "-D") if base_reference else "",
         menu_text=(menu_text or f"Devolución {format_ars(amount)}")[:40],
     )
-    request = RefundRequest(
-        amount=amount,
-        terminal_ids=[terminal.terminal_id],
-        menu_text=intent.menu_text,
-        reference=intent.ecr_transaction_id,
-        brand=brand or None,
-    )
-    gateway = gateway_for(credential)
-    return send(
-        intent,
-        lambda: gateway.refund_create(
-            cuit=store.merchant.cuit, request=request, intent_id=intent.pk
-        ),
-        actor=actor,
-    )
+    if need is not None:
+        return intent
+    return refund_send(intent, actor=actor)
 
 
 def settlement_create(
@@ -243,6 +254,7 @@ def settlement_create(
     """Closes the terminal's open batch (cierre de lote)."""
     store = terminal.store
     require_role(user, store, Action.CLOSE_BATCH)
+    controls.require_key(pos_client, Action.CLOSE_BATCH)
     (terminal,) = rules.clean_terminals(store=store, terminals=[terminal])
     if Intent.objects.filter(
         kind=Kind.SETTLEMENT, offered_terminals=terminal, state__in=sorted(RESERVING_STATES)

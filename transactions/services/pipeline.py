@@ -114,7 +114,10 @@ def create_row(
                 locked = Intent.objects.select_for_update().get(pk=original.pk)
                 if recheck is not None:
                     recheck(locked)
-            busy = busy_terminals(terminals)
+            # A refund or reversal waiting for approval is not sent: it holds no terminal and
+            # the sweeper has nothing to poll (`services.approvals` sends it once approved).
+            held = fields.get("state") == State.APPROVAL_PENDING
+            busy = [] if held else busy_terminals(terminals)
             if busy:
                 raise busy_refusal(busy)
             # No look-up for a live payment with the same POS reference: the partial unique
@@ -137,7 +140,7 @@ def create_row(
                 ),
                 # If this process dies before recording the answer, the sweeper finds the row
                 # after the grace period and resolves it like an in-doubt create.
-                next_poll_at=now + timedelta(seconds=created_grace_seconds()),
+                next_poll_at=None if held else now + timedelta(seconds=created_grace_seconds()),
                 **fields,
             )
             # One INSERT of the new rows (`.set()` would first read the rows a new intent
@@ -150,7 +153,7 @@ def create_row(
             IntentEvent.objects.create(
                 intent=intent,
                 type=IntentEvent.Type.CREATED,
-                to_state=State.CREATED,
+                to_state=intent.state,
                 **actor.event_fields(),
             )
             listener = _created_listener.get()

@@ -14,6 +14,7 @@ register = template.Library()
 logger = logging.getLogger(__name__)
 
 _BADGES: dict[str, str] = {
+    State.APPROVAL_PENDING: "warn",
     State.APPROVED: "ok",
     State.DECLINED: "error",
     State.FAILED: "error",
@@ -57,6 +58,12 @@ def _can_anywhere(context, action: str) -> bool:
 def can_configure(context) -> bool:
     """Whether the settings link is shown (owners)."""
     return _can_anywhere(context, Action.MANAGE_SETTINGS)
+
+
+@register.simple_tag(takes_context=True)
+def can_approve(context) -> bool:
+    """Whether the Aprobaciones link is shown (owners and managers: maker-checker)."""
+    return _can_anywhere(context, Action.APPROVE)
 
 
 @register.simple_tag(takes_context=True)

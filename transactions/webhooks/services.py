@@ -22,7 +22,15 @@ from transactions.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("intent.final", "intent.in_doubt")
+EVENTS = (
+    "intent.final",
+    "intent.in_doubt",
+    # Maker-checker (issue 15, `services.approvals`): a refund or reversal that waited for a
+    # second person was approved (and is sent now), rejected or withdrawn, or expired.
+    "intent.approval_approved",
+    "intent.approval_rejected",
+    "intent.approval_expired",
+)
 # The django-q2 task of one attempt; a stored string, kept stable (see tasks_webhooks).
 DELIVER_TASK = "transactions.tasks_webhooks.webhook_deliver_task"
 # How long a POS client's "has a receiver" flag is trusted without a change that clears it.

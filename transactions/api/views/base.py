@@ -270,7 +270,9 @@ def intent_response(
         else:
             prefetch_related_objects([intent], "offered_terminals")
         data = intent_document(intent=intent)
-    headers = {"Location": data["links"]["self"]} if status_code == status.HTTP_201_CREATED else {}
+    # 202: a refund or reversal waiting for approval (maker-checker) has a Location too.
+    created = status_code in (status.HTTP_201_CREATED, status.HTTP_202_ACCEPTED)
+    headers = {"Location": data["links"]["self"]} if created else {}
     return Response(data, status=status_code, headers=headers), intent.pk
 
 

@@ -24,7 +24,15 @@ from transactions.api.views.base import (
     valid_input,
 )
 from transactions.errors import Code
-from transactions.states import Kind
+from transactions.states import Kind, State
+
+
+def created_or_held(intent) -> int:
+    """201 for a refund or reversal sent to the terminal; 202 for one above the store's
+    threshold, waiting for a second person (`approval_pending`, maker-checker)."""
+    if intent.state == State.APPROVAL_PENDING:
+        return status.HTTP_202_ACCEPTED
+    return status.HTTP_201_CREATED
 
 
 class PaymentCreateView(IdempotentPostMixin, PosApiView):
@@ -42,6 +50,10 @@ class PaymentCreateView(IdempotentPostMixin, PosApiView):
         Code.TERMINAL_WRONG_PURPOSE,
         Code.PILOT_GATE,
         Code.REFERENCE_IN_USE,
+        Code.KEY_ACTION_NOT_ALLOWED,
+        Code.CASHBACK_NOT_ALLOWED,
+        Code.CASHBACK_LIMIT_EXCEEDED,
+        Code.QR_BENEFIT_NOT_ALLOWED,
         *docs.PROVIDER_CREATE,
     )
 
@@ -75,6 +87,8 @@ class PaymentCreateView(IdempotentPostMixin, PosApiView):
             menu_text=data["menu_text"],
             print_copies=data["print_copies"],
             receipt_notes=data["notes"],
+            change_amount=data["change_amount"],
+            qr_benefit=data["qr_benefit_code"],
             pos_client=self.pos_client,
         )
         return intent_response(intent, status.HTTP_201_CREATED, reload=False)
@@ -90,6 +104,7 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
         Code.BATCH_CLOSED,
         Code.SETTLEMENT_IN_PROGRESS,
         Code.BATCH_EMPTY,
+        Code.KEY_ACTION_NOT_ALLOWED,
         *docs.PROVIDER_CREATE,
     )
 
@@ -101,6 +116,7 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
         request=ReversalInputSerializer,
         responses={
             201: IntentOutputSerializer,
+            202: docs.APPROVAL_PENDING_RESPONSE,
             **docs.problems(*error_codes),
         },
         tags=["Cobros"],
@@ -117,7 +133,7 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
             menu_text=data["menu_text"],
             pos_client=self.pos_client,
         )
-        return intent_response(intent, status.HTTP_201_CREATED, reload=False)
+        return intent_response(intent, created_or_held(intent), reload=False)
 
 
 class RefundCreateView(IdempotentPostMixin, PosApiView):
@@ -133,6 +149,10 @@ class RefundCreateView(IdempotentPostMixin, PosApiView):
         Code.TERMINAL_DISABLED,
         Code.REFUND_NOT_ALLOWED,
         Code.REFUND_EXCEEDS_BALANCE,
+        Code.KEY_ACTION_NOT_ALLOWED,
+        Code.UNREFERENCED_REFUND_NOT_ALLOWED,
+        Code.REFUND_WINDOW_EXPIRED,
+        Code.DAILY_REFUND_LIMIT_EXCEEDED,
         *docs.PROVIDER_CREATE,
     )
 
@@ -144,6 +164,7 @@ class RefundCreateView(IdempotentPostMixin, PosApiView):
         request=RefundInputSerializer,
         responses={
             201: IntentOutputSerializer,
+            202: docs.APPROVAL_PENDING_RESPONSE,
             **docs.problems(*error_codes),
         },
         examples=[docs.REFUND_REQUEST_EXAMPLE],
@@ -165,7 +186,7 @@ class RefundCreateView(IdempotentPostMixin, PosApiView):
             menu_text=data["menu_text"],
             pos_client=self.pos_client,
         )
-        return intent_response(intent, status.HTTP_201_CREATED, reload=False)
+        return intent_response(intent, created_or_held(intent), reload=False)
 
 
 class SettlementCreateView(IdempotentPostMixin, PosApiView):
@@ -175,6 +196,7 @@ class SettlementCreateView(IdempotentPostMixin, PosApiView):
         Code.TERMINAL_NOT_IN_STORE,
         Code.TERMINAL_DISABLED,
         Code.SETTLEMENT_IN_PROGRESS,
+        Code.KEY_ACTION_NOT_ALLOWED,
         *docs.PROVIDER_CREATE,
     )
 

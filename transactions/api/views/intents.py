@@ -127,7 +127,12 @@ class IntentDetailView(PosApiView):
 
 
 class IntentCancelView(IdempotentPostMixin, PosApiView):
-    error_codes = (*docs.IDEMPOTENT_POST, Code.NOT_FOUND, Code.NOT_CANCELLABLE)
+    error_codes = (
+        *docs.IDEMPOTENT_POST,
+        Code.NOT_FOUND,
+        Code.NOT_CANCELLABLE,
+        Code.KEY_ACTION_NOT_ALLOWED,
+    )
 
     @extend_schema(
         operation_id="intents_cancel",

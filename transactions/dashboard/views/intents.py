@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from stores.roles import Action
-from transactions import selectors, services
+from transactions import controls, selectors, services
 from transactions.dashboard.access import require
 from transactions.dashboard.forms import NotReceivedForm, RefundForm, ResolveForm, add_rule_error
 from transactions.dashboard.views.common import is_htmx, live_box_response, refresh_quietly
@@ -24,6 +24,11 @@ from transactions.money import format_ars, format_decimal_es
 from transactions.states import Resolution, State
 from transactions.templatetags.money import local_time
 
+# Maker-checker (issue 15): above the store's threshold the operation waits, unsent.
+_HELD = (
+    "Supera el umbral de la sucursal: espera la aprobación de otra persona (Aprobaciones). "
+    "No se envió a la terminal."
+)
 POLLED_STATES = frozenset({State.CREATED, State.PENDING, State.PROCESSING, State.CANCELLING})
 
 
@@ -151,6 +156,11 @@ def intent_reverse(request, public_id):
                 action=reverse("dashboard:intent_reverse", args=[payment.public_id]),
                 button="Sí, anular",
                 back=_detail_url(payment),
+                warning=_approval_warning(
+                    controls.reversal_approval_need(
+                        payment=payment, controls=controls.controls_for(payment.store)
+                    )
+                ),
             ),
         )
     try:
@@ -161,8 +171,20 @@ def intent_reverse(request, public_id):
     except GatewayError as exc:
         messages.error(request, f"Prisma no respondió: {exc.message}")
         return redirect("dashboard:intent_detail", public_id=payment.public_id)
-    messages.success(request, "Anulación enviada a la terminal: pasá la tarjeta para confirmarla.")
+    if reversal.state == State.APPROVAL_PENDING:
+        messages.warning(request, _HELD)
+    else:
+        messages.success(
+            request, "Anulación enviada a la terminal: pasá la tarjeta para confirmarla."
+        )
     return redirect("dashboard:intent_detail", public_id=reversal.public_id)
+
+
+def _approval_warning(need) -> str:
+    """The confirmation's warning: what the store's maker-checker threshold will do to it."""
+    if need is None:
+        return "No se puede deshacer."
+    return f"{need.reason} Esperará la aprobación de otra persona antes de enviarse a la terminal."
 
 
 def _card_text(intent: Intent) -> str:
@@ -203,6 +225,11 @@ def intent_refund(request, public_id):
                     action=reverse("dashboard:intent_refund", args=[payment.public_id]),
                     button=f"Sí, devolver {format_ars(amount)}",
                     back=_detail_url(payment),
+                    warning=_approval_warning(
+                        controls.refund_approval_need(
+                            amount=amount, controls=controls.controls_for(payment.store)
+                        )
+                    ),
                 ),
             )
     if form.is_valid():
@@ -220,7 +247,10 @@ def intent_refund(request, public_id):
         except GatewayError as exc:
             form.add_error(None, f"Prisma no respondió: {exc.message}")
         else:
-            messages.success(request, "Devolución enviada a la terminal.")
+            if refund.state == State.APPROVAL_PENDING:
+                messages.warning(request, _HELD)
+            else:
+                messages.success(request, "Devolución enviada a la terminal.")
             return redirect("dashboard:intent_detail", public_id=refund.public_id)
     return render(
         request,

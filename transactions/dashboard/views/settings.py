@@ -37,17 +37,24 @@ from stores.selectors import (
     store_list_for_user,
     terminal_get_for_user,
 )
-from stores.services import pos_client_create, pos_client_revoke
+from stores.services import pos_client_create, pos_client_revoke, pos_client_set_permissions
+from transactions.controls import controls_for
 from transactions.dashboard.access import require
 from transactions.dashboard.forms import (
     MemberForm,
     MembershipRoleForm,
+    MoneyControlsForm,
     PosKeyForm,
+    PosKeyPermissionsForm,
     StoreCredentialForm,
     StoreForm,
     TerminalForm,
+    add_rule_error,
 )
 from transactions.dashboard.views.confirm import Confirmation, confirm_response, confirmed
+from transactions.errors import IntentRuleError
+from transactions.money import format_decimal_es
+from transactions.services.money_controls import WINDOW_KEYS, money_controls_save
 from transactions.webhooks.selectors import webhook_endpoint_list_for_stores
 from transactions.webhooks.services import webhook_endpoint_set_active
 
@@ -252,6 +259,58 @@ def store_credential(request, public_id):
     )
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def store_money_controls(request, public_id):
+    """The store's money controls (issue 15): approval thresholds and expiry, the daily refund
+    limit, cash-back and the refund windows per brand."""
+    store = store_get_for_user(user=request.user, public_id=public_id)
+    require(user=request.user, store=store, action=Action.MANAGE_SETTINGS)
+    current = controls_for(store)
+    initial = {}
+    if current is not None:
+        initial = {
+            "refund_approval_threshold": _decimal_text(current.refund_approval_threshold),
+            "reversal_approval_threshold": _decimal_text(current.reversal_approval_threshold),
+            "approval_expiry_minutes": current.approval_expiry_minutes,
+            "daily_refund_limit": _decimal_text(current.daily_refund_limit),
+            "cashback_max": _decimal_text(current.cashback_max or None),
+            **{
+                MoneyControlsForm.window_field(key): days
+                for key, days in current.refund_window_days.items()
+            },
+        }
+    form = MoneyControlsForm(request.POST or None, initial=initial, window_keys=WINDOW_KEYS)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            money_controls_save(
+                store=store,
+                user=request.user,
+                refund_approval_threshold=data["refund_approval_threshold"],
+                reversal_approval_threshold=data["reversal_approval_threshold"],
+                approval_expiry_minutes=data["approval_expiry_minutes"],
+                daily_refund_limit=data["daily_refund_limit"],
+                cashback_max=data["cashback_max"],
+                refund_window_days=form.windows(),
+            )
+        except IntentRuleError as exc:
+            add_rule_error(form, exc)
+        else:
+            messages.success(request, f"Controles de dinero de {store.name} guardados.")
+            return redirect("dashboard:settings")
+    return _form_page(
+        request,
+        form,
+        title=f"Controles de dinero · {store.name}",
+        status=422 if form.errors else 200,
+    )
+
+
+def _decimal_text(value) -> str:
+    return "" if value is None else format_decimal_es(value, thousands=False)
+
+
 # --- Terminals ------------------------------------------------------------------------------
 
 
@@ -440,7 +499,9 @@ def pos_key_create(request):
     form = PosKeyForm(request.POST or None, stores=stores)
     if request.method == "POST" and form.is_valid():
         client, raw_key = pos_client_create(
-            store=form.cleaned_data["store"], name=form.cleaned_data["name"]
+            store=form.cleaned_data["store"],
+            name=form.cleaned_data["name"],
+            permissions={field: form.cleaned_data[field] for field in PosKeyForm.PERMISSIONS},
         )
         # Shown once, on this answer only (never_cache): it is not stored anywhere readable.
         return render(
@@ -449,6 +510,37 @@ def pos_key_create(request):
             {"client": client, "key": raw_key},
         )
     return _form_page(request, form, title="Nueva clave POS", status=422 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pos_key_permissions(request, public_id):
+    """Changes what an existing POS key may do (charge only, cancel, reverse, refund, close)."""
+    client = (
+        PosClient.objects.filter(
+            public_id=public_id, store__in=store_list_for_user(user=request.user)
+        )
+        .select_related("store")
+        .first()
+    )
+    if client is None:
+        raise Http404("Clave no encontrada")
+    require(user=request.user, store=client.store, action=Action.MANAGE_SETTINGS)
+    initial = {field: getattr(client, field) for field in PosKeyPermissionsForm.PERMISSIONS}
+    form = PosKeyPermissionsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        pos_client_set_permissions(
+            client=client,
+            permissions={f: form.cleaned_data[f] for f in PosKeyPermissionsForm.PERMISSIONS},
+        )
+        messages.success(request, f"Permisos de la clave «{client.name}» guardados.")
+        return redirect("dashboard:settings")
+    return _form_page(
+        request,
+        form,
+        title=f"Permisos de la clave {client.name}",
+        status=422 if form.errors else 200,
+    )
 
 
 @login_required

@@ -86,6 +86,7 @@ def terminal_charge(request, public_id):
                 brand=data["brand"],
                 method=data["method"],
                 reference=data["reference"],
+                change_amount=data["change_amount"],
                 user=request.user,
             )
         except IntentRuleError as exc:
