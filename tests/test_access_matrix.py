@@ -95,8 +95,14 @@ ACCESS: dict[str, Access] = {
     "dashboard:intent_release_reference": Access(Action.RESOLVE, "intent", method="post"),
     "dashboard:batch_close_terminal": Access(Action.CLOSE_BATCH, "terminal", method="post"),
     "dashboard:batch_close_store": Access(Action.CLOSE_BATCH, "store", method="post"),
+    "dashboard:batch_close_all": Access(Action.CLOSE_BATCH, method="post"),
+    # Dashboard: reconciliation (whoever sees the reports; the import is merchant-wide)
+    "dashboard:difference_list": Access(Action.VIEW_REPORTS),
+    "dashboard:difference_detail": Access(Action.VIEW_REPORTS, "difference"),
+    "dashboard:liquidation_index": Access(Action.VIEW_REPORTS, where="merchant"),
     # Dashboard: settings
     "dashboard:settings": Access(Action.MANAGE_SETTINGS),
+    "dashboard:fee_settings": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:settings_audit": Access(Action.MANAGE_SETTINGS),
     "dashboard:fleet_import": Access(Action.MANAGE_SETTINGS, where="merchant"),
     "dashboard:onboarding": Access(Action.MANAGE_SETTINGS, where="merchant"),
@@ -228,6 +234,15 @@ def _objects(store: Store, terminal, credential: Credential, *, person_name: str
     batch = Batch.objects.create(
         terminal=terminal, batch_number=1, settlement=settlement, closed_at=now
     )
+    from transactions.models import Difference
+
+    difference = Difference.objects.create(
+        key=f"test:{store.code}",
+        kind=Difference.Kind.MISSING_IN_LIQUIDATION,
+        store=store,
+        intent=intent,
+        detail="Cobro que la liquidación no trae.",
+    )
     pos_key, raw_key = factories.make_pos_client(store, name=f"POS {store.code}")
     webhook = WebhookEndpoint.objects.create(pos_client=pos_key, url="https://pos.example.com/h")
     person = factories.make_user(person_name)
@@ -237,6 +252,7 @@ def _objects(store: Store, terminal, credential: Credential, *, person_name: str
         "terminal": terminal,
         "intent": intent,
         "batch": batch,
+        "difference": difference,
         "credential": credential,
         "pos_key": pos_key,
         "raw_key": raw_key,
@@ -310,6 +326,9 @@ def service_calls(monkeypatch):
         monkeypatch.setattr(services, name, recorder(name, result))
     monkeypatch.setattr(
         services, "store_batch_close", lambda **kw: calls.append("store_batch_close") or []
+    )
+    monkeypatch.setattr(
+        services, "merchant_batch_close", lambda **kw: calls.append("merchant_batch_close") or []
     )
 
     class FakeGateway:

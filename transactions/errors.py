@@ -86,6 +86,9 @@ class Code(StrEnum):
     REVERSAL_NOT_ALLOWED = "reversal_not_allowed", 409, "Anulación no permitida"
     BATCH_CLOSED = "batch_closed", 409, "Lote cerrado"
     SETTLEMENT_IN_PROGRESS = "settlement_in_progress", 409, "Cierre de lote en curso"
+    # The terminal's open batch holds no operation the portal knows (`selectors.
+    # terminal_open_batch_is_empty`): the contract does not say what the provider does then.
+    BATCH_EMPTY = "batch_empty", 409, "Lote vacío"
     REFUND_NOT_ALLOWED = "refund_not_allowed", 409, "Devolución no permitida"
     # Go-live (stores.golive): a test terminal in production or the reverse, and the pilot gate.
     TERMINAL_WRONG_PURPOSE = "terminal_wrong_purpose", 409, "Terminal de otro ambiente"

@@ -664,8 +664,10 @@ class ReportEmailOptOut(models.Model):
         return f"{self.user} no recibe el reporte por correo"
 
 
-# Django loads one models module per app: these two imports only register the API's idempotency
-# table and the webhook tables with the `transactions` app (their code lives with its owner). The
-# layer contracts in pyproject.toml ignore these two edges for that reason.
+# Django loads one models module per app: these imports only register the API's idempotency
+# table, the webhook tables and the finance day's tables (fees, liquidación, differences,
+# daily closes) with the `transactions` app (their code lives with its owner). The layer
+# contracts in pyproject.toml ignore these edges for that reason.
 from transactions.api.models import *  # noqa: E402,F401,F403
+from transactions.finance.models import *  # noqa: E402,F401,F403
 from transactions.webhooks.models import *  # noqa: E402,F401,F403

@@ -1,5 +1,6 @@
 """Reads of the ledger, scoped to what a user or a POS key may see (404 outside)."""
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +26,7 @@ from stores.roles import Action, roles_allowed_text
 from stores.selectors import store_list_for_user
 from transactions.backoff import IN_DOUBT_FAST_SEARCH
 from transactions.errors import Code
-from transactions.models import ApprovalRequest, Batch, Intent
+from transactions.models import ApprovalRequest, Batch, Intent, StoreClose
 from transactions.states import RESERVING_STATES, Kind, State
 
 ZERO = Decimal("0.00")
@@ -261,6 +262,33 @@ _LIVE_FOLLOWUP_EXCLUDED = [State.DECLINED, State.FAILED, State.CANCELLED]
 Refusal = tuple[Code, str]
 
 
+def terminal_open_batch_is_empty(*, terminal: Terminal) -> bool:
+    """Whether the terminal's open batch holds nothing the portal knows: no approved payment,
+    reversal or refund, and nothing that may still become one, since its last approved close.
+
+    Closing such a batch is refused (`Code.BATCH_EMPTY`): the contract says nothing of an empty
+    close (§4, §5 [U]; the simulator closes it and prints a ticket of zeros), and an empty close
+    only adds a batch of zeros to reconcile, and a ticket to print, for nothing. Sales made on
+    the terminal without the portal are unknown here: the refusal says what it counted.
+    """
+    last_close = (
+        Intent.objects.filter(kind=Kind.SETTLEMENT, state=State.APPROVED, terminal=terminal)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    money = Q(state=State.APPROVED) | Q(state__in=sorted(RESERVING_STATES))
+    operations = Intent.objects.filter(
+        money, terminal=terminal, kind__in=[Kind.PAYMENT, Kind.REVERSAL, Kind.REFUND]
+    )
+    if last_close is not None:
+        operations = operations.filter(
+            Q(finished_at__gt=last_close) | Q(finished_at=None, created_at__gt=last_close)
+        )
+    return not operations.exists()
+
+
 def reversal_refusals(payments) -> dict[int, Refusal | None]:
     """The anulación rule for many payments at once: for each payment's pk, None when it may be
     annulled, else (code, Spanish reason). A fixed number of queries however many payments, so
@@ -427,6 +455,19 @@ def intents_needing_attention(*, stores) -> QuerySet[Intent]:
         .filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))
         .select_related("store", "terminal")
         .order_by("-created_at")
+    )
+
+
+def store_closes_to_show(*, stores, now=None) -> list[StoreClose]:
+    """Automatic closes of the last two days that did not finish: postponed or raised, for the
+    Lotes page (`stores` already scoped)."""
+    now = now or timezone.now()
+    since = (now - dt.timedelta(days=2)).date()
+    return list(
+        StoreClose.objects.filter(store__in=stores, closed_at=None, day__gte=since)
+        .filter(Q(attempts__gt=0) | Q(raised_at__isnull=False) | ~Q(last_problem=""))
+        .select_related("store")
+        .order_by("-day", "store__name")
     )
 
 

@@ -43,13 +43,20 @@ def sweeper_task(seconds: int = SWEEPER_SECONDS) -> str:
 
 
 def batch_close_due_task() -> str:
-    """Closes the batches of every store whose daily close hour has come (idempotent per day)."""
+    """Closes the batches of every store whose daily close hour has come (idempotent per day,
+    retried with backoff), and raises payments approved after their batch closed."""
+    from datetime import timedelta
+
+    from transactions.reporting.differences import approved_after_close_scan
     from transactions.reporting.reconciliation import batch_backfill
     from transactions.services import store_batch_close_due
 
+    now = timezone.now()
     backfilled = batch_backfill()
-    results = store_batch_close_due(now=timezone.now())
-    return f"{len(results)} cierres pedidos, {backfilled} lotes registrados"
+    results = store_batch_close_due(now=now)
+    # Two days back: a payment resolved late (in doubt, then found) still gets looked at.
+    late = approved_after_close_scan(since=now - timedelta(days=2))
+    return f"{len(results)} cierres pedidos, {backfilled} lotes registrados, {late} tardíos"
 
 
 def approvals_expire_task() -> str:

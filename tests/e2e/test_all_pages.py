@@ -24,7 +24,7 @@ from tests.e2e.support import login
 from tests.factories import DEFAULT_PASSWORD, make_intent
 from tests.test_access_matrix import ACCESS
 from tests.transactions.support import set_money_controls
-from transactions.models import Batch, GatewayCall, IntentEvent
+from transactions.models import Batch, Difference, GatewayCall, IntentEvent
 from transactions.services import refund_create
 from transactions.states import Kind, State
 
@@ -162,7 +162,25 @@ def store_day(merchant, store_a, store_b, terminal_a, terminal_b, credential):
         ),
         pos_client=pos_key,
     )
-    return {"payment": payment, "doubtful": doubtful, "batch": batch, "pos_key": pos_key}
+    difference = Difference.objects.create(
+        key="all-pages",
+        kind=Difference.Kind.AMOUNT_DIFFERS,
+        store=store_a,
+        terminal_id=terminal_a.terminal_id,
+        batch_number=7,
+        batch=batch,
+        intent=payment,
+        portal_amount=payment.amount,
+        other_amount="123000.00",
+        detail="Autorización A1: el portal tiene $ 123.456,78 y la liquidación $ 123.000,00.",
+    )
+    return {
+        "payment": payment,
+        "doubtful": doubtful,
+        "batch": batch,
+        "pos_key": pos_key,
+        "difference": difference,
+    }
 
 
 @pytest.fixture
@@ -205,6 +223,10 @@ def _pages(store_day, store_a, terminal_a, credential, manager_a) -> list[str]:
         reverse("dashboard:approval_list"),
         reverse("dashboard:member_create"),
         reverse("dashboard:member_edit", args=[member.public_id]),
+        reverse("dashboard:difference_list"),
+        reverse("dashboard:difference_detail", args=[store_day["difference"].public_id]),
+        reverse("dashboard:liquidation_index"),
+        reverse("dashboard:fee_settings"),
         reverse("dashboard:intent_receipt", args=[store_day["payment"].public_id]),
         reverse("dashboard:terminal_fleet"),
         # A search with no single match stays on its page (one match redirects to the intent).

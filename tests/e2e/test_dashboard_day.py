@@ -90,6 +90,13 @@ def test_manager_runs_the_day(
     manager.wait_for_selector(".batch-progress progress")
     manager.wait_for_selector(".batch-progress[data-finished=true]", timeout=20_000)
     assert manager.locator("[data-ticket]").count() >= 1
+    # The closed-batches list refreshes itself after the close (no reload), and the batch
+    # page reads as a table in Spanish.
+    manager.wait_for_selector("#closed-batches tbody a", timeout=20_000)
+    manager.click("#closed-batches tbody a")
+    manager.wait_for_selector("[data-reconciliation]")
+    assert "Total neto" in manager.inner_text("[data-reconciliation]")
+    assert "{'" not in manager.content()
 
     manager.goto("/")
     manager.wait_for_selector("[data-kpi=net]")

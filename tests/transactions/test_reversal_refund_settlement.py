@@ -115,6 +115,7 @@ def test_settlement_records_the_batch_and_reconciles_it(sim, store_a, terminal_a
 
 
 def test_one_open_settlement_per_terminal(sim, store_a, terminal_a):
+    approved_payment(sim, store_a, terminal_a)
     settlement_create(terminal=terminal_a)
     with pytest.raises(IntentRuleError) as exc:
         settlement_create(terminal=terminal_a)
@@ -127,6 +128,8 @@ def test_closing_a_store_asks_every_enabled_terminal(sim, store_a, terminal_a):
     second = factories.make_terminal(store_a, terminal_id="44444444")
     sim.register_terminal(second.terminal_id, store_a.merchant.cuit)
     factories.make_terminal(store_a, terminal_id="55555555", enabled=False)
+    approved_payment(sim, store_a, terminal_a)
+    approved_payment(sim, store_a, second)
     results = store_batch_close(store=store_a)
     assert [t.terminal_id for t, _ in results] == ["11111111", "44444444"]
     assert all(r.kind == Kind.SETTLEMENT for _, r in results)

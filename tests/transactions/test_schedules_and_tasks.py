@@ -8,10 +8,11 @@ import time_machine
 from django.core.management import call_command
 from django_q.models import Schedule
 
+from tests.factories import make_intent
 from transactions.models import Intent
 from transactions.schedules import SCHEDULES
 from transactions.services import store_batch_close_due
-from transactions.states import Kind
+from transactions.states import Kind, State
 from transactions.tasks import sweeper_task
 
 BA = ZoneInfo("America/Argentina/Buenos_Aires")
@@ -29,6 +30,13 @@ def test_ensure_schedules_twice_gives_the_same_schedules():
 
 @pytest.mark.django_db(transaction=True)
 def test_daily_close_waits_for_the_hour_and_runs_once(sim, store_a, store_b, terminal_a):
+    # Something to close on terminal A (an empty batch is not closed: nothing to close).
+    make_intent(
+        store_a,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        finished_at=datetime(2026, 11, 27, 12, 0, tzinfo=BA),
+    )
     store_a.batch_close_hour = 22
     store_a.save()
     store_b.batch_close_hour = 23

@@ -6,6 +6,7 @@ from transactions.dashboard import urls_extras
 from transactions.dashboard.views import (
     approvals,
     batches,
+    finance,
     home,
     integrators,
     intent_list,
@@ -76,6 +77,15 @@ urlpatterns = [
         batches.batch_close_store,
         name="batch_close_store",
     ),
+    path("lotes/cerrar/todo/", batches.batch_close_all, name="batch_close_all"),
+    # Reconciliation with the acquirer's liquidación
+    path("conciliacion/diferencias/", finance.difference_list, name="difference_list"),
+    path(
+        "conciliacion/diferencias/<uuid:public_id>/",
+        finance.difference_detail,
+        name="difference_detail",
+    ),
+    path("conciliacion/liquidaciones/", finance.liquidation_index, name="liquidation_index"),
     # Daily report
     path("reportes/diario/", daily_report_views.daily_report, name="daily_report"),
     path("reportes/diario.csv", daily_report_views.daily_report_csv, name="daily_report_csv"),
@@ -97,6 +107,7 @@ urlpatterns = [
     ),
     # Settings (owners)
     path("configuracion/", settings.settings_index, name="settings"),
+    path("configuracion/aranceles/", finance.fee_settings, name="fee_settings"),
     path("configuracion/auditoria/", settings.settings_audit, name="settings_audit"),
     path("configuracion/alta-de-flota/", settings.fleet_import_page, name="fleet_import"),
     path("configuracion/alta-prisma/", onboarding_views.onboarding_page, name="onboarding"),

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from transactions.events import intent_flag
 from transactions.models import Batch, Intent
+from transactions.reporting.differences import batch_without_ticket
 from transactions.reporting.totals import ZERO, batch_totals
 from transactions.states import Kind, State
 
@@ -168,7 +169,7 @@ def batch_record_for_settlement(*, settlement: Intent) -> Batch | None:
         intent_flag(settlement, reason="Ticket de cierre ilegible: conciliar el lote a mano")
     try:
         with transaction.atomic():
-            return Batch.objects.create(
+            batch = Batch.objects.create(
                 terminal=terminal,
                 batch_number=settlement.batch_number,
                 settlement=settlement,
@@ -180,6 +181,8 @@ def batch_record_for_settlement(*, settlement: Intent) -> Batch | None:
             )
     except IntegrityError:
         return Batch.objects.filter(settlement=settlement).first()
+    batch_without_ticket(batch)
+    return batch
 
 
 def batch_backfill() -> int:
@@ -192,3 +195,172 @@ def batch_backfill() -> int:
         needs_attention=False,
     ).select_related("terminal")
     return sum(1 for settlement in missing if batch_record_for_settlement(settlement=settlement))
+
+
+# --- The three-way table of a batch (its page) ------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """A count and an amount on one side of the table; None when that side has no such line."""
+
+    count: int
+    amount: Decimal
+
+
+@dataclass
+class ReconciliationRow:
+    """One line of a batch's three-way table: the portal, the ticket and the liquidación."""
+
+    label: str
+    portal: Figure
+    ticket: Figure | None
+    liquidation: Figure | None
+    # What the liquidación should show for this line (sales annulled in the batch are never
+    # paid, so a brand's expected amount is its sales minus their reversals).
+    liquidation_expected: Figure | None = None
+    is_total: bool = False
+
+    @property
+    def ticket_difference(self) -> Decimal | None:
+        if self.ticket is None:
+            return None
+        return self.ticket.amount - self.portal.amount
+
+    @property
+    def liquidation_difference(self) -> Decimal | None:
+        if self.liquidation is None or self.liquidation_expected is None:
+            return None
+        return self.liquidation.amount - self.liquidation_expected.amount
+
+    @property
+    def agrees(self) -> bool:
+        counts_ok = self.ticket is None or self.ticket.count == self.portal.count
+        return counts_ok and not self.ticket_difference and not self.liquidation_difference
+
+
+@dataclass
+class BatchReconciliation:
+    rows: list[ReconciliationRow]
+    ticket: TicketReading
+    has_liquidation: bool
+    liquidation_lines: int
+
+
+def batch_reconciliation(*, batch: Batch) -> BatchReconciliation:
+    """The batch's readable reconciliation (issue 12 item 4): per brand, then anulaciones,
+    devoluciones and the net total, with what the portal computed, what the ticket says and
+    what the imported liquidación pays. Three queries."""
+    from transactions.brands import brand_label
+    from transactions.models import LiquidationLine
+
+    totals = batch.totals or {}
+    reading = read_closing_ticket(batch.closing_ticket)
+    ticket_lines = reading.lines if reading.legible else {}
+    terminal = batch.terminal
+    lines = list(
+        LiquidationLine.objects.filter(
+            merchant_id=batch.settlement.store.merchant_id,
+            terminal_id=terminal.terminal_id,
+            batch_number=batch.batch_number,
+        ).select_related("intent")
+    )
+    has_liquidation = bool(lines)
+    paid: dict[str, Figure] = {}
+    refunded = Figure(0, ZERO)
+    for line in lines:
+        if line.amount < 0:
+            refunded.count += 1
+            refunded.amount += line.amount
+            continue
+        label = brand_label(
+            line.card_brand or (line.intent.card_brand if line.intent else ""),
+            line.intent.card_brand_code if line.intent else "",
+        )
+        figure = paid.setdefault(label, Figure(0, ZERO))
+        figure.count += 1
+        figure.amount += line.amount
+    reversed_by_brand: dict[str, Figure] = {}
+    reversals = Intent.objects.filter(
+        kind=Kind.REVERSAL,
+        state=State.APPROVED,
+        original__terminal=terminal,
+        original__batch_number=batch.batch_number,
+    ).values_list("original__card_brand", "original__card_brand_code", "original__amount",
+                  "original__authorized_amount")  # fmt: skip
+    for brand, code, amount, authorized in reversals:
+        figure = reversed_by_brand.setdefault(brand_label(brand, code), Figure(0, ZERO))
+        figure.count += 1
+        figure.amount += authorized or amount or ZERO
+
+    def ticket_figure(label: str, *, negative: bool = False) -> Figure | None:
+        if not reading.legible:
+            return None
+        found = ticket_lines.get(label)
+        if found is None:
+            return Figure(0, ZERO)
+        amount = found["amount"]
+        if negative and amount > 0:
+            amount = -amount
+        return Figure(found["count"], amount)
+
+    rows = []
+    brands = list((totals.get("brands") or {}).items())
+    brand_names = [name for name, _ in brands]
+    extra = sorted(
+        (set(ticket_lines) | set(paid))
+        - set(brand_names)
+        - {"TOTAL", "ANULACIONES", "DEVOLUCIONES"}
+    )
+    for name, value in brands + [(name, {"count": 0, "amount": "0"}) for name in extra]:
+        portal = Figure(value["count"], Decimal(value["amount"]))
+        annulled = reversed_by_brand.get(name, Figure(0, ZERO))
+        rows.append(
+            ReconciliationRow(
+                label=name,
+                portal=portal,
+                ticket=ticket_figure(name),
+                liquidation=paid.get(name, Figure(0, ZERO)) if has_liquidation else None,
+                liquidation_expected=Figure(
+                    portal.count - annulled.count, portal.amount - annulled.amount
+                ),
+            )
+        )
+    reversal = totals.get("reversals") or {"count": 0, "amount": "0"}
+    refund = totals.get("refunds") or {"count": 0, "amount": "0"}
+    rows.append(
+        ReconciliationRow(
+            label="ANULACIONES",
+            portal=Figure(reversal["count"], -Decimal(reversal["amount"])),
+            ticket=ticket_figure("ANULACIONES", negative=True),
+            liquidation=None,
+        )
+    )
+    refund_portal = Figure(refund["count"], -Decimal(refund["amount"]))
+    rows.append(
+        ReconciliationRow(
+            label="DEVOLUCIONES",
+            portal=refund_portal,
+            ticket=ticket_figure("DEVOLUCIONES", negative=True),
+            liquidation=refunded if has_liquidation else None,
+            liquidation_expected=refund_portal,
+        )
+    )
+    net = Decimal(totals.get("net") or "0")
+    count = sum(r.portal.count for r in rows)
+    liquidation_total = (
+        Figure(sum(f.count for f in paid.values()) + refunded.count,
+               sum((f.amount for f in paid.values()), ZERO) + refunded.amount)
+        if has_liquidation else None
+    )  # fmt: skip
+    rows.append(
+        ReconciliationRow(
+            label="TOTAL",
+            portal=Figure(count, net),
+            ticket=ticket_figure("TOTAL"),
+            liquidation=liquidation_total,
+            liquidation_expected=Figure(count, net),
+            is_total=True,
+        )
+    )
+    return BatchReconciliation(rows, reading, has_liquidation, len(lines))

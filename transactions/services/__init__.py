@@ -5,7 +5,8 @@
 - `watch`: a long-poll or an open page refreshing its own intent;
 - `operator`: what only a person does (resolve an in-doubt intent, close one Prisma never
   received, release its POS reference, acknowledge a flag);
-- `batches`: closing a whole store's batches, and the daily automatic close;
+- `batches`: closing a store's or every store's batches, and the daily automatic close;
+- `fees`, `liquidation`, `differences`: the finance day (fee table, liquidación, differences).
 - `approvals`: maker-checker (hold a refund or reversal above the store's threshold, approve,
   reject, withdraw, expire), `sending` (a written refund or reversal to the provider) and
   `money_controls` (a store's controls).
@@ -18,7 +19,11 @@ from transactions.services.approvals import (
     approval_reject,
     approvals_expire_due,
 )
-from transactions.services.batches import store_batch_close, store_batch_close_due
+from transactions.services.batches import (
+    merchant_batch_close,
+    store_batch_close,
+    store_batch_close_due,
+)
 from transactions.services.cancel import intent_cancel, intent_send_cancel
 from transactions.services.create import (
     payment_create,
@@ -50,6 +55,7 @@ __all__ = [
     "intent_release_reference",
     "intent_resolve",
     "intent_send_cancel",
+    "merchant_batch_close",
     "payment_create",
     "refund_create",
     "reversal_create",

@@ -12,7 +12,11 @@ from transactions.errors import Code, IntentRuleError
 from transactions.gateway import PaymentRequest, gateway_for
 from transactions.models import Intent
 from transactions.money import format_ars
-from transactions.selectors import refundable_balance, reversal_allowed
+from transactions.selectors import (
+    refundable_balance,
+    reversal_allowed,
+    terminal_open_batch_is_empty,
+)
 from transactions.services.approvals import create_row_held
 from transactions.services.common import Action, actor_for, credential_required, require_role
 from transactions.services.pipeline import create_row, send
@@ -258,6 +262,12 @@ def settlement_create(
         raise IntentRuleError(
             Code.SETTLEMENT_IN_PROGRESS,
             "Ya hay un cierre de lote en curso para esta terminal.",
+        )
+    if terminal_open_batch_is_empty(terminal=terminal):
+        raise IntentRuleError(
+            Code.BATCH_EMPTY,
+            f"El lote de la terminal {terminal.terminal_id} está vacío: no tiene cobros, "
+            "anulaciones ni devoluciones desde el último cierre, no hay nada que cerrar.",
         )
     credential = credential_required(store)
     actor = actor_for(user, pos_client)

@@ -124,6 +124,13 @@ def test_refund_against_a_payment(live_api, sim, terminal_a):
 
 
 def test_settlement(live_api, sim, terminal_a):
+    empty = live_post(
+        live_api, "/settlements", {"terminal": str(terminal_a.public_id), "print_receipt": False}
+    )
+    assert empty.status_code == 409, empty.text
+    assert empty.json()["code"] == "batch_empty"
+    assert "vacío" in empty.json()["detail"]
+    _approved_payment(live_api, sim, terminal_a)
     response = live_post(
         live_api, "/settlements", {"terminal": str(terminal_a.public_id), "print_receipt": False}
     )

@@ -5,6 +5,7 @@ import time
 import pytest
 from django.urls import reverse
 
+from tests.transactions.support import approved_payment
 from transactions.models import Batch, Intent
 from transactions.states import Kind, State
 
@@ -81,6 +82,7 @@ def test_cancel_while_waiting(sim, client_for, cashier_a, terminal_a):
 
 
 def test_store_batch_close_shows_progress_and_tickets(sim, client_for, owner, store_a, terminal_a):
+    approved_payment(sim, store_a, terminal_a)
     client = client_for(owner)
     response = client.post(
         reverse("dashboard:batch_close_store", args=[store_a.public_id]),

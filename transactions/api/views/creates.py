@@ -103,6 +103,7 @@ class PaymentReversalView(IdempotentPostMixin, PosApiView):
         Code.REVERSAL_NOT_ALLOWED,
         Code.BATCH_CLOSED,
         Code.SETTLEMENT_IN_PROGRESS,
+        Code.BATCH_EMPTY,
         Code.KEY_ACTION_NOT_ALLOWED,
         *docs.PROVIDER_CREATE,
     )

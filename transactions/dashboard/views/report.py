@@ -29,6 +29,7 @@ from stores.models import Store
 from stores.roles import Action
 from stores.selectors import store_get_for_user, store_list_for_user
 from transactions.reporting import daily, exports, kept
+from transactions.reporting.deposits import deposits_report
 from transactions.reporting.totals import local_day, range_totals
 
 # The longest period one workbook covers: a quarter (a merchant-month is the usual ask).
@@ -141,9 +142,9 @@ def daily_report(request):
             "kept_reports": kept_reports,
             "shown_kept": shown_kept,
             "receives_email": kept.receives_report_email(user=request.user),
-            # The settlement partial (gross → fees → withholdings → net, expected deposits):
-            # a template name, set by the reconciliation work when it exists.
-            "settlement_partial": None,
+            # The settlement partial (gross → fees → withholdings → net, expected deposits).
+            "settlement_partial": "transactions/report_deposits.html" if report else None,
+            "deposits": deposits_report(stores=scope.stores, day=report.day) if report else None,
         },
     )
 
