@@ -2,15 +2,16 @@
 
 from django.urls import path
 
-from transactions.dashboard import urls_extras
 from transactions.dashboard.views import (
     approvals,
+    attention,
     batches,
     finance,
     home,
     integrators,
     intent_list,
     intents,
+    receipts,
     settings,
     terminals,
 )
@@ -200,5 +201,18 @@ urlpatterns = [
         settings.member_delete,
         name="member_delete",
     ),
+    # Receipt, search, attention badge and the terminal fleet (issue 12 items 14 to 17).
+    path("buscar/", attention.search, name="search"),
+    path("atencion/contador/", attention.attention_badge, name="attention_badge"),
+    path("terminales/", attention.terminal_fleet, name="terminal_fleet"),
+    path(
+        "intenciones/<uuid:public_id>/comprobante/",
+        receipts.intent_receipt,
+        name="intent_receipt",
+    ),
+    path(
+        "intenciones/<uuid:public_id>/comprobante/enviar/",
+        receipts.intent_receipt_send,
+        name="intent_receipt_send",
+    ),
 ]
-urlpatterns += urls_extras.urlpatterns
