@@ -45,7 +45,7 @@ from django.db.models import (
 )
 
 from stores import golive
-from stores.models import Credential, Environment, Merchant, Store, Terminal
+from stores.models import Credential, Environment, Merchant, Store, Terminal, TerminalPurpose
 from transactions.models import (
     GatewayCall,
     HomologationCase,
@@ -405,11 +405,18 @@ def production_pilot_status(
     stores = [
         PilotStore(store=store, enabled_terminals=store.enabled_terminals)
         for store in Store.objects.filter(merchant=merchant, environment=Environment.PRODUCTION)
-        .annotate(enabled_terminals=Count("terminals", filter=Q(terminals__enabled=True)))
+        # Test terminals never charge in production: only production ones count for the pilot.
+        .annotate(
+            enabled_terminals=Count(
+                "terminals",
+                filter=Q(terminals__enabled=True, terminals__purpose=TerminalPurpose.PRODUCTION),
+            )
+        )
         .order_by("name")
     ]
     warnings = []
-    if not done:
+    # Once an owner marked the pilot passed the roll-out is open: no pilot-size warning.
+    if not done and merchant.pilot_passed_at is None:
         terminals = sum(s.enabled_terminals for s in stores)
         if len(stores) > PILOT_MAX_STORES:
             warnings.append(

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from stores.models import Environment
+from stores.models import Environment, TerminalPurpose
 from stores.roles import Role
 from tests import factories
 from transactions import homologation
@@ -429,6 +429,13 @@ def _to_production(*stores):
         store.save(update_fields=["environment"])
 
 
+def _production_terminals(store, count, **kw):
+    """`count` production terminals more in `store`, and the store's fixture terminal made one."""
+    store.terminals.update(purpose=TerminalPurpose.PRODUCTION)
+    for _ in range(count):
+        factories.make_terminal(store, purpose=TerminalPurpose.PRODUCTION, **kw)
+
+
 def test_pilot_warns_with_two_stores_in_production(client_for, owner, merchant, store_a, store_b):
     _to_production(store_a, store_b)
     pilot = homologation.production_pilot_status(merchant=merchant)
@@ -440,8 +447,8 @@ def test_pilot_warns_with_two_stores_in_production(client_for, owner, merchant, 
 
 
 def test_pilot_of_one_store_and_two_terminals_is_fine(merchant, store_a, store_b, terminal_a):
-    factories.make_terminal(store_a)
-    factories.make_terminal(store_a, enabled=False)
+    _production_terminals(store_a, 1)
+    _production_terminals(store_a, 1, enabled=False)
     _to_production(store_a)
     pilot = homologation.production_pilot_status(merchant=merchant)
     assert [(p.store, p.enabled_terminals) for p in pilot.stores] == [(store_a, 2)]
@@ -449,8 +456,7 @@ def test_pilot_of_one_store_and_two_terminals_is_fine(merchant, store_a, store_b
 
 
 def test_pilot_warns_with_three_terminals(merchant, store_a, terminal_a):
-    factories.make_terminal(store_a)
-    factories.make_terminal(store_a)
+    _production_terminals(store_a, 2)
     _to_production(store_a)
     pilot = homologation.production_pilot_status(merchant=merchant)
     assert pilot.terminal_count == 3
@@ -466,3 +472,24 @@ def test_no_pilot_warning_once_every_case_is_done(merchant, store_a, store_b, mk
     pilot = homologation.production_pilot_status(merchant=merchant)
     assert pilot.homologation_done
     assert pilot.warnings == []
+
+
+def test_test_terminals_do_not_count_for_the_pilot_size(merchant, store_a, terminal_a):
+    """A production store keeps its test terminals (they never charge there): the pilot's size
+    counts production terminals only."""
+    _production_terminals(store_a, 1)
+    factories.make_terminal(store_a, purpose=TerminalPurpose.TEST)
+    factories.make_terminal(store_a, purpose=TerminalPurpose.TEST)
+    _to_production(store_a)
+    pilot = homologation.production_pilot_status(merchant=merchant)
+    assert pilot.terminal_count == 2
+    assert pilot.warnings == []
+
+
+def test_no_pilot_size_warning_once_the_pilot_passed(merchant, store_a, store_b, terminal_a):
+    _production_terminals(store_a, 2)
+    _to_production(store_a, store_b)
+    assert len(homologation.production_pilot_status(merchant=merchant).warnings) == 2
+    merchant.pilot_passed_at = timezone.now()
+    merchant.save(update_fields=["pilot_passed_at"])
+    assert homologation.production_pilot_status(merchant=merchant).warnings == []

@@ -124,7 +124,8 @@ def settings_audit(request):
 
 class FleetImportForm(forms.Form):
     file = forms.FileField(
-        label="Archivo CSV o XLSX", help_text="Columnas en el README, «Alta de flota»."
+        label="Archivo CSV o XLSX",
+        help_text="Columnas en el README, «De las credenciales al piloto», paso 4.",
     )
     apply = forms.BooleanField(
         label="Aplicar (sin marcar: solo vista previa)", required=False, initial=False
