@@ -45,6 +45,25 @@ _TIME_ZONE_CHOICES = [
 ]
 
 
+def cleaned_cuit(cuit: str, *, check_digit: bool) -> str:
+    """The CUIT normalised for a model's `clean()`, or a ValidationError on its `cuit` field.
+
+    Blank is returned as is: clean_fields reports it (or, in a form, the CUIT field already
+    failed and was left out of the instance), and a second "not digits" error would only confuse.
+    """
+    if not cuit:
+        return cuit
+    try:
+        cuit = normalize_cuit(cuit)
+    except ValidationError as exc:
+        raise ValidationError({"cuit": exc.messages}) from exc
+    if check_digit and not cuit_has_valid_check_digit(cuit):
+        raise ValidationError(
+            {"cuit": "El dígito verificador del CUIT no es válido."}, code="cuit_check_digit"
+        )
+    return cuit
+
+
 class Integrator(models.Model):
     """A company registered in Prisma's API Portal (CUIT, razón social) that owns credentials and
     uses them with several merchants ("preintegradas"): a credential homologated once serves
@@ -69,16 +88,7 @@ class Integrator(models.Model):
         return f"{self.legal_name} ({self.cuit})"
 
     def clean(self) -> None:
-        if not self.cuit:
-            return
-        try:
-            self.cuit = normalize_cuit(self.cuit)
-        except ValidationError as exc:
-            raise ValidationError({"cuit": exc.messages}) from exc
-        if not cuit_has_valid_check_digit(self.cuit):
-            raise ValidationError(
-                {"cuit": "El dígito verificador del CUIT no es válido."}, code="cuit_check_digit"
-            )
+        self.cuit = cleaned_cuit(self.cuit, check_digit=True)
 
 
 class Merchant(models.Model):
@@ -137,18 +147,8 @@ class Merchant(models.Model):
         return f"{self.legal_name} ({self.cuit})"
 
     def clean(self) -> None:
-        if not self.cuit:
-            # Blank is reported by clean_fields (or, in a form, the CUIT field already failed and
-            # was left out of the instance): a second "not digits" error would only confuse.
-            return
-        try:
-            self.cuit = normalize_cuit(self.cuit)
-        except ValidationError as exc:
-            raise ValidationError({"cuit": exc.messages}) from exc
-        if not cuit_has_valid_check_digit(self.cuit) and not self.sandbox_only:
-            raise ValidationError(
-                {"cuit": "El dígito verificador del CUIT no es válido."}, code="cuit_check_digit"
-            )
+        # A sandbox-only merchant may use the sandbox's fictitious CUIT (see `cuit_warning`).
+        self.cuit = cleaned_cuit(self.cuit, check_digit=not self.sandbox_only)
 
     @property
     def cuit_warning(self) -> str:
