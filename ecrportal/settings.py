@@ -133,7 +133,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # culling the default table never touches the pinned one, and both cull only past
 # ECR_CACHE_MAX_ENTRIES (Django's default, 300, culled the throttle windows and the token once
 # ~300 POS keys were active). ECR_CACHE_KEY_PREFIX separates deployments sharing one Redis.
-REDIS_URL = env_str("REDIS_URL", "")
+# Tests never use a shell's REDIS_URL: they clear their cache, and a clear() on a shared Redis
+# would wipe a database they did not create (Redis tests use REDIS_URL_FOR_TESTS and a prefix).
+REDIS_URL = "" if TESTING else env_str("REDIS_URL", "")
 CACHE_KEY_PREFIX = env_str("ECR_CACHE_KEY_PREFIX", "")
 CACHE_MAX_ENTRIES = env_int("ECR_CACHE_MAX_ENTRIES", 100_000, minimum=300)
 PINNED_CACHE = "pinned"

@@ -105,3 +105,28 @@ def test_culling_the_default_cache_keeps_throttle_windows_and_tokens():
             with connection.cursor() as cursor:
                 for table in ("test_ecr_cache", "test_ecr_cache_pinned"):
                     cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def test_tests_never_use_a_shells_redis(monkeypatch):
+    """`cache.clear()` in a test must never reach a Redis database the test did not create."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(REDIS_URL="redis://127.0.0.1:6379/0", ECR_TESTING="1")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "import json; from django.conf import settings; "
+            "print(json.dumps([settings.CACHES['default']['BACKEND'], settings.REDIS_URL]))",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    backend, redis_url = json.loads(result.stdout.strip().splitlines()[-1])
+    assert backend == "django.core.cache.backends.locmem.LocMemCache"
+    assert redis_url == ""

@@ -57,10 +57,14 @@ def test_a_loop_that_lost_its_slot_stops(settings, monkeypatch):
     settings.ECR_SWEEPERS = 1
     settings.ECR_SWEEPER_CHAIN = False
     calls = []
+    real_monotonic = sweeper.time.monotonic
 
     def fake_loop(*, seconds, stop):
         cache.set("ecr:sweeper-slot:0", "someone-else", timeout=60)
-        monkeypatch.setattr(sweeper.time, "monotonic", lambda: 10_000.0)
+        # Past the renewal interval from now, whatever the clock reads: the monotonic clock
+        # counts from boot, so a fixed value would be in the past on a host up for hours.
+        later = real_monotonic() + sweeper.SLOT_LEASE_SECONDS
+        monkeypatch.setattr(sweeper.time, "monotonic", lambda: later)
         calls.append(stop())
         return 0
 
