@@ -157,7 +157,7 @@ def _batch_line(batch: Batch) -> BatchLine:
     )
 
 
-def _resolve_days(stores: list[Store], day: dt.date | None) -> dt.date:
+def report_day(stores: list[Store], day: dt.date | None) -> dt.date:
     """The report's day: `day`, or today in the first store's zone (each store still uses its
     own local today for its bounds when `day` is None)."""
     if day is not None:
@@ -175,10 +175,10 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
     store's today.
     """
     stores = list(stores)
-    report_day = _resolve_days(stores, day)
-    totals = scope_totals(stores=stores, day=day, overall_day=report_day, detail=True)
+    the_day = report_day(stores, day)
+    totals = scope_totals(stores=stores, day=day, overall_day=the_day, detail=True)
     if not stores:
-        return DailyReport(day=report_day, stores=[], overall=totals.overall)
+        return DailyReport(day=the_day, stores=[], overall=totals.overall)
     sections = {s.pk: StoreDayReport(totals=totals.per_store[s.pk]) for s in stores}
     merchants: dict[int, MerchantDayReport] = {}
     for store in stores:
@@ -231,7 +231,7 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
         sections[intent.store_id].attention.append(intent)
 
     return DailyReport(
-        day=report_day,
+        day=the_day,
         stores=[sections[s.pk] for s in stores],
         overall=totals.overall,
         merchants=list(merchants.values()),

@@ -29,11 +29,14 @@ import datetime as dt
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from dataclasses import fields as dc_fields
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import holidays
 from django.db.models import Exists, OuterRef
+from django.db.models.functions import Coalesce
 
 from stores.models import Merchant, Store
 from transactions.brands import brand_label
@@ -70,6 +73,7 @@ def is_business_day(day: dt.date) -> bool:
     return day.weekday() < 5 and day not in _holidays_of(day.year)
 
 
+@functools.lru_cache(maxsize=4096)
 def add_business_days(start: dt.date, days: int) -> dt.date:
     """The `days`-th business day after `start` (0: `start` if it is one, else the next)."""
     day = start
@@ -85,9 +89,14 @@ def add_business_days(start: dt.date, days: int) -> dt.date:
     return day
 
 
+@functools.lru_cache(maxsize=16)
+def _holiday_names_of(year: int) -> dict[dt.date, str]:
+    return dict(holidays.country_holidays("AR", years=year, language="es"))
+
+
 def holiday_name(day: dt.date) -> str:
     """The holiday's Spanish name, or "" (for the calendar's notes)."""
-    return holidays.country_holidays("AR", years=day.year, language="es").get(day, "")
+    return _holiday_names_of(day.year).get(day, "")
 
 
 # --- The fee and terms table ----------------------------------------------------------------
@@ -179,11 +188,46 @@ def fee_terms_for_merchants(merchants: Iterable[Merchant]) -> dict[int, FeeTerms
 # --- One operation --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What a deposit reads of an approved payment or refund, as `_operations` reads it: plain
+    values, not model instances (a merchant-day is thousands of operations, and building an
+    Intent with its store and terminal for each cost the report page more than a second)."""
+
+    pk: int
+    kind: str
+    merchant_id: int
+    time_zone: str
+    terminal_id: int | None
+    batch_number: int | None
+    # When it ended (or, never ended, was created): its presentation day while its batch is open.
+    moment: dt.datetime
+    # What it moved: the amount authorized, else the one asked for.
+    amount: Decimal
+    card_brand: str
+    card_brand_code: str
+    payment_type: str
+    installments: int
+
+
+_OPERATION_VALUES = {
+    "merchant_id": "store__merchant_id",
+    "time_zone": "store__time_zone",
+    "moment": Coalesce("finished_at", "created_at"),
+    "amount": Coalesce("authorized_amount", "amount"),
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 @dataclass(frozen=True)
 class OperationDeposit:
     """What one operation leaves in the bank, component by component (each rounded)."""
 
-    intent: Intent
+    intent: Operation | Intent
     brand: str
     payment_type: str
     installments: int
@@ -208,7 +252,7 @@ class OperationDeposit:
 
 def operation_deposit(
     *,
-    intent: Intent,
+    intent: Operation | Intent,
     gross: Decimal,
     terms: FeeTerms,
     presented_on: dt.date,
@@ -318,24 +362,28 @@ def summarize(lines: list[OperationDeposit], terms_used: Iterable[FeeTerms]) -> 
     return summary
 
 
-def _operations(stores: list[Store], day: dt.date | None):
+def _operations(stores: list[Store], day: dt.date | None) -> list[Operation]:
     """Approved payments and refunds of the business day (the report's day: the provider's
     transaction time in the store's zone); payments annulled by an approved reversal are left
-    out (they are never paid)."""
+    out (they are never paid). One query, read as values."""
     reversed_payment = Intent.objects.filter(
         original=OuterRef("pk"), kind=Kind.REVERSAL, state=State.APPROVED
     )
-    return (
+    fields = [f.name for f in dc_fields(Operation)]
+    rows = (
         intents_of_business_day(stores=stores, day=day)
         .filter(kind__in=[Kind.PAYMENT, Kind.REFUND], state=State.APPROVED)
         .annotate(reversed=Exists(reversed_payment))
         .filter(reversed=False)
-        .select_related("store", "terminal")
+        .values_list(*(_OPERATION_VALUES.get(name, name) for name in fields))
         .order_by("finished_at", "pk")
     )
+    return [Operation(*row) for row in rows]
 
 
-def _presentation_days(intents: list[Intent]) -> dict[tuple[Any, Any], dt.datetime]:
+def _presentation_days(
+    intents: list[Operation],
+) -> dict[tuple[Any, Any], dt.datetime]:
     """When each (terminal, batch) of these intents was closed, if it was: one query."""
     keys = {(i.terminal_id, i.batch_number) for i in intents if i.terminal_id and i.batch_number}
     if not keys:
@@ -349,27 +397,26 @@ def _presentation_days(intents: list[Intent]) -> dict[tuple[Any, Any], dt.dateti
 
 
 def deposits_for_intents(
-    intents: list[Intent], *, merchant_ids: Iterable[int] = ()
+    intents: list[Operation], *, merchant_ids: Iterable[int] = ()
 ) -> DepositsSummary:
-    """The deposits of these approved payments and refunds (their stores loaded), in a fixed
-    number of queries. `merchant_ids`: merchants whose terms count even without operations
-    (so a day without sales still says whether the table is confirmed)."""
-    merchants = {i.store.merchant_id for i in intents} | set(merchant_ids)
+    """The deposits of these approved payments and refunds (`_operations`), in a fixed number
+    of queries. `merchant_ids`: merchants whose terms count even without operations (so a day
+    without sales still says whether the table is confirmed)."""
+    merchants = {i.merchant_id for i in intents} | set(merchant_ids)
     terms = fee_terms_for_merchants(Merchant(pk=pk) for pk in merchants)
     closes = _presentation_days(intents)
     lines = []
     for intent in intents:
-        store = intent.store
         closed_at = closes.get((intent.terminal_id, intent.batch_number))
-        moment = closed_at or intent.finished_at or intent.created_at
-        presented_on = moment.astimezone(store.tzinfo).date()
-        amount = intent.authorized_amount or intent.amount or ZERO
+        moment = closed_at or intent.moment
+        presented_on = moment.astimezone(_zone(intent.time_zone)).date()
+        amount = intent.amount or ZERO
         gross = -amount if intent.kind == Kind.REFUND else amount
         lines.append(
             operation_deposit(
                 intent=intent,
                 gross=gross,
-                terms=terms[store.merchant_id],
+                terms=terms[intent.merchant_id],
                 presented_on=presented_on,
             )
         )
@@ -380,5 +427,5 @@ def deposits_report(*, stores: list[Store], day: dt.date | None) -> DepositsSumm
     """The expected deposits of the day's operations of these stores (already scoped): the
     selector the daily report page calls for `report_deposits.html`."""
     return deposits_for_intents(
-        list(_operations(stores, day)), merchant_ids={s.merchant_id for s in stores}
+        _operations(stores, day), merchant_ids={s.merchant_id for s in stores}
     )

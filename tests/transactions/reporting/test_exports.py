@@ -46,3 +46,90 @@ def test_xlsx_cells_stay_text_or_become_money_never_formulas():
     assert day.number_format == exports.DATE_FORMAT
     assert book.active.freeze_panes == "A2" and book.active["A1"].font.bold
     assert book.properties.creator == "ECR Portal"
+
+
+def test_a_long_csv_is_streamed_in_pieces_that_add_up_to_the_whole_document():
+    header = ["n", "texto"]
+    rows = [[str(n), f"=fila {n}"] for n in range(exports.CSV_ROWS_PER_PIECE * 2 + 3)]
+    pieces = list(exports.csv_lines(header, iter(rows)))
+    assert len(pieces) == 3, "bounded pieces, not one per row nor the whole file"
+    assert "".join(pieces) == exports.csv_text(header, rows)
+
+
+def _operation_row(**overrides) -> dict:
+    """A detail row as `daily._operations` reads it (a payment unless overridden)."""
+    row = {
+        "pk": 1,
+        "public_id": "0b6f1c9e-4a0b-4f57-9d1e-5b0f4e0c2a11",
+        "kind": "payment",
+        "state": "approved",
+        "card_brand": "VISA",
+        "card_brand_code": "VI",
+        "payment_type": "CREDIT",
+        "card_last_four": "4242",
+        "installments": 3,
+        "authorization_code": "=123456",
+        "ticket_number": "17",
+        "batch_number": 104,
+        "reference": "+POS-1",
+        "provider_id": "abc",
+        "transacted_at": dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC),
+        "business_day": dt.date(2026, 11, 27),
+        "store__name": "@Centro",
+        "store__time_zone": "America/Argentina/Buenos_Aires",
+        "terminal__terminal_id": "60000001",
+        "original_id": None,
+        "effective_amount": Decimal("1520.50"),
+    }
+    row.update(
+        {
+            f"orig_{name}": None
+            for name in (
+                "provider_id",
+                "card_brand",
+                "card_brand_code",
+                "payment_type",
+                "installments",
+                "card_last_four",
+            )
+        }
+    )
+    row.update(overrides)
+    return row
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        _operation_row(),
+        # A reversal whose answer repeated no card fields: its payment's, amount negative.
+        _operation_row(
+            kind="reversal",
+            card_brand="",
+            card_brand_code="",
+            payment_type="",
+            card_last_four="",
+            original_id=7,
+            orig_provider_id="-p",
+            orig_card_brand="Visa",
+            orig_card_brand_code="VI",
+            orig_payment_type="DEBIT",
+            orig_card_last_four="1111",
+            authorization_code="",
+            ticket_number="",
+            effective_amount=Decimal("99.99"),
+        ),
+        # Declined, never reached a terminal nor a batch, no business time.
+        _operation_row(
+            state="declined",
+            terminal__terminal_id=None,
+            batch_number=None,
+            transacted_at=None,
+            business_day=None,
+            effective_amount=1520.5,
+        ),
+    ],
+)
+def test_the_operations_csv_formats_each_column_as_the_generic_cell_would(row):
+    generic = [exports.csv_cell(value) for value in exports.operation_values(row)]
+    assert exports.operation_csv_row(row) == generic

@@ -165,20 +165,27 @@ def report_email_preference(request):
     return redirect("dashboard:daily_report")
 
 
-def _export_report(request):
-    """Scope, day and report of an export, or a 400 answer for a bad day."""
+def _export_request(request):
+    """Scope and day of an export (None: each store's today), or a 400 answer for a bad day."""
     scope, form = _read(request)
     if form.is_bound and not form.is_valid():
         error = HttpResponseBadRequest(
             " ".join(form.errors["fecha"]), content_type="text/plain; charset=utf-8"
         )
+        return scope, None, error
+    return scope, _day(form), None
+
+
+def _export_report(request):
+    """Scope, day and report of an export, or a 400 answer for a bad day."""
+    scope, day, error = _export_request(request)
+    if error:
         return scope, None, None, error
-    day = _day(form)
     return scope, day, daily.daily_report(stores=scope.stores, day=day), None
 
 
-def _filename(scope: _Scope, report: daily.DailyReport, extension: str) -> str:
-    return f"reporte-{report.day.isoformat()}-{scope.slug}.{extension}"
+def _filename(scope: _Scope, day: dt.date, extension: str) -> str:
+    return f"reporte-{day.isoformat()}-{scope.slug}.{extension}"
 
 
 @login_required
@@ -190,7 +197,9 @@ def daily_report_csv(request):
     response = HttpResponse(
         exports.daily_report_csv(report), content_type="text/csv; charset=utf-8"
     )
-    response["Content-Disposition"] = f'attachment; filename="{_filename(scope, report, "csv")}"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="{_filename(scope, report.day, "csv")}"'
+    )
     return response
 
 
@@ -198,15 +207,18 @@ def daily_report_csv(request):
 @require_GET
 def daily_report_operations_csv(request):
     """The detail of the day (the approved operations, which sum to the net), streamed: the
-    same columns and values as the XLSX's Operaciones sheet."""
-    scope, day, report, error = _export_report(request)
+    same columns and values as the XLSX's Operaciones sheet. The detail needs no totals: the
+    report is not computed (only its day, for the file name)."""
+    scope, day, error = _export_request(request)
     if error:
         return error
     operations = daily.daily_report_operations(stores=scope.stores, day=day)
     response = StreamingHttpResponse(
         exports.operations_csv_lines(operations), content_type="text/csv; charset=utf-8"
     )
-    filename = _filename(scope, report, "csv").replace("reporte-", "operaciones-", 1)
+    filename = _filename(scope, daily.report_day(scope.stores, day), "csv").replace(
+        "reporte-", "operaciones-", 1
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -223,7 +235,7 @@ def daily_report_xlsx(request):
     return FileResponse(
         exports.daily_report_xlsx(report, operations=operations, not_approved=not_approved),
         as_attachment=True,
-        filename=_filename(scope, report, "xlsx"),
+        filename=_filename(scope, report.day, "xlsx"),
         content_type=exports.XLSX_CONTENT_TYPE,
     )
 
