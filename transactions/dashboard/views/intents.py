@@ -56,7 +56,9 @@ def _panel_context(
         "intent": intent,
         # In doubt is left out: the resolver works on it slowly, and polling would wipe the
         # resolve form while a person fills it in.
-        "poll": intent.state in POLLED_STATES,
+        "poll": intent.state in POLLED_STATES or intent.state == State.APPROVAL_PENDING,
+        # A second person approves in minutes, not seconds: re-read the ledger every 5 s.
+        "poll_every": "5s" if intent.state == State.APPROVAL_PENDING else "1s",
         "actions": actions,
         "balance": balance,
         "reversal_reason": reversal_reason,

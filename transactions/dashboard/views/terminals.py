@@ -32,8 +32,16 @@ def _context(request, terminal, form=None, blocking=None):
 @login_required
 @require_GET
 def terminal_detail(request, public_id):
+    """The terminal page. While an operation holds the terminal, the charge area shows its live
+    box, not a blank form: a cashier who reloaded mid-charge, or came back to the page, follows
+    (and can cancel) the charge in progress instead of meeting "tiene una operación pendiente"."""
     terminal = terminal_get_for_user(user=request.user, public_id=public_id)
-    return render(request, "transactions/terminal_detail.html", _context(request, terminal))
+    context = _context(request, terminal)
+    current = context["live"].current_intent
+    if context["can_charge"] and current is not None and current.store_id == terminal.store_id:
+        context["intent"] = current
+        context["actions"] = selectors.intent_actions_for_user(intent=current, user=request.user)
+    return render(request, "transactions/terminal_detail.html", context)
 
 
 @login_required
