@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from django.db.models import Exists, OuterRef
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 
 from stores.models import Merchant, Store
@@ -210,7 +211,7 @@ class Operation:
     installments: int
 
 
-_OPERATION_VALUES = {
+_OPERATION_VALUES: dict[str, str | Combinable] = {
     "merchant_id": "store__merchant_id",
     "time_zone": "store__time_zone",
     "moment": Coalesce("finished_at", "created_at"),
