@@ -12,8 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, Field, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from stores.models import Store, Terminal
@@ -271,16 +270,9 @@ ORIGINAL_FIELDS = (
     "installments",
     "card_last_four",
 )
-_MONEY = DecimalField(max_digits=16, decimal_places=2)
 # The detail lists the operations that make up the totals: payments, reversals and refunds.
 DETAIL_KINDS = [Kind.PAYMENT, Kind.REVERSAL, Kind.REFUND]
 NOT_APPROVED_STATES = [State.DECLINED, State.FAILED, State.CANCELLED]
-
-
-def _field(name: str) -> Field:
-    field = Intent._meta.get_field(name)
-    assert isinstance(field, Field)
-    return field
 
 
 def _operations(queryset: QuerySet[Intent], *, approved: bool) -> QuerySet:
@@ -292,28 +284,18 @@ def _operations(queryset: QuerySet[Intent], *, approved: bool) -> QuerySet:
         queryset = queryset.filter(kind__in=DETAIL_KINDS, state=State.APPROVED)
     else:
         queryset = queryset.filter(kind=Kind.PAYMENT, state__in=NOT_APPROVED_STATES)
-    # One statement, two halves (as `totals._grouped`): payments read without joining the
-    # ledger to itself, follow-ups joined to their payment.
-    empty = {f"orig_{name}": Value(None, output_field=_field(name)) for name in ORIGINAL_FIELDS}
-    payments = (
-        queryset.filter(original__isnull=True)
-        .annotate(
-            **empty,
-            effective_amount=Coalesce("authorized_amount", "amount", output_field=_MONEY),
-        )
-        .values(*OPERATION_FIELDS, *empty, "effective_amount")
-        .order_by()
-    )
-    followups = (
-        queryset.filter(original__isnull=False)
-        .annotate(
+    # One statement, each row LEFT JOINed to its payment (as `totals._grouped`): a payment's
+    # `orig_` fields are NULL, and a follow-up's amount falls back to its payment's.
+    return (
+        queryset.annotate(
             **{f"orig_{name}": F(f"original__{name}") for name in ORIGINAL_FIELDS},
             effective_amount=effective_amount(),
         )
-        .values(*OPERATION_FIELDS, *empty, "effective_amount")
-        .order_by()
+        .values(
+            *OPERATION_FIELDS, *(f"orig_{name}" for name in ORIGINAL_FIELDS), "effective_amount"
+        )
+        .order_by("transacted_at", "pk")
     )
-    return payments.union(followups, all=True).order_by("transacted_at", "pk")
 
 
 def daily_report_operations(

@@ -439,7 +439,7 @@ _DETAIL_FIELDS = tuple(f"key_{name}" for name in _DETAIL_KEYS)
 def _approved_only(expression) -> Case:
     """A key only approved rows are broken down by. Declined, failed and cancelled ones are
     counted per outcome only (`_fold`), so they group under NULL instead of spreading over every
-    brand, plan, terminal and batch: a merchant-day then folds about half the rows."""
+    brand, plan, terminal and batch: a merchant-day then folds a third fewer rows."""
     return Case(When(state=State.APPROVED, then=expression))
 
 
