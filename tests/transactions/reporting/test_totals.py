@@ -170,3 +170,30 @@ def test_hoy_costs_one_query_however_many_stores_and_sales(
         store_b,
         Decimal("5.00"),
     )
+
+
+def test_declined_failed_and_cancelled_group_per_outcome_not_per_card_or_terminal(
+    store_a, terminal_a, make
+):
+    """They are only counted, so the grouped query keeps them in one row per outcome however
+    many brands, plans and batches they came with; approved ones keep every key."""
+    from transactions.reporting.totals import _grouped, _rows, intents_of_business_day
+
+    for i, brand in enumerate(["VISA", "MASTERCARD", "AMEX"]):
+        make("10.00", state=State.DECLINED, card_brand=brand, installments=1 + i, batch_number=i)
+        make("20.00", state=State.APPROVED, card_brand=brand, installments=1 + i, batch_number=i)
+    make("30.00", state=State.FAILED, card_brand="CABAL")
+    make("40.00", state=State.FAILED, card_brand="NARANJA", payment_type="DEBIT")
+
+    rows = _rows(_grouped(intents_of_business_day(stores=[store_a], day=DAY), detail=True))
+    by_state: dict = {}
+    for row in rows:
+        by_state.setdefault(row["state"], []).append(row)
+    assert [r["n"] for r in by_state[State.DECLINED]] == [3]
+    assert [r["n"] for r in by_state[State.FAILED]] == [2]
+    assert by_state[State.DECLINED][0]["card_brand"] is None
+    assert sorted(
+        (r["card_brand"], r["installments"], r["batch_number"]) for r in by_state[State.APPROVED]
+    ) == [("AMEX", 3, 2), ("MASTERCARD", 2, 1), ("VISA", 1, 0)]
+    report = daily_report(stores=[store_a], day=DAY).stores[0].totals
+    assert (report.declined_count, report.failed_count, report.approved_count) == (3, 2, 3)
