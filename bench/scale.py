@@ -1118,6 +1118,22 @@ def time_call(function, reps: int, budget: float = 30.0) -> list[float]:
     return times
 
 
+def time_interleaved(*functions, reps: int, budget: float = 60.0) -> list[list[float]]:
+    """The times of each function, called in turn (a, b, c, a, b, c...): a comparison of two
+    ways to the same numbers is not skewed by the load of a shared machine changing between a
+    run of one and a run of the other (runs one after the other differed 4x in the SQL alone)."""
+    times: list[list[float]] = [[] for _ in functions]
+    started = time.perf_counter()
+    while len(times[0]) < reps:
+        for function, own in zip(functions, times, strict=True):
+            t0 = time.perf_counter()
+            function()
+            own.append(time.perf_counter() - t0)
+        if len(times[0]) >= 3 and time.perf_counter() - started > budget:
+            break
+    return times
+
+
 def build_pages(seeder: Seeder, store, latest: dt.date) -> list[Page]:
     from django.urls import reverse
 
@@ -1282,12 +1298,6 @@ def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
             if got[0] != count or (amount is not None and got[1] != amount):
                 print(f"  differs: store {pk} {kind}/{state}: report {count} {amount}, SQL {got}")
                 same = False
-    report_times = time_call(lambda: reports.daily_report(stores=stores, day=latest), reps)
-    sql_times = time_call(lambda: _sql_totals(stores, latest), reps)
-    # One store's day (the store-day goal), the same way.
-    one = stores[:1]
-    store_report_times = time_call(lambda: reports.daily_report(stores=one, day=latest), reps)
-    store_sql_times = time_call(lambda: _sql_totals(one, latest), reps)
     # Where the report's time goes: its totals and breakdowns alone (the one grouped query and
     # the folding), the rest being labels, batches, orphan closes and the attention list.
     from transactions.reporting.totals import scope_totals
@@ -1295,8 +1305,21 @@ def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
     def totals_only(scope):
         return scope_totals(stores=scope, day=latest, overall_day=latest, detail=True)
 
-    totals_times = time_call(lambda: totals_only(stores), reps)
-    store_totals_times = time_call(lambda: totals_only(one), reps)
+    reps = max(reps, 25)
+    report_times, sql_times, totals_times = time_interleaved(
+        lambda: reports.daily_report(stores=stores, day=latest),
+        lambda: _sql_totals(stores, latest),
+        lambda: totals_only(stores),
+        reps=reps,
+    )
+    # One store's day (the store-day goal), the same way.
+    one = stores[:1]
+    store_report_times, store_sql_times, store_totals_times = time_interleaved(
+        lambda: reports.daily_report(stores=one, day=latest),
+        lambda: _sql_totals(one, latest),
+        lambda: totals_only(one),
+        reps=reps,
+    )
 
     # A month: the portal's range totals (one grouped query, `reporting.totals.range_totals`)
     # vs one hand-written grouped SQL over the range.
@@ -1309,9 +1332,10 @@ def report_vs_sql(stores, latest: dt.date, days: int, reps: int) -> dict:
         # As the period workbook asks for them: each day's outcomes per store.
         return range_totals(stores=stores, first=first, last=latest, breakdowns=False)
 
-    month_report_times = time_call(month_totals, 3)
+    month_report_times, month_sql_times = time_interleaved(
+        month_totals, lambda: _sql_month(stores, first, latest), reps=5
+    )
     per_day = month_totals()
-    month_sql_times = time_call(lambda: _sql_month(stores, first, latest), 3)
     by_day = _sql_month(stores, first, latest)
     month_same = all(
         by_day.get((s.pk, str(d)), Decimal("0")) == per_day[d][0][s.pk].approved_amount
