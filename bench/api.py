@@ -287,8 +287,15 @@ n_terminals, n_keys, sim_base = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 merchant = Merchant.objects.create(cuit="30-71234567-1", legal_name="Bench S.A.")
 store = Store.objects.create(merchant=merchant, name="Bench", code="bench",
                              environment=Environment.HOMOLOGATION, pending_timeout_seconds=3600)
-credential_create(name="Bench", environment="homologation", base_url=sim_base,
-                  public_key="bench-pk", secret_key="bench-sk", merchants=[merchant])
+from stores.services import store_set_credential
+credential = credential_create(name="Bench", environment="homologation", base_url=sim_base,
+                               public_key="bench-pk", secret_key="bench-sk", merchants=[merchant])
+# A store charges only with a credential chosen for it, which must have passed "Probar
+# conexión" (the simulator learns these keys after seeding, so the test is taken as passed).
+from django.utils import timezone
+credential.last_tested_ok_at = timezone.now()
+credential.save(update_fields=["last_tested_ok_at"])
+store_set_credential(store=store, credential=credential)
 terminals = [Terminal.objects.create(store=store, terminal_id=f"{70000000 + i:08d}",
                                      label=f"Caja {i}") for i in range(n_terminals)]
 keys = [pos_client_create(store=store, name=f"POS {i}")[1] for i in range(n_keys)]
