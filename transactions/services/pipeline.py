@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ecrportal.compiled_query import Arg, CompiledQuery
 from stores.models import Store, Terminal
 from transactions.backoff import created_grace_seconds
 from transactions.errors import Code, IntentRuleError
@@ -58,13 +59,35 @@ def _unique_ecr_transaction_id(*, store: Store, base: str, public_id) -> str:
     if not base:
         return f"ECR-{public_id.hex[:16]}"
     candidate, attempt = base[:64], 1
-    while Intent.objects.filter(
-        store__merchant_id=store.merchant_id, ecr_transaction_id=candidate
-    ).exists():
+    while _REFERENCE_TAKEN.rows(merchant_id=store.merchant_id, candidate=candidate):
         attempt += 1
         suffix = f"-R{attempt}"
         candidate = base[: 64 - len(suffix)] + suffix
     return candidate
+
+
+# Every create with a POS reference runs these in its transaction: compiled once
+# (`CompiledQuery`).
+_REFERENCE_TAKEN = CompiledQuery(
+    "reference_taken",
+    lambda merchant_id, candidate: (
+        Intent.objects.filter(store__merchant_id=merchant_id, ecr_transaction_id=candidate)
+        .order_by()
+        .values_list("pk")[:1]
+    ),
+    merchant_id=Arg(Store._meta.get_field("merchant")),
+    candidate=Arg(Intent._meta.get_field("ecr_transaction_id")),
+)
+_LOCK_TERMINALS = CompiledQuery(
+    "lock_terminals",
+    lambda terminal_ids: (
+        Terminal.objects.select_for_update()
+        .filter(pk__in=terminal_ids)
+        .order_by("pk")
+        .values_list("pk")
+    ),
+    terminal_ids=Arg(Terminal._meta.pk, many=True),
+)
 
 
 _created_listener: ContextVar[Callable[[Intent], None] | None] = ContextVar(
@@ -104,11 +127,7 @@ def create_row(
         with transaction.atomic():
             # Lock the terminals so a concurrent request cannot also find them free. On SQLite the
             # IMMEDIATE transaction already serialises writers.
-            list(
-                Terminal.objects.select_for_update()
-                .filter(pk__in=[t.pk for t in terminals])
-                .order_by("pk")
-            )
+            _LOCK_TERMINALS.rows(terminal_ids=sorted({t.pk for t in terminals}))
             original = fields.get("original")
             if original is not None:
                 locked = Intent.objects.select_for_update().get(pk=original.pk)
