@@ -567,6 +567,14 @@ def main() -> int:
             warm_statuses = list(pool.map(lambda job: job(), warm_jobs[args.warmup :]))
         if not created or any(status not in (200, 201) for status in warm_statuses):
             raise SystemExit(f"the warm-up round failed; see {tmp / 'gunicorn.log'}")
+        if dbname:
+            # Statistics as autovacuum keeps them in production: a database created a minute
+            # ago has none, and the planner then picks scans of every live intent for the busy
+            # and reference checks (rows the warm-up round just wrote), costs no deployment has.
+            import psycopg
+
+            with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+                conn.execute("ANALYZE")
 
         # Rounds of every scenario in turn, so the load of a shared machine falls on all alike.
         scenarios = {

@@ -75,9 +75,11 @@ class CompiledQuery:
     def rows(self, using: str = "default", **values) -> list[tuple]:
         connection = connections[using]
         lengths = tuple(len(values[n]) if a.many else 1 for n, a in self.args.items())
+        # Per thread (a connection is a thread's own): its connection and its statements.
         cache = getattr(self._local, "statements", None)
         if cache is None or cache[0] is not connection:
-            cache = self._local.statements = (connection, {})
+            statements: dict[tuple[int, ...], _Statement] = {}
+            cache = self._local.statements = (connection, statements)
         statement = cache[1].get(lengths)
         if statement is None:
             statement = cache[1][lengths] = _Statement(self, connection, lengths)
@@ -163,8 +165,8 @@ class _Statement:
                 cursor.execute(self.sql, params)
                 fetched = cursor.fetchall()
         if not self.converters:
-            return fetched
-        return list(self.compiler.apply_converters(fetched, self.converters))
+            return [tuple(row) for row in fetched]
+        return [tuple(row) for row in self.compiler.apply_converters(fetched, self.converters)]
 
     def _run_prepared(self, cursor, params: list) -> list:
         session = self.connection.connection
