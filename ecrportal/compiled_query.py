@@ -16,6 +16,7 @@ live on another server connection there.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import itertools
@@ -73,8 +74,25 @@ class CompiledQuery:
         self._local = threading.local()
 
     def rows(self, using: str = "default", **values) -> list[tuple]:
-        connection = connections[using]
         lengths = tuple(len(values[n]) if a.many else 1 for n, a in self.args.items())
+        return self._statement(using, lengths).run(values)
+
+    def prepare(self, using: str = "default", **lengths: int) -> None:
+        """Prepares the statement on the server now, outside the transaction that will run it
+        (`lengths`: how many values each list argument will have). Inside a transaction `rows`
+        runs the prepared statement only if it was prepared in this session: a statement that
+        had to be prepared there could fail and abort the transaction."""
+        connection = connections[using]
+        if connection.in_atomic_block:
+            return
+        key = tuple(lengths[n] if a.many else 1 for n, a in self.args.items())
+        statement = self._statement(using, key)
+        if statement.prepared:
+            with connection.cursor() as cursor:
+                statement.ensure_prepared(cursor)
+
+    def _statement(self, using: str, lengths: tuple[int, ...]) -> _Statement:
+        connection = connections[using]
         # Per thread (a connection is a thread's own): its connection and its statements.
         cache = getattr(self._local, "statements", None)
         if cache is None or cache[0] is not connection:
@@ -83,7 +101,7 @@ class CompiledQuery:
         statement = cache[1].get(lengths)
         if statement is None:
             statement = cache[1][lengths] = _Statement(self, connection, lengths)
-        return statement.run(values)
+        return statement
 
     def instances(self, model: type[Model], using: str = "default", **values) -> list:
         """The rows as `model` instances: `build` must select `model`'s concrete columns,
@@ -142,10 +160,14 @@ class _Statement:
         body = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
         body = body.replace("%%", "%")
         digest = hashlib.sha256(body.encode()).hexdigest()[:12]
-        statement_name = f"ecr_{query.name}_{digest}"
-        self.prepare_sql = f"PREPARE {statement_name} AS {body}"
-        self.execute_sql = f"EXECUTE {statement_name}({', '.join(['%s'] * len(params))})"
+        self.statement_name = f"ecr_{query.name}_{digest}"
+        self.prepare_sql = f"PREPARE {self.statement_name} AS {body}"
+        placeholders = ", ".join(["%s"] * len(params))
+        self.execute_sql = f"EXECUTE {self.statement_name}" + (
+            f"({placeholders})" if params else ""
+        )
         self._prepared_on: weakref.ref | None = None  # the session (driver connection)
+        self._stale = False
 
     def _prep(self, field: Field, value):
         return field.get_db_prep_value(value, self.connection)
@@ -161,6 +183,16 @@ class _Statement:
         with self.connection.cursor() as cursor:
             if self.prepared and not self.connection.in_atomic_block:
                 fetched = self._run_prepared(cursor, params)
+            elif self.prepared and self._is_prepared():
+                # Prepared before this transaction (`CompiledQuery.prepare`). Should it fail
+                # anyway (a column's type changed under a running process), the transaction
+                # fails like on any database error, and the next preparation starts afresh.
+                try:
+                    cursor.execute(self.execute_sql, params)
+                except DatabaseError as exc:
+                    self._forget(exc)
+                    raise
+                fetched = cursor.fetchall()
             else:
                 cursor.execute(self.sql, params)
                 fetched = cursor.fetchall()
@@ -168,26 +200,41 @@ class _Statement:
             return [tuple(row) for row in fetched]
         return [tuple(row) for row in self.compiler.apply_converters(fetched, self.converters)]
 
-    def _run_prepared(self, cursor, params: list) -> list:
-        session = self.connection.connection
-        try:
-            if self._prepared_on is None or self._prepared_on() is not session:
-                self._prepare(cursor)
-                self._prepared_on = weakref.ref(session)
-            cursor.execute(self.execute_sql, params)
-            return cursor.fetchall()
-        except DatabaseError:
-            # The session lost it (a `DISCARD ALL`) or it no longer fits the table after a
-            # migration: answer with the plain statement, prepare again next time. A dead
-            # connection fails the plain statement too, and that error is the caller's.
-            self._prepared_on = None
-            cursor.execute(self.sql, params)
-            return cursor.fetchall()
+    def _is_prepared(self) -> bool:
+        return self._prepared_on is not None and self._prepared_on() is self.connection.connection
 
-    def _prepare(self, cursor) -> None:
+    def _forget(self, exc: DatabaseError) -> None:
+        self._prepared_on = None
+        # Unless the session lost it (26000: no such statement), it still holds it under its
+        # name and PREPARE would find that one again: drop it first.
+        self._stale = getattr(exc.__cause__, "sqlstate", None) != "26000"
+
+    def ensure_prepared(self, cursor) -> None:
+        """PREPAREs the statement in this session unless it is already (outside a transaction:
+        the caller's)."""
+        if self._is_prepared():
+            return
+        if self._stale:
+            self._stale = False
+            with contextlib.suppress(DatabaseError):  # not held after all
+                cursor.execute(f"DEALLOCATE {self.statement_name}")
         try:
             cursor.execute(self.prepare_sql)
         except DatabaseError as exc:
             # Prepared already in this session (its name is the statement's hash): use it.
             if getattr(exc.__cause__, "sqlstate", None) != "42P05":
                 raise
+        self._prepared_on = weakref.ref(self.connection.connection)
+
+    def _run_prepared(self, cursor, params: list) -> list:
+        try:
+            self.ensure_prepared(cursor)
+            cursor.execute(self.execute_sql, params)
+            return cursor.fetchall()
+        except DatabaseError as exc:
+            # The session lost it (a `DISCARD ALL`) or it no longer fits the table after a
+            # migration: answer with the plain statement, prepare again next time. A dead
+            # connection fails the plain statement too, and that error is the caller's.
+            self._forget(exc)
+            cursor.execute(self.sql, params)
+            return cursor.fetchall()

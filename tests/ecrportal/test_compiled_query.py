@@ -128,3 +128,36 @@ def test_prepared_once_per_session_and_answers_after_losing_it(store_a):
     rows, statements = read()
     assert rows == expected and statements[-1] == "SELECT"
     assert read() == (expected, ["PREPARE", "EXECUTE"])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_only_a_statement_prepared_before_it_runs_prepared(store_a):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    from django.db import DatabaseError, transaction
+
+    terminal = factories.make_terminal(store_a)
+    expected = [(terminal.pk, terminal.terminal_id)]
+    connection.close()
+
+    def read_in_transaction():
+        with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+            rows = PREPARED.rows(store_id=store_a.pk, public_ids=[terminal.public_id])
+        verbs = [q["sql"].split(" ", 1)[0].upper() for q in ctx.captured_queries]
+        return rows, [v for v in verbs if v not in ("BEGIN", "COMMIT")]
+
+    # Not prepared in this session: the plain statement (a PREPARE could fail and abort it).
+    assert read_in_transaction() == (expected, ["SELECT"])
+    PREPARED.prepare(public_ids=1)
+    assert read_in_transaction() == (expected, ["EXECUTE"])
+    PREPARED.prepare(public_ids=1)  # already: nothing to do
+    # Lost under the running process: that transaction fails like on any database error...
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        PREPARED.rows(store_id=store_a.pk, public_ids=[terminal.public_id])
+    # ... and the next one is plain until the statement is prepared again.
+    assert read_in_transaction() == (expected, ["SELECT"])
+    PREPARED.prepare(public_ids=1)
+    assert read_in_transaction() == (expected, ["EXECUTE"])
