@@ -5,7 +5,6 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 
 from stores import services
-from stores.models import Environment
 from stores.roles import Role
 from tests import factories
 
@@ -16,9 +15,7 @@ PAGE = reverse("dashboard:settings_audit")
 def test_switching_a_stores_credential_is_audited_with_who(
     client_for, owner, store_a, merchant, credential
 ):
-    production = factories.make_credential(
-        merchants=[merchant], environment=Environment.PRODUCTION, give_to_stores=False, tested=True
-    )
+    production = factories.make_production_credential(merchant)
     url = reverse("dashboard:store_credential", args=[store_a.public_id])
     client = client_for(owner)
     client.post(url, {"credential": production.pk, "confirm": "on"})
@@ -37,9 +34,7 @@ def test_roles_members_keys_and_pilot_are_audited(owner, store_a, merchant, cred
     client, _raw = factories.make_pos_client(store_a)
     services.pos_client_revoke(client=client)
     assert LogEntry.objects.get_for_object(client).count() == 2
-    production = factories.make_credential(
-        merchants=[merchant], environment=Environment.PRODUCTION, give_to_stores=False, tested=True
-    )
+    production = factories.make_production_credential(merchant)
     services.store_set_credential(store=store_a, credential=production, user=owner)
     services.merchant_pilot_pass(merchant=merchant, user=owner)
     changes = [e.changes_dict for e in LogEntry.objects.get_for_object(merchant)]
