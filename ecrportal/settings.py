@@ -175,6 +175,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # One login limit for every path that checks a password (dashboard and admin).
 AUTHENTICATION_BACKENDS = ["transactions.dashboard.auth.RateLimitedModelBackend"]
 LOGIN_URL = "login"
+# Django's page for a whole request; for htmx, a fragment the page's problem bar shows.
+CSRF_FAILURE_VIEW = "ecrportal.error_views.csrf_failure"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 if TESTING:

@@ -61,6 +61,7 @@ ACCESS: dict[str, Access] = {
     "dashboard:terminal_live": Access(Action.VIEW, "terminal"),
     "dashboard:terminal_today": Access(Action.VIEW, "terminal"),
     "dashboard:terminal_charge": Access(Action.CHARGE, "terminal"),
+    "dashboard:terminal_refund": Access(Action.REFUND_UNREFERENCED, "terminal", method="post"),
     "dashboard:intent_list": Access(Action.VIEW, where="signed_in"),
     "dashboard:intent_export_csv": Access(Action.VIEW, where="signed_in"),
     "dashboard:intent_detail": Access(Action.VIEW, "intent"),

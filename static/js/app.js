@@ -97,13 +97,77 @@
     keep(event.detail.target);
   });
 
+  // The problem bar (base.html): what went wrong with a background request. A "connection"
+  // problem (no answer, or a proxy's 502/503/504) clears itself once a request works again; a
+  // problem the portal explained (a 500, an expired form) stays until it is closed.
+  function problemBar() { return document.getElementById("request-problem"); }
+
+  function showProblem(kind, html, text) {
+    var bar = problemBar();
+    if (!bar) return;
+    var body = bar.querySelector(".request-problem-body");
+    if (html !== null) {
+      body.innerHTML = html;  // the portal's own fragment (ECR-Problem), never provider text
+    } else {
+      body.textContent = text;
+    }
+    bar.dataset.kind = kind;
+    bar.hidden = false;
+  }
+
+  function hideProblem(onlyKind) {
+    var bar = problemBar();
+    if (!bar || bar.hidden || (onlyKind && bar.dataset.kind !== onlyKind)) return;
+    bar.hidden = true;
+    bar.dataset.kind = "";
+  }
+
+  var CHARGE_ADVICE = " Si estabas cobrando, no repitas el cobro: fijate primero en Operaciones " +
+    "si la operación quedó registrada y en qué estado.";
+
+  function unexplained(status) {
+    if (status === 0 || status === 502 || status === 503 || status === 504) {
+      return ["connection", "El portal no respondió (" + (status || "sin conexión") + "). " +
+        "Revisá la conexión; esta página vuelve a consultar sola." + CHARGE_ADVICE];
+    }
+    if (status === 404) {
+      return ["server", "Lo que pediste ya no está o no tenés acceso (404). Recargá la página."];
+    }
+    return ["server", "El portal no pudo completar el pedido (error " + status + "). " +
+      "Recargá la página y probá de nuevo." + CHARGE_ADVICE];
+  }
+
   document.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
     if (xhr && xhr.status === 403 && xhr.getResponseHeader("ECR-Refusal")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
+    } else if (xhr && xhr.status >= 400) {
+      // Never swapped into the box: a live box keeps polling, a form keeps what was typed.
+      event.detail.shouldSwap = false;
+      event.detail.isError = false;
+      if (xhr.getResponseHeader("ECR-Problem")) {
+        showProblem("server", xhr.responseText, null);
+      } else {
+        var problem = unexplained(xhr.status);
+        showProblem(problem[0], null, problem[1]);
+      }
+      return;
     }
     keep(event.detail.target);
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    var problem = unexplained(0);
+    showProblem(problem[0], null, problem[1]);
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful) hideProblem("connection");
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-dismiss-problem]")) hideProblem(null);
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {

@@ -18,6 +18,11 @@ PHONE = {"width": 390, "height": 844}
 def test_a_never_received_charge_is_found_out_and_closed(
     simulated, new_page, artifacts, manager_a, cashier_a, terminal_a, store_a
 ):
+    cashier = new_page()
+    cashier.set_viewport_size(PHONE)
+    login(cashier, "cajero_a", DEFAULT_PASSWORD)
+    # The page was open before the charge went in doubt (another cashier's, say).
+    cashier.goto(f"/terminales/{terminal_a.public_id}/")
     lost = make_intent(
         store_a,
         state=State.IN_DOUBT,
@@ -27,16 +32,16 @@ def test_a_never_received_charge_is_found_out_and_closed(
         needs_attention=True,
         attention_reason="No se encontró en Prisma: confirmar en la terminal",
     )
-
-    cashier = new_page()
-    cashier.set_viewport_size(PHONE)
-    login(cashier, "cajero_a", DEFAULT_PASSWORD)
-    cashier.goto(f"/terminales/{terminal_a.public_id}/")
     cashier.fill("#id_amount", "1500")
     cashier.click("[data-action=charge]")
     cashier.wait_for_selector(f"[data-blocking-intent='{lost.public_id}']")
     assert "La puede resolver un dueño o un encargado" in cashier.inner_text("#charge-area")
-    cashier.click("text=Ver la operación pendiente")
+    # Opened afresh, the page shows what holds the terminal instead of a form that would be
+    # refused.
+    cashier.reload()
+    cashier.wait_for_selector(f"#charge-area .intent-live[data-intent='{lost.public_id}']")
+    assert "no la repitas" in cashier.inner_text("#charge-area")
+    cashier.click("#charge-area >> text=Ver detalle")
     cashier.wait_for_selector("[data-who-can-act]")
     assert "resolver a mano" not in cashier.inner_text("body").lower()
     cashier.screenshot(path=str(artifacts / "blocked-cashier.png"), full_page=True)

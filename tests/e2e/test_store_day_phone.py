@@ -158,7 +158,7 @@ def test_a_session_deleted_mid_charge_sends_the_box_to_login_and_back(
     # Back on the terminal page the person was on, where the charge is still in progress.
     page.wait_for_url(f"**{terminal_url}")
     page.wait_for_selector("#terminal-live [data-terminal-state=busy]")
-    page.wait_for_selector(".charge-form")
+    page.wait_for_selector("#charge-area .intent-live[data-state=pending]")  # resumed
 
 
 def test_a_role_removed_mid_session_says_so_in_the_box(new_page, manager_a, terminal_a, store_a):

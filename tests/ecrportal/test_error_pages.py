@@ -88,3 +88,44 @@ def test_an_expired_form_is_explained_in_spanish(manager_a, terminal_a):
     body = response.content.decode()
     assert "El formulario venció" in body
     assert "No se hizo nada" in body
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_server_error_on_an_htmx_request_is_a_fragment_for_the_problem_bar(manager_a):
+    """Swapped into a live box, a whole error page would nest the layout and stop the polling:
+    app.js shows this fragment in the problem bar instead (ECR-Problem)."""
+    client = Client(raise_request_exception=False)
+    client.force_login(manager_a)
+    response = client.get("/boom/", headers={"HX-Request": "true", "HX-Current-URL": "/x/?a=1"})
+    assert response.status_code == 500
+    assert response.headers["ECR-Problem"] == "1"
+    body = response.content.decode()
+    assert "no repitas el cobro" in body
+    assert 'href="/x/?a=1"' in body  # reload the page the person was on
+    assert 'aria-label="Principal"' not in body  # a fragment, not the layout
+
+
+def test_an_expired_form_on_an_htmx_request_is_a_fragment_and_changes_nothing(
+    manager_a, terminal_a
+):
+    from transactions.models import Intent
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(manager_a)
+    response = client.post(
+        reverse("dashboard:terminal_charge", args=[terminal_a.public_id]),
+        {"amount": "1500"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 403
+    assert response.headers["ECR-Problem"] == "1"
+    body = response.content.decode()
+    assert "el formulario venció" in body
+    assert 'aria-label="Principal"' not in body
+    assert not Intent.objects.exists()
+
+
+def test_every_page_has_the_hidden_problem_bar(client_for, manager_a):
+    body = client_for(manager_a).get(reverse("dashboard:home")).content.decode()
+    assert 'id="request-problem"' in body
+    assert 'role="alert"' in body

@@ -98,6 +98,22 @@ class RefundForm(forms.Form):
     amount = AmountField(label="Importe a devolver")
 
 
+class UnreferencedRefundForm(forms.Form):
+    """A devolución that names no original payment (a sale made before the portal, or by
+    another system): only for roles allowed to (REFUND_UNREFERENCED). Prefixed, because it
+    shares the terminal page with the charge form and its `amount`."""
+
+    prefix = "devolucion"
+    amount = AmountField(label="Importe a devolver")
+    brand = forms.ChoiceField(label="Tarjeta", choices=BRAND_CHOICES, required=False)
+    reference = forms.CharField(
+        label="Referencia",
+        max_length=64,
+        required=False,
+        help_text="Ticket o pedido de la venta que se devuelve (opcional, queda en el detalle).",
+    )
+
+
 class ResolveForm(forms.Form):
     OUTCOMES = [
         (State.APPROVED, "Aprobada: el cliente pagó"),

@@ -27,6 +27,9 @@ urlpatterns = [
     path("terminales/<uuid:public_id>/estado/", terminals.terminal_live, name="terminal_live"),
     path("terminales/<uuid:public_id>/hoy/", terminals.terminal_today, name="terminal_today"),
     path("terminales/<uuid:public_id>/cobrar/", terminals.terminal_charge, name="terminal_charge"),
+    path(
+        "terminales/<uuid:public_id>/devolver/", terminals.terminal_refund, name="terminal_refund"
+    ),
     # Intents
     path("intenciones/", intent_list.intent_list, name="intent_list"),
     path("intenciones/exportar.csv", intent_list.intent_export_csv, name="intent_export_csv"),

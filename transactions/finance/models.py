@@ -170,8 +170,9 @@ class LiquidationImport(models.Model):
 
 class LiquidationLine(models.Model):
     """One operation as the acquirer's liquidación reports it. Unique per merchant by what
-    identifies it (terminal, batch, authorization, amount, date), so overlapping files add each
-    operation once. `intent` is the ledger operation it was matched to."""
+    identifies it (terminal, batch, authorization, amount, date) and its `occurrence`, so
+    overlapping files add each operation once while a line the acquirer paid twice (the same
+    line twice in one file) is kept twice. `intent` is the ledger operation it was matched to."""
 
     liquidation = models.ForeignKey(
         LiquidationImport, on_delete=models.CASCADE, related_name="lines"
@@ -187,6 +188,8 @@ class LiquidationLine(models.Model):
     card_brand = models.CharField("marca", max_length=32, blank=True)
     installments = models.PositiveSmallIntegerField("cuotas", null=True, blank=True)
     raw = models.JSONField(default=dict)
+    # 1 for the first line with this identity, 2 for the same line paid again, and so on.
+    occurrence = models.PositiveSmallIntegerField("repetición", default=1)
     intent = models.ForeignKey(
         "transactions.Intent",
         on_delete=models.PROTECT,
@@ -212,6 +215,7 @@ class LiquidationLine(models.Model):
                     "authorization_code",
                     "amount",
                     "operation_date",
+                    "occurrence",
                 ],
                 name="liquidation_line_once",
             )

@@ -260,10 +260,19 @@ def _change_side(side) -> str:
     return " · ".join(parts) or "—"
 
 
-def report_xlsx_bytes(report: KeptReport) -> bytes:
-    """The XLSX of the report's scope and day (the detail read now from the ledger)."""
+# Written on a delivery that was not sent because a newer revision replaces it.
+SUPERSEDED = "reemplazado por una revisión posterior"
+
+
+def report_xlsx_bytes(report: KeptReport) -> bytes | None:
+    """The XLSX of the report's scope and day, read now from the ledger; None when the ledger
+    moved since this revision was kept (a late fact): the workbook would not match the
+    revision's figures, and a newer revision carries the new ones."""
     stores = _stores_of(store=report.store, merchant=report.merchant)
     live = daily.daily_report(stores=stores, day=report.day)
+    content = report_content(live, store=report.store, merchant=report.merchant)
+    if _fingerprint(content) != report.fingerprint:
+        return None
     with exports.daily_report_xlsx(
         live,
         operations=daily.daily_report_operations(stores=stores, day=report.day),
@@ -286,7 +295,22 @@ def daily_report_deliver(*, report_id: int) -> int:
             pending.append(delivery)
     if not pending:
         return 0
-    attachment = report_xlsx_bytes(report)
+    newer = KeptReport.objects.filter(
+        merchant=report.merchant, store=report.store, day=report.day, revision__gt=report.revision
+    ).exists()
+    attachment = None if newer else report_xlsx_bytes(report)
+    if attachment is None:
+        # The figures moved on: people get the revision that matches the ledger, once (kept
+        # here if no run has kept it yet; its own delivery task sends it), never an e-mail
+        # whose body and workbook disagree.
+        DailyReportDelivery.objects.filter(pk__in=[d.pk for d in pending]).update(error=SUPERSEDED)
+        if not newer:
+            daily_report_keep(
+                day=report.day,
+                store=report.store,
+                merchant=None if report.store_id else report.merchant,
+            )
+        return 0
     scope = report.store.code if report.store else report.merchant.cuit
     filename = f"reporte-{report.day.isoformat()}-{scope}-r{report.revision}.xlsx"
     sent = 0

@@ -170,8 +170,13 @@ def _tell_finance(merchant: Merchant, record: LiquidationImport, raised: Counter
 
 
 def _store_lines(record: LiquidationImport, parsed: ParsedFile, stores: dict) -> int:
-    """Adds the lines not imported before (by what identifies them); returns how many."""
-    seen = set(
+    """Adds the lines not imported before; returns how many.
+
+    Lines are counted, not merely recognised, by what identifies them: a file that repeats
+    lines an earlier one had (overlapping periods) adds nothing, but a line the acquirer paid
+    twice (two identical lines in one file) is stored twice, so the second finds no operation
+    and is raised as missing in the ledger instead of vanishing."""
+    already = Counter(
         LiquidationLine.objects.filter(
             merchant=record.merchant,
             terminal_id__in={line.terminal_id for line in parsed.lines},
@@ -180,6 +185,7 @@ def _store_lines(record: LiquidationImport, parsed: ParsedFile, stores: dict) ->
             "terminal_id", "batch_number", "authorization_code", "amount", "operation_date"
         )
     )
+    in_file: Counter[tuple] = Counter()
     rows = []
     for line in parsed.lines:
         identity = (
@@ -189,9 +195,9 @@ def _store_lines(record: LiquidationImport, parsed: ParsedFile, stores: dict) ->
             line.amount,
             line.operation_date,
         )
-        if identity in seen:
+        in_file[identity] += 1
+        if in_file[identity] <= already[identity]:
             continue
-        seen.add(identity)
         rows.append(
             LiquidationLine(
                 liquidation=record,
@@ -206,6 +212,7 @@ def _store_lines(record: LiquidationImport, parsed: ParsedFile, stores: dict) ->
                 card_brand=line.card_brand,
                 installments=line.installments,
                 raw=line.raw,
+                occurrence=in_file[identity],
             )
         )
     LiquidationLine.objects.bulk_create(rows)

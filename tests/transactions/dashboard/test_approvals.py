@@ -246,3 +246,16 @@ def test_the_page_costs_the_same_queries_with_one_request_or_many(
             user=manager_a,
         )
     assert count() == one
+
+
+def test_the_intent_page_of_a_held_refund_follows_the_decision(client_for, manager_a, held_refund):
+    """It re-reads the ledger every 5 s, so the requester sees the approval without reloading."""
+    client = client_for(manager_a)
+    body = client.get(reverse("dashboard:intent_detail", args=[held_refund.public_id])).content
+    panel = reverse("dashboard:intent_panel", args=[held_refund.public_id])
+    assert f'hx-get="{panel}" hx-trigger="every 5s"' in body.decode()
+    held_refund.state = State.CANCELLED
+    held_refund.save(update_fields=["state"])
+    body = client.get(panel, headers={"HX-Request": "true"}).content.decode()
+    assert 'data-state="cancelled"' in body
+    assert "hx-trigger" not in body.split(">", 1)[0]  # final: the polling stops

@@ -119,3 +119,34 @@ def test_after_the_change_every_box_reads_the_same(client_for, cashier_a, store_
     today = client.get(reverse("dashboard:terminal_today", args=[terminal_a.public_id]))
     assert 'data-state="approved"' in today.content.decode()
     assert str(intent.public_id) in today.content.decode()
+
+
+def test_the_terminal_page_resumes_the_charge_in_progress(
+    client_for, cashier_a, store_a, terminal_a
+):
+    """A cashier who reloads mid-charge follows (and can cancel) it, not a blank form."""
+    intent = make_intent(store_a, state=State.PENDING, offered_terminals=[terminal_a])
+    url = reverse("dashboard:terminal_detail", args=[terminal_a.public_id])
+    body = client_for(cashier_a).get(url).content.decode()
+    assert f'id="intent-live-{intent.public_id}"' in body
+    assert 'data-action="cancel"' in body
+    assert 'data-action="charge"' not in body
+
+
+def test_the_terminal_page_offers_the_form_when_nothing_is_in_progress(
+    client_for, cashier_a, store_a, terminal_a
+):
+    make_intent(store_a, state=State.APPROVED, terminal=terminal_a)
+    url = reverse("dashboard:terminal_detail", args=[terminal_a.public_id])
+    body = client_for(cashier_a).get(url).content.decode()
+    assert 'data-action="charge"' in body
+    assert "intent-live-" not in body
+
+
+def test_the_charge_in_progress_is_not_shown_to_who_cannot_charge(
+    client_for, finance, store_a, terminal_a
+):
+    make_intent(store_a, state=State.PENDING, offered_terminals=[terminal_a])
+    url = reverse("dashboard:terminal_detail", args=[terminal_a.public_id])
+    body = client_for(finance).get(url).content.decode()
+    assert "intent-live-" not in body

@@ -187,12 +187,38 @@ def test_a_revision_mail_says_what_changed(
     sale("100.00", ba(27, 10))
     with django_capture_on_commit_callbacks(execute=True):
         kept.daily_report_keep(day=DAY, store=store_a)
-        sale("20.00", ba(27, 22))  # a late sale of that day
+    sale("20.00", ba(27, 22))  # a late sale of that day, after the first mail went
+    with django_capture_on_commit_callbacks(execute=True):
         kept.daily_report_keep(day=DAY, store=store_a)
     first, second = mail.outbox
     assert second.subject.endswith("(revisión 2)")
     assert "Revisión 2" in second.body
     assert "Sucursal A · Cobros · Aprobados: 1 · $ 100,00 → 2 · $ 120,00" in second.body
+
+
+def test_a_revision_overtaken_before_its_mail_is_not_sent_the_new_one_is(
+    sale, store_a, django_capture_on_commit_callbacks
+):
+    """The e-mail's body (the revision's figures) and its workbook (read at send time) always
+    agree: a late fact between keeping and sending makes the next revision the one sent."""
+    person = factories.make_user("fin_a", email="fin-a@x.test")
+    factories.make_membership(person, Role.FINANCE, store=store_a)
+    sale("100.00", ba(27, 10))
+    first = kept.daily_report_keep(day=DAY, store=store_a)  # its mail task has not run yet
+    sale("20.00", ba(27, 22))  # a late sale of that day, before the worker sends
+    with django_capture_on_commit_callbacks(execute=True):
+        assert kept.daily_report_deliver(report_id=first.pk) == 0
+    delivery = DailyReportDelivery.objects.get(report=first)
+    assert (delivery.sent_at, delivery.error) == (None, kept.SUPERSEDED)
+    (message,) = mail.outbox
+    assert message.subject.endswith("(revisión 2)")
+    assert "Neto: $ 120,00" in message.body
+    book = _xlsx(message.attachments[0])
+    assert Decimal(str(book["Resumen"]["I2"].value)) == Decimal("120.00")
+    # Sending the first again changes nothing: the second already exists.
+    assert kept.daily_report_deliver(report_id=first.pk) == 0
+    assert DailyReport.objects.filter(store=store_a, day=DAY).count() == 2
+    assert len(mail.outbox) == 1
 
 
 def test_a_person_opts_out_and_back_in_from_the_report_page(client_for, finance):

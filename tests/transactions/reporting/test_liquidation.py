@@ -234,6 +234,33 @@ def test_a_later_file_settles_what_was_missing(merchant, owner, mapped, ledger):
     assert _open(K.AMOUNT_DIFFERS) and len(_open(K.MISSING_IN_LEDGER)) == 2
 
 
+def test_a_line_paid_twice_is_kept_twice_and_the_second_is_raised(merchant, owner, mapped, ledger):
+    """Two identical lines in one file are the acquirer paying one sale twice: both are kept
+    and the second, with no operation left to match, is missing in the ledger. A later file
+    that overlaps (the same lines again) adds nothing."""
+    twice = csv_file(
+        "11111111;5;A1;1.000,00;20/11/2026;VISA",
+        "11111111;5;A1;1.000,00;20/11/2026;VISA",
+    )
+    record, _ = liquidation_import(merchant=merchant, user=owner, file_name="a.csv", content=twice)
+    assert (record.rows_new, record.rows_repeated) == (2, 0)
+    lines = list(LiquidationLine.objects.filter(authorization_code="A1").order_by("pk"))
+    assert [line.intent for line in lines] == [ledger["ok"], None]
+    (paid_twice,) = _open(K.MISSING_IN_LEDGER)
+    assert paid_twice.line == lines[1] and paid_twice.other_amount == D("1000.00")
+
+    overlapping = csv_file(
+        "11111111;5;A1;1.000,00;20/11/2026;VISA",
+        "11111111;5;A1;1.000,00;20/11/2026;VISA",
+        "11111111;5;A3;300,00;20/11/2026;VISA",
+    )
+    record, _ = liquidation_import(
+        merchant=merchant, user=owner, file_name="b.csv", content=overlapping
+    )
+    assert (record.rows_new, record.rows_repeated) == (1, 2)
+    assert LiquidationLine.objects.filter(authorization_code="A1").count() == 2
+
+
 def test_xlsx_with_numbers_and_dates_as_cells(merchant, owner, mapped, ledger):
     book = openpyxl.Workbook()
     sheet = book.active

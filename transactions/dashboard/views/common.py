@@ -53,3 +53,11 @@ def refresh_quietly(intent: Intent) -> Intent:
     except GatewayError as exc:
         logger.info("refresh of %s failed: %r", intent.public_id, exc)
         return intent
+
+
+def approval_warning(need) -> str:
+    """A refund or reversal confirmation's warning: what the store's maker-checker threshold
+    (`controls.refund_approval_need` and the like) will do to it."""
+    if need is None:
+        return "No se puede deshacer."
+    return f"{need.reason} Esperará la aprobación de otra persona antes de enviarse a la terminal."

@@ -15,7 +15,12 @@ from stores.roles import Action
 from transactions import controls, selectors, services
 from transactions.dashboard.access import require
 from transactions.dashboard.forms import NotReceivedForm, RefundForm, ResolveForm, add_rule_error
-from transactions.dashboard.views.common import is_htmx, live_box_response, refresh_quietly
+from transactions.dashboard.views.common import (
+    approval_warning,
+    is_htmx,
+    live_box_response,
+    refresh_quietly,
+)
 from transactions.dashboard.views.confirm import Confirmation, confirm_response, confirmed
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
@@ -56,7 +61,9 @@ def _panel_context(
         "intent": intent,
         # In doubt is left out: the resolver works on it slowly, and polling would wipe the
         # resolve form while a person fills it in.
-        "poll": intent.state in POLLED_STATES,
+        "poll": intent.state in POLLED_STATES or intent.state == State.APPROVAL_PENDING,
+        # A second person approves in minutes, not seconds: re-read the ledger every 5 s.
+        "poll_every": "5s" if intent.state == State.APPROVAL_PENDING else "1s",
         "actions": actions,
         "balance": balance,
         "reversal_reason": reversal_reason,
@@ -156,7 +163,7 @@ def intent_reverse(request, public_id):
                 action=reverse("dashboard:intent_reverse", args=[payment.public_id]),
                 button="Sí, anular",
                 back=_detail_url(payment),
-                warning=_approval_warning(
+                warning=approval_warning(
                     controls.reversal_approval_need(
                         payment=payment, controls=controls.controls_for(payment.store)
                     )
@@ -178,13 +185,6 @@ def intent_reverse(request, public_id):
             request, "Anulación enviada a la terminal: pasá la tarjeta para confirmarla."
         )
     return redirect("dashboard:intent_detail", public_id=reversal.public_id)
-
-
-def _approval_warning(need) -> str:
-    """The confirmation's warning: what the store's maker-checker threshold will do to it."""
-    if need is None:
-        return "No se puede deshacer."
-    return f"{need.reason} Esperará la aprobación de otra persona antes de enviarse a la terminal."
 
 
 def _card_text(intent: Intent) -> str:
@@ -225,7 +225,7 @@ def intent_refund(request, public_id):
                     action=reverse("dashboard:intent_refund", args=[payment.public_id]),
                     button=f"Sí, devolver {format_ars(amount)}",
                     back=_detail_url(payment),
-                    warning=_approval_warning(
+                    warning=approval_warning(
                         controls.refund_approval_need(
                             amount=amount, controls=controls.controls_for(payment.store)
                         )
