@@ -15,7 +15,9 @@ def _indexes() -> dict[str, tuple[str, ...]]:
     return {
         name: tuple(info["columns"])
         for name, info in constraints.items()
-        if info["index"] and not info["primary_key"] and not info["unique"]
+        if info["index"]
+        and not info["primary_key"]
+        and not info["unique"]
         # Partial indexes answer other questions than a full one with the same columns.
         and name not in _partial()
     }
