@@ -3,7 +3,8 @@ gate (issue 14). Pure decisions over the database; `stores.services` applies the
 changes (a ValidationError) and `transactions` to charges (an `IntentRuleError` with its own
 code). One module, so the settings pages and the charge path cannot disagree.
 
-Prisma's process: after homologation, a production pilot in ONE store with up to TWO production
+Prisma's process: after homologation (no store goes to production before Prisma approved it),
+a production pilot in ONE store with up to TWO production
 terminals, then the roll-out. Until an owner marks the pilot passed
 (`stores.services.merchant_pilot_pass`), the merchant's first store switched to production is
 its pilot store, no other store may go to production, and only its first two production
@@ -12,7 +13,7 @@ terminals may charge.
 
 from dataclasses import dataclass
 
-from stores.models import Environment, Merchant, Store, Terminal, TerminalPurpose
+from stores.models import Credential, Environment, Merchant, Store, Terminal, TerminalPurpose
 
 PILOT_MAX_STORES = 1
 PILOT_MAX_TERMINALS = 2
@@ -26,8 +27,8 @@ PURPOSE_FOR_ENVIRONMENT = {
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why something is outside the rules: `kind` is "purpose" or "pilot"; `message` is Spanish
-    and says what to do."""
+    """Why something is outside the rules: `kind` is "purpose", "homologation" or "pilot";
+    `message` is Spanish and says what to do."""
 
     kind: str
     message: str
@@ -90,8 +91,24 @@ def charge_problem(*, store: Store, terminal: Terminal, environment: str) -> Ref
     return None
 
 
+def merchant_homologated(merchant_id: int) -> bool:
+    """Whether Prisma approved the homologation of a credential this merchant uses (its own, or
+    an integrator's preintegrada that was approved once for all its clients)."""
+    return Credential.objects.filter(
+        merchants=merchant_id, homologation_approved_at__isnull=False
+    ).exists()
+
+
 def store_to_production_problem(*, store: Store) -> Refusal | None:
-    """Whether switching `store` to a production credential would break the pilot gate."""
+    """Whether switching `store` to a production credential is out of order: before Prisma
+    approved the merchant's homologation, or past the pilot gate."""
+    if not merchant_homologated(store.merchant_id):
+        return Refusal(
+            "homologation",
+            "Prisma todavía no aprobó la homologación de este comercio: registrá la aprobación "
+            "en la credencial de homologación (Homologación → «Prisma aprobó …») "
+            "antes de pasar una sucursal a producción.",
+        )
     merchant = Merchant.objects.only("pilot_store_id", "pilot_passed_at").get(pk=store.merchant_id)
     if not _pilot_open(merchant) or merchant.pilot_store_id in (None, store.pk):
         return None

@@ -10,6 +10,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
+from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
 from stores.models import Credential, Membership, Merchant, PosClient, Store, Terminal
 from stores.permissions import roles_allowing
 
@@ -186,7 +187,23 @@ def credential_for_store(*, store: Store) -> Credential | None:
     credential never silently moves a store's charges)."""
     # Read from the row, not from `store.credential_id`: a Store object loaded earlier in a
     # long-lived request or task must not charge with the credential it was switched away from.
-    return Credential.objects.active().filter(stores=store.pk).first()
+    # Every create reads it: compiled once (`CompiledQuery`).
+    found = _STORE_CREDENTIAL.instances(Credential, store_id=store.pk)
+    return found[0] if found else None
+
+
+# A store has at most one credential (`Store.credential`): no order or limit needed.
+_STORE_CREDENTIAL = CompiledQuery(
+    "store_credential",
+    lambda store_id: (
+        Credential.objects.active()
+        .filter(stores=store_id)
+        .order_by()
+        .values_list(*concrete_columns(Credential))
+    ),
+    server_prepared=True,
+    store_id=Arg(Store._meta.pk),
+)
 
 
 def credential_choices_for_store(*, store: Store) -> QuerySet[Credential]:

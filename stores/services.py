@@ -323,7 +323,8 @@ def store_set_credential(*, store: Store, credential: Credential, user=None) -> 
     if credential.environment == Environment.PRODUCTION:
         refusal = golive.store_to_production_problem(store=store)
         if refusal is not None:
-            raise ValidationError({"credential": refusal.message}, code="pilot_limit")
+            code = "homologation_pending" if refusal.kind == "homologation" else "pilot_limit"
+            raise ValidationError({"credential": ValidationError(refusal.message, code=code)})
     before = Store.objects.select_related("credential").get(pk=store.pk)
     with transaction.atomic():
         Store.objects.filter(pk=store.pk).update(

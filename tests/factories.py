@@ -113,6 +113,25 @@ def make_credential(
     return credential
 
 
+def make_production_credential(merchant: Merchant, **kw) -> Credential:
+    """A tested production credential of `merchant`, given to no store, after Prisma approved
+    the merchant's homologation (a homologation credential marked approved): what switching a
+    store to production needs (`golive.store_to_production_problem`)."""
+    if not Credential.objects.filter(
+        merchants=merchant, homologation_approved_at__isnull=False
+    ).exists():
+        make_credential(
+            [merchant],
+            give_to_stores=False,
+            name=f"Homologación aprobada {_next()}",
+            homologation_approved_at=timezone.now(),
+        )
+    kw.setdefault("name", "Producción")
+    return make_credential(
+        [merchant], environment=Environment.PRODUCTION, give_to_stores=False, tested=True, **kw
+    )
+
+
 def make_membership(user, role: str, *, store: Store | None = None, merchant=None) -> Membership:
     """A role on one store, or (with `merchant=`) on every store of a merchant."""
     return Membership.objects.create(user=user, role=role, store=store, merchant=merchant)

@@ -6,13 +6,9 @@ both are built here, by one serializer, and cannot drift apart. It lives outside
 the POS API's interface code; the API's serializers import it from here.
 """
 
-import hashlib
-import threading
 import uuid
-import weakref
 
 from django.conf import settings
-from django.db import DatabaseError, connections
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.functional import cached_property
 from django.utils.timezone import get_current_timezone, is_naive
@@ -21,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
+from ecrportal.compiled_query import Arg, CompiledQuery
 from stores.models import Terminal
 from transactions.models import Intent, offered_terminals_order, remember_offered_terminals
 from transactions.selectors import reversal_refusals
@@ -317,10 +314,6 @@ def intent_document(*, intent: Intent) -> dict:
     }
 
 
-# Per thread: the document query compiled for this thread's connection.
-_prepared = threading.local()
-
-
 # The intent's own columns the document reads (with the reversal rule's: acquirer, terminal,
 # batch, dates): the POS read loads these and no other.
 _DOCUMENT_FIELDS = frozenset(
@@ -390,13 +383,10 @@ def intent_for_document(queryset) -> Intent | None:
 def intent_document_get_for_pos(*, pos_client, public_id: uuid.UUID) -> Intent | None:
     """The intent of the key's store with this public id ready for the document, or None: the
     same read as `intent_for_document(intent_list_for_pos(...).filter(public_id=...))`, through
-    a statement the ORM compiles once per thread (`_PreparedDocumentQuery`)."""
-    connection = connections[Intent.objects.db]
-    prepared = getattr(_prepared, "document_query", None)
-    if prepared is None or prepared.connection is not connection:
-        prepared = _prepared.document_query = _PreparedDocumentQuery(connection)
-    rows = prepared.rows(store_id=pos_client.store_id, public_id=public_id)
-    return _intent_from_rows(rows, connection.alias)
+    a statement the ORM compiles once per connection (`_DOCUMENT_QUERY`)."""
+    db = Intent.objects.db
+    rows = _DOCUMENT_QUERY.rows(db, store_id=pos_client.store_id, public_id=public_id)
+    return _intent_from_rows(rows, db)
 
 
 def _intent_from_rows(rows: list, db: str) -> Intent | None:
@@ -425,92 +415,17 @@ def _intent_from_rows(rows: list, db: str) -> Intent | None:
     return intent
 
 
-_SENTINEL_STORE = -7_310_000_003
-_SENTINEL_PUBLIC_ID = uuid.UUID(int=0x5E7)
-
-
-class _PreparedDocumentQuery:
-    """The POS document's read, compiled by the ORM once for one connection.
-
-    Django compiles a queryset into SQL on every execution; for this read (every till polls it)
-    compiling cost several times what running it does. The ORM builds the statement once with
-    sentinel values, which mark where the store id and the public id go, and converts the rows
-    as it would have (`results_iter` with the fetched rows).
-    """
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.public_id_field = Intent._meta.get_field("public_id")
-        queryset = (
-            Intent.objects.using(connection.alias)
-            .filter(store_id=_SENTINEL_STORE, public_id=_SENTINEL_PUBLIC_ID)
-            .order_by()
-            .values_list(*_DOCUMENT_COLUMNS, *_JOINED)
-        )
-        self.compiler = queryset.query.get_compiler(connection=connection)
-        self.sql, params = self.compiler.as_sql()
-        params = list(params)
-        if len(params) != 2:  # pragma: no cover - the query above has two parameters
-            raise RuntimeError(f"unexpected parameters in the document query: {params!r}")
-        self.store_slot = params.index(_SENTINEL_STORE)
-        self.public_id_slot = 1 - self.store_slot
-        # On PostgreSQL the statement is also prepared on the server, once per session:
-        # planning this five-table join cost the server several times what running it does
-        # (about 0.4 ms of CPU against 0.05). Not behind pgbouncer in transaction mode
-        # (DATABASE_PGBOUNCER): a session's prepared statement may be on another server
-        # connection there.
-        self.server_prepared = connection.vendor == "postgresql" and not (
-            connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
-        )
-        parts = self.sql.split("%s")
-        if len(parts) != 3:  # pragma: no cover - two parameters, and no literal "%s"
-            self.server_prepared = False
-        body = f"{parts[0]}$1{parts[1]}$2{parts[2]}".replace("%%", "%") if len(parts) == 3 else ""
-        name = f"ecr_intent_document_{hashlib.sha256(body.encode()).hexdigest()[:12]}"
-        self.prepare_sql = f"PREPARE {name} AS {body}"
-        self.execute_sql = f"EXECUTE {name}(%s, %s)"
-        self._prepared_on: weakref.ref | None = None  # the session (driver connection)
-        # The ORM's conversions of the columns (as `results_iter` does), looked up once.
-        fields = [selected[0] for selected in self.compiler.select[: self.compiler.col_count]]
-        self.converters = self.compiler.get_converters(fields)
-
-    def rows(self, *, store_id: int, public_id: uuid.UUID) -> list:
-        params: list = [None, None]
-        params[self.store_slot] = store_id
-        params[self.public_id_slot] = self.public_id_field.get_db_prep_value(
-            public_id, self.connection
-        )
-        with self.connection.cursor() as cursor:
-            # Not inside a transaction: a failing EXECUTE there would abort it.
-            if self.server_prepared and not self.connection.in_atomic_block:
-                fetched = self._run_prepared(cursor, params)
-            else:
-                cursor.execute(self.sql, params)
-                fetched = cursor.fetchall()
-        if not self.converters:
-            return fetched
-        return list(self.compiler.apply_converters(fetched, self.converters))
-
-    def _run_prepared(self, cursor, params: list) -> list:
-        session = self.connection.connection
-        try:
-            if self._prepared_on is None or self._prepared_on() is not session:
-                self._prepare(cursor)
-                self._prepared_on = weakref.ref(session)
-            cursor.execute(self.execute_sql, params)
-            return cursor.fetchall()
-        except DatabaseError:
-            # The session lost it (a `DISCARD ALL`) or it no longer fits the table after a
-            # migration: answer with the plain statement, prepare again next time. A dead
-            # connection fails the plain statement too, and that error is the caller's.
-            self._prepared_on = None
-            cursor.execute(self.sql, params)
-            return cursor.fetchall()
-
-    def _prepare(self, cursor) -> None:
-        try:
-            cursor.execute(self.prepare_sql)
-        except DatabaseError as exc:
-            # Prepared already in this session (its name is the statement's hash): use it.
-            if getattr(exc.__cause__, "sqlstate", None) != "42P05":
-                raise
+# Every till polls it: compiling the queryset cost several times what running it does, and on
+# PostgreSQL planning this five-table join cost the server several times its run (about 0.4 ms
+# of CPU against 0.05), so it is also prepared once per session (`CompiledQuery`).
+_DOCUMENT_QUERY = CompiledQuery(
+    "intent_document",
+    lambda store_id, public_id: (
+        Intent.objects.filter(store_id=store_id, public_id=public_id)
+        .order_by()
+        .values_list(*_DOCUMENT_COLUMNS, *_JOINED)
+    ),
+    server_prepared=True,
+    store_id=Arg(Intent._meta.get_field("store")),
+    public_id=Arg(Intent._meta.get_field("public_id")),
+)

@@ -45,8 +45,15 @@ class Intent(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField("tipo", max_length=16, choices=Kind.choices)
     state = models.CharField("estado", max_length=16, choices=State.choices, default=State.CREATED)
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="intents")
-    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="intents")
+    # No single-column index on store, credential or terminal: the composite indexes below lead
+    # with each of them (store+created_at, credential+created_at, terminal+created_at), and every
+    # index is written on each INSERT and UPDATE of the ledger's busiest table.
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="intents", db_index=False
+    )
+    credential = models.ForeignKey(
+        Credential, on_delete=models.PROTECT, related_name="intents", db_index=False
+    )
     offered_terminals = models.ManyToManyField(
         Terminal, related_name="offered_intents", verbose_name="terminales ofrecidas"
     )
@@ -56,6 +63,7 @@ class Intent(models.Model):
         related_name="taken_intents",
         null=True,
         blank=True,
+        db_index=False,
         help_text="La terminal que tomó la intención.",
     )
     original = models.ForeignKey(
@@ -101,7 +109,9 @@ class Intent(models.Model):
     )
 
     # What the provider said.
-    provider_id = models.CharField("id en Prisma", max_length=64, blank=True, db_index=True)
+    # Indexed in Meta (`intent_provider_id`): `db_index` would add a second, LIKE-pattern index
+    # on PostgreSQL that no lookup uses (the provider id is only ever matched whole).
+    provider_id = models.CharField("id en Prisma", max_length=64, blank=True)
     provider_status = models.CharField("estado en Prisma", max_length=64, blank=True)
     provider_status_at = models.DateTimeField(null=True, blank=True)
     unknown_status = models.BooleanField(
@@ -209,6 +219,8 @@ class Intent(models.Model):
             # is unused within the merchant (`pipeline._unique_ecr_transaction_id`): without
             # this index that check scans the whole ledger.
             models.Index(fields=["ecr_transaction_id"], name="intent_ecr_transaction_id"),
+            # The sweeper's and the search box's lookups by the provider's id.
+            models.Index(fields=["provider_id"], name="intent_provider_id"),
             # The navigation's search box (`transactions.search`): an equality on each of these
             # (OR-ed, within the user's stores) reads a few index entries, not a store-month of
             # intents. The provider id and `ecr_transaction_id` have theirs already.

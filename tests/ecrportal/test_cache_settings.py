@@ -19,6 +19,27 @@ from transactions.gateway import tokens
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _read_settings(env: dict, expression: str):
+    """`expression` (JSON-able, over `settings`) as a fresh `manage.py shell` reads it with
+    `env` as its whole environment."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            f"import json; from django.conf import settings; print(json.dumps({expression}))",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def _production_caches(**env) -> dict:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ECR_"))}
     base.pop("REDIS_URL", None)
@@ -31,22 +52,7 @@ def _production_caches(**env) -> dict:
         SQLITE_PATH="/tmp/ecr-cache-settings.sqlite3",
         **env,
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "import json; from django.conf import settings; print(json.dumps(settings.CACHES))",
-        ],
-        cwd=ROOT,
-        env=base,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return _read_settings(base, "settings.CACHES")
 
 
 def test_database_cache_gives_the_pinned_entries_their_own_table_and_a_high_ceiling():
@@ -107,26 +113,12 @@ def test_culling_the_default_cache_keeps_throttle_windows_and_tokens():
                     cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def test_tests_never_use_a_shells_redis(monkeypatch):
+def test_tests_never_use_a_shells_redis():
     """`cache.clear()` in a test must never reach a Redis database the test did not create."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(REDIS_URL="redis://127.0.0.1:6379/0", ECR_TESTING="1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "import json; from django.conf import settings; "
-            "print(json.dumps([settings.CACHES['default']['BACKEND'], settings.REDIS_URL]))",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    backend, redis_url = _read_settings(
+        env, "[settings.CACHES['default']['BACKEND'], settings.REDIS_URL]"
     )
-    assert result.returncode == 0, result.stderr
-    backend, redis_url = json.loads(result.stdout.strip().splitlines()[-1])
     assert backend == "django.core.cache.backends.locmem.LocMemCache"
     assert redis_url == ""

@@ -5,7 +5,6 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 
 from stores import services
-from stores.models import Environment
 from stores.roles import Role
 from tests import factories
 
@@ -16,9 +15,7 @@ PAGE = reverse("dashboard:settings_audit")
 def test_switching_a_stores_credential_is_audited_with_who(
     client_for, owner, store_a, merchant, credential
 ):
-    production = factories.make_credential(
-        merchants=[merchant], environment=Environment.PRODUCTION, give_to_stores=False, tested=True
-    )
+    production = factories.make_production_credential(merchant)
     url = reverse("dashboard:store_credential", args=[store_a.public_id])
     client = client_for(owner)
     client.post(url, {"credential": production.pk, "confirm": "on"})
@@ -26,7 +23,7 @@ def test_switching_a_stores_credential_is_audited_with_who(
     assert entry.actor == owner
     assert entry.changes_dict["environment"] == ["homologation", "production"]
     body = client.get(PAGE).content.decode()
-    assert "data-audit-entry" in body and "production" in body and owner.username in body
+    assert "data-audit-entry" in body and "Producción" in body and owner.username in body
 
 
 def test_roles_members_keys_and_pilot_are_audited(owner, store_a, merchant, credential):
@@ -37,9 +34,7 @@ def test_roles_members_keys_and_pilot_are_audited(owner, store_a, merchant, cred
     client, _raw = factories.make_pos_client(store_a)
     services.pos_client_revoke(client=client)
     assert LogEntry.objects.get_for_object(client).count() == 2
-    production = factories.make_credential(
-        merchants=[merchant], environment=Environment.PRODUCTION, give_to_stores=False, tested=True
-    )
+    production = factories.make_production_credential(merchant)
     services.store_set_credential(store=store_a, credential=production, user=owner)
     services.merchant_pilot_pass(merchant=merchant, user=owner)
     changes = [e.changes_dict for e in LogEntry.objects.get_for_object(merchant)]
@@ -66,3 +61,32 @@ def test_page_is_for_owners_and_scoped(client_for, request, persona, expected, s
     assert response.status_code == expected
     if expected == 200:
         assert "Ajena" not in response.content.decode()
+
+
+def test_the_page_shows_changes_in_spanish_with_names_not_ids(
+    client_for, owner, store_a, merchant, credential, django_assert_max_num_queries
+):
+    """Field names, choice labels, related objects by name, Sí/No, local dates: never
+    `environment: homologation`, `enabled: False` or a bare pk; and no query per entry."""
+    production = factories.make_production_credential(merchant, name="Producción Norte")
+    services.store_set_credential(store=store_a, credential=production, user=owner)
+    terminal = factories.make_terminal(store_a)
+    for n in range(5):
+        terminal.enabled = n % 2 == 0
+        terminal.save()
+    other = factories.make_store(name="Otra", merchant=merchant)
+    terminal.store = other
+    terminal.save()
+    services.merchant_pilot_pass(merchant=merchant, user=owner)
+    client = client_for(owner)
+    body = client.get(PAGE).content.decode()
+    assert "Ambiente</span>: Homologación → Producción" in body
+    assert (
+        "Credencial</span>: Homologación de prueba (Homologación) → Producción Norte (Producción)"
+        in body
+    )
+    assert "Habilitada</span>: Sí → No" in body
+    assert f"Sucursal</span>: {store_a.name} → Otra" in body
+    assert "homologation" not in body and "True" not in body and "None" not in body
+    with django_assert_max_num_queries(15):
+        client.get(PAGE)

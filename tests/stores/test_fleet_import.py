@@ -13,7 +13,7 @@ from openpyxl import Workbook
 
 from stores import services
 from stores.fleet import fleet_import, read_rows
-from stores.models import Environment, Membership, PosClient, Store, Terminal, TerminalPurpose
+from stores.models import Membership, PosClient, Store, Terminal, TerminalPurpose
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -77,10 +77,7 @@ def test_another_merchants_store_is_refused(owner):
 
 
 def test_the_pilot_gate_holds_in_an_import(owner, merchant, store_a):
-    production = factories.make_credential(
-        merchants=[merchant], environment=Environment.PRODUCTION, give_to_stores=False,
-        tested=True, name="Producción",
-    )  # fmt: skip
+    production = factories.make_production_credential(merchant)
     services.store_set_credential(store=store_a, credential=production, user=owner)
     content = HEADER + "".join(
         f"terminal;{store_a.code};Caja;;;;{60_000_000 + n:08d};produccion;;\n" for n in range(3)

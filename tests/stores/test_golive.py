@@ -20,10 +20,7 @@ PROD = TerminalPurpose.PRODUCTION
 
 @pytest.fixture
 def production(merchant):
-    return factories.make_credential(
-        merchants=[merchant], environment=Environment.PRODUCTION, give_to_stores=False,
-        tested=True, name="Producción",
-    )  # fmt: skip
+    return factories.make_production_credential(merchant)
 
 
 def _pilot(owner, store, production, terminals=2):

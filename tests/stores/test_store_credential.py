@@ -69,12 +69,29 @@ def test_switch_refuses_retired_and_foreign_credentials(owner, store_a, credenti
 
 
 def test_switch_takes_the_credentials_environment(owner, merchant, store_a, credential):
-    production = factories.make_credential(
-        merchants=[merchant], environment=Environment.PRODUCTION, tested=True
-    )
+    production = factories.make_production_credential(merchant)
     services.store_set_credential(store=store_a, credential=production, user=owner)
     store_a.refresh_from_db()
     assert (store_a.credential, store_a.environment) == (production, Environment.PRODUCTION)
+
+
+def test_no_store_goes_to_production_before_prisma_approved_the_homologation(
+    owner, merchant, store_a, credential
+):
+    production = factories.make_credential(
+        [merchant], environment=Environment.PRODUCTION, give_to_stores=False, tested=True
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.store_set_credential(store=store_a, credential=production, user=owner)
+    assert refused.value.error_dict["credential"][0].code == "homologation_pending"
+    assert "todavía no aprobó la homologación" in " ".join(refused.value.messages)
+    store_a.refresh_from_db()
+    assert store_a.credential == credential, "nothing changed"
+    # An integrator's preintegrada approved once counts for this merchant too.
+    services.credential_mark_homologated(credential=credential, user=owner)
+    services.store_set_credential(store=store_a, credential=production, user=owner)
+    store_a.refresh_from_db()
+    assert store_a.environment == Environment.PRODUCTION
 
 
 def test_changing_url_or_keys_forgets_the_last_test(owner, merchant, tested):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from rest_framework import serializers
 
+from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
 from stores.models import Terminal
 from transactions.brands import BRAND_PRODUCTS
 from transactions.errors import Code
@@ -123,11 +124,26 @@ class _RecodingSerializer(serializers.Serializer):
 _KEEP_CODES = frozenset({Code.AMOUNT_INVALID, Code.AMOUNT_TOO_LARGE, Code.TERMINAL_NOT_IN_STORE})
 
 
+# The store's terminals by public id, on every create: compiled once (`CompiledQuery`). No order
+# (the model's orders by the store's name: a join and a sort for nothing).
+_TERMINALS_OF_STORE = CompiledQuery(
+    "terminals_of_store",
+    lambda store_id, public_ids: (
+        Terminal.objects.filter(store_id=store_id, public_id__in=public_ids)
+        .order_by()
+        .values_list(*concrete_columns(Terminal))
+    ),
+    server_prepared=True,
+    store_id=Arg(Terminal._meta.get_field("store")),
+    public_ids=Arg(Terminal._meta.get_field("public_id"), many=True),
+)
+
+
 def _terminals_of_store(store, public_ids: list) -> list[Terminal]:
-    # No order (the model's orders by the store's name: a join and a sort for nothing).
+    unique = list(dict.fromkeys(public_ids))
     found = {
         t.public_id: t
-        for t in Terminal.objects.filter(store=store, public_id__in=public_ids).order_by()
+        for t in _TERMINALS_OF_STORE.instances(Terminal, store_id=store.pk, public_ids=unique)
     }
     missing = [str(pid) for pid in public_ids if pid not in found]
     if missing:

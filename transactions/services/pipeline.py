@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ecrportal.compiled_query import Arg, CompiledQuery
 from stores.models import Store, Terminal
 from transactions.backoff import created_grace_seconds
 from transactions.errors import Code, IntentRuleError
@@ -25,7 +26,12 @@ from transactions.events import Actor
 from transactions.gateway import CallHold, GatewayError, provider_calls_held
 from transactions.labels import PROVIDER_UNREACHABLE_MESSAGE
 from transactions.models import Intent, IntentEvent, remember_offered_terminals
-from transactions.selectors import blocking_advice, terminal_blocking_intent, terminals_busy
+from transactions.selectors import (
+    blocking_advice,
+    terminal_blocking_intent,
+    terminals_busy,
+    terminals_busy_prepare,
+)
 from transactions.states import State
 from transactions.transitions import intent_record_answer, intent_transition
 
@@ -58,13 +64,48 @@ def _unique_ecr_transaction_id(*, store: Store, base: str, public_id) -> str:
     if not base:
         return f"ECR-{public_id.hex[:16]}"
     candidate, attempt = base[:64], 1
-    while Intent.objects.filter(
-        store__merchant_id=store.merchant_id, ecr_transaction_id=candidate
-    ).exists():
+    while _REFERENCE_TAKEN.rows(merchant_id=store.merchant_id, candidate=candidate):
         attempt += 1
         suffix = f"-R{attempt}"
         candidate = base[: 64 - len(suffix)] + suffix
     return candidate
+
+
+# Every create runs these in its transaction (the reference check when it has a POS reference):
+# compiled once, and the reference check prepared on the server before that transaction
+# (`_prepare_row_checks`).
+_REFERENCE_TAKEN = CompiledQuery(
+    "reference_taken",
+    lambda merchant_id, candidate: (
+        Intent.objects.filter(store__merchant_id=merchant_id, ecr_transaction_id=candidate)
+        .order_by()
+        .values_list("pk")[:1]
+    ),
+    server_prepared=True,
+    merchant_id=Arg(Store._meta.get_field("merchant")),
+    candidate=Arg(Intent._meta.get_field("ecr_transaction_id")),
+)
+_LOCK_TERMINALS = CompiledQuery(
+    "lock_terminals",
+    lambda terminal_ids: (
+        Terminal.objects.select_for_update()
+        .filter(pk__in=terminal_ids)
+        .order_by("pk")
+        .values_list("pk")
+    ),
+    # Not prepared: the ORM compiles FOR UPDATE only inside a transaction, and a lookup by
+    # primary key costs the planner little.
+    terminal_ids=Arg(Terminal._meta.pk, many=True),
+)
+
+
+def _prepare_row_checks(terminals, *, with_reference: bool) -> None:
+    """Prepares `create_row`'s statements on the server before its transaction: planning them
+    cost PostgreSQL more than running them, and inside the transaction only a statement
+    prepared beforehand is run prepared (`CompiledQuery.prepare`)."""
+    terminals_busy_prepare(terminals=terminals)
+    if with_reference:
+        _REFERENCE_TAKEN.prepare()
 
 
 _created_listener: ContextVar[Callable[[Intent], None] | None] = ContextVar(
@@ -100,15 +141,12 @@ def create_row(
     A reversal or refund also locks its original payment and re-runs `recheck` on the locked row,
     so a reversal and a refund (or two refunds) racing on one payment cannot both pass.
     """
+    _prepare_row_checks(terminals, with_reference=bool(ecr_base))
     try:
         with transaction.atomic():
             # Lock the terminals so a concurrent request cannot also find them free. On SQLite the
             # IMMEDIATE transaction already serialises writers.
-            list(
-                Terminal.objects.select_for_update()
-                .filter(pk__in=[t.pk for t in terminals])
-                .order_by("pk")
-            )
+            _LOCK_TERMINALS.rows(terminal_ids=sorted({t.pk for t in terminals}))
             original = fields.get("original")
             if original is not None:
                 locked = Intent.objects.select_for_update().get(pk=original.pk)

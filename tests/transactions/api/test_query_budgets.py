@@ -238,3 +238,30 @@ def test_intent_list_budget_is_constant_with_rows_and_terminals(api_a, store_a, 
     # Key, count, page, offered terminals, and at most four for the reversal rule.
     assert len(_statements(few.captured_queries)) <= 8
     assert len(_statements(many.captured_queries)) == len(_statements(few.captured_queries))
+
+
+def test_post_payment_reads_are_not_compiled_per_request(
+    api_a, store_a, fake_provider, monkeypatch
+):
+    """A warm POST /payments runs its fixed reads (terminals, credential, lock, busy and
+    reference checks) from SQL compiled once (`ecrportal.compiled_query`): the only SELECT the
+    ORM compiles per request is the key's look-up. A read moved back to a plain queryset fails
+    here (compiling it cost the portal more than running it)."""
+    from django.db.models.sql import compiler
+
+    terminals = [factories.make_terminal(store_a) for _ in range(2)]
+    assert _pay(api_a, terminals[0], 0).status_code == 201  # compiles them for this connection
+    compiled: list[str] = []
+    as_sql = compiler.SQLCompiler.as_sql
+    writes = (compiler.SQLInsertCompiler, compiler.SQLUpdateCompiler, compiler.SQLDeleteCompiler)
+
+    def spy(self, *args, **kwargs):
+        sql, params = as_sql(self, *args, **kwargs)
+        if not isinstance(self, writes):  # SELECTs (writes have compilers of their own)
+            compiled.append(sql)
+        return sql, params
+
+    # The backend's own compiler (PostgreSQL's) subclasses this one without redefining as_sql.
+    monkeypatch.setattr(compiler.SQLCompiler, "as_sql", spy)
+    assert _pay(api_a, terminals[1], 1).status_code == 201
+    assert len(compiled) == 1 and "stores_posclient" in compiled[0], compiled

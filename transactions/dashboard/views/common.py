@@ -2,12 +2,14 @@
 
 import logging
 
+from django.contrib import messages
 from django.http import HttpRequest
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from transactions import services
 from transactions.gateway.errors import GatewayError
 from transactions.models import Intent
+from transactions.states import State
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +63,20 @@ def approval_warning(need) -> str:
     if need is None:
         return "No se puede deshacer."
     return f"{need.reason} Esperará la aprobación de otra persona antes de enviarse a la terminal."
+
+
+# Maker-checker (issue 15): above the store's threshold the operation waits, unsent.
+HELD_MESSAGE = (
+    "Supera el umbral de la sucursal: espera la aprobación de otra persona (Aprobaciones). "
+    "No se envió a la terminal."
+)
+
+
+def followup_created(request, intent: Intent, *, sent: str):
+    """After a reversal or refund was created: to its page, saying whether it went to the
+    terminal (`sent`) or waits for a second person's approval."""
+    if intent.state == State.APPROVAL_PENDING:
+        messages.warning(request, HELD_MESSAGE)
+    else:
+        messages.success(request, sent)
+    return redirect("dashboard:intent_detail", public_id=intent.public_id)

@@ -17,6 +17,7 @@ from transactions.dashboard.access import require
 from transactions.dashboard.forms import NotReceivedForm, RefundForm, ResolveForm, add_rule_error
 from transactions.dashboard.views.common import (
     approval_warning,
+    followup_created,
     is_htmx,
     live_box_response,
     refresh_quietly,
@@ -29,11 +30,6 @@ from transactions.money import format_ars, format_decimal_es
 from transactions.states import Resolution, State
 from transactions.templatetags.money import local_time
 
-# Maker-checker (issue 15): above the store's threshold the operation waits, unsent.
-_HELD = (
-    "Supera el umbral de la sucursal: espera la aprobación de otra persona (Aprobaciones). "
-    "No se envió a la terminal."
-)
 POLLED_STATES = frozenset({State.CREATED, State.PENDING, State.PROCESSING, State.CANCELLING})
 
 
@@ -178,13 +174,9 @@ def intent_reverse(request, public_id):
     except GatewayError as exc:
         messages.error(request, f"Prisma no respondió: {exc.message}")
         return redirect("dashboard:intent_detail", public_id=payment.public_id)
-    if reversal.state == State.APPROVAL_PENDING:
-        messages.warning(request, _HELD)
-    else:
-        messages.success(
-            request, "Anulación enviada a la terminal: pasá la tarjeta para confirmarla."
-        )
-    return redirect("dashboard:intent_detail", public_id=reversal.public_id)
+    return followup_created(
+        request, reversal, sent="Anulación enviada a la terminal: pasá la tarjeta para confirmarla."
+    )
 
 
 def _card_text(intent: Intent) -> str:
@@ -247,11 +239,7 @@ def intent_refund(request, public_id):
         except GatewayError as exc:
             form.add_error(None, f"Prisma no respondió: {exc.message}")
         else:
-            if refund.state == State.APPROVAL_PENDING:
-                messages.warning(request, _HELD)
-            else:
-                messages.success(request, "Devolución enviada a la terminal.")
-            return redirect("dashboard:intent_detail", public_id=refund.public_id)
+            return followup_created(request, refund, sent="Devolución enviada a la terminal.")
     return render(
         request,
         "transactions/intent_detail.html",

@@ -143,7 +143,6 @@ def daily_report(request):
             "shown_kept": shown_kept,
             "receives_email": kept.receives_report_email(user=request.user),
             # The settlement partial (gross → fees → withholdings → net, expected deposits).
-            "settlement_partial": "transactions/report_deposits.html" if report else None,
             "deposits": deposits_report(stores=scope.stores, day=report.day) if report else None,
         },
     )

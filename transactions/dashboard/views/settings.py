@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from stores import audit
 from stores import services as store_services
 from stores.fleet import fleet_import
 from stores.fleet import read_rows as read_fleet_rows
@@ -115,11 +116,13 @@ def settings_index(request):
 def settings_audit(request):
     """ "Auditoría" (owners): who changed which setting, when, from what to what."""
     _scope(request)
-    return render(
-        request,
-        "transactions/settings/audit.html",
-        {"entries": audit_entries_for_user(user=request.user)},
-    )
+    entries = list(audit_entries_for_user(user=request.user))
+    changes = audit.shown_changes(entries)
+    rows = [
+        (entry, audit.ACTION_LABELS.get(entry.action, "Otro"), changes[entry.pk])
+        for entry in entries
+    ]
+    return render(request, "transactions/settings/audit.html", {"rows": rows})
 
 
 class FleetImportForm(forms.Form):

@@ -1,7 +1,6 @@
 """Terminal page: live state, the charge form, the terminal's intents of today, and (for the roles
 allowed to) a refund that names no original payment."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,14 +13,18 @@ from transactions import controls, selectors, services
 from transactions.brands import brand_choices
 from transactions.dashboard.access import require
 from transactions.dashboard.forms import ChargeForm, UnreferencedRefundForm, add_rule_error
-from transactions.dashboard.views.common import approval_warning, is_htmx, live_box_response
+from transactions.dashboard.views.common import (
+    approval_warning,
+    followup_created,
+    is_htmx,
+    live_box_response,
+)
 from transactions.dashboard.views.confirm import Confirmation, confirm_response, confirmed
 from transactions.errors import IntentRuleError
 from transactions.gateway.errors import GatewayError
 from transactions.labels import PROVIDER_UNREACHABLE_MESSAGE
 from transactions.money import format_ars, format_decimal_es
 from transactions.reporting.activity import terminal_intents_today
-from transactions.states import State
 
 
 def _context(request, terminal, form=None, blocking=None, refund_form=None):
@@ -210,15 +213,7 @@ def terminal_refund(request, public_id):
         except GatewayError:
             form.add_error(None, PROVIDER_UNREACHABLE_MESSAGE)
         else:
-            if refund.state == State.APPROVAL_PENDING:
-                messages.warning(
-                    request,
-                    "Supera el umbral de la sucursal: espera la aprobación de otra persona "
-                    "(Aprobaciones). No se envió a la terminal.",
-                )
-            else:
-                messages.success(request, "Devolución enviada a la terminal.")
-            return redirect("dashboard:intent_detail", public_id=refund.public_id)
+            return followup_created(request, refund, sent="Devolución enviada a la terminal.")
     return render(
         request,
         "transactions/terminal_detail.html",

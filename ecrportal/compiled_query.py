@@ -1,0 +1,240 @@
+"""Hot fixed reads compiled to SQL by the ORM once per connection instead of on every request.
+
+Django turns a queryset into SQL each time it runs it. For the POS API's short reads (a terminal
+by its public id, a store's credential, whether a terminal is busy) building that SQL cost the
+portal more CPU than the database spent running it. `CompiledQuery` lets the ORM build the
+statement once, with sentinel values standing where the arguments go, then runs that SQL with the
+real arguments and converts the rows exactly as the ORM would (`apply_converters`). The queryset
+is still written with the ORM, in one place: a change of the model or the filter changes the SQL.
+
+On PostgreSQL a query marked `server_prepared` is also prepared on the server once per session
+(its plan is made once): only outside a transaction, where a lost statement (`DISCARD ALL`, a
+migration) can be answered with the plain SQL; inside one a failed EXECUTE would abort it. Not
+behind pgbouncer in transaction mode (`DATABASE_PGBOUNCER`): a session's prepared statement may
+live on another server connection there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import itertools
+import threading
+import uuid
+import weakref
+from collections.abc import Callable
+
+from django.db import DatabaseError, connections
+from django.db.models import Field, Model, QuerySet
+
+_sentinels = itertools.count(1)
+
+
+def _sentinel(field: Field):
+    """A value of `field`'s type that no real argument takes, distinct for every slot."""
+    n = next(_sentinels)
+    internal = field.get_internal_type()
+    if internal == "UUIDField":
+        return uuid.UUID(int=(0x5E7 << 64) + n)
+    if internal == "DateTimeField":
+        return datetime.datetime(1901, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(seconds=n)
+    if internal in ("CharField", "TextField"):
+        return f"\x1esentinel-{n}\x1e"
+    return -7_310_000_000_000 - n  # integers: ids
+
+
+class Arg:
+    """One argument of a compiled query: a value of `field`'s type, or `many` values of it (an
+    `__in` filter; the statement is compiled once per list length)."""
+
+    def __init__(self, field: Field, *, many: bool = False):
+        self.field = field
+        self.many = many
+
+
+class CompiledQuery:
+    """`build(**arguments)` (a `values_list` queryset) compiled once per connection and argument
+    list lengths; `rows(**arguments)` runs it. `build` must use each argument as a filter value
+    as it is (not computed into another value): the compiled statement is checked to hold each
+    sentinel exactly once, otherwise it is refused when it is compiled."""
+
+    def __init__(
+        self,
+        name: str,
+        build: Callable[..., QuerySet],
+        *,
+        server_prepared: bool = False,
+        **args: Arg,
+    ):
+        self.name = name
+        self.build = build
+        self.args = args
+        self.server_prepared = server_prepared
+        self._local = threading.local()
+
+    def rows(self, using: str = "default", **values) -> list[tuple]:
+        lengths = tuple(len(values[n]) if a.many else 1 for n, a in self.args.items())
+        return self._statement(using, lengths).run(values)
+
+    def prepare(self, using: str = "default", **lengths: int) -> None:
+        """Prepares the statement on the server now, outside the transaction that will run it
+        (`lengths`: how many values each list argument will have). Inside a transaction `rows`
+        runs the prepared statement only if it was prepared in this session: a statement that
+        had to be prepared there could fail and abort the transaction."""
+        connection = connections[using]
+        if connection.in_atomic_block:
+            return
+        key = tuple(lengths[n] if a.many else 1 for n, a in self.args.items())
+        statement = self._statement(using, key)
+        if statement.prepared:
+            with connection.cursor() as cursor:
+                statement.ensure_prepared(cursor)
+
+    def _statement(self, using: str, lengths: tuple[int, ...]) -> _Statement:
+        connection = connections[using]
+        # Per thread (a connection is a thread's own): its connection and its statements.
+        cache = getattr(self._local, "statements", None)
+        if cache is None or cache[0] is not connection:
+            statements: dict[tuple[int, ...], _Statement] = {}
+            cache = self._local.statements = (connection, statements)
+        statement = cache[1].get(lengths)
+        if statement is None:
+            statement = cache[1][lengths] = _Statement(self, connection, lengths)
+        return statement
+
+    def instances(self, model: type[Model], using: str = "default", **values) -> list:
+        """The rows as `model` instances: `build` must select `model`'s concrete columns,
+        `concrete_columns(model)`, in that order."""
+        names = concrete_columns(model)
+        return [model.from_db(using, names, row) for row in self.rows(using, **values)]
+
+
+def concrete_columns(model: type[Model]) -> list[str]:
+    """Every column of `model`, in the order `Model.from_db` expects."""
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def _slot(prepped: dict, param) -> tuple:
+    try:
+        return prepped.get(param, (None, param))
+    except TypeError:  # unhashable (a JSON value): no sentinel is
+        return (None, param)
+
+
+class _Statement:
+    """A `CompiledQuery` compiled for one connection and one set of list lengths."""
+
+    def __init__(self, query: CompiledQuery, connection, lengths: tuple):
+        self.connection = connection
+        sentinels: dict[str, object] = {}
+        prepped: dict[object, tuple[str, int]] = {}  # prepped sentinel -> (argument, index)
+        for (name, arg), length in zip(query.args.items(), lengths, strict=True):
+            values = [_sentinel(arg.field) for _ in range(length)]
+            sentinels[name] = values if arg.many else values[0]
+            for index, value in enumerate(values):
+                prepped[self._prep(arg.field, value)] = (name, index)
+        queryset = query.build(**sentinels).using(connection.alias)
+        self.compiler = queryset.query.get_compiler(connection=connection)
+        self.sql, params = self.compiler.as_sql()
+        # Where each argument goes (a parameter that is no sentinel is a constant of the
+        # queryset, e.g. a state): every sentinel must be a parameter, once.
+        self.slots: list[tuple[str, int] | tuple[None, object]] = [
+            _slot(prepped, p) for p in params
+        ]
+        placed = [slot for slot in self.slots if slot[0] is not None]
+        if len(placed) != len(set(placed)) or len(placed) != sum(lengths):
+            raise RuntimeError(f"{query.name}: its arguments are not each one parameter once")
+        self.fields = {name: arg.field for name, arg in query.args.items()}
+        self.many = {name for name, arg in query.args.items() if arg.many}
+        fields = [selected[0] for selected in self.compiler.select[: self.compiler.col_count]]
+        self.converters = self.compiler.get_converters(fields)
+        self.prepared = (
+            query.server_prepared
+            and connection.vendor == "postgresql"
+            and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+        )
+        parts = self.sql.split("%s")
+        if len(parts) != len(params) + 1:  # a literal "%s" in the SQL: leave it plain
+            self.prepared = False
+        body = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+        body = body.replace("%%", "%")
+        digest = hashlib.sha256(body.encode()).hexdigest()[:12]
+        self.statement_name = f"ecr_{query.name}_{digest}"
+        self.prepare_sql = f"PREPARE {self.statement_name} AS {body}"
+        placeholders = ", ".join(["%s"] * len(params))
+        self.execute_sql = f"EXECUTE {self.statement_name}" + (
+            f"({placeholders})" if params else ""
+        )
+        self._prepared_on: weakref.ref | None = None  # the session (driver connection)
+        self._stale = False
+
+    def _prep(self, field: Field, value):
+        return field.get_db_prep_value(value, self.connection)
+
+    def run(self, values: dict) -> list[tuple]:
+        params = []
+        for name, index in self.slots:
+            if name is None:
+                params.append(index)  # a constant of the queryset
+                continue
+            value = values[name][index] if name in self.many else values[name]
+            params.append(self.fields[name].get_db_prep_value(value, self.connection))
+        with self.connection.cursor() as cursor:
+            if self.prepared and not self.connection.in_atomic_block:
+                fetched = self._run_prepared(cursor, params)
+            elif self.prepared and self._is_prepared():
+                # Prepared before this transaction (`CompiledQuery.prepare`). Should it fail
+                # anyway (a column's type changed under a running process), the transaction
+                # fails like on any database error, and the next preparation starts afresh.
+                try:
+                    cursor.execute(self.execute_sql, params)
+                except DatabaseError as exc:
+                    self._forget(exc)
+                    raise
+                fetched = cursor.fetchall()
+            else:
+                cursor.execute(self.sql, params)
+                fetched = cursor.fetchall()
+        if not self.converters:
+            return [tuple(row) for row in fetched]
+        return [tuple(row) for row in self.compiler.apply_converters(fetched, self.converters)]
+
+    def _is_prepared(self) -> bool:
+        return self._prepared_on is not None and self._prepared_on() is self.connection.connection
+
+    def _forget(self, exc: DatabaseError) -> None:
+        self._prepared_on = None
+        # Unless the session lost it (26000: no such statement), it still holds it under its
+        # name and PREPARE would find that one again: drop it first.
+        self._stale = getattr(exc.__cause__, "sqlstate", None) != "26000"
+
+    def ensure_prepared(self, cursor) -> None:
+        """PREPAREs the statement in this session unless it is already (outside a transaction:
+        the caller's)."""
+        if self._is_prepared():
+            return
+        if self._stale:
+            self._stale = False
+            with contextlib.suppress(DatabaseError):  # not held after all
+                cursor.execute(f"DEALLOCATE {self.statement_name}")
+        try:
+            cursor.execute(self.prepare_sql)
+        except DatabaseError as exc:
+            # Prepared already in this session (its name is the statement's hash): use it.
+            if getattr(exc.__cause__, "sqlstate", None) != "42P05":
+                raise
+        self._prepared_on = weakref.ref(self.connection.connection)
+
+    def _run_prepared(self, cursor, params: list) -> list:
+        try:
+            self.ensure_prepared(cursor)
+            cursor.execute(self.execute_sql, params)
+            return cursor.fetchall()
+        except DatabaseError as exc:
+            # The session lost it (a `DISCARD ALL`) or it no longer fits the table after a
+            # migration: answer with the plain statement, prepare again next time. A dead
+            # connection fails the plain statement too, and that error is the caller's.
+            self._forget(exc)
+            cursor.execute(self.sql, params)
+            return cursor.fetchall()
