@@ -72,6 +72,18 @@ def terminal_get_for_user(*, user, public_id) -> Terminal:
         raise Http404("Terminal no encontrada") from exc
 
 
+def pos_client_get_for_user(*, user, public_id) -> PosClient:
+    """A POS key of the stores the user sees, with its store; 404 outside them."""
+    try:
+        return (
+            PosClient.objects.filter(store__in=store_list_for_user(user=user))
+            .select_related("store")
+            .get(public_id=public_id)
+        )
+    except (PosClient.DoesNotExist, ValueError, ValidationError) as exc:
+        raise Http404("Clave no encontrada") from exc
+
+
 # How rows of other models reach their store: the first of these foreign keys a model has.
 _STORE_PATHS = (
     ("store", Store, "store"),

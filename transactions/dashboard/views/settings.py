@@ -33,6 +33,7 @@ from stores.selectors import (
     credential_choices_for_store,
     credential_for_store,
     merchant_list_for_user,
+    pos_client_get_for_user,
     restrict,
     store_get_for_user,
     store_list_for_user,
@@ -520,15 +521,7 @@ def pos_key_create(request):
 @require_http_methods(["GET", "POST"])
 def pos_key_permissions(request, public_id):
     """Changes what an existing POS key may do (charge only, cancel, reverse, refund, close)."""
-    client = (
-        PosClient.objects.filter(
-            public_id=public_id, store__in=store_list_for_user(user=request.user)
-        )
-        .select_related("store")
-        .first()
-    )
-    if client is None:
-        raise Http404("Clave no encontrada")
+    client = pos_client_get_for_user(user=request.user, public_id=public_id)
     require(user=request.user, store=client.store, action=Action.MANAGE_SETTINGS)
     initial = {field: getattr(client, field) for field in PosKeyPermissionsForm.PERMISSIONS}
     form = PosKeyPermissionsForm(request.POST or None, initial=initial)
@@ -550,15 +543,7 @@ def pos_key_permissions(request, public_id):
 @login_required
 @require_POST
 def pos_key_revoke(request, public_id):
-    client = (
-        PosClient.objects.filter(
-            public_id=public_id, store__in=store_list_for_user(user=request.user)
-        )
-        .select_related("store")
-        .first()
-    )
-    if client is None:
-        raise Http404("Clave no encontrada")
+    client = pos_client_get_for_user(user=request.user, public_id=public_id)
     require(user=request.user, store=client.store, action=Action.MANAGE_SETTINGS)
     if not confirmed(request):
         return confirm_response(
