@@ -172,24 +172,33 @@ def _load(intent: Intent) -> Intent:
     ).get(pk=intent.pk)
 
 
+def _decidable(intent: Intent, user: User, *, by_requester: str) -> Intent:
+    """The intent, freshly loaded, if `user` may decide its approval now: a role that approves,
+    still pending, not the person who asked (`by_requester` says why), not expired (then it is
+    expired here and refused)."""
+    intent = _load(intent)
+    require_role(user, intent.store, Action.APPROVE)
+    _pending_approval(intent)
+    if _is_requester(user, intent):
+        raise IntentRuleError(Code.APPROVAL_BY_REQUESTER, by_requester)
+    if _expire_if_due(intent):
+        raise IntentRuleError(
+            Code.APPROVAL_EXPIRED, "La aprobación venció: la operación se canceló."
+        )
+    return intent
+
+
 def approval_approve(*, intent: Intent, user: User, note: str = "") -> Intent:
     """A second person approves a pending refund or reversal: it is sent to the terminal now.
 
     Refused (nothing changes) when the user's role does not allow approving, when the user asked
     for it, when it expired (it is expired then) or was decided, or when its terminal is busy
     (it stays pending: approve again once the terminal is free)."""
-    intent = _load(intent)
-    require_role(user, intent.store, Action.APPROVE)
-    _pending_approval(intent)
-    if _is_requester(user, intent):
-        raise IntentRuleError(
-            Code.APPROVAL_BY_REQUESTER,
-            "Quien pidió la operación no puede aprobarla: tiene que hacerlo otra persona.",
-        )
-    if _expire_if_due(intent):
-        raise IntentRuleError(
-            Code.APPROVAL_EXPIRED, "La aprobación venció: la operación se canceló."
-        )
+    intent = _decidable(
+        intent,
+        user,
+        by_requester="Quien pidió la operación no puede aprobarla: tiene que hacerlo otra persona.",
+    )
     original = intent.original
     if intent.kind == Kind.REVERSAL and original is not None:
         # The batch may have closed while it waited: then only a refund is possible. (Its own
@@ -255,18 +264,12 @@ def approval_approve(*, intent: Intent, user: User, note: str = "") -> Intent:
 def approval_reject(*, intent: Intent, user: User, note: str = "") -> Intent:
     """A second person rejects a pending refund or reversal: it is cancelled, never sent. The
     requester may not decide it (withdrawing is `intent_cancel`)."""
-    intent = _load(intent)
-    require_role(user, intent.store, Action.APPROVE)
-    _pending_approval(intent)
-    if _is_requester(user, intent):
-        raise IntentRuleError(
-            Code.APPROVAL_BY_REQUESTER,
-            "Quien pidió la operación no puede decidirla: cancelala o pedí a otra persona.",
-        )
-    if _expire_if_due(intent):
-        raise IntentRuleError(
-            Code.APPROVAL_EXPIRED, "La aprobación venció: la operación se canceló."
-        )
+    intent = _decidable(
+        intent,
+        user,
+        by_requester="Quien pidió la operación no puede decidirla: cancelala o pedí a otra "
+        "persona.",
+    )
     if not _close(
         intent,
         status=ApprovalRequest.Status.REJECTED,
