@@ -12,16 +12,16 @@ def login(page, username: str, password: str) -> None:
 
 def open_terminal_screen(page, terminal_id: str) -> None:
     """Opens the simulator's screen of a terminal. With nothing to show, that screen refreshes
-    itself every 2 s (a meta refresh); a `goto` that starts as the refresh fires is interrupted,
-    so the page first leaves it for a blank one and the navigation is retried once if it still
-    collides."""
+    itself every 2 s (a meta refresh); a `goto` that starts as the refresh fires is interrupted
+    (leaving the screen for a blank page as much as coming back to it), so the pair of
+    navigations is retried, a few times at most."""
     from playwright.sync_api import Error
 
-    page.goto("about:blank")
-    for attempt in range(2):
+    for attempt in range(3):
         try:
+            page.goto("about:blank")
             page.goto(f"/simulator/terminals/{terminal_id}/")
             return
         except Error as exc:
-            if "interrupted by another navigation" not in str(exc) or attempt:
+            if "interrupted by another navigation" not in str(exc) or attempt == 2:
                 raise
