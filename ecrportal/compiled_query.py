@@ -39,6 +39,8 @@ def _sentinel(field: Field):
         return uuid.UUID(int=(0x5E7 << 64) + n)
     if internal == "DateTimeField":
         return datetime.datetime(1901, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(seconds=n)
+    if internal == "DateField":
+        return datetime.date(1001, 1, 1) + datetime.timedelta(days=n)
     if internal in ("CharField", "TextField"):
         return f"\x1esentinel-{n}\x1e"
     return -7_310_000_000_000 - n  # integers: ids
@@ -54,8 +56,9 @@ class Arg:
 
 
 class CompiledQuery:
-    """`build(**arguments)` (a `values_list` queryset) compiled once per connection and argument
-    list lengths; `rows(**arguments)` runs it. `build` must use each argument as a filter value
+    """`build(**arguments)` (a `values_list` or `values` queryset) compiled once per connection
+    and argument list lengths; `rows(**arguments)` runs it (tuples), `dicts(**arguments)` too
+    (dicts keyed as `values()` keys them). `build` must use each argument as a filter value
     as it is (not computed into another value): the compiled statement is checked to hold each
     sentinel exactly once, otherwise it is refused when it is compiled."""
 
@@ -76,6 +79,13 @@ class CompiledQuery:
     def rows(self, using: str = "default", **values) -> list[tuple]:
         lengths = tuple(len(values[n]) if a.many else 1 for n, a in self.args.items())
         return self._statement(using, lengths).run(values)
+
+    def dicts(self, using: str = "default", **values) -> list[dict]:
+        """The rows as `build`'s `values()` queryset would give them."""
+        lengths = tuple(len(values[n]) if a.many else 1 for n, a in self.args.items())
+        statement = self._statement(using, lengths)
+        names = statement.names
+        return [dict(zip(names, row, strict=True)) for row in statement.run(values)]
 
     def prepare(self, using: str = "default", **lengths: int) -> None:
         """Prepares the statement on the server now, outside the transaction that will run it
@@ -136,6 +146,13 @@ class _Statement:
                 prepped[self._prep(arg.field, value)] = (name, index)
         queryset = query.build(**sentinels).using(connection.alias)
         self.compiler = queryset.query.get_compiler(connection=connection)
+        query_ = queryset.query
+        # The keys `values()` gives each column (as `ValuesIterable` names them).
+        self.names = (
+            list(query_.selected)
+            if query_.selected
+            else [*query_.extra_select, *query_.values_select, *query_.annotation_select]
+        )
         self.sql, params = self.compiler.as_sql()
         # Where each argument goes (a parameter that is no sentinel is a constant of the
         # queryset, e.g. a state): every sentinel must be a parameter, once.

@@ -65,6 +65,37 @@ def test_compiled_once_per_connection_and_list_length(store_a):
     assert len(calls) == 2  # one per list length
 
 
+def test_a_grouped_values_query_answers_the_orms_dicts_for_each_day(store_a, store_b):
+    from django.db.models import Count, Sum
+
+    days = [timezone.localdate() - timedelta(days=k) for k in range(2)]
+    for day, store, amount in ((days[0], store_a, "10.00"), (days[0], store_a, "5.50")) + (
+        (days[1], store_a, "7.25"),
+        (days[0], store_b, "99.00"),
+    ):
+        factories.make_intent(store, state="approved", amount=amount, business_day=day)
+
+    def build(store_ids, day):
+        return (
+            Intent.objects.filter(store_id__in=store_ids, business_day=day)
+            .values("store_id", "kind")
+            .annotate(n=Count("pk"), total=Sum("amount"))
+            .order_by("store_id")
+        )
+
+    query = CompiledQuery(
+        "test_grouped",
+        build,
+        store_ids=Arg(Intent._meta.get_field("store"), many=True),
+        day=Arg(Intent._meta.get_field("business_day")),
+    )
+    for store_ids in ([store_a.pk], [store_a.pk, store_b.pk]):
+        for day in days:
+            expected = list(build(store_ids, day))
+            assert expected  # every combination has rows
+            assert query.dicts(store_ids=store_ids, day=day) == expected
+
+
 def test_the_credential_is_read_as_the_orm_reads_it(store_a, credential):
     found = credential_for_store(store=store_a)
     assert found is not None and found.pk == credential.pk

@@ -15,16 +15,18 @@ from decimal import Decimal
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
 from stores.models import Store, Terminal
 from transactions.models import Batch, Intent
 from transactions.reporting.totals import (
     DayTotals,
     business_range_filter,
-    day_filter,
+    day_bounds,
     effective_amount,
     intents_of_business_day,
     local_day,
     scope_totals,
+    stores_by_day,
 )
 from transactions.states import Kind, State
 
@@ -51,7 +53,8 @@ class BatchLine:
     terminal: Terminal | None
     batch_number: int | None
     closed_at: dt.datetime | None
-    settlement: Intent | None
+    # The close's intent when its Batch row is missing (the page links to it instead).
+    settlement: Intent | None = None
     batch: Batch | None = None
     verdict: str = Batch.Verdict.PENDING
     verdict_label: str = Batch.Verdict.PENDING.label
@@ -137,14 +140,13 @@ def _batch_differences(raw) -> list[BatchDifference]:
     return differences
 
 
-def _batch_line(batch: Batch) -> BatchLine:
+def _batch_line(batch: Batch, store: Store) -> BatchLine:
     totals = batch.totals if isinstance(batch.totals, dict) else {}
     return BatchLine(
-        store=batch.settlement.store,
+        store=store,
         terminal=batch.terminal,
         batch_number=batch.batch_number,
         closed_at=batch.closed_at,
-        settlement=batch.settlement,
         batch=batch,
         verdict=batch.verdict,
         verdict_label=batch.get_verdict_display(),
@@ -164,7 +166,113 @@ def report_day(stores: list[Store], day: dt.date | None) -> dt.date:
     return local_day(store=stores[0]) if stores else timezone.localdate()
 
 
-def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 200) -> DailyReport:
+# The attention list is for a person to go through: past this many, the page says to search.
+ATTENTION_LIMIT = 200
+
+_TERMINAL_COLUMNS = concrete_columns(Terminal)
+_INTENT_COLUMNS = concrete_columns(Intent)
+_BATCH_COLUMNS = concrete_columns(Batch)
+_STORE_FIELD = Intent._meta.get_field("store")
+
+
+def _within(field_name: str, store_ids, starts, ends, prefix: str = "") -> Q:
+    """Each store's own [start, end), OR-ed: one statement whatever the stores' zones."""
+    q = Q(pk__in=[])
+    for store_id, start, end in zip(store_ids, starts, ends, strict=True):
+        q |= Q(
+            **{f"{prefix}store_id": store_id, f"{field_name}__gte": start, f"{field_name}__lt": end}
+        )
+    return q
+
+
+def _with_terminal(columns: list[str], prefix: str = "") -> list[str]:
+    """`columns` of the row's model, then its terminal's (NULL when it has none)."""
+    return [*columns, *(f"{prefix}terminal__{name}" for name in _TERMINAL_COLUMNS)]
+
+
+def _split_terminal(model, row: tuple, width: int):
+    """A row of `_with_terminal` as the model instance with its terminal (or None) cached."""
+    instance = model.from_db("default", concrete_columns(model), row[:width])
+    terminal_row = row[width : width + len(_TERMINAL_COLUMNS)]
+    terminal = (
+        Terminal.from_db("default", _TERMINAL_COLUMNS, terminal_row)
+        if terminal_row[0] is not None
+        else None
+    )
+    model.terminal.field.set_cached_value(instance, terminal)
+    return instance
+
+
+# The report's small reads as SQL built once per process and planned once per session
+# (`CompiledQuery`): building these statements (every column of an intent, a batch and a
+# terminal) cost the ORM more than the database spent running them.
+_BATCHES = CompiledQuery(
+    "report_batches",
+    lambda store_ids, starts, ends: (
+        Batch.objects.filter(
+            # The store the close was made in (a moved terminal leaves its batches behind).
+            _within("closed_at", store_ids, starts, ends, prefix="settlement__")
+        )
+        .order_by("closed_at", "pk")
+        .values_list(*_with_terminal(_BATCH_COLUMNS), "settlement__store_id")
+    ),
+    server_prepared=True,
+    store_ids=Arg(_STORE_FIELD, many=True),
+    starts=Arg(Batch._meta.get_field("closed_at"), many=True),
+    ends=Arg(Batch._meta.get_field("closed_at"), many=True),
+)
+_ORPHAN_SETTLEMENTS = CompiledQuery(
+    "report_orphan_settlements",
+    lambda store_ids, day: (
+        Intent.objects.filter(
+            store_id__in=store_ids,
+            business_day=day,
+            kind=Kind.SETTLEMENT,
+            state=State.APPROVED,
+            closed_batch__isnull=True,
+        )
+        .order_by("transacted_at", "pk")
+        .values_list(*_with_terminal(_INTENT_COLUMNS))
+    ),
+    server_prepared=True,
+    store_ids=Arg(_STORE_FIELD, many=True),
+    day=Arg(Intent._meta.get_field("business_day")),
+)
+_ATTENTION = CompiledQuery(
+    "report_attention",
+    lambda store_ids, starts, ends: (
+        Intent.objects.filter(_within("created_at", store_ids, starts, ends))
+        .filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))
+        .order_by("created_at", "pk")
+        .values_list(*_with_terminal(_INTENT_COLUMNS))[:ATTENTION_LIMIT]
+    ),
+    server_prepared=True,
+    store_ids=Arg(_STORE_FIELD, many=True),
+    starts=Arg(Intent._meta.get_field("created_at"), many=True),
+    ends=Arg(Intent._meta.get_field("created_at"), many=True),
+)
+
+
+def _day_bounds_of(stores: list[Store], day: dt.date | None) -> dict:
+    """The arguments of a query over each store's own local day: ids, starts and ends."""
+    bounds = [day_bounds(store=store, day=day) for store in stores]
+    return {
+        "store_ids": [store.pk for store in stores],
+        "starts": [start for start, _ in bounds],
+        "ends": [end for _, end in bounds],
+    }
+
+
+def _orphan_settlements(stores: list[Store], day: dt.date | None) -> list[Intent]:
+    """Settlements approved during the business day whose Batch row is missing."""
+    rows = []
+    for the_day, store_ids in stores_by_day(stores, day=day).items():
+        rows += _ORPHAN_SETTLEMENTS.rows(store_ids=store_ids, day=the_day)
+    intents = [_split_terminal(Intent, row, len(_INTENT_COLUMNS)) for row in rows]
+    return sorted(intents, key=lambda i: (i.transacted_at is None, i.transacted_at, i.pk))
+
+
+def daily_report(*, stores, day: dt.date | None = None) -> DailyReport:
     """The business day's settlement report of `stores` (already scoped to the user and to the
     VIEW_REPORTS permission), in eight queries however many intents and stores there are: one
     grouped query for every total and breakdown, three for the breakdowns' labels, the batches,
@@ -185,31 +293,23 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
             store.merchant_id, MerchantDayReport(totals=totals.per_merchant[store.merchant_id])
         )
         merchant.stores.append(sections[store.pk])
+    by_pk = {store.pk: store for store in stores}
+    bounds = _day_bounds_of(stores, day)
 
     # Batches closed during the day.
-    batches = (
-        Batch.objects.filter(
-            # The store the close was made in (a moved terminal leaves its batches behind).
-            day_filter(stores, field_name="closed_at", day=day, prefix="settlement__")
-        )
-        .select_related("terminal", "settlement", "settlement__store")
-        .order_by("closed_at", "pk")
-    )
-    for batch in batches:
-        sections[batch.settlement.store_id].batches.append(_batch_line(batch))
+    for row in _BATCHES.rows(**bounds):
+        batch = _split_terminal(Batch, row, len(_BATCH_COLUMNS))
+        store = by_pk[row[-1]]
+        sections[store.pk].batches.append(_batch_line(batch, store))
 
     # Settlements approved during the day whose Batch row is missing (the write after the
     # close can be lost with its process): the manager must still see the close happened.
-    orphans = (
-        intents_of_business_day(stores=stores, day=day)
-        .filter(kind=Kind.SETTLEMENT, state=State.APPROVED, closed_batch__isnull=True)
-        .select_related("store", "terminal")
-        .order_by("transacted_at", "pk")
-    )
-    for settlement in orphans:
-        sections[settlement.store_id].batches.append(
+    for settlement in _orphan_settlements(stores, day):
+        store = by_pk[settlement.store_id]
+        Intent.store.field.set_cached_value(settlement, store)
+        sections[store.pk].batches.append(
             BatchLine(
-                store=settlement.store,
+                store=store,
                 terminal=settlement.terminal,
                 batch_number=settlement.batch_number,
                 closed_at=settlement.finished_at,
@@ -220,13 +320,9 @@ def daily_report(*, stores, day: dt.date | None = None, attention_limit: int = 2
 
     # What still needs a person: created that day, in doubt or flagged (read through the
     # partial `intent_attention` index: as small as the open problems).
-    attention = (
-        Intent.objects.filter(day_filter(stores, field_name="created_at", day=day))
-        .filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))
-        .select_related("store", "terminal")
-        .order_by("created_at", "pk")[:attention_limit]
-    )
-    for intent in attention:
+    for row in _ATTENTION.rows(**bounds):
+        intent = _split_terminal(Intent, row, len(_INTENT_COLUMNS))
+        Intent.store.field.set_cached_value(intent, by_pk[intent.store_id])
         sections[intent.store_id].attention.append(intent)
 
     return DailyReport(

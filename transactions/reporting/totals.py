@@ -23,6 +23,7 @@ from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Whe
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from ecrportal.compiled_query import Arg, CompiledQuery
 from stores.models import Store
 from transactions.brands import brand_label
 from transactions.models import Intent
@@ -84,12 +85,19 @@ def day_filter(stores: list[Store], *, field_name: str, day: dt.date | None, pre
     return q
 
 
-def business_day_filter(stores: list[Store], *, day: dt.date | None) -> Q:
-    """The intents of one business day of these stores (`day` None: each store's own today),
-    grouped by day so a report of one day is `store_id IN (...) AND business_day = d`."""
+def stores_by_day(stores: list[Store], *, day: dt.date | None) -> dict[dt.date, list[int]]:
+    """The stores' pks under the business day asked for (`day` None: each store's own today,
+    which differs between zones around midnight): one entry unless it does."""
     by_day: dict[dt.date, list[int]] = {}
     for store in stores:
         by_day.setdefault(day or local_day(store=store), []).append(store.pk)
+    return by_day
+
+
+def business_day_filter(stores: list[Store], *, day: dt.date | None) -> Q:
+    """The intents of one business day of these stores (`day` None: each store's own today),
+    grouped by day so a report of one day is `store_id IN (...) AND business_day = d`."""
+    by_day = stores_by_day(stores, day=day)
     q = Q(pk__in=[])
     for each_day, pks in by_day.items():
         q |= Q(store_id__in=pks, business_day=each_day)
@@ -257,43 +265,45 @@ class Labels:
     users: dict[int, str] = field(default_factory=dict)
 
 
-def _line_keys(row: Mapping[str, Any], labels: Labels) -> list[tuple[str, tuple, str]]:
-    """(breakdown, key, label) of each `Line` breakdown a detailed row belongs to."""
-    brand = brand_label(row["card_brand"], row["card_brand_code"])
-    ptype = payment_type_label(row["payment_type"])
-    plan = row["installments"] or 1
-    keys: list[tuple[str, tuple, str]] = [
-        ("combinations", (brand, ptype, plan), f"{brand} · {ptype} · {installments_label(plan)}")
-    ]
-    terminal = row.get("terminal_id")
-    keys.append(
-        (
-            "terminals",
-            (terminal,),
-            labels.terminals.get(terminal, "Sin terminal") if terminal else "Sin terminal",
-        )
-    )
-    batch = row.get("batch_number")
+def _combination(raw: tuple, labels: Labels) -> tuple[tuple, str]:
+    card_brand, card_brand_code, payment_type, installments = raw
+    brand = brand_label(card_brand, card_brand_code)
+    ptype = payment_type_label(payment_type)
+    plan = installments or 1
+    return (brand, ptype, plan), f"{brand} · {ptype} · {installments_label(plan)}"
+
+
+def _terminal(raw, labels: Labels) -> tuple[tuple, str]:
+    label = labels.terminals.get(raw, "Sin terminal") if raw else "Sin terminal"
+    return (raw,), label
+
+
+def _batch(raw: tuple, labels: Labels) -> tuple[tuple, str]:
+    terminal, batch = raw
     batch_label = f"Lote {batch}" if batch is not None else "Sin lote"
     terminal_label = labels.terminals.get(terminal, "") if terminal else ""
-    keys.append(
-        (
-            "batches",
-            (terminal, batch),
-            f"{terminal_label} · {batch_label}" if terminal_label else batch_label,
-        )
-    )
-    pos, user = row.get("requested_by_pos_id"), row.get("requested_by_user_id")
-    origin: tuple[tuple, str]
-    if pos:
-        origin = ("pos", pos), f"Clave POS {labels.pos_clients.get(pos, pos)}"
-    elif user:
-        origin = ("user", user), f"Usuario {labels.users.get(user, user)}"
-    else:
-        origin = ("none",), "Sin registro de quién cobró"
-    keys.append(("origins", *origin))
-    return keys
+    return raw, f"{terminal_label} · {batch_label}" if terminal_label else batch_label
 
+
+def _origin(raw: tuple, labels: Labels) -> tuple[tuple, str]:
+    pos, user = raw  # who charged: the POS key, else the dashboard user
+    if pos:
+        return ("pos", pos), f"Clave POS {labels.pos_clients.get(pos, pos)}"
+    if user:
+        return ("user", user), f"Usuario {labels.users.get(user, user)}"
+    return ("none",), "Sin registro de quién cobró"
+
+
+# Each `Line` breakdown: its attribute on DayTotals and how a raw key (as a grouped row carries
+# it) becomes the line's key and label.
+_LINE_BREAKDOWNS = {
+    "combinations": _combination,
+    "terminals": _terminal,
+    "batches": _batch,
+    "origins": _origin,
+}
+# Where an approved kind's count and amount go in a line's sums.
+_LINE_SLOT = {Kind.PAYMENT: 0, Kind.REVERSAL: 2, Kind.REFUND: 4}
 
 _OUTCOME_FIELDS = (
     "approved_count",
@@ -306,32 +316,34 @@ _OUTCOME_FIELDS = (
     "failed_count",
     "cancelled_count",
 )
-_LINE_FIELDS = (
-    "count",
-    "amount",
-    "reversal_count",
-    "reversal_amount",
-    "refund_count",
-    "refund_amount",
-)
+
+
+def _add_sums(into: dict, key, sums: list) -> None:
+    mine = into.get(key)
+    if mine is None:
+        into[key] = list(sums)
+    else:
+        for i, value in enumerate(sums):
+            mine[i] += value
 
 
 class _Accumulator:
-    """Folds the grouped rows of one scope (a store, a merchant, or all) into a DayTotals."""
+    """Folds the grouped rows of one scope (a store, a merchant, or all) into a DayTotals.
+
+    Rows are summed under the raw keys they carry (the provider's spelling of a brand, a
+    terminal's id): a row costs a few dictionary lookups. Labels are made once per distinct key
+    in `finish`, where two spellings of one brand ("Visa", "VISA") fall under one label."""
 
     def __init__(self, totals: DayTotals):
         self.totals = totals
-        self.brands: dict[str, BrandTotal] = {}
-        self.payment_types: dict[str, Bucket] = {}
-        self.installments: dict[str, Bucket] = {
-            label: Bucket(label) for label, *_ in INSTALLMENT_BANDS
-        }
-        self.lines: dict[str, dict[tuple, Line]] = {
-            "combinations": {},
-            "terminals": {},
-            "batches": {},
-            "origins": {},
-        }
+        # [count, amount] of approved payments per (card_brand, card_brand_code), per payment
+        # type and per cuotas plan.
+        self.brands: dict[tuple, list] = {}
+        self.payment_types: dict[str, list] = {}
+        self.plans: dict[int | None, list] = {}
+        # [count, amount, reversal count, reversal amount, refund count, refund amount] per raw
+        # key of each `Line` breakdown.
+        self.lines: dict[str, dict[Any, list]] = {name: {} for name in _LINE_BREAKDOWNS}
 
     def add_outcome(self, *, kind: str, state: str, count: int, amount: Decimal) -> None:
         t = self.totals
@@ -352,70 +364,99 @@ class _Accumulator:
         elif kind == Kind.PAYMENT and state == State.CANCELLED:
             t.cancelled_count += count
 
-    def add_breakdown(self, row: Mapping[str, Any], amount: Decimal) -> None:
-        count = row["n"]
-        _add_brand(self.brands, row, amount)
-        _add(self.payment_types, payment_type_label(row["payment_type"]), count, amount)
-        _add(self.installments, installment_band(row["installments"]), count, amount)
-
-    def add_lines(self, row: Mapping[str, Any], amount: Decimal, keys) -> None:
-        count, kind = row["n"], row["kind"]
-        for breakdown, key, label in keys:
-            line = self.lines[breakdown].get(key)
-            if line is None:
-                line = self.lines[breakdown][key] = Line(key=key, label=label)
-            if kind == Kind.PAYMENT:
-                line.count += count
-                line.amount += amount
-            elif kind == Kind.REVERSAL:
-                line.reversal_count += count
-                line.reversal_amount += amount
+    def add_breakdown(self, row: Mapping[str, Any], count: int, amount: Decimal) -> None:
+        for sums, key in (
+            (self.brands, (row["card_brand"], row["card_brand_code"])),
+            (self.payment_types, row["payment_type"]),
+            (self.plans, row["installments"]),
+        ):
+            mine = sums.get(key)
+            if mine is None:
+                sums[key] = [count, amount]
             else:
-                line.refund_count += count
-                line.refund_amount += amount
+                mine[0] += count
+                mine[1] += amount
+
+    def add_lines(self, row: Mapping[str, Any], count: int, amount: Decimal) -> None:
+        slot = _LINE_SLOT[row["kind"]]
+        terminal = row["terminal_id"]
+        lines = self.lines
+        card = (row["card_brand"], row["card_brand_code"], row["payment_type"], row["installments"])
+        for name, key in (
+            ("combinations", card),
+            ("terminals", terminal),
+            ("batches", (terminal, row["batch_number"])),
+            ("origins", (row["requested_by_pos_id"], row["requested_by_user_id"])),
+        ):
+            sums = lines[name].get(key)
+            if sums is None:
+                sums = lines[name][key] = [0, ZERO, 0, ZERO, 0, ZERO]
+            sums[slot] += count
+            sums[slot + 1] += amount
 
     def absorb(self, other: "_Accumulator") -> None:
-        """Adds another scope's folded numbers (a store's into its merchant's and into the
-        total): the rows are folded once per store, and a merchant or the total costs the
-        number of labels, not the number of rows."""
+        """Adds another scope's sums (a store's into its merchant's and into the total): the
+        rows are folded once per store, and a merchant or the total costs the number of keys,
+        not the number of rows."""
         t, o = self.totals, other.totals
         for name in _OUTCOME_FIELDS:
             setattr(t, name, getattr(t, name) + getattr(o, name))
-        for brand in other.brands.values():
-            mine = self.brands.setdefault(brand.brand, BrandTotal(brand.brand, 0, ZERO))
-            mine.count += brand.count
-            mine.amount += brand.amount
         for own, theirs in (
+            (self.brands, other.brands),
             (self.payment_types, other.payment_types),
-            (self.installments, other.installments),
+            (self.plans, other.plans),
         ):
-            for bucket in theirs.values():
-                _add(own, bucket.label, bucket.count, bucket.amount)
-        for breakdown, lines in other.lines.items():
-            own_lines = self.lines[breakdown]
-            for key, line in lines.items():
-                mine_line = own_lines.get(key)
-                if mine_line is None:
-                    mine_line = own_lines[key] = Line(key=key, label=line.label)
-                for name in _LINE_FIELDS:
-                    setattr(mine_line, name, getattr(mine_line, name) + getattr(line, name))
+            for key, sums in theirs.items():
+                _add_sums(own, key, sums)
+        for name, lines in other.lines.items():
+            own_lines = self.lines[name]
+            for key, sums in lines.items():
+                _add_sums(own_lines, key, sums)
 
-    def finish(self) -> DayTotals:
+    def finish(self, labels: Labels | None = None) -> DayTotals:
+        """The DayTotals, with every breakdown labelled (`labels`: the names of the ids the
+        `Line` breakdowns carry) and sorted."""
         t = self.totals
-        t.brands = _biggest_first(self.brands)
+        brands: dict[str, BrandTotal] = {}
+        for (card_brand, code), (count, amount) in self.brands.items():
+            label = brand_label(card_brand, code)
+            brand = brands.setdefault(label, BrandTotal(brand=label, count=0, amount=ZERO))
+            brand.count += count
+            brand.amount += amount
+        t.brands = _biggest_first(brands)
         if t.approved_amount:
             for brand in t.brands:
                 brand.percent = (brand.amount * 100 / t.approved_amount).quantize(Decimal("0.1"))
+        payment_types: dict[str, Bucket] = {}
+        for payment_type, (count, amount) in self.payment_types.items():
+            _add(payment_types, payment_type_label(payment_type), count, amount)
         order = {label: i for i, label in enumerate(_PAYMENT_TYPE_LABELS.values())}
         t.payment_types = sorted(
-            self.payment_types.values(), key=lambda b: (order.get(b.label, len(order)), b.label)
+            payment_types.values(), key=lambda b: (order.get(b.label, len(order)), b.label)
         )
-        t.installments = list(self.installments.values())
-        t.combinations = sorted(
-            self.lines["combinations"].values(), key=lambda line: (-line.amount, line.key)
-        )
-        for name in ("terminals", "batches", "origins"):
-            setattr(t, name, sorted(self.lines[name].values(), key=lambda line: line.label))
+        bands = {label: Bucket(label) for label, *_ in INSTALLMENT_BANDS}
+        for plan, (count, amount) in self.plans.items():
+            _add(bands, installment_band(plan), count, amount)
+        t.installments = list(bands.values())
+        labels = labels or Labels()
+        for name, keyer in _LINE_BREAKDOWNS.items():
+            lines: dict[tuple, Line] = {}
+            for raw, sums in self.lines[name].items():
+                key, label = keyer(raw, labels)
+                line = lines.get(key)
+                if line is None:
+                    line = lines[key] = Line(key=key, label=label)
+                line.count += sums[0]
+                line.amount += sums[1]
+                line.reversal_count += sums[2]
+                line.reversal_amount += sums[3]
+                line.refund_count += sums[4]
+                line.refund_amount += sums[5]
+            if name == "combinations":
+                ordered = sorted(lines.values(), key=lambda line: (-line.amount, line.key))
+            else:
+                ordered = sorted(lines.values(), key=lambda line: line.label)
+            setattr(t, name, ordered)
         return t
 
 
@@ -488,6 +529,34 @@ def _grouped(
     )
 
 
+def _one_day_grouped(detail: bool) -> CompiledQuery:
+    return CompiledQuery(
+        "report_day_detail" if detail else "report_day",
+        lambda store_ids, day: _grouped(
+            Intent.objects.filter(store_id__in=store_ids, business_day=day), detail=detail
+        ),
+        # Planned once per session: the statement is the same for every report of a day.
+        server_prepared=True,
+        store_ids=Arg(Intent._meta.get_field("store"), many=True),
+        day=Arg(Intent._meta.get_field("business_day")),
+    )
+
+
+# The grouped query of one business day, as SQL built once per process (`CompiledQuery`): the
+# ORM took longer to build this statement than the database took to run it.
+_ONE_DAY_GROUPED = {detail: _one_day_grouped(detail) for detail in (False, True)}
+
+
+def grouped_day_rows(*, stores: list[Store], day: dt.date | None, detail: bool) -> list[dict]:
+    """The grouped rows (`_grouped`) of the business day of these stores, in one statement:
+    compiled once when they share the day (as always when `day` is given), else the ORM's."""
+    by_day = stores_by_day(stores, day=day)
+    if len(by_day) == 1:
+        ((the_day, pks),) = by_day.items()
+        return _rows(_ONE_DAY_GROUPED[detail].dicts(store_ids=pks, day=the_day))
+    return _rows(_grouped(intents_of_business_day(stores=stores, day=day), detail=detail))
+
+
 def _rows(queryset) -> list[dict]:
     """The grouped rows with their card keys under the field names the folding reads."""
     rows = []
@@ -528,22 +597,19 @@ def detail_labels(rows: list[dict[str, Any]]) -> Labels:
     return labels
 
 
-def _fold(
-    row: Mapping[str, Any], accumulators: Iterable[_Accumulator], labels: Labels | None = None
-) -> None:
+def _fold(row: Mapping[str, Any], accumulator: _Accumulator) -> None:
     """Adds one grouped row (store, kind, state, brand, credit/debit, cuotas[, terminal, batch,
-    origin]) to the outcomes of each accumulator, to their breakdowns when it is of approved
-    payments, and to their `Line` breakdowns when it is approved money and detailed."""
+    origin]) to the accumulator's outcomes, to its breakdowns when it is of approved payments,
+    and to its `Line` breakdowns when it is approved money and detailed."""
     amount = _cents(row["total"])
-    approved = row["state"] == State.APPROVED
-    breakdown = row["kind"] == Kind.PAYMENT and approved and "card_brand" in row
-    keys = _line_keys(row, labels) if labels is not None and approved else None
-    for acc in accumulators:
-        acc.add_outcome(kind=row["kind"], state=row["state"], count=row["n"], amount=amount)
-        if breakdown:
-            acc.add_breakdown(row, amount)
-        if keys:
-            acc.add_lines(row, amount, keys)
+    count, kind, state = row["n"], row["kind"], row["state"]
+    accumulator.add_outcome(kind=kind, state=state, count=count, amount=amount)
+    if state != State.APPROVED or "card_brand" not in row:
+        return
+    if kind == Kind.PAYMENT:
+        accumulator.add_breakdown(row, count, amount)
+    if "terminal_id" in row:
+        accumulator.add_lines(row, count, amount)
 
 
 @dataclass
@@ -580,20 +646,21 @@ def scope_totals(
     per_store, per_merchant = _scopes(stores, lambda s: day or local_day(store=s))
     merchant_of = {s.pk: s.merchant_id for s in stores}
     overall = _Accumulator(DayTotals(store=None, day=overall_day))
+    labels = None
     if stores:
         # Outcomes and every breakdown from one GROUP BY: the groups are bounded by the kinds,
         # states, brands and plans (and terminals, batches, POS keys) in use, not by the sales.
-        rows = _rows(_grouped(intents_of_business_day(stores=stores, day=day), detail=detail))
+        rows = grouped_day_rows(stores=stores, day=day, detail=detail)
         labels = detail_labels(rows) if detail else None
         for row in rows:
-            _fold(row, (per_store[row["store_id"]],), labels)
+            _fold(row, per_store[row["store_id"]])
         for store_id, acc in per_store.items():
             per_merchant[merchant_of[store_id]].absorb(acc)
             overall.absorb(acc)
     return ScopeTotals(
-        per_store={pk: acc.finish() for pk, acc in per_store.items()},
-        per_merchant={pk: acc.finish() for pk, acc in per_merchant.items()},
-        overall=overall.finish(),
+        per_store={pk: acc.finish(labels) for pk, acc in per_store.items()},
+        per_merchant={pk: acc.finish(labels) for pk, acc in per_merchant.items()},
+        overall=overall.finish(labels),
     )
 
 
@@ -628,7 +695,7 @@ def range_totals(
         grouped = _grouped(queryset, "business_day", detail=False, cards=breakdowns)
         for row in _rows(grouped):
             per_store, _overall = accumulators[row["business_day"]]
-            _fold(row, (per_store[row["store_id"]],))
+            _fold(row, per_store[row["store_id"]])
         for per_store, overall in accumulators.values():
             for acc in per_store.values():
                 overall.absorb(acc)

@@ -314,6 +314,56 @@ def test_batches_closed_that_day_are_listed_with_verdicts_and_differences(
     assert [line.batch_number for line in lines] == [7, 8, 9]
 
 
+def test_each_store_lists_the_batches_closes_and_doubts_of_its_own_day(
+    store_a, store_b, terminal_a, terminal_b, django_assert_num_queries
+):
+    # Without a day each store's today: 15:00 of the 27th in Buenos Aires is 07:00 of the 28th
+    # in Auckland. The batches, the close without its Batch row and the attention list are
+    # read per store's own local day, as the totals are.
+    store_b.time_zone = "Pacific/Auckland"
+    store_b.save()
+    auckland = zoneinfo.ZoneInfo("Pacific/Auckland")
+
+    def in_auckland(day: int, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime(2026, 11, day, hour, minute, tzinfo=auckland)
+
+    _batch(terminal_a, 7, verdict=Batch.Verdict.MATCHED, closed_at=at(11))
+    _batch(terminal_b, 3, verdict=Batch.Verdict.MATCHED, closed_at=in_auckland(28, 6))
+    # 23:00 of the 27th in Auckland is 07:00 of the 27th in Buenos Aires: B's yesterday.
+    _batch(terminal_b, 2, verdict=Batch.Verdict.MATCHED, closed_at=in_auckland(27, 23))
+    orphan = make_intent(
+        store_b,
+        terminal=terminal_b,
+        state=State.APPROVED,
+        kind=Kind.SETTLEMENT,
+        amount=None,
+        batch_number=4,
+        finished_at=in_auckland(28, 6, 30),
+    )
+    a_doubt = make_intent(store_a, terminal=terminal_a, state=State.IN_DOUBT)
+    b_doubt = make_intent(store_b, terminal=terminal_b, state=State.IN_DOUBT)
+    b_old_doubt = make_intent(store_b, terminal=terminal_b, state=State.IN_DOUBT)
+    b_old_doubt.created_at = in_auckland(27, 23, 30)
+    b_old_doubt.save(update_fields=["created_at"])
+
+    a, b = daily.daily_report(stores=[store_a, store_b]).stores
+
+    assert [(line.batch_number, line.batch is not None) for line in a.batches] == [(7, True)]
+    assert [(line.batch_number, line.batch is not None) for line in b.batches] == [
+        (3, True),
+        (4, False),
+    ]
+    assert a.attention == [a_doubt] and b.attention == [b_doubt]
+    # What the page and the files show of them comes with the report, not one query each.
+    with django_assert_num_queries(0):
+        assert b.batches[1].settlement == orphan
+        assert b.batches[1].settlement.store == store_b
+        assert [line.terminal for line in b.batches] == [terminal_b, terminal_b]
+        assert b.batches[0].store == store_b and b.batches[0].batch.terminal == terminal_b
+        assert a.attention[0].terminal == terminal_a and a.attention[0].store == store_a
+        assert str(b.attention[0].terminal) == str(terminal_b)
+
+
 def test_in_doubt_and_flagged_intents_of_the_day_are_listed(
     client_for, finance, store_a, terminal_a, pay
 ):
