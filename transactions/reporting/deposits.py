@@ -29,15 +29,13 @@ import datetime as dt
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from dataclasses import fields as dc_fields
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
-from django.db.models import Exists, OuterRef
-from django.db.models.expressions import Combinable
-from django.db.models.functions import Coalesce
+from django.db.models import Case, DateField, Exists, OuterRef, When
+from django.db.models.functions import Coalesce, TruncDate
 
 from stores.models import Merchant, Store
 from transactions.brands import brand_label
@@ -189,34 +187,22 @@ def fee_terms_for_merchants(merchants: Iterable[Merchant]) -> dict[int, FeeTerms
 # --- One operation --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
+class Operation(NamedTuple):
     """What a deposit reads of an approved payment or refund, as `_operations` reads it: plain
-    values, not model instances (a merchant-day is thousands of operations, and building an
-    Intent with its store and terminal for each cost the report page more than a second)."""
+    values, not model instances (a merchant-day is thousands of operations: a tuple is the
+    cheapest record to build)."""
 
-    pk: int
     kind: str
     merchant_id: int
-    time_zone: str
-    terminal_id: int | None
-    batch_number: int | None
-    # When it ended (or, never ended, was created): its presentation day while its batch is open.
-    moment: dt.datetime
+    # The day it was presented to the acquirer, in its store's zone: its batch's close, or the
+    # day it ended while the batch is open.
+    presented_on: dt.date
     # What it moved: the amount authorized, else the one asked for.
     amount: Decimal
     card_brand: str
     card_brand_code: str
     payment_type: str
     installments: int
-
-
-_OPERATION_VALUES: dict[str, str | Combinable] = {
-    "merchant_id": "store__merchant_id",
-    "time_zone": "store__time_zone",
-    "moment": Coalesce("finished_at", "created_at"),
-    "amount": Coalesce("authorized_amount", "amount"),
-}
 
 
 @functools.lru_cache(maxsize=64)
@@ -307,7 +293,6 @@ class DepositsSummary:
     """gross → fees → IVA → withholdings → net to bank, for a set of operations, with the
     calendar of expected deposits per day and whether the terms used are confirmed."""
 
-    lines: list[OperationDeposit]
     count: int = 0
     gross: Decimal = ZERO
     fee: Decimal = ZERO
@@ -327,8 +312,30 @@ class DepositsSummary:
         return self.iibb + self.iva_withholding + self.ganancias
 
 
+def _calendar(days: dict[dt.date, DepositDay], earliest: dict[dt.date, dt.date]):
+    calendar = [days[d] for d in sorted(days)]
+    for entry in calendar:
+        # Holidays between presentation and deposit explain a date later than expected.
+        probe = earliest[entry.day]
+        while probe < entry.day:
+            name = holiday_name(probe)
+            if name and probe.weekday() < 5:
+                entry.holiday_before.append(f"{probe:%d/%m}: {name}")
+            probe += dt.timedelta(days=1)
+    return calendar
+
+
+def _terms_notes(summary: DepositsSummary, terms_used: Iterable[FeeTerms]) -> DepositsSummary:
+    terms = list(terms_used)
+    summary.unconfirmed = any(not t.confirmed for t in terms)
+    summary.uses_defaults = any(t.is_default for t in terms)
+    return summary
+
+
 def summarize(lines: list[OperationDeposit], terms_used: Iterable[FeeTerms]) -> DepositsSummary:
-    summary = DepositsSummary(lines=lines)
+    """The summary of per-operation lines (`operation_deposit`): the reference the report's
+    own summary (`deposits_for_operations`) is tested against."""
+    summary = DepositsSummary()
     days: dict[dt.date, DepositDay] = {}
     earliest: dict[dt.date, dt.date] = {}
     for line in lines:
@@ -348,85 +355,218 @@ def summarize(lines: list[OperationDeposit], terms_used: Iterable[FeeTerms]) -> 
         earliest[line.deposit_on] = min(
             line.presented_on, earliest.get(line.deposit_on, line.presented_on)
         )
-    summary.calendar = [days[d] for d in sorted(days)]
-    for entry in summary.calendar:
-        # Holidays between presentation and deposit explain a date later than expected.
-        probe = earliest[entry.day]
-        while probe < entry.day:
-            name = holiday_name(probe)
-            if name and probe.weekday() < 5:
-                entry.holiday_before.append(f"{probe:%d/%m}: {name}")
-            probe += dt.timedelta(days=1)
-    terms = list(terms_used)
-    summary.unconfirmed = any(not t.confirmed for t in terms)
-    summary.uses_defaults = any(t.is_default for t in terms)
-    return summary
+    summary.calendar = _calendar(days, earliest)
+    return _terms_notes(summary, terms_used)
+
+
+def _local_day(stores: list[Store]):
+    """The local day an intent ended (or, never ended, was created) in its store's zone, as a
+    query expression (one zone, or a CASE per zone among the stores)."""
+    moment = Coalesce("finished_at", "created_at")
+    zones: dict[str, list[int]] = {}
+    for store in stores:
+        zones.setdefault(store.time_zone, []).append(store.pk)
+    if len(zones) == 1:
+        return TruncDate(moment, tzinfo=_zone(next(iter(zones))))
+    return Case(
+        *(
+            When(store_id__in=pks, then=TruncDate(moment, tzinfo=_zone(name)))
+            for name, pks in zones.items()
+        ),
+        output_field=DateField(),
+    )
+
+
+def _closing_days(stores: list[Store], keys: set[tuple[int, int]]) -> dict[tuple, dt.date]:
+    """The local day each (terminal, batch) among `keys` was closed, if it was: one query."""
+    if not keys:
+        return {}
+    zone_of = {store.pk: _zone(store.time_zone) for store in stores}
+    rows = Batch.objects.filter(
+        terminal_id__in={t for t, _ in keys}, batch_number__in={n for _, n in keys}
+    ).values_list("terminal_id", "batch_number", "closed_at", "settlement__store_id")
+    default = next(iter(zone_of.values()))
+    return {
+        (t, n): closed.astimezone(zone_of.get(store_id, default)).date()
+        for t, n, closed, store_id in rows
+        if (t, n) in keys
+    }
 
 
 def _operations(stores: list[Store], day: dt.date | None) -> list[Operation]:
     """Approved payments and refunds of the business day (the report's day: the provider's
     transaction time in the store's zone); payments annulled by an approved reversal are left
-    out (they are never paid). One query, read as values."""
+    out (they are never paid). Two queries, read as values: the operations, with the local day
+    they ended computed by the database (a datetime per operation cost more to read than the
+    rest of the row), and the closes of their batches (the day they were presented)."""
     reversed_payment = Intent.objects.filter(
         original=OuterRef("pk"), kind=Kind.REVERSAL, state=State.APPROVED
     )
-    fields = [f.name for f in dc_fields(Operation)]
-    rows = (
+    merchant_of = {store.pk: store.merchant_id for store in stores}
+    rows = list(
         intents_of_business_day(stores=stores, day=day)
         .filter(kind__in=[Kind.PAYMENT, Kind.REFUND], state=State.APPROVED)
         .annotate(reversed=Exists(reversed_payment))
         .filter(reversed=False)
-        .values_list(*(_OPERATION_VALUES.get(name, name) for name in fields))
-        .order_by("finished_at", "pk")
-    )
-    return [Operation(*row) for row in rows]
-
-
-def _presentation_days(
-    intents: list[Operation],
-) -> dict[tuple[Any, Any], dt.datetime]:
-    """When each (terminal, batch) of these intents was closed, if it was: one query."""
-    keys = {(i.terminal_id, i.batch_number) for i in intents if i.terminal_id and i.batch_number}
-    if not keys:
-        return {}
-    terminals = {t for t, _ in keys}
-    numbers = {n for _, n in keys}
-    rows = Batch.objects.filter(terminal_id__in=terminals, batch_number__in=numbers).values_list(
-        "terminal_id", "batch_number", "closed_at"
-    )
-    return {(t, n): closed for t, n, closed in rows if (t, n) in keys}
-
-
-def deposits_for_intents(
-    intents: list[Operation], *, merchant_ids: Iterable[int] = ()
-) -> DepositsSummary:
-    """The deposits of these approved payments and refunds (`_operations`), in a fixed number
-    of queries. `merchant_ids`: merchants whose terms count even without operations (so a day
-    without sales still says whether the table is confirmed)."""
-    merchants = {i.merchant_id for i in intents} | set(merchant_ids)
-    terms = fee_terms_for_merchants(Merchant(pk=pk) for pk in merchants)
-    closes = _presentation_days(intents)
-    lines = []
-    for intent in intents:
-        closed_at = closes.get((intent.terminal_id, intent.batch_number))
-        moment = closed_at or intent.moment
-        presented_on = moment.astimezone(_zone(intent.time_zone)).date()
-        amount = intent.amount or ZERO
-        gross = -amount if intent.kind == Kind.REFUND else amount
-        lines.append(
-            operation_deposit(
-                intent=intent,
-                gross=gross,
-                terms=terms[intent.merchant_id],
-                presented_on=presented_on,
-            )
+        .annotate(ended_on=_local_day(stores), moved=Coalesce("authorized_amount", "amount"))
+        .values_list(
+            "kind",
+            "store_id",
+            "terminal_id",
+            "batch_number",
+            "ended_on",
+            "moved",
+            "card_brand",
+            "card_brand_code",
+            "payment_type",
+            "installments",
         )
-    return summarize(lines, (terms[pk] for pk in merchants))
+        .order_by()
+    )
+    closes = _closing_days(stores, {(r[2], r[3]) for r in rows if r[2] and r[3]})
+    return [
+        Operation(
+            kind,
+            merchant_of[store_id],
+            closes.get((terminal_id, batch), ended_on),
+            _amount(amount),
+            *card,
+        )
+        for kind, store_id, terminal_id, batch, ended_on, amount, *card in rows
+    ]
+
+
+def _amount(value) -> Decimal:
+    if not isinstance(value, Decimal):  # SQLite coalesces decimals as floats
+        value = Decimal(str(value or 0))
+    return value.quantize(CENT)
+
+
+def deposit_lines(operations: list[Operation]) -> list[OperationDeposit]:
+    """Each operation's deposit, component by component (`operation_deposit`)."""
+    terms = fee_terms_for_merchants(Merchant(pk=pk) for pk in {o.merchant_id for o in operations})
+    return [
+        operation_deposit(
+            intent=op,
+            gross=-op.amount if op.kind == Kind.REFUND else op.amount,
+            terms=terms[op.merchant_id],
+            presented_on=op.presented_on,
+        )
+        for op in operations
+    ]
+
+
+def _ratio(percent: Decimal) -> tuple[int, int]:
+    """`percent` as n/d of an amount: amount × percent / 100 = amount × n / d, exactly."""
+    n, d = percent.as_integer_ratio()
+    return n, d * 100
+
+
+def _share(cents: int, ratio: tuple[int, int]) -> int:
+    """`cents` × a ratio, rounded half up (away from zero) to a cent, in integers: what
+    `percent_of` computes with Decimal, a tenth of the cost."""
+    n, d = ratio
+    if n < 0:
+        return -_share(cents, (-n, d))
+    return (2 * cents * n + d) // (2 * d)
+
+
+def _cents(value: int) -> Decimal:
+    return Decimal(value).scaleb(-2)
+
+
+def deposits_for_operations(
+    operations: list[Operation], *, merchant_ids: Iterable[int] = ()
+) -> DepositsSummary:
+    """The summary and calendar of these operations' deposits: the same figures as adding up
+    `operation_deposit` of each (each component rounded per operation), computed in integer
+    cents per group of operations that share their terms and presentation day, in a fixed
+    number of queries. `merchant_ids`: merchants whose terms count even without operations (so
+    a day without sales still says whether the table is confirmed)."""
+    merchants = {o.merchant_id for o in operations} | set(merchant_ids)
+    terms = fee_terms_for_merchants(Merchant(pk=pk) for pk in merchants)
+    groups: dict[tuple, list[int]] = {}
+    for op in operations:
+        key = (
+            op.merchant_id,
+            op.kind == Kind.REFUND,
+            op.card_brand,
+            op.card_brand_code,
+            op.payment_type,
+            op.installments or 1,
+            op.presented_on,
+        )
+        cents = int(op.amount.scaleb(2))
+        found = groups.get(key)
+        if found is None:
+            groups[key] = [cents]
+        else:
+            found.append(cents)
+    # Integer cents: count, gross, fee, financing, iva, iibb, iva withholding, ganancias, net.
+    total = [0] * 9
+    days: dict[dt.date, list[int]] = {}  # deposit day -> [count, gross, net]
+    earliest: dict[dt.date, dt.date] = {}
+    for (merchant_id, refund, brand, code, ptype, plan, presented_on), amounts in groups.items():
+        merchant_terms = terms[merchant_id]
+        label = brand_label(brand, code)
+        rule = merchant_terms.rule_for(label, DEBIT if ptype == DEBIT else CREDIT)
+        deposit_on = add_business_days(presented_on, rule.term_business_days)
+        day = days.setdefault(deposit_on, [0, 0, 0])
+        earliest[deposit_on] = min(presented_on, earliest.get(deposit_on, presented_on))
+        if refund:  # discounted whole: no fee, IVA or withholding
+            gross = -sum(amounts)
+            total[0] += len(amounts)
+            total[1] += gross
+            total[8] += gross
+            day[0] += len(amounts)
+            day[1] += gross
+            day[2] += gross
+            continue
+        fee_r = _ratio(rule.fee_percent)
+        plan_r = _ratio(merchant_terms.plan_cost(plan))
+        iva_r = _ratio(merchant_terms.iva_percent)
+        iibb_r = _ratio(merchant_terms.iibb_withholding_percent)
+        ivaw_r = _ratio(merchant_terms.iva_withholding_percent)
+        gan_r = _ratio(merchant_terms.ganancias_withholding_percent)
+        gross = fee = financing = iva = iibb = ivaw = gan = 0
+        for cents in amounts:
+            f = _share(cents, fee_r)
+            c = _share(cents, plan_r)
+            gross += cents
+            fee += f
+            financing += c
+            iva += _share(f + c, iva_r)
+            iibb += _share(cents, iibb_r)
+            ivaw += _share(cents, ivaw_r)
+            gan += _share(cents, gan_r)
+        net = gross - fee - financing - iva - iibb - ivaw - gan
+        for i, value in enumerate((len(amounts), gross, fee, financing, iva, iibb, ivaw, gan, net)):
+            total[i] += value
+        day[0] += len(amounts)
+        day[1] += gross
+        day[2] += net
+    count, gross, fee, financing, iva, iibb, ivaw, gan, net = total
+    summary = DepositsSummary(
+        count=count,
+        gross=_cents(gross),
+        fee=_cents(fee),
+        financing=_cents(financing),
+        iva=_cents(iva),
+        iibb=_cents(iibb),
+        iva_withholding=_cents(ivaw),
+        ganancias=_cents(gan),
+        net=_cents(net),
+    )
+    summary.calendar = _calendar(
+        {d: DepositDay(d, n, _cents(g), _cents(x)) for d, (n, g, x) in days.items()}, earliest
+    )
+    return _terms_notes(summary, (terms[pk] for pk in merchants))
 
 
 def deposits_report(*, stores: list[Store], day: dt.date | None) -> DepositsSummary:
     """The expected deposits of the day's operations of these stores (already scoped): the
     selector the daily report page calls for `report_deposits.html`."""
-    return deposits_for_intents(
+    stores = list(stores)
+    return deposits_for_operations(
         _operations(stores, day), merchant_ids={s.merchant_id for s in stores}
     )

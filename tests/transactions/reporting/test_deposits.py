@@ -14,11 +14,14 @@ from transactions.models import Batch, FeeRule, FeeSchedule, InstallmentCost
 from transactions.reporting.deposits import (
     DEFAULT_TERMS,
     UNCONFIRMED_NOTE,
+    _operations,
     add_business_days,
+    deposit_lines,
     deposits_report,
     fee_terms_for_merchants,
     is_business_day,
     operation_deposit,
+    summarize,
 )
 from transactions.states import Kind, State
 
@@ -210,8 +213,10 @@ def test_deposits_of_a_day_with_the_default_terms(store_a, friday_sales):
     assert summary.iva == D("135.66")
     assert summary.withholdings == D("480.00")
     assert summary.net == D("10238.34")
-    # The detail adds up to the summary.
-    assert sum(line.net for line in summary.lines) == summary.net
+    # The detail (each operation's deposit, component by component) adds up to the summary.
+    lines = deposit_lines(_operations([store_a], dt.date(2026, 11, 20)))
+    assert len(lines) == 3 and sum(line.net for line in lines) == summary.net
+    assert summarize(lines, [DEFAULT_TERMS]) == summary
     calendar = {day.day: (day.count, day.net) for day in summary.calendar}
     assert calendar == {
         dt.date(2026, 11, 24): (2, D("1900.64") - D("500.00")),
@@ -351,3 +356,56 @@ def test_a_manager_cannot_change_the_table(client_for, manager_a, merchant):
     response = client_for(manager_a).post(reverse("dashboard:fee_settings"), _fee_post())
     assert response.status_code == 403
     assert not FeeSchedule.objects.exists()
+
+
+# --- The report's summary is the per-operation arithmetic --------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("own_table", [False, True])
+def test_the_summary_adds_what_each_operations_deposit_adds(merchant, own_table):
+    """The page's summary is computed in integer cents per group of operations; it must equal
+    rounding each operation on its own (`operation_deposit`) and adding the lines, for odd
+    percentages, half cents, every plan, refunds and several presentation days."""
+    import random
+
+    from transactions.reporting.deposits import Operation, deposits_for_operations
+
+    if own_table:
+        schedule = FeeSchedule.objects.create(
+            merchant=merchant,
+            iva_percent=D("10.5"),
+            iibb_withholding_percent=D("3.31"),
+            iva_withholding_percent=D("0.75"),
+            ganancias_withholding_percent=D("0.125"),
+        )
+        FeeRule.objects.create(
+            schedule=schedule, brand="", payment_type="CREDIT", fee_percent=D("1.234"),
+            term_business_days=3,
+        )  # fmt: skip
+        FeeRule.objects.create(
+            schedule=schedule, brand="VISA", payment_type="DEBIT", fee_percent=D("0.605"),
+            term_business_days=0,
+        )  # fmt: skip
+        InstallmentCost.objects.create(schedule=schedule, installments=6, cost_percent=D("7.77"))
+    rng = random.Random(20261130)
+    days = [dt.date(2026, 11, 20) + dt.timedelta(days=k) for k in range(5)]
+    operations = [
+        Operation(
+            kind=Kind.REFUND if rng.random() < 0.1 else Kind.PAYMENT,
+            merchant_id=merchant.pk,
+            presented_on=rng.choice(days),
+            # Amounts whose shares land on half cents as well as anywhere else.
+            amount=D(rng.choice([rng.randint(1, 5_000_000), 50, 250, 1250, 40, 4])) / 100,
+            card_brand=rng.choice(["VISA", "Visa", "MASTERCARD", "AMEX", ""]),
+            card_brand_code=rng.choice(["VI", "MC", "PD", ""]),
+            payment_type=rng.choice(["CREDIT", "DEBIT", ""]),
+            installments=rng.choice([1, 3, 6, 12, 0]),
+        )
+        for _ in range(3000)
+    ]
+    terms = fee_terms_for_merchants([merchant])
+    expected = summarize(deposit_lines(operations), terms.values())
+    got = deposits_for_operations(operations)
+    assert got == expected
+    assert got.count == 3000 and got.fee > 0 and got.iva > 0 and len(got.calendar) > 3
