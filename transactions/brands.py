@@ -6,6 +6,7 @@ case a person or an older answer wrote them. `brand_label` folds all of that to 
 Hoy, the daily report, the exports and the batch reconciliation count a brand under one name.
 """
 
+import functools
 from dataclasses import dataclass
 
 
@@ -55,6 +56,8 @@ def brand_choices() -> list[tuple[str, str]]:
     ]
 
 
+# Pure and called once per exported row: the provider's few spellings are remembered.
+@functools.lru_cache(maxsize=1024)
 def brand_label(card_brand: str | None, card_brand_code: str | None = "") -> str:
     """One label per brand: "Visa", "VISA", " visa " and the product codes VI and EL are all
     "VISA". The brand the provider reported wins over the product code; an unknown code is

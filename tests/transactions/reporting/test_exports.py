@@ -128,6 +128,22 @@ def _operation_row(**overrides) -> dict:
             business_day=None,
             effective_amount=1520.5,
         ),
+        # A refund of nothing (no "-0,00"), text from the provider that reads as a formula.
+        _operation_row(
+            kind="refund",
+            effective_amount=Decimal("0"),
+            card_brand="=HYPERLINK()",
+            payment_type="-CREDITO",
+            card_last_four="@123",
+            provider_id="+1",
+            reference="",
+            ticket_number=None,
+            installments=None,
+            transacted_at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        ),
+        # Cents that need rounding, a big amount, a refund.
+        _operation_row(kind="refund", effective_amount=Decimal("1234567.005")),
+        _operation_row(effective_amount=Decimal("0.01"), store__name="\tTab"),
     ],
 )
 def test_the_operations_csv_formats_each_column_as_the_generic_cell_would(row):
