@@ -34,6 +34,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
+from django.db import connections
 from django.db.models import Case, DateField, Exists, OuterRef, When
 from django.db.models.functions import Coalesce, TruncDate
 
@@ -396,44 +397,62 @@ def _closing_days(stores: list[Store], keys: set[tuple[int, int]]) -> dict[tuple
 def _operations(stores: list[Store], day: dt.date | None) -> list[Operation]:
     """Approved payments and refunds of the business day (the report's day: the provider's
     transaction time in the store's zone); payments annulled by an approved reversal are left
-    out (they are never paid). Two queries, read as values: the operations, with the local day
-    they ended computed by the database (a datetime per operation cost more to read than the
-    rest of the row), and the closes of their batches (the day they were presented)."""
+    out (they are never paid). Two queries: the operations, with the local day they ended
+    computed by the database (a datetime per operation cost more to read than the rest of the
+    row), and the closes of their batches (the day they were presented).
+
+    The ORM builds the statement; its rows are read straight from the cursor (a merchant-day is
+    thousands of rows, and the ORM's per-value converters are no-ops on PostgreSQL): the two
+    computed values are normalized here, whatever the database gave."""
     reversed_payment = Intent.objects.filter(
         original=OuterRef("pk"), kind=Kind.REVERSAL, state=State.APPROVED
     )
-    merchant_of = {store.pk: store.merchant_id for store in stores}
-    rows = list(
+    queryset = (
         intents_of_business_day(stores=stores, day=day)
         .filter(kind__in=[Kind.PAYMENT, Kind.REFUND], state=State.APPROVED)
         .annotate(reversed=Exists(reversed_payment))
         .filter(reversed=False)
         .annotate(ended_on=_local_day(stores), moved=Coalesce("authorized_amount", "amount"))
+        # Operation's fields in order (the merchant for the terms), then the batch's key.
         .values_list(
             "kind",
-            "store_id",
-            "terminal_id",
-            "batch_number",
+            "store__merchant_id",
             "ended_on",
             "moved",
             "card_brand",
             "card_brand_code",
             "payment_type",
             "installments",
+            "terminal_id",
+            "batch_number",
         )
         .order_by()
     )
-    closes = _closing_days(stores, {(r[2], r[3]) for r in rows if r[2] and r[3]})
-    return [
-        Operation(
-            kind,
-            merchant_of[store_id],
-            closes.get((terminal_id, batch), ended_on),
-            _amount(amount),
-            *card,
-        )
-        for kind, store_id, terminal_id, batch, ended_on, amount, *card in rows
-    ]
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    closes = _closing_days(stores, {(r[8], r[9]) for r in rows if r[8] and r[9]})
+    new = tuple.__new__
+    operations = []
+    for kind, merchant_id, ended_on, amount, *card, terminal_id, batch in rows:
+        if type(ended_on) is not dt.date:
+            ended_on = _date(ended_on)
+        if type(amount) is not Decimal:
+            amount = _amount(amount)
+        if batch and terminal_id:
+            ended_on = closes.get((terminal_id, batch), ended_on)
+        operations.append(new(Operation, (kind, merchant_id, ended_on, amount, *card)))
+    return operations
+
+
+def _date(value) -> dt.date:
+    """A computed day as the database gives it (SQLite: text; another driver: a datetime)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def _amount(value) -> Decimal:

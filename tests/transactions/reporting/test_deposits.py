@@ -409,3 +409,47 @@ def test_the_summary_adds_what_each_operations_deposit_adds(merchant, own_table)
     got = deposits_for_operations(operations)
     assert got == expected
     assert got.count == 3000 and got.fee > 0 and got.iva > 0 and len(got.calendar) > 3
+
+
+@pytest.mark.django_db
+def test_each_operation_is_presented_on_its_own_stores_day(merchant, store_a, terminal_a):
+    """Stores in two zones: an operation of an open batch is presented the day it ended in its
+    own store's zone (and a closed batch's operations the day of the close, in that zone)."""
+    from tests.factories import make_store, make_terminal
+    from transactions.reporting.deposits import _operations
+
+    auckland = ZoneInfo("Pacific/Auckland")
+    far = make_store(merchant, name="Auckland", time_zone="Pacific/Auckland")
+    far_terminal = make_terminal(far)
+    # 22:00 of the 21st in Buenos Aires is already the 22nd in Auckland.
+    here = make_intent(
+        store_a, terminal=terminal_a, state=State.APPROVED, amount=D("100.00"),
+        batch_number=3, finished_at=at("2026-11-21", 22),
+    )  # fmt: skip
+    # 08:00 of the 21st in Auckland is still the 20th in Buenos Aires.
+    there = make_intent(
+        far, terminal=far_terminal, state=State.APPROVED, amount=D("200.00"), batch_number=5,
+        finished_at=dt.datetime(2026, 11, 21, 8, tzinfo=auckland),
+    )  # fmt: skip
+    # A closed batch of the far store: presented the day of its close, in Auckland.
+    closed = make_intent(
+        far, terminal=far_terminal, state=State.APPROVED, amount=D("300.00"), batch_number=4,
+        finished_at=dt.datetime(2026, 11, 21, 7, tzinfo=auckland),
+    )  # fmt: skip
+    settlement = make_intent(
+        far, terminal=far_terminal, kind=Kind.SETTLEMENT, state=State.APPROVED, batch_number=4,
+        finished_at=dt.datetime(2026, 11, 23, 23, 30, tzinfo=auckland),
+    )  # fmt: skip
+    Batch.objects.create(
+        terminal=far_terminal, batch_number=4, settlement=settlement,
+        closed_at=dt.datetime(2026, 11, 23, 23, 30, tzinfo=auckland),
+    )  # fmt: skip
+    assert here.business_day == there.business_day == closed.business_day
+    presented = {
+        op.amount: op.presented_on for op in _operations([store_a, far], dt.date(2026, 11, 21))
+    }
+    assert presented == {
+        D("100.00"): dt.date(2026, 11, 21),
+        D("200.00"): dt.date(2026, 11, 21),
+        D("300.00"): dt.date(2026, 11, 23),
+    }
