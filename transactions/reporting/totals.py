@@ -338,9 +338,9 @@ class _Accumulator:
         self.totals = totals
         # [count, amount] of approved payments per (card_brand, card_brand_code), per payment
         # type and per cuotas plan.
-        self.brands: dict[tuple, list] = {}
-        self.payment_types: dict[str, list] = {}
-        self.plans: dict[int | None, list] = {}
+        self.brands: dict[Any, list] = {}
+        self.payment_types: dict[Any, list] = {}
+        self.plans: dict[Any, list] = {}
         # [count, amount, reversal count, reversal amount, refund count, refund amount] per raw
         # key of each `Line` breakdown.
         self.lines: dict[str, dict[Any, list]] = {name: {} for name in _LINE_BREAKDOWNS}
