@@ -518,7 +518,7 @@ def _grouped(
         group = (*fields, "store_id", "kind", "state")
         keys = {}
     else:
-        group = (*fields, *(_DETAIL_FIELDS if detail else ()), *_GROUP_FIELDS)
+        group = (*fields, *_GROUP_FIELDS, *(_DETAIL_FIELDS if detail else ()))
         keys = _card_keys(detail=detail)
     return (
         _counted(queryset)
