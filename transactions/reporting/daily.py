@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import DateTimeField, F, Func, Q, QuerySet
 from django.utils import timezone
 
 from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
@@ -333,6 +333,26 @@ def daily_report(*, stores, day: dt.date | None = None) -> DailyReport:
     )
 
 
+class LocalTime(Func):
+    """The provider's transaction time on the store's wall clock. PostgreSQL converts it with the
+    store's zone (`AT TIME ZONE`): a naive timestamp is read by the driver's C loader, several
+    times faster than an aware one through Django's (a merchant-day is ~9k rows). Elsewhere it
+    is the aware value, which `exports.operation_values` converts the same way."""
+
+    output_field = DateTimeField()
+
+    def __init__(self):
+        super().__init__(F("transacted_at"), F("store__time_zone"))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return compiler.compile(self.source_expressions[0])
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        moment, moment_params = compiler.compile(self.source_expressions[0])
+        zone, zone_params = compiler.compile(self.source_expressions[1])
+        return f"({moment} AT TIME ZONE {zone})", [*moment_params, *zone_params]
+
+
 # What a detail row shows, read as plain values (no model instances: a merchant-day is ~9k rows
 # and a merchant-month hundreds of thousands).
 OPERATION_FIELDS = (
@@ -350,7 +370,7 @@ OPERATION_FIELDS = (
     "batch_number",
     "reference",
     "provider_id",
-    "transacted_at",
+    "local_time",
     "business_day",
     "store__name",
     "store__time_zone",
@@ -386,6 +406,7 @@ def _operations(queryset: QuerySet[Intent], *, approved: bool) -> QuerySet:
         queryset.annotate(
             **{f"orig_{name}": F(f"original__{name}") for name in ORIGINAL_FIELDS},
             effective_amount=effective_amount(),
+            local_time=LocalTime(),
         )
         .values(
             *OPERATION_FIELDS, *(f"orig_{name}" for name in ORIGINAL_FIELDS), "effective_amount"

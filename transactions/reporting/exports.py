@@ -247,10 +247,12 @@ def operation_values(row: dict) -> list:
     the XLSX writes them as they are, the CSV through `csv_cell`."""
     brand, code = _from_payment(row, "card_brand"), _from_payment(row, "card_brand_code")
     payment_type = _from_payment(row, "payment_type")
-    moment = row["transacted_at"]
+    moment = row["local_time"]  # `daily.LocalTime`: the store's wall clock, or aware
+    if moment is not None and moment.tzinfo is not None:
+        moment = moment.astimezone(_zone(row["store__time_zone"])).replace(tzinfo=None)
     return [
         row["business_day"],
-        moment.astimezone(_zone(row["store__time_zone"])).replace(tzinfo=None) if moment else None,
+        moment,
         row["store__name"],
         row["terminal__terminal_id"] or "",
         row["batch_number"],

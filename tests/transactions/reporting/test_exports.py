@@ -73,7 +73,7 @@ def _operation_row(**overrides) -> dict:
         "batch_number": 104,
         "reference": "+POS-1",
         "provider_id": "abc",
-        "transacted_at": dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC),
+        "local_time": dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC),
         "business_day": dt.date(2026, 11, 27),
         "store__name": "@Centro",
         "store__time_zone": "America/Argentina/Buenos_Aires",
@@ -124,7 +124,7 @@ def _operation_row(**overrides) -> dict:
             state="declined",
             terminal__terminal_id=None,
             batch_number=None,
-            transacted_at=None,
+            local_time=None,
             business_day=None,
             effective_amount=1520.5,
         ),
@@ -139,7 +139,7 @@ def _operation_row(**overrides) -> dict:
             reference="",
             ticket_number=None,
             installments=None,
-            transacted_at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+            local_time=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
         ),
         # Cents that need rounding, a big amount, a refund.
         _operation_row(kind="refund", effective_amount=Decimal("1234567.005")),
@@ -149,3 +149,13 @@ def _operation_row(**overrides) -> dict:
 def test_the_operations_csv_formats_each_column_as_the_generic_cell_would(row):
     generic = [exports.csv_cell(value) for value in exports.operation_values(row)]
     assert exports.operation_csv_row(row) == generic
+
+
+def test_the_time_is_the_stores_wall_clock_as_either_database_gives_it():
+    # PostgreSQL converts it (`daily.LocalTime`: a naive wall-clock time), SQLite gives the
+    # aware moment: both rows read 20:30 in Buenos Aires.
+    aware = _operation_row(local_time=dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC))
+    naive = _operation_row(local_time=dt.datetime(2026, 11, 27, 20, 30))
+    assert exports.operation_values(aware)[1] == exports.operation_values(naive)[1]
+    assert exports.operation_values(naive)[1] == dt.datetime(2026, 11, 27, 20, 30)
+    assert exports.operation_csv_row(naive)[1] == "27/11/2026 20:30:00"
