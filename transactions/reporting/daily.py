@@ -166,7 +166,8 @@ def report_day(stores: list[Store], day: dt.date | None) -> dt.date:
     return local_day(store=stores[0]) if stores else timezone.localdate()
 
 
-# The attention list is for a person to go through: past this many, the page says to search.
+# The attention list shows at most this many intents, oldest first (a list for a person to work
+# through; the intents page finds the rest).
 ATTENTION_LIMIT = 200
 
 _TERMINAL_COLUMNS = concrete_columns(Terminal)
