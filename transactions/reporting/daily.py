@@ -20,6 +20,7 @@ from stores.models import Store, Terminal
 from transactions.models import Batch, Intent
 from transactions.reporting.totals import (
     DayTotals,
+    bounds_filter,
     business_range_filter,
     day_bounds,
     effective_amount,
@@ -176,16 +177,6 @@ _BATCH_COLUMNS = concrete_columns(Batch)
 _STORE_FIELD = Intent._meta.get_field("store")
 
 
-def _within(field_name: str, store_ids, starts, ends, prefix: str = "") -> Q:
-    """Each store's own [start, end), OR-ed: one statement whatever the stores' zones."""
-    q = Q(pk__in=[])
-    for store_id, start, end in zip(store_ids, starts, ends, strict=True):
-        q |= Q(
-            **{f"{prefix}store_id": store_id, f"{field_name}__gte": start, f"{field_name}__lt": end}
-        )
-    return q
-
-
 def _with_terminal(columns: list[str], prefix: str = "") -> list[str]:
     """`columns` of the row's model, then its terminal's (NULL when it has none)."""
     return [*columns, *(f"{prefix}terminal__{name}" for name in _TERMINAL_COLUMNS)]
@@ -212,7 +203,7 @@ _BATCHES = CompiledQuery(
     lambda store_ids, starts, ends: (
         Batch.objects.filter(
             # The store the close was made in (a moved terminal leaves its batches behind).
-            _within("closed_at", store_ids, starts, ends, prefix="settlement__")
+            bounds_filter("closed_at", store_ids, starts, ends, prefix="settlement__")
         )
         .order_by("closed_at", "pk")
         .values_list(*_with_terminal(_BATCH_COLUMNS), "settlement__store_id")
@@ -242,7 +233,7 @@ _ORPHAN_SETTLEMENTS = CompiledQuery(
 _ATTENTION = CompiledQuery(
     "report_attention",
     lambda store_ids, starts, ends: (
-        Intent.objects.filter(_within("created_at", store_ids, starts, ends))
+        Intent.objects.filter(bounds_filter("created_at", store_ids, starts, ends))
         .filter(Q(state=State.IN_DOUBT) | Q(needs_attention=True))
         .order_by("created_at", "pk")
         .values_list(*_with_terminal(_INTENT_COLUMNS))[:ATTENTION_LIMIT]

@@ -41,6 +41,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from stores.models import Merchant, Store
 from transactions.brands import brand_label
 from transactions.models import Batch, FeeSchedule, Intent
+from transactions.money import to_decimal
 from transactions.reporting.totals import CREDIT, DEBIT, ZERO, intents_of_business_day
 from transactions.states import Kind, State
 
@@ -456,9 +457,8 @@ def _date(value) -> dt.date:
 
 
 def _amount(value) -> Decimal:
-    if not isinstance(value, Decimal):  # SQLite coalesces decimals as floats
-        value = Decimal(str(value or 0))
-    return value.quantize(CENT)
+    # SQLite coalesces decimals as floats: read as money reads them.
+    return (to_decimal(value) or ZERO).quantize(CENT)
 
 
 def deposit_lines(operations: list[Operation]) -> list[OperationDeposit]:

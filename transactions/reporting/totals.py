@@ -73,16 +73,27 @@ def day_bounds(*, store: Store, day: dt.date | None = None) -> tuple[dt.datetime
     return start, end
 
 
-def day_filter(stores: list[Store], *, field_name: str, day: dt.date | None, prefix="") -> Q:
-    """Each store's own local day, OR-ed: one query for all stores, whatever their zones.
-    `prefix` reaches the store through a relation (`terminal__` for batches)."""
+def bounds_filter(field_name: str, store_ids, starts, ends, prefix: str = "") -> Q:
+    """Each store's own [start, end) of `field_name`, OR-ed: one query for all stores, whatever
+    their zones. `prefix` reaches the store through a relation (`settlement__` for batches)."""
     q = Q(pk__in=[])
-    for store in stores:
-        start, end = day_bounds(store=store, day=day)
+    for store_id, start, end in zip(store_ids, starts, ends, strict=True):
         q |= Q(
-            **{f"{prefix}store_id": store.pk, f"{field_name}__gte": start, f"{field_name}__lt": end}
+            **{f"{prefix}store_id": store_id, f"{field_name}__gte": start, f"{field_name}__lt": end}
         )
     return q
+
+
+def day_filter(stores: list[Store], *, field_name: str, day: dt.date | None, prefix="") -> Q:
+    """Each store's own local day (`bounds_filter`)."""
+    bounds = [day_bounds(store=store, day=day) for store in stores]
+    return bounds_filter(
+        field_name,
+        [store.pk for store in stores],
+        [start for start, _ in bounds],
+        [end for _, end in bounds],
+        prefix=prefix,
+    )
 
 
 def stores_by_day(stores: list[Store], *, day: dt.date | None) -> dict[dt.date, list[int]]:
