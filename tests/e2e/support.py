@@ -10,18 +10,18 @@ def login(page, username: str, password: str) -> None:
     page.wait_for_url("**/")
 
 
-def open_terminal_screen(page, terminal_id: str) -> None:
-    """Opens the simulator's screen of a terminal. With nothing to show, that screen refreshes
-    itself every 2 s (a meta refresh); a `goto` that starts as the refresh fires is interrupted
-    (leaving the screen for a blank page as much as coming back to it), so the pair of
-    navigations is retried, a few times at most."""
-    from playwright.sync_api import Error
+def open_terminal_screen(page, terminal_id: str):
+    """Opens the simulator's screen of a terminal and returns the page showing it.
 
-    for attempt in range(3):
-        try:
-            page.goto("about:blank")
-            page.goto(f"/simulator/terminals/{terminal_id}/")
-            return
-        except Error as exc:
-            if "interrupted by another navigation" not in str(exc) or attempt == 2:
-                raise
+    With nothing to show, that screen refreshes itself every 2 s (a meta refresh), and a `goto`
+    on a page whose refresh is due is interrupted by it (CI saw it even with retries). So a page
+    that already shows something is not navigated again: the screen opens in a new page of the
+    same browser context (same cookies) and the old page is closed, taking its pending refresh
+    with it. Callers keep the returned page.
+    """
+    if page.url != "about:blank":
+        fresh = page.context.new_page()
+        page.close()
+        page = fresh
+    page.goto(f"/simulator/terminals/{terminal_id}/")
+    return page

@@ -28,7 +28,7 @@ def test_manager_runs_the_day(
 
     # A person at the terminal picks the intention and pays with a Visa.
     terminal_screen = new_page()
-    open_terminal_screen(terminal_screen, terminal_a.terminal_id)
+    terminal_screen = open_terminal_screen(terminal_screen, terminal_a.terminal_id)
     terminal_screen.click("[data-testid=pick]")
     terminal_screen.click("[data-testid=pay-visa_credito]")
 
@@ -61,7 +61,7 @@ def test_manager_runs_the_day(
     assert "$ 1.234,56" in manager.inner_text("[data-confirm]")
     manager.click("[data-action=confirm]")
     manager.wait_for_selector("#intent-panel[data-state=pending]")
-    open_terminal_screen(terminal_screen, terminal_a.terminal_id)
+    terminal_screen = open_terminal_screen(terminal_screen, terminal_a.terminal_id)
     terminal_screen.click("[data-testid=pick]")
     terminal_screen.click("[data-testid=confirm-reversal]")
     manager.wait_for_selector("#intent-panel[data-state=approved]")
@@ -74,7 +74,7 @@ def test_manager_runs_the_day(
     manager.fill("#id_amount", "2500")
     manager.click("[data-action=charge]")
     manager.wait_for_selector(".intent-live[data-state=pending]")
-    open_terminal_screen(terminal_screen, terminal_a.terminal_id)
+    terminal_screen = open_terminal_screen(terminal_screen, terminal_a.terminal_id)
     terminal_screen.click("[data-testid=pick]")
     terminal_screen.click("[data-testid=pay-mastercard]")
     manager.wait_for_selector(".intent-live[data-state=approved]")

@@ -27,11 +27,13 @@ def _charge(page, amount: str) -> Intent:
     return Intent.objects.filter(kind=Kind.PAYMENT).latest("pk")
 
 
-def _at_the_terminal(screen, terminal_id: str, button: str) -> None:
-    """The person at the terminal picks the waiting intention and presses `button`."""
-    open_terminal_screen(screen, terminal_id)
+def _at_the_terminal(screen, terminal_id: str, button: str):
+    """The person at the terminal picks the waiting intention and presses `button`; returns
+    the page now showing the terminal's screen."""
+    screen = open_terminal_screen(screen, terminal_id)
     screen.click("[data-testid=pick]")
     screen.click(f"[data-testid={button}]")
+    return screen
 
 
 def _no_overflow(page) -> None:
@@ -51,7 +53,7 @@ def test_the_store_day_at_phone_size(
 
     # 1. A charge, approved live: the box turns "Aprobada" by itself.
     first = _charge(page, "1.234,56")
-    _at_the_terminal(screen, terminal_a.terminal_id, "pay-visa_credito")
+    screen = _at_the_terminal(screen, terminal_a.terminal_id, "pay-visa_credito")
     page.wait_for_selector(".intent-live[data-state=approved]")
     assert "$ 1.234,56" in page.inner_text(".intent-live")
     _no_overflow(page)
@@ -71,7 +73,7 @@ def test_the_store_day_at_phone_size(
     page.click("[data-action=new-charge]")
     page.wait_for_selector(".charge-form")
     third = _charge(page, "2500")
-    _at_the_terminal(screen, terminal_a.terminal_id, "pay-mastercard")
+    screen = _at_the_terminal(screen, terminal_a.terminal_id, "pay-mastercard")
     page.wait_for_selector(".intent-live[data-state=approved]")
 
     # 3. Anular the first: the page asks first, then the terminal confirms the reversal.
@@ -82,7 +84,7 @@ def test_the_store_day_at_phone_size(
     _no_overflow(page)
     page.click("[data-action=confirm]")
     page.wait_for_selector("#intent-panel[data-state=pending]")
-    _at_the_terminal(screen, terminal_a.terminal_id, "confirm-reversal")
+    screen = _at_the_terminal(screen, terminal_a.terminal_id, "confirm-reversal")
     page.wait_for_selector("#intent-panel[data-state=approved]")
     page.goto(f"/intenciones/{first.public_id}/")
     assert page.inner_text("#intent-panel .intent-head [data-status]") == "Anulada"
@@ -95,7 +97,7 @@ def test_the_store_day_at_phone_size(
     assert "$ 500,00" in page.inner_text("[data-confirm]")
     page.click("[data-action=confirm]")
     page.wait_for_selector("#intent-panel[data-state=pending]")
-    _at_the_terminal(screen, terminal_a.terminal_id, "pay-mastercard")
+    screen = _at_the_terminal(screen, terminal_a.terminal_id, "pay-mastercard")
     page.wait_for_selector("#intent-panel[data-state=approved]")
     page.goto(f"/intenciones/{third.public_id}/")
     assert page.inner_text("#intent-panel .intent-head [data-status]") == "Devuelta parcialmente"
