@@ -12,6 +12,11 @@ On PostgreSQL a query marked `server_prepared` is also prepared on the server on
 migration) can be answered with the plain SQL; inside one a failed EXECUTE would abort it. Not
 behind pgbouncer in transaction mode (`DATABASE_PGBOUNCER`): a session's prepared statement may
 live on another server connection there.
+
+A query may also carry PostgreSQL planner settings (`planner={"enable_sort": "off"}`), set for
+its one statement and reset right after: where the planner's estimates are known to be wrong for
+it and a measurement says which plan is right (the report's grouped query, below in
+`transactions.reporting.totals`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import datetime
 import hashlib
 import itertools
+import re
 import threading
 import uuid
 import weakref
@@ -46,6 +52,9 @@ def _sentinel(field: Field):
     return -7_310_000_000_000 - n  # integers: ids
 
 
+_SETTING = re.compile(r"[a-z_0-9.]+")
+
+
 class Arg:
     """One argument of a compiled query: a value of `field`'s type, or `many` values of it (an
     `__in` filter; the statement is compiled once per list length)."""
@@ -68,12 +77,18 @@ class CompiledQuery:
         build: Callable[..., QuerySet],
         *,
         server_prepared: bool = False,
+        planner: dict[str, str] | None = None,
         **args: Arg,
     ):
         self.name = name
         self.build = build
         self.args = args
         self.server_prepared = server_prepared
+        self.planner = dict(planner or {})
+        for setting, value in self.planner.items():
+            # Written into SET statements: names and values of code, never of a request.
+            if not (_SETTING.fullmatch(setting) and _SETTING.fullmatch(value)):
+                raise ValueError(f"{name}: not a planner setting: {setting}={value}")
         self._local = threading.local()
 
     def rows(self, using: str = "default", **values) -> list[tuple]:
@@ -185,6 +200,10 @@ class _Statement:
         )
         self._prepared_on: weakref.ref | None = None  # the session (driver connection)
         self._stale = False
+        planner = query.planner if connection.vendor == "postgresql" else {}
+        # One round trip each way: several statements without parameters (simple protocol).
+        self.set_sql = "; ".join(f"SET {name} = {value}" for name, value in planner.items())
+        self.reset_sql = "; ".join(f"RESET {name}" for name in planner)
 
     def _prep(self, field: Field, value):
         return field.get_db_prep_value(value, self.connection)
@@ -197,7 +216,7 @@ class _Statement:
                 continue
             value = values[name][index] if name in self.many else values[name]
             params.append(self.fields[name].get_db_prep_value(value, self.connection))
-        with self.connection.cursor() as cursor:
+        with self.connection.cursor() as cursor, self._planner_settings(cursor):
             if self.prepared and not self.connection.in_atomic_block:
                 fetched = self._run_prepared(cursor, params)
             elif self.prepared and self._is_prepared():
@@ -216,6 +235,25 @@ class _Statement:
         if not self.converters:
             return [tuple(row) for row in fetched]
         return [tuple(row) for row in self.compiler.apply_converters(fetched, self.converters)]
+
+    @contextlib.contextmanager
+    def _planner_settings(self, cursor):
+        """The query's planner settings for the statement run inside, then the session's own
+        again (`RESET`: the portal sets none of them otherwise)."""
+        if not self.set_sql:
+            yield
+            return
+        cursor.execute(self.set_sql)
+        try:
+            yield
+        except BaseException:
+            # In a transaction the failed statement aborted it, and its rollback (or the
+            # savepoint's) undoes the SET; outside one, reset unless the connection is gone.
+            if not self.connection.in_atomic_block:
+                with contextlib.suppress(DatabaseError):
+                    cursor.execute(self.reset_sql)
+            raise
+        cursor.execute(self.reset_sql)
 
     def _is_prepared(self) -> bool:
         return self._prepared_on is not None and self._prepared_on() is self.connection.connection

@@ -192,3 +192,82 @@ def test_inside_a_transaction_only_a_statement_prepared_before_it_runs_prepared(
     assert read_in_transaction() == (expected, ["SELECT"])
     PREPARED.prepare(public_ids=1)
     assert read_in_transaction() == (expected, ["EXECUTE"])
+
+
+def _settings_query(name: str, *, fail: bool = False, prepared: bool = False) -> CompiledQuery:
+    """A query that answers the planner settings in effect while it runs (or fails then)."""
+    from django.db.models.expressions import RawSQL
+
+    expression = "1 / (0 * %s)" if fail else "current_setting('enable_sort')"
+    params = [1] if fail else []
+    return CompiledQuery(
+        name,
+        lambda terminal: (
+            Terminal.objects.filter(pk=terminal)
+            .annotate(
+                sort=RawSQL(expression, params),
+                workers=RawSQL("current_setting('max_parallel_workers_per_gather')", []),
+            )
+            .values_list("sort", "workers")
+        ),
+        server_prepared=prepared,
+        planner={"enable_sort": "off", "max_parallel_workers_per_gather": "0"},
+        terminal=Arg(Terminal._meta.get_field("id")),
+    )
+
+
+def _session_settings() -> tuple[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('enable_sort'), "
+            "current_setting('max_parallel_workers_per_gather')"
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_planner_settings_hold_for_their_statement_and_are_reset_after_it(store_a):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    from django.db import DatabaseError, transaction
+
+    terminal = factories.make_terminal(store_a)
+    session = _session_settings()
+    assert session != ("off", "0")
+    for prepared in (False, True):
+        query = _settings_query(f"test_planner_{int(prepared)}", prepared=prepared)
+        for _ in range(2):  # prepared: PREPARE + EXECUTE, then EXECUTE alone
+            assert query.rows(terminal=terminal.pk) == [("off", "0")]
+            assert _session_settings() == session
+        with transaction.atomic():
+            assert query.rows(terminal=terminal.pk) == [("off", "0")]
+            assert _session_settings() == session  # not left for the rest of the transaction
+    failing = _settings_query("test_planner_fails", fail=True)
+    with pytest.raises(DatabaseError):
+        failing.rows(terminal=terminal.pk)
+    assert _session_settings() == session
+    with pytest.raises(DatabaseError), transaction.atomic():
+        failing.rows(terminal=terminal.pk)
+    assert _session_settings() == session  # the rollback undid the SET
+
+
+def test_planner_settings_are_names_and_values_of_code():
+    for bad in ({"enable_sort": "off; DROP TABLE x"}, {"enable sort": "off"}):
+        with pytest.raises(ValueError, match="not a planner setting"):
+            CompiledQuery("test_bad", lambda: Terminal.objects.values_list("pk"), planner=bad)
+
+
+def test_planner_settings_are_left_out_where_the_database_is_not_postgresql(store_a):
+    if connection.vendor == "postgresql":
+        pytest.skip("the other databases' case")
+    terminal = factories.make_terminal(store_a)
+    query = CompiledQuery(
+        "test_planner_elsewhere",
+        lambda terminal: Terminal.objects.filter(pk=terminal).values_list("terminal_id"),
+        planner={"enable_sort": "off"},
+        terminal=Arg(Terminal._meta.get_field("id")),
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        assert query.rows(terminal=terminal.pk) == [(terminal.terminal_id,)]
+    assert len(ctx.captured_queries) == 1

@@ -151,8 +151,9 @@ def test_pages_cost_the_same_statements_with_one_store_or_many_and_few_intents_o
 
     assert many == one_store
     # And none of them is a statement per row: a handful each.
-    # The report is the dearest: 16, plus 3 for its expected deposits.
-    assert max(many.values()) <= 19, many
+    # The report is the dearest: 16, plus 3 for its expected deposits, plus on PostgreSQL the
+    # SET and RESET around its grouped query (totals._HASHED_SERIAL).
+    assert max(many.values()) <= (21 if connection.vendor == "postgresql" else 19), many
 
 
 def test_terminal_states_of_all_stores_in_two_statements(

@@ -541,8 +541,9 @@ def test_query_count_does_not_grow_with_rows(
     many = _count(client, url, params)
     assert many == few, f"{url}: {few} queries with 5 rows of each, {many} with 50"
     # The report, the navigation (approvals badge), and 3 for its expected deposits
-    # (operations, batch closes, fee tables).
-    with django_assert_max_num_queries(19):
+    # (operations, batch closes, fee tables); on PostgreSQL the SET and RESET of the grouped
+    # query's planner settings (totals._HASHED_SERIAL).
+    with django_assert_max_num_queries(21 if connection.vendor == "postgresql" else 19):
         client.get(url, params)
 
 
