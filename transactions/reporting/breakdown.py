@@ -17,7 +17,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from stores.models import Store
 from transactions.models import Intent
-from transactions.reporting.totals import effective_amount, intents_of_day
+from transactions.reporting.totals import effective_amount, intents_of_business_day
 from transactions.states import Kind, State
 
 ZERO = Decimal("0.00")
@@ -110,15 +110,19 @@ def _biggest_first(groups: dict) -> list[Subtotal]:
 
 
 def day_breakdown(*, stores: list[Store], day: dt.date | None = None) -> dict[int, StoreBreakdown]:
-    """Each store's day (its own local day, as `totals.intents_of_day`) per terminal and per
-    cashier or POS key, by store pk, in one grouped query: the groups are bounded by the
-    terminals and people of the stores, not by the sales. Payments, reversals and refunds count;
-    batch closes do not."""
+    """Each store's business day (its own local day, as the day's totals beside it count it:
+    `totals.intents_of_business_day`) per terminal and per cashier or POS key, by store pk, in
+    one grouped query: the groups are bounded by the terminals and people of the stores, not by
+    the sales. The final payments, reversals and refunds of the day count; batch closes and
+    operations still open do not.
+
+    The business day is indexed with the store; the moment an intent ended is not, and reading
+    the day by it scanned the whole ledger (100 ms of Hoy's 180 at a store-month)."""
     result: dict[int, tuple[dict, dict]] = {store.pk: ({}, {}) for store in stores}
     if not stores:
         return {}
     rows = (
-        intents_of_day(stores=stores, day=day)
+        intents_of_business_day(stores=stores, day=day)
         .filter(kind__in=[Kind.PAYMENT, Kind.REVERSAL, Kind.REFUND])
         .values(
             "store_id",

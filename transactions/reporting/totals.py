@@ -125,17 +125,6 @@ def intents_of_business_day(*, stores: list[Store], day: dt.date | None) -> Quer
     return Intent.objects.filter(business_day_filter(stores, day=day))
 
 
-def intents_of_day(*, stores: list[Store], day: dt.date | None) -> QuerySet[Intent]:
-    """Every intent that ended (or, not ended, was created) during the local day of these stores,
-    with that moment annotated as `done_at`: the report's attention list, which includes intents
-    that have no business day yet (in doubt, processing)."""
-    return (
-        Intent.objects.all()
-        .annotate(done_at=Coalesce("finished_at", "created_at"))
-        .filter(day_filter(stores, field_name="done_at", day=day))
-    )
-
-
 @dataclass
 class BrandTotal:
     brand: str

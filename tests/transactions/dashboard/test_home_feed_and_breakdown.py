@@ -127,6 +127,35 @@ def test_the_day_per_terminal_and_per_cashier_or_pos_key(
     assert breakdown.terminals[0] is a1  # biggest first
 
 
+def test_the_day_per_terminal_is_the_business_day_the_totals_beside_it_count(store_a, terminal_a):
+    """A sale paid yesterday and learned today (an in-doubt resolved this morning) is
+    yesterday's, in the breakdown as in the totals; one still pending is nobody's yet."""
+    from transactions.reporting.totals import store_day_totals
+
+    now = timezone.now()
+    yesterday = now - dt.timedelta(days=1)
+    make_intent(store_a, terminal=terminal_a, state=State.APPROVED, amount=Decimal("100.00"))
+    make_intent(
+        store_a,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        amount=Decimal("40.00"),
+        created_at=yesterday,
+        provider_status_at=yesterday,
+        finished_at=now,
+    )
+    make_intent(store_a, terminal=terminal_a, state=State.PENDING, amount=Decimal("7.00"))
+
+    today = day_breakdown(stores=[store_a])[store_a.pk]
+    (totals,) = store_day_totals(stores=[store_a])
+    (row,) = today.terminals
+    assert (row.count, row.net) == (1, Decimal("100.00"))
+    assert row.net == totals.net
+    before = timezone.localdate(yesterday, store_a.tzinfo)
+    (earlier,) = day_breakdown(stores=[store_a], day=before)[store_a.pk].terminals
+    assert (earlier.count, earlier.net) == (1, Decimal("40.00"))
+
+
 def test_hoy_shows_the_breakdown_in_its_own_partial(client_for, owner, store_a, terminal_a):
     make_intent(store_a, terminal=terminal_a, state=State.APPROVED, amount=Decimal("1234.56"))
     page = _home(client_for(owner)).content.decode()
