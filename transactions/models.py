@@ -215,6 +215,15 @@ class Intent(models.Model):
             models.Index(
                 fields=["store", "business_day", "kind", "state"], name="intent_business_day"
             ),
+            # A batch's operations on its terminal (the batch page's reconciliation reads the
+            # reversals of the batch's payments): without it, every intent the terminal ever
+            # had. Partial: an intent gets its batch number with its outcome, so the create's
+            # INSERT (the POS API's hottest write) does not touch it.
+            models.Index(
+                fields=["terminal", "batch_number"],
+                name="intent_terminal_batch",
+                condition=Q(batch_number__isnull=False),
+            ),
             # Every create with a POS reference checks that the reference it sends the provider
             # is unused within the merchant (`pipeline._unique_ecr_transaction_id`): without
             # this index that check scans the whole ledger.
