@@ -113,3 +113,69 @@ def test_csv_export_defuses_formulas(client_for, owner, store_a, terminal_a):
         client_for(owner).get(reverse("dashboard:intent_export_csv")).streaming_content
     ).decode()
     assert ";'=HYPERLINK(1);" in text
+
+
+def test_each_csv_row_reads_what_the_intent_shows(client_for, owner, store_a, terminal_a):
+    """The export reads rows straight from the cursor; each must say what the intent itself
+    says on the page: kind and status labels (follow-ups, "no recibida"), local time, amounts,
+    empty terminal and batch, formula-like text defused."""
+    from decimal import Decimal
+
+    from transactions.money import format_decimal_es
+    from transactions.reporting.exports import spreadsheet_text
+    from transactions.states import Followup, Kind, Resolution
+
+    payment = make_intent(
+        store_a,
+        terminal=terminal_a,
+        state=State.APPROVED,
+        amount=Decimal("1520.50"),
+        installments=3,
+        card_brand="VISA",
+        card_last_four="0010",
+        authorization_code="A1",
+        ticket_number="77",
+        batch_number=12,
+        reference="+SUM(A1)",
+        provider_status="CONFIRMED",
+        followup_status=Followup.PARTIALLY_REFUNDED,
+    )
+    make_intent(
+        store_a,
+        terminal=terminal_a,
+        kind=Kind.REFUND,
+        state=State.APPROVED,
+        original=payment,
+        amount=Decimal("20.00"),
+    )
+    make_intent(store_a, state=State.FAILED, resolution=Resolution.NOT_RECEIVED)
+    make_intent(store_a, terminal=terminal_a, kind=Kind.SETTLEMENT, state=State.APPROVED)
+    make_intent(store_a, terminal=terminal_a, state=State.PENDING, amount=Decimal("0.99"))
+
+    text = b"".join(
+        client_for(owner).get(reverse("dashboard:intent_export_csv")).streaming_content
+    ).decode()
+    rows = {line.split(";", 1)[0]: line for line in text.lstrip("\ufeff").splitlines()[1:]}
+    intents = Intent.objects.select_related("store", "terminal")
+    assert len(rows) == intents.count() == 5
+    for intent in intents:
+        expected = [
+            str(intent.public_id),
+            timezone.localtime(intent.created_at).strftime("%d/%m/%Y %H:%M:%S"),
+            spreadsheet_text(intent.store.name),
+            intent.terminal.terminal_id if intent.terminal else "",
+            intent.get_kind_display(),
+            intent.status_label,
+            format_decimal_es(intent.amount, thousands=False),
+            "" if intent.installments is None else str(intent.installments),
+            spreadsheet_text(intent.card_brand),
+            intent.card_last_four or "",
+            intent.authorization_code or "",
+            intent.ticket_number or "",
+            str(intent.batch_number or ""),
+            spreadsheet_text(intent.reference),
+            spreadsheet_text(intent.provider_status),
+        ]
+        assert rows[str(intent.public_id)].split(";") == expected, intent.kind
+    assert ";Devuelta parcialmente;" in rows[str(payment.public_id)]
+    assert ";'+SUM(A1);" in rows[str(payment.public_id)]

@@ -14,6 +14,7 @@ from transactions.dashboard.filters import IntentFilter
 from transactions.money import format_decimal_es
 from transactions.reporting.breakdown import selection_totals
 from transactions.reporting.exports import csv_lines, spreadsheet_text
+from transactions.states import STATUS_LABELS, Kind, display_status
 
 PAGE_SIZE = 50
 # The list counts at most this many rows: past it the pager says "más de 10.000" and asks for a
@@ -123,24 +124,69 @@ CSV_COLUMNS = [
 ]
 
 
+# What a CSV row reads, straight from the cursor (`values_list`): building an intent, its store
+# and its terminal for each of a day's ~10k rows was two thirds of the export's time.
+_CSV_VALUES = (
+    "public_id",
+    "created_at",
+    "store__name",
+    "terminal__terminal_id",
+    "kind",
+    "state",
+    "followup_status",
+    "resolution",
+    "amount",
+    "installments",
+    "card_brand",
+    "card_last_four",
+    "authorization_code",
+    "ticket_number",
+    "batch_number",
+    "reference",
+    "provider_status",
+)
+_KIND_LABELS = {value: str(label) for value, label in Kind.choices}
+
+
 def _csv_rows(queryset):
-    for intent in queryset.iterator(chunk_size=500):
+    kinds = _KIND_LABELS
+    zone = timezone.get_current_timezone()  # once, not `localtime` per row
+    for (
+        public_id,
+        created_at,
+        store_name,
+        terminal_id,
+        kind,
+        state,
+        followup,
+        resolution,
+        amount,
+        installments,
+        card_brand,
+        last_four,
+        authorization,
+        ticket,
+        batch,
+        reference,
+        provider_status,
+    ) in queryset.values_list(*_CSV_VALUES).iterator(chunk_size=2000):
+        status = display_status(kind=kind, state=state, followup=followup, resolution=resolution)
         yield [
-            str(intent.public_id),
-            timezone.localtime(intent.created_at).strftime("%d/%m/%Y %H:%M:%S"),
-            spreadsheet_text(intent.store.name),
-            intent.terminal.terminal_id if intent.terminal else "",
-            intent.get_kind_display(),
-            intent.status_label,
-            format_decimal_es(intent.amount, thousands=False),
-            intent.installments,
-            spreadsheet_text(intent.card_brand),
-            intent.card_last_four,
-            intent.authorization_code,
-            intent.ticket_number,
-            intent.batch_number or "",
-            spreadsheet_text(intent.reference),
-            spreadsheet_text(intent.provider_status),
+            str(public_id),
+            created_at.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
+            spreadsheet_text(store_name),
+            terminal_id or "",
+            kinds.get(kind, kind),
+            STATUS_LABELS.get(status, status),
+            format_decimal_es(amount, thousands=False),
+            installments,
+            spreadsheet_text(card_brand),
+            last_four,
+            authorization,
+            ticket,
+            batch or "",
+            spreadsheet_text(reference),
+            spreadsheet_text(provider_status),
         ]
 
 
