@@ -32,3 +32,11 @@ _this_server = f"{Path(__file__).resolve().parent}|{bind}".encode()
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or os.path.join(
     _runtime_dir, f"ecrportal-gunicorn-{hashlib.sha256(_this_server).hexdigest()[:12]}.ctl"
 )
+
+
+def post_worker_init(worker):
+    """The application is loaded in this worker: freeze what it loaded out of the garbage
+    collector's full scans (`ecrportal.process.settle_after_load`)."""
+    from ecrportal.process import settle_after_load
+
+    settle_after_load()

@@ -1370,6 +1370,16 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def settle() -> None:
+    """What a gunicorn worker does once the app is loaded (gunicorn.conf.py's
+    `post_worker_init`): this process measures requests in-process, so it does the same after
+    its warm-up, and again after seeding (what seeding left alive is not a worker's)."""
+    from ecrportal.process import settle_after_load
+
+    gc.unfreeze()
+    settle_after_load()
+
+
 def xlsx_probe(spec: str) -> int:
     """Child mode: warm up, then GET one XLSX and print its time and the process's RSS."""
     setup_django()
@@ -1380,6 +1390,7 @@ def xlsx_probe(spec: str) -> int:
     SLOW_ONCE_S = data.get("timeout", SLOW_ONCE_S)
     client = logged_in_client(get_user_model().objects.get(pk=data["user"]))
     _get(client, Page("warm", "warm", data["warm"]))
+    settle()
     before = _peak_rss_kb()
     elapsed, status = _get(client, Page("xlsx", "xlsx", data["url"]))
     peak = _peak_rss_kb()
@@ -1531,7 +1542,7 @@ def _run(args, per_terminal: int, where: str) -> int:
     pages = build_pages(seeder, stores[0], latest)
     for page in pages:  # the process's first requests load what every later one reuses
         _get(client, page)
-    gc.collect()
+    settle()
     day = {p.key: measure_page(client, p, args.reps) for p in pages}
 
     # 2. Query counts at 10 and at 100 stores (extra stores: one terminal, a few sales today).
@@ -1567,7 +1578,7 @@ def _run(args, per_terminal: int, where: str) -> int:
         f"({total.intents / seed_seconds:.0f} intents/s; analyze {analyze_seconds:.1f} s)"
     )
     client = logged_in_client(seeder.owner)
-    gc.collect()
+    settle()
     full = {p.key: measure_page(client, p, args.reps) for p in pages}
 
     # 4. Report vs SQL; XLSX in a fresh process.
@@ -1616,7 +1627,7 @@ def _run_report_only(args, seeder, stores, latest: dt.date, per_terminal: int, w
     pages = [p for p in build_pages(seeder, stores[0], latest) if p.key in _REPORT_PAGES]
     for page in pages:
         _get(client, page)
-    gc.collect()
+    settle()
     full = {p.key: measure_page(client, p, args.reps) for p in pages}
     problems = []
     print(f"\nreport pages and exports at {args.days} days ({where}); ms")
