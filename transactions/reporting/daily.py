@@ -326,15 +326,16 @@ def daily_report(*, stores, day: dt.date | None = None) -> DailyReport:
 
 
 class LocalTime(Func):
-    """The provider's transaction time on the store's wall clock. PostgreSQL converts it with the
-    store's zone (`AT TIME ZONE`): a naive timestamp is read by the driver's C loader, several
-    times faster than an aware one through Django's (a merchant-day is ~9k rows). Elsewhere it
-    is the aware value, which `exports.operation_values` converts the same way."""
+    """A moment (by default the provider's transaction time) on a wall clock (by default the
+    store's). PostgreSQL converts it (`AT TIME ZONE`): a naive timestamp is read by the driver's
+    C loader, several times faster than an aware one through Django's (a merchant-day is ~9k
+    rows). Elsewhere it is the aware value, which the reader converts the same way
+    (`exports.operation_values`, the intents CSV)."""
 
     output_field = DateTimeField()
 
-    def __init__(self):
-        super().__init__(F("transacted_at"), F("store__time_zone"))
+    def __init__(self, moment: str = "transacted_at", zone=None):
+        super().__init__(F(moment), zone if zone is not None else F("store__time_zone"))
 
     def as_sql(self, compiler, connection, **extra_context):
         return compiler.compile(self.source_expressions[0])

@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Value
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -11,9 +12,9 @@ from django.views.decorators.http import require_GET
 from stores.selectors import store_list_for_user, terminal_list_for_user
 from transactions import selectors
 from transactions.dashboard.filters import IntentFilter
-from transactions.money import format_decimal_es
 from transactions.reporting.breakdown import selection_totals
-from transactions.reporting.exports import csv_lines, spreadsheet_text
+from transactions.reporting.daily import LocalTime
+from transactions.reporting.exports import csv_lines, csv_moment, spreadsheet_text
 from transactions.states import STATUS_LABELS, Kind, display_status
 
 PAGE_SIZE = 50
@@ -128,7 +129,7 @@ CSV_COLUMNS = [
 # and its terminal for each of a day's ~10k rows was two thirds of the export's time.
 _CSV_VALUES = (
     "public_id",
-    "created_at",
+    "local_created",
     "store__name",
     "terminal__terminal_id",
     "kind",
@@ -151,6 +152,9 @@ _KIND_LABELS = {value: str(label) for value, label in Kind.choices}
 def _csv_rows(queryset):
     kinds = _KIND_LABELS
     zone = timezone.get_current_timezone()  # once, not `localtime` per row
+    rows = queryset.annotate(
+        local_created=LocalTime("created_at", Value(timezone.get_current_timezone_name()))
+    ).values_list(*_CSV_VALUES)
     for (
         public_id,
         created_at,
@@ -169,16 +173,19 @@ def _csv_rows(queryset):
         batch,
         reference,
         provider_status,
-    ) in queryset.values_list(*_CSV_VALUES).iterator(chunk_size=2000):
+    ) in rows.iterator(chunk_size=2000):
         status = display_status(kind=kind, state=state, followup=followup, resolution=resolution)
+        if created_at.tzinfo is not None:  # not PostgreSQL: the aware moment
+            created_at = created_at.astimezone(zone)
         yield [
             str(public_id),
-            created_at.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
+            csv_moment(created_at),
             spreadsheet_text(store_name),
             terminal_id or "",
             kinds.get(kind, kind),
             STATUS_LABELS.get(status, status),
-            format_decimal_es(amount, thousands=False),
+            # Two places as stored (`1520,50`, what `format_decimal_es` writes for a CSV).
+            "" if amount is None else f"{amount:.2f}".replace(".", ","),
             installments,
             spreadsheet_text(card_brand),
             last_four,
