@@ -58,6 +58,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
+FERNET_KEY = "p7nWezPIC70-6hBUpYVIxZx9rkBrLoXVBW0wuXy6c4c="  # throw-away, bench only
 sys.path.insert(0, str(ROOT))
 
 GOALS = {
@@ -85,6 +86,7 @@ class Cleanup:
     def __init__(self):
         self.sim_proc: subprocess.Popen | None = None
         self.pg_drop = None
+        self.redis_forget = None
         self.done = False
 
     def __call__(self, *_):
@@ -104,6 +106,9 @@ class Cleanup:
         if self.pg_drop is not None:
             with contextlib.suppress(Exception):
                 self.pg_drop()
+        if self.redis_forget is not None:
+            with contextlib.suppress(Exception):
+                self.redis_forget()
 
 
 CLEANUP = Cleanup()
@@ -279,12 +284,39 @@ def prepare_environment(tmp: Path) -> dict:
     """Env for this process (portal) and for the simulator; creates the PG database if needed."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "ecrportal.settings"
     os.environ["ECR_SWEEPER_CHAIN"] = "0"
+    os.environ.pop("ECR_TESTING", None)
     os.environ.setdefault("LOG_LEVEL", "ERROR")  # gateway warnings on lost answers are expected
-    os.environ.setdefault("DEBUG", "1")
-    sim_env = dict(os.environ)
-    sim_env.pop("DATABASE_URL", None)
-    sim_env.pop("REDIS_URL", None)
+    # The simulator stands for the provider (it runs elsewhere in production): its own process,
+    # its own SQLite, its development settings.
+    sim_env = dict(os.environ, DEBUG="1")
+    for name in ("DATABASE_URL", "REDIS_URL", "ECR_SIMULATOR", "SECRET_KEY"):
+        sim_env.pop(name, None)
     sim_env["SQLITE_PATH"] = str(tmp / "sim.sqlite3")
+    # This process is the portal's worker as deployed: DEBUG=0 (no query log wrapped around
+    # every statement), its secrets set, the simulator's loopback host accepted as the provider
+    # (DEBUG=0 accepts only the provider's hosts otherwise).
+    os.environ.update(
+        DEBUG="0",
+        ECR_SIMULATOR="0",
+        SECRET_KEY="bench-" + os.urandom(16).hex(),
+        ECR_ENCRYPTION_KEYS=FERNET_KEY,
+        ECR_PROVIDER_HOSTS="127.0.0.1",
+    )
+    redis_url = os.environ.get("REDIS_URL", "")
+    if redis_url:
+        # Its own key prefix on a shared Redis, and only its keys deleted afterwards.
+        prefix = f"ecr-bench-polling-{os.getpid()}"
+        os.environ["ECR_CACHE_KEY_PREFIX"] = prefix
+
+        def forget_keys():
+            import redis  # noqa: PLC0415
+
+            client = redis.Redis.from_url(redis_url)
+            for key in client.scan_iter(match=f"{prefix}:*", count=500):
+                client.delete(key)
+
+        CLEANUP.redis_forget = forget_keys
+        print(f"cache: Redis {redis_url}, key prefix {prefix}:")
     url = os.environ.get("DATABASE_URL", "")
     if url:
         import psycopg  # noqa: PLC0415  (only needed for PostgreSQL)

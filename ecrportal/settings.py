@@ -142,7 +142,7 @@ PINNED_CACHE = "pinned"
 CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     _redis: dict[str, Any] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "ecrportal.redis_cache.RedisCacheReusingClients",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": CACHE_KEY_PREFIX,
     }

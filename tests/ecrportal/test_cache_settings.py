@@ -69,7 +69,7 @@ def test_redis_cache_takes_the_key_prefix():
         REDIS_URL="redis://127.0.0.1:6379/0", ECR_CACHE_KEY_PREFIX="staging"
     )
     for alias in ("default", "pinned"):
-        assert configured[alias]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+        assert configured[alias]["BACKEND"] == "ecrportal.redis_cache.RedisCacheReusingClients"
         assert configured[alias]["KEY_PREFIX"] == "staging"
 
 

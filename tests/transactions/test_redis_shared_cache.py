@@ -7,8 +7,8 @@ import os
 import uuid
 
 import pytest
-from django.core.cache.backends.redis import RedisCache
 
+from ecrportal.redis_cache import RedisCacheReusingClients as RedisCache
 from transactions import polling
 
 REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
