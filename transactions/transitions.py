@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from ecrportal.compiled_query import Arg, CompiledQuery
 from stores.models import Terminal
 from transactions.backoff import next_poll_at
 from transactions.business_day import business_day_of, store_time_zone, transaction_moment
@@ -77,9 +78,28 @@ def after_final(intent: Intent, state: str) -> None:
         transaction.on_commit(lambda: _after_approved(intent_id), robust=True)
 
 
+# After every approval: two columns of the committed row, compiled once per connection. Most
+# approvals are payments nobody asked to cancel, which need nothing more (the whole row with its
+# terminal was read here before, for every approval the sweeper saw).
+_APPROVED_FACTS = CompiledQuery(
+    "approved_facts",
+    lambda pk: (
+        Intent._base_manager.filter(pk=pk).order_by().values_list("kind", "cancel_requested_at")
+    ),
+    pk=Arg(Intent._meta.pk),
+)
+
+
 def _after_approved(intent_id: int) -> None:
+    facts = _APPROVED_FACTS.rows(pk=intent_id)
+    if not facts:
+        return
+    kind, cancel_requested_at = facts[0]
+    late_cancel = kind == Kind.PAYMENT and cancel_requested_at is not None
+    if not late_cancel and kind != Kind.SETTLEMENT:
+        return
     intent = Intent.objects.select_related("terminal").get(pk=intent_id)
-    if intent.kind == Kind.PAYMENT and intent.cancel_requested_at is not None:
+    if late_cancel:
         intent_flag(
             intent,
             reason="La cancelación llegó tarde: la terminal cobró. Anule si corresponde.",
