@@ -7,11 +7,15 @@ on the next, unrelated page.
 state box and today's list (which read the same ledger) refresh on that event at once.
 """
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from tests.factories import make_intent
 from transactions import services
+from transactions.dashboard.views.common import live_box_version
+from transactions.models import Intent
 from transactions.states import State
 
 pytestmark = pytest.mark.django_db
@@ -25,9 +29,19 @@ def no_provider(monkeypatch):
     monkeypatch.setattr(services, "intent_refresh", lambda *, intent, wait=0: intent)
 
 
-def _live(client, intent, seen=None):
+def _live(client, intent, seen=None, shown=None):
     url = reverse("dashboard:intent_live", args=[intent.public_id])
-    return client.get(url, {"seen": seen} if seen else {}, headers=HTMX)
+    params = {"seen": seen} if seen else {}
+    if shown:
+        params["shown"] = shown
+    return client.get(url, params, headers=HTMX)
+
+
+def _shown(response) -> str:
+    """The version the box asks its next poll with (`shown=`), from its hx-get."""
+    match = re.search(r"[?&]amp;shown=([0-9a-f]+)", response.content.decode())
+    assert match, "a live box says which version it shows"
+    return match.group(1)
 
 
 @pytest.mark.parametrize("state", [State.APPROVED, State.DECLINED, State.CANCELLED])
@@ -99,6 +113,43 @@ def test_the_box_announces_a_change_to_the_page(client_for, cashier_a, store_a, 
     assert "HX-Trigger" not in _live(client, still, seen=State.PROCESSING)
     # The polling box says what it shows, so the server can tell.
     assert f"?seen={State.PROCESSING}" in _live(client, still, seen="processing").content.decode()
+
+
+def test_a_poll_that_would_show_the_same_box_answers_204(
+    client_for, cashier_a, store_a, terminal_a
+):
+    intent = make_intent(store_a, state=State.PENDING, offered_terminals=[terminal_a])
+    client = client_for(cashier_a)
+    first = _live(client, intent)
+    assert first.status_code == 200
+    shown = _shown(first)
+    # Nothing changed: no box to swap, so the one on the screen (and its Cancelar) stays put.
+    same = _live(client, intent, seen=State.PENDING, shown=shown)
+    assert same.status_code == 204 and same.content == b""
+    assert "HX-Trigger" not in same
+    # Anything the box shows that changes sends the new box: the attention badge...
+    Intent.objects.filter(pk=intent.pk).update(needs_attention=True, attention_reason="Trabada")
+    intent.refresh_from_db()
+    flagged = _live(client, intent, seen=State.PENDING, shown=shown)
+    assert flagged.status_code == 200 and "Requiere atención" in flagged.content.decode()
+    # ...the state (and the page's other boxes are told)...
+    Intent.objects.filter(pk=intent.pk).update(state=State.CANCELLING)
+    intent.refresh_from_db()
+    moved = _live(client, intent, seen=State.PENDING, shown=_shown(flagged))
+    assert moved.status_code == 200 and moved["HX-Trigger"] == "terminal-changed"
+    # ...and a final box is always sent.
+    Intent.objects.filter(pk=intent.pk).update(state=State.CANCELLED)
+    intent.refresh_from_db()
+    final = _live(client, intent, seen=State.CANCELLED, shown=_shown(moved))
+    assert final.status_code == 200 and 'data-state="cancelled"' in final.content.decode()
+
+
+def test_the_buttons_a_person_may_press_are_part_of_the_version(
+    client_for, cashier_a, store_a, terminal_a
+):
+    intent = make_intent(store_a, state=State.PENDING, offered_terminals=[terminal_a])
+    assert live_box_version(intent, {"cancel"}) != live_box_version(intent, set())
+    assert live_box_version(intent, {"cancel"}) == live_box_version(intent, {"cancel"})
 
 
 def test_the_other_boxes_listen_for_the_change(client_for, cashier_a, terminal_a):

@@ -1,9 +1,10 @@
 """Small helpers shared by the dashboard views."""
 
+import hashlib
 import logging
 
 from django.contrib import messages
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from transactions import services
@@ -31,18 +32,47 @@ def live_box_response(request, intent: Intent, *, actions, notice: str = "", ter
 
     `terminal` is the page's terminal, for the "Nuevo cobro" button: the intent's own terminal,
     else the one it was offered (a charge cancelled before any terminal took it has none)."""
+    shown = live_box_version(intent, actions)
+    if request.method == "GET" and not intent.is_final and request.GET.get("shown") == shown:
+        # Nothing the box shows changed: 204, and htmx leaves it as it is. Replacing it every
+        # second made a tap on Cancelar that spanned a refresh land on a box already gone (the
+        # browser then clicks nothing), and re-rendered the same HTML for nobody.
+        return HttpResponse(status=204)
     if terminal is None and intent.is_final:
         # Only a finished charge shows the button: no extra query on every poll of a live one.
         terminal = intent.terminal or intent.offered_terminals.first()
     response = render(
         request,
         "transactions/_intent_live.html",
-        {"intent": intent, "terminal": terminal, "actions": actions, "notice": notice},
+        {
+            "intent": intent,
+            "terminal": terminal,
+            "actions": actions,
+            "notice": notice,
+            "shown": shown,
+        },
     )
     seen = request.GET.get("seen") if request.method == "GET" else None
     if seen != intent.state:
         response["HX-Trigger"] = TERMINAL_CHANGED_EVENT
     return response
+
+
+def live_box_version(intent: Intent, actions) -> str:
+    """What a live box shows that can change while the intent is live, in a few characters:
+    its state and status, the attention badge, and the buttons the person may press. The
+    amount, cuotas and card never change before the intent is final, and a final box is always
+    sent."""
+    shown = "|".join(
+        [
+            intent.state,
+            intent.status,
+            "1" if intent.needs_attention else "0",
+            intent.attention_reason or "",
+            ",".join(sorted(actions)),
+        ]
+    )
+    return hashlib.sha256(shown.encode()).hexdigest()[:12]
 
 
 def refresh_quietly(intent: Intent) -> Intent:

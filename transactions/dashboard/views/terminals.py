@@ -18,6 +18,7 @@ from transactions.dashboard.views.common import (
     followup_created,
     is_htmx,
     live_box_response,
+    live_box_version,
 )
 from transactions.dashboard.views.confirm import Confirmation, confirm_response, confirmed
 from transactions.errors import IntentRuleError
@@ -56,6 +57,7 @@ def terminal_detail(request, public_id):
     if context["can_charge"] and current is not None and current.store_id == terminal.store_id:
         context["intent"] = current
         context["actions"] = selectors.intent_actions_for_user(intent=current, user=request.user)
+        context["shown"] = live_box_version(current, context["actions"])
     return render(request, "transactions/terminal_detail.html", context)
 
 
