@@ -2,10 +2,12 @@
 
 import hashlib
 import logging
+import re
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 
 from transactions import services
 from transactions.gateway.errors import GatewayError
@@ -62,7 +64,8 @@ def live_box_version(intent: Intent, actions) -> str:
     """What a live box shows that can change while the intent is live, in a few characters:
     its state and status, the attention badge, and the buttons the person may press. The
     amount, cuotas and card never change before the intent is final, and a final box is always
-    sent."""
+    sent. Named from the intent, not hashed from the HTML like the intent page's panel
+    (`polled_fragment_response`), so the terminal page can put it in the box it renders."""
     shown = "|".join(
         [
             intent.state,
@@ -73,6 +76,25 @@ def live_box_version(intent: Intent, actions) -> str:
         ]
     )
     return hashlib.sha256(shown.encode()).hexdigest()[:12]
+
+
+# Django masks the CSRF token anew on every render: two renders of the same panel differ there.
+_CSRF_INPUT = re.compile(r'<input type="hidden" name="csrfmiddlewaretoken" value="[^"]*">')
+_VERSION_SLOT = "version-slot-5e7"
+
+
+def polled_fragment_response(request, template: str, context: dict) -> HttpResponse:
+    """A fragment that polls itself (`hx-get` with `shown={{ shown }}`), answered 204 when the
+    poll already shows this very HTML, so htmx leaves it, and the buttons in it, in place.
+
+    Its version is a hash of the rendered HTML without the per-render CSRF tokens, so anything
+    it shows that changes (a new event, a provider call, a button) sends it again; it is written
+    into the fragment's own `hx-get` after hashing."""
+    html = render_to_string(template, {**context, "shown": _VERSION_SLOT}, request=request)
+    version = hashlib.sha256(_CSRF_INPUT.sub("", html).encode()).hexdigest()[:12]
+    if request.GET.get("shown") == version:
+        return HttpResponse(status=204)
+    return HttpResponse(html.replace(_VERSION_SLOT, version))
 
 
 def refresh_quietly(intent: Intent) -> Intent:

@@ -20,6 +20,7 @@ from transactions.dashboard.views.common import (
     followup_created,
     is_htmx,
     live_box_response,
+    polled_fragment_response,
     refresh_quietly,
 )
 from transactions.dashboard.views.confirm import Confirmation, confirm_response, confirmed
@@ -84,7 +85,9 @@ def intent_detail(request, public_id):
 def intent_panel(request, public_id):
     """The intent page's live panel, polled every second while the intent is not final."""
     intent = refresh_quietly(_get(request, public_id))
-    return render(request, "transactions/_intent_panel.html", _panel_context(request, intent))
+    return polled_fragment_response(
+        request, "transactions/_intent_panel.html", _panel_context(request, intent)
+    )
 
 
 @login_required
