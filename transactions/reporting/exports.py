@@ -299,8 +299,11 @@ def csv_moment(value: dt.datetime | None) -> str:
     return f"{v.day:02d}/{v.month:02d}/{v.year:04d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
 
 
-def _csv_signed(amount: Decimal) -> str:
-    # `signed_amount` is a Decimal rounded to cents: csv_amount's text without its checks.
+def csv_cents(amount: Decimal | None) -> str:
+    """`csv_amount`'s text for a Decimal already in cents (a stored amount, `signed_amount`),
+    without its checks: the CSVs of a day's thousands of rows call it once per row."""
+    if amount is None:
+        return ""
     if not amount:
         return "0,00"
     return f"{amount:.2f}".replace(".", ",")
@@ -331,7 +334,7 @@ def operation_csv_row(row: dict) -> list:
         text(last_four),
         text(authorization),
         text(ticket),
-        _csv_signed(amount),
+        csv_cents(amount),
         text(provider_id),
         text(original_provider_id),
         text(reference),

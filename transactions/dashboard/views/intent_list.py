@@ -14,7 +14,7 @@ from transactions import selectors
 from transactions.dashboard.filters import IntentFilter
 from transactions.reporting.breakdown import selection_totals
 from transactions.reporting.daily import LocalTime
-from transactions.reporting.exports import csv_lines, csv_moment, spreadsheet_text
+from transactions.reporting.exports import csv_cents, csv_lines, csv_moment, spreadsheet_text
 from transactions.states import STATUS_LABELS, Kind, display_status
 
 PAGE_SIZE = 50
@@ -184,8 +184,7 @@ def _csv_rows(queryset):
             terminal_id or "",
             kinds.get(kind, kind),
             STATUS_LABELS.get(status, status),
-            # Two places as stored (`1520,50`, what `format_decimal_es` writes for a CSV).
-            "" if amount is None else f"{amount:.2f}".replace(".", ","),
+            csv_cents(amount),
             installments,
             spreadsheet_text(card_brand),
             last_four,
