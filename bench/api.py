@@ -56,11 +56,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from support import FERNET_KEY, forget_redis_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 MANAGE = str(ROOT / "manage.py")
-FERNET_KEY = "p7nWezPIC70-6hBUpYVIxZx9rkBrLoXVBW0wuXy6c4c="  # throw-away, bench only
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GOALS = {"POST /payments (new key)": 0.3, "GET /intents/{id}": 0.8}
 
@@ -265,14 +265,7 @@ def portal_env(tmp: Path, sim_base: str, run_id: str) -> tuple[dict, str]:
     if redis_url:
         prefix = env["ECR_CACHE_KEY_PREFIX"]
 
-        def forget_keys():
-            import redis
-
-            client = redis.Redis.from_url(redis_url)
-            for key in client.scan_iter(match=f"{prefix}:*", count=500):
-                client.delete(key)
-
-        PROCS.cleanups.append(forget_keys)
+        PROCS.cleanups.append(lambda: forget_redis_keys(redis_url, prefix))
         print(f"cache: Redis {redis_url}, key prefix {prefix}:")
     else:
         print("cache: the database cache (no REDIS_URL)")

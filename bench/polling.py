@@ -57,8 +57,9 @@ from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
+from support import FERNET_KEY, forget_redis_keys
+
 ROOT = Path(__file__).resolve().parent.parent
-FERNET_KEY = "p7nWezPIC70-6hBUpYVIxZx9rkBrLoXVBW0wuXy6c4c="  # throw-away, bench only
 sys.path.insert(0, str(ROOT))
 
 GOALS = {
@@ -311,14 +312,7 @@ def prepare_environment(tmp: Path) -> dict:
         prefix = f"ecr-bench-polling-{os.getpid()}"
         os.environ["ECR_CACHE_KEY_PREFIX"] = prefix
 
-        def forget_keys():
-            import redis  # noqa: PLC0415
-
-            client = redis.Redis.from_url(redis_url)
-            for key in client.scan_iter(match=f"{prefix}:*", count=500):
-                client.delete(key)
-
-        CLEANUP.redis_forget = forget_keys
+        CLEANUP.redis_forget = lambda: forget_redis_keys(redis_url, prefix)
         print(f"cache: Redis {redis_url}, key prefix {prefix}:")
     url = os.environ.get("DATABASE_URL", "")
     if url:

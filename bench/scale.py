@@ -66,11 +66,12 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from support import FERNET_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "ecrportal_bench_scale"
-FERNET_KEY = "p7nWezPIC70-6hBUpYVIxZx9rkBrLoXVBW0wuXy6c4c="  # throw-away, bench only
 HOST = "portal.bench.invalid"
 TZ = zoneinfo.ZoneInfo("America/Argentina/Buenos_Aires")
 TERMINALS_PER_STORE = 6
