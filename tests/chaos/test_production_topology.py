@@ -23,7 +23,9 @@ import pytest
 
 from tests.chaos.topology import Topology, postgres_reachable, redis_reachable
 
-pytestmark = pytest.mark.chaos
+# The whole topology under faults takes a few minutes; the suite's 600 s per test is too short
+# for it on a busy machine, and its own loops are bounded anyway.
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]
 
 PAYMENTS_PER_TERMINAL = 8
 # Cents decide the autopilot's outcome (simulator.engine.MAGIC_CENTS): .00 approves, .51
