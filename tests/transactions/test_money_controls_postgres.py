@@ -45,7 +45,7 @@ def test_simultaneous_refunds_never_pass_the_daily_limit(store_a, owner):
 
     def ask(terminal, payment):
         try:
-            barrier.wait()
+            barrier.wait(timeout=30)
             try:
                 refund_create(
                     store=store_a,

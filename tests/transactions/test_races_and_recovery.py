@@ -66,7 +66,7 @@ def test_reversal_and_refund_racing_on_one_payment_never_both_go_out(sim, store_
 
     def attempt(action):
         try:
-            barrier.wait()
+            barrier.wait(timeout=30)
             action()
             outcomes.append("sent")
         except IntentRuleError as exc:
@@ -88,7 +88,8 @@ def test_reversal_and_refund_racing_on_one_payment_never_both_go_out(sim, store_
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(60)
+    assert not any(t.is_alive() for t in threads), "both attempts finish"
     assert sorted(outcomes).count("sent") == 1, outcomes
     assert Intent.objects.filter(original=payment).count() == 1
 

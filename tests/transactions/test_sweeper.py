@@ -168,7 +168,8 @@ def test_two_sweepers_in_parallel_never_poll_one_intent_at_once(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(120)
+    assert not any(t.is_alive() for t in threads), "both sweeps finish"
 
     assert not overlaps
     assert sorted(polled) == sorted(i.pk for i in intents), "each due intent polled exactly once"

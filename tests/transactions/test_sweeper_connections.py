@@ -158,10 +158,11 @@ def test_sweeper_and_long_poll_stay_within_the_documented_bound(pending_intents,
                 )
                 polls += sweeper.sweep_once(pool=pool)
                 time.sleep(0.05)
-        watcher.join()
+        watcher.join(30)
         stop.set()
         if sampler is not None:
-            sampler.join()
+            sampler.join(30)
+    assert not watcher.is_alive(), "the long poll ends within its wait"
     assert polls >= 25, polls  # several sweeps, each polling every intent
     ours = opened.ours()
     assert len(ours) <= bound, ours

@@ -40,7 +40,7 @@ def test_fifty_requests_with_one_key_make_one_intent(live_api, sim, terminal_a):
     lock = threading.Lock()
 
     def hit():
-        barrier.wait()
+        barrier.wait(timeout=30)
         for _ in range(5):
             try:
                 response = live_post(live_api, "/payments", body, key=key)
