@@ -90,3 +90,16 @@ def client_for(db):
         return client
 
     return _client_for
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that timed out also reports what the database's sessions were doing then."""
+    report = yield
+    if report.failed and call.excinfo is not None and "pytest-timeout" in call.excinfo.exconly():
+        from tests.hang_report import database_sessions
+
+        sessions = database_sessions()
+        if sessions is not None:
+            report.sections.append(("PostgreSQL sessions at the timeout", sessions))
+    return report
