@@ -31,6 +31,8 @@ from psycopg import sql
 BASE_DIR = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+# Every server is started through it: its group dies with the test run, even a killed one.
+REAPER = Path(__file__).with_name("reaper.py")
 POSTGRES_SERVER = os.environ.get("CI_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("CHAOS_REDIS_URL", "redis://127.0.0.1:6379")
 # Redis database indexes the test may take: the first empty one is claimed with a marker key,
@@ -166,7 +168,7 @@ class Topology:
     def start(self, name: str, command: list[str]) -> None:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it open)
         self.processes[name] = subprocess.Popen(
-            command,
+            [PYTHON, str(REAPER), *command],
             cwd=BASE_DIR,
             env=self.env,
             stdout=log,
