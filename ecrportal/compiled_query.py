@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 from django.db import DatabaseError, connections
 from django.db.models import Field, Model, QuerySet
+from django.db.models.base import ModelState
 
 _sentinels = itertools.count(1)
 
@@ -132,7 +133,22 @@ class CompiledQuery:
         """The rows as `model` instances: `build` must select `model`'s concrete columns,
         `concrete_columns(model)`, in that order."""
         names = concrete_columns(model)
-        return [model.from_db(using, names, row) for row in self.rows(using, **values)]
+        return [instance_from_row(model, using, names, row) for row in self.rows(using, **values)]
+
+
+def instance_from_row(model: type[Model], using: str, names: list[str], values) -> Model:
+    """What `model.from_db(using, names, values)` builds, without `Model.__init__`: that walks
+    every field of the model (about seventy for an intent, most of them deferred here) and was
+    most of the cost of loading a row read by a compiled query. The instance is the same: its
+    loaded columns in `__dict__`, the others deferred (absent, read on access), and its state
+    "from the database". No `pre_init`/`post_init` signal is sent; nothing in the portal
+    listens to them (a model that needs them must be loaded with `from_db`)."""
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(names, values, strict=True))
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = using
+    return instance
 
 
 def concrete_columns(model: type[Model]) -> list[str]:

@@ -17,7 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from ecrportal.compiled_query import Arg, CompiledQuery
+from ecrportal.compiled_query import Arg, CompiledQuery, instance_from_row
 from stores.models import Terminal
 from transactions.models import Intent, offered_terminals_order, remember_offered_terminals
 from transactions.selectors import reversal_refusals
@@ -360,7 +360,7 @@ _DOCUMENT_FIELDS = frozenset(
         "finished_at",
     }
 )
-# In the model's column order (what `Model.from_db` expects).
+# In the model's column order (as `Model.from_db` takes them).
 _DOCUMENT_COLUMNS = [
     f.attname for f in Intent._meta.concrete_fields if f.attname in _DOCUMENT_FIELDS
 ]
@@ -398,16 +398,18 @@ def _intent_from_rows(rows: list, db: str) -> Intent | None:
         return None
     width = len(_DOCUMENT_COLUMNS)
     first = rows[0]
-    intent = Intent.from_db(db, _DOCUMENT_COLUMNS, first[:width])
+    intent = instance_from_row(Intent, db, _DOCUMENT_COLUMNS, first[:width])
     terminal_ref, original_public_id = first[width : width + 3], first[width + 3]
     if intent.terminal_id is not None:
-        intent.terminal = Terminal.from_db(db, _TERMINAL_REF, (intent.terminal_id, *terminal_ref))
+        intent.terminal = instance_from_row(
+            Terminal, db, _TERMINAL_REF, (intent.terminal_id, *terminal_ref)
+        )
     if intent.original_id is not None:
-        intent.original = Intent.from_db(
-            db, ["id", "public_id"], (intent.original_id, original_public_id)
+        intent.original = instance_from_row(
+            Intent, db, ["id", "public_id"], (intent.original_id, original_public_id)
         )
     offered = {
-        row[width + 4]: Terminal.from_db(db, _TERMINAL_REF, row[width + 4 :])
+        row[width + 4]: instance_from_row(Terminal, db, _TERMINAL_REF, row[width + 4 :])
         for row in rows
         if row[width + 4] is not None
     }

@@ -10,6 +10,7 @@ of sweeper loops is bounded by slot leases in the shared cache (`SweeperSlot`), 
 of workers the watchdog starts.
 """
 
+import functools
 import logging
 import secrets
 import threading
@@ -22,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, conne
 from django.db.models import Q
 from django.utils import timezone
 
+from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns, instance_from_row
 from transactions.backoff import WATCHER_POLLED_STATES, next_poll_at
 from transactions.metrics import sweeper_heartbeat
 from transactions.models import Intent
@@ -34,17 +36,77 @@ logger = logging.getLogger(__name__)
 SLOT_LEASE_SECONDS = 15
 
 
-def _due_queryset(now):
+def _due_queryset(now, watched_before=None):
     # A watcher reads a pending, processing or cancelling intent itself, so the sweeper leaves it
     # alone while watched. A created or in-doubt one it only re-reads from the database: the
     # sweeper keeps searching for it on its schedule, watched or not (a POS long-polling a lost
-    # create must not stop the search for it).
-    not_watched = Q(watched_until__isnull=True) | Q(watched_until__lt=now)
+    # create must not stop the search for it). `watched_before` is `now` (its own argument in a
+    # compiled statement, where each argument is one parameter).
+    watched_before = now if watched_before is None else watched_before
+    not_watched = Q(watched_until__isnull=True) | Q(watched_until__lt=watched_before)
     return (
         Intent.objects.exclude(state__in=sorted(FINAL_STATES))
         .filter(next_poll_at__lte=now)
         .filter(not_watched | ~Q(state__in=WATCHER_POLLED_STATES))
     )
+
+
+def _claimed_paths() -> list[tuple[str, type]]:
+    """The claim's row: the intent and the objects its poll reads (`polling.POLL_RELATED`), as
+    (column prefix, model), each parent before its children."""
+    paths: list[tuple[str, type]] = [("", Intent)]
+    for path in POLL_RELATED:
+        model, prefix = Intent, ""
+        for name in path.split("__"):
+            model = model._meta.get_field(name).related_model
+            prefix += f"{name}__"
+            if (prefix, model) not in paths:
+                paths.append((prefix, model))
+    return paths
+
+
+_CLAIMED = [(prefix, model, concrete_columns(model)) for prefix, model in _claimed_paths()]
+
+
+@functools.cache
+def _claim_statement(limit: int) -> CompiledQuery:
+    """The claim's SELECT for `limit` rows, compiled once per connection (every sweep runs it, a
+    few times a second per loop; the ORM built it anew each time). Compiled inside the claim's
+    transaction: the ORM builds FOR UPDATE only there, so it is not prepared on the server."""
+
+    def build(now, watched_before):
+        queryset = _due_queryset(now, watched_before).order_by("next_poll_at")
+        if connection.features.has_select_for_update_skip_locked:
+            queryset = queryset.select_for_update(skip_locked=True, of=("self",))
+        names = [f"{prefix}{column}" for prefix, _, columns in _CLAIMED for column in columns]
+        return queryset.values_list(*names)[:limit]
+
+    field = Intent._meta.get_field
+    return CompiledQuery(
+        f"sweeper_claim_{limit}",
+        build,
+        now=Arg(field("next_poll_at")),
+        watched_before=Arg(field("watched_until")),
+    )
+
+
+def _claimed_intent(row: tuple, db: str) -> Intent:
+    """The intent of a claim row with the objects its poll reads loaded, as `select_related`
+    loads them (a null relation is cached as None)."""
+    loaded: dict[str, object] = {}
+    start = 0
+    for prefix, model, columns in _CLAIMED:
+        values = row[start : start + len(columns)]
+        start += len(columns)
+        # A null relation's columns are all null, its primary key first.
+        instance = None if values[0] is None else instance_from_row(model, db, columns, values)
+        loaded[prefix] = instance
+        if prefix:
+            parent_prefix, _, name = prefix[:-2].rpartition("__")
+            parent = loaded[f"{parent_prefix}__" if parent_prefix else ""]
+            if parent is not None:  # under a null relation there is nothing to attach to
+                parent._meta.get_field(name).set_cached_value(parent, instance)
+    return loaded[""]
 
 
 def claim_due_intents(*, limit: int = 100, now=None) -> list[Intent]:
@@ -57,11 +119,10 @@ def claim_due_intents(*, limit: int = 100, now=None) -> list[Intent]:
     (a cancel, a watcher) makes the poll's write touch nothing and re-read.
     """
     now = now or timezone.now()
+    db = Intent.objects.db
     with transaction.atomic():
-        qs = _due_queryset(now).select_related(*POLL_RELATED).order_by("next_poll_at")
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
-        rows = list(qs[:limit])
+        found = _claim_statement(limit).rows(db, now=now, watched_before=now)
+        rows = [_claimed_intent(row, db) for row in found]
         for row in rows:
             row.next_poll_at = next_poll_at(row, now=now)
         if rows:

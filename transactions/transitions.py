@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from ecrportal.compiled_query import Arg, CompiledQuery
+from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
 from stores.models import Terminal
 from transactions.backoff import next_poll_at
 from transactions.business_day import business_day_of, store_time_zone, transaction_moment
@@ -249,6 +249,22 @@ def mask_card_numbers(text: str) -> str:
     return redact(text)
 
 
+# The terminal that took an intent, by the provider's terminal id, once per intent that is taken
+# (every poll that learns it): compiled once and prepared (`CompiledQuery`). Terminal ids are
+# unique, so at most one row.
+_STORE_TERMINAL = CompiledQuery(
+    "store_terminal",
+    lambda store_id, terminal_id: (
+        Terminal.objects.filter(store_id=store_id, terminal_id=terminal_id)
+        .order_by()
+        .values_list(*concrete_columns(Terminal))[:1]
+    ),
+    server_prepared=True,
+    store_id=Arg(Terminal._meta.get_field("store")),
+    terminal_id=Arg(Terminal._meta.get_field("terminal_id")),
+)
+
+
 def answer_field_changes(intent: Intent, answer) -> dict:
     """The intent fields an answer would change (only those that differ and are known).
 
@@ -279,9 +295,10 @@ def answer_field_changes(intent: Intent, answer) -> dict:
     if answer.terminal_id and (
         intent.terminal is None or intent.terminal.terminal_id != answer.terminal_id
     ):
-        terminal = Terminal.objects.filter(
-            store_id=intent.store_id, terminal_id=answer.terminal_id
-        ).first()
+        found = _STORE_TERMINAL.instances(
+            Terminal, store_id=intent.store_id, terminal_id=answer.terminal_id
+        )
+        terminal = found[0] if found else None
         if terminal is not None and terminal.pk != intent.terminal_id:
             changes["terminal"] = terminal
             changes["taken_at"] = intent.taken_at or timezone.now()

@@ -3,13 +3,14 @@ the ORM answers (converted values included); refused when an argument does not r
 it is; on PostgreSQL prepared once per session and still answering after losing it."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
+from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns, instance_from_row
 from stores.models import Credential, Terminal
 from stores.selectors import credential_for_store
 from tests import factories
@@ -271,3 +272,40 @@ def test_planner_settings_are_left_out_where_the_database_is_not_postgresql(stor
     with CaptureQueriesContext(connection) as ctx:
         assert query.rows(terminal=terminal.pk) == [(terminal.terminal_id,)]
     assert len(ctx.captured_queries) == 1
+
+
+def _loaded(instance) -> dict:
+    """What an instance holds: its loaded columns and its state (deferred columns are absent)."""
+    columns = {k: v for k, v in instance.__dict__.items() if not k.startswith("_")}
+    return {"columns": columns, "adding": instance._state.adding, "db": instance._state.db}
+
+
+def test_an_instance_from_a_row_is_what_from_db_builds(store_a, terminal_a):
+    intent = factories.make_intent(store_a, terminal=terminal_a, amount="12.50")
+    row = Intent.objects.filter(pk=intent.pk).values_list(*concrete_columns(Intent)).get()
+    every = instance_from_row(Intent, "default", concrete_columns(Intent), row)
+    assert _loaded(every) == _loaded(Intent.from_db("default", concrete_columns(Intent), row))
+    assert every.get_deferred_fields() == set()
+    # A few columns: the others deferred exactly as `from_db` defers them, and read on access.
+    # (in the model's column order, as `from_db` takes them)
+    wanted = {"id", "public_id", "amount", "terminal_id"}
+    names = [name for name in concrete_columns(Intent) if name in wanted]
+    values = Intent.objects.filter(pk=intent.pk).values_list(*names).get()
+    some = instance_from_row(Intent, "default", names, values)
+    assert _loaded(some) == _loaded(Intent.from_db("default", names, values))
+    assert (
+        some.get_deferred_fields() == Intent.from_db("default", names, values).get_deferred_fields()
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert some.reference == intent.reference
+    assert len(queries) == 1
+    assert some.terminal == terminal_a
+    # Saved like any loaded instance: an UPDATE of that row, not an INSERT.
+    some.amount = Decimal("13.00")
+    some.save(update_fields=["amount"])
+    assert Intent.objects.get(pk=intent.pk).amount == Decimal("13.00")
+
+
+def test_an_instance_from_a_row_refuses_a_row_that_does_not_fit_its_names(store_a):
+    with pytest.raises(ValueError):
+        instance_from_row(Terminal, "default", ["id", "public_id"], (1,))
