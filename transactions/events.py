@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from ecrportal.compiled_insert import CompiledInsert
 from transactions.models import Intent, IntentEvent
 
 if TYPE_CHECKING:
@@ -39,10 +40,18 @@ class Actor:
 SYSTEM = Actor(label="sistema")
 SWEEPER = Actor(label="sweeper")
 
+# Every state change writes one (with the intent's guarded UPDATE): compiled once per connection.
+_EVENT_INSERT = CompiledInsert(IntentEvent)
+
+
+def event_write(**fields) -> IntentEvent:
+    """Writes one event row (`IntentEvent(**fields)`) and returns it."""
+    return _EVENT_INSERT.save(IntentEvent(**fields))
+
 
 def intent_note(intent: Intent, *, type: str, message: str, actor: Actor = SYSTEM, raw=None):
     """An event without a state change (attention flags, refused cancellations, notes)."""
-    IntentEvent.objects.create(
+    event_write(
         intent=intent,
         type=type,
         from_state=intent.state,

@@ -17,7 +17,7 @@ from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
 from stores.models import Terminal
 from transactions.backoff import next_poll_at
 from transactions.business_day import business_day_of, store_time_zone, transaction_moment
-from transactions.events import SWEEPER, SYSTEM, Actor, intent_flag
+from transactions.events import SWEEPER, SYSTEM, Actor, event_write, intent_flag
 from transactions.gateway.convert import redact
 from transactions.models import Intent, IntentEvent
 from transactions.reporting.reconciliation import batch_record_for_settlement
@@ -189,7 +189,7 @@ def intent_transition(
         if changed != 1:
             intent.refresh_from_db()
             return False
-        IntentEvent.objects.create(
+        event_write(
             intent=intent,
             type=event_type,
             from_state=from_state,

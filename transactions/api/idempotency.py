@@ -37,6 +37,7 @@ from datetime import timedelta
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from ecrportal.compiled_insert import CompiledInsert
 from stores.models import PosClient
 from transactions.api.models import IdempotencyRecord
 from transactions.errors import Code
@@ -74,6 +75,10 @@ def request_fingerprint(*, method: str, path: str, data) -> str:
     return hashlib.sha256(f"{method.upper()}\n{path}\n{canonical}".encode()).hexdigest()
 
 
+# Every POST claims its key with one: compiled once per connection (`CompiledInsert`).
+_CLAIM_INSERT = CompiledInsert(IdempotencyRecord)
+
+
 def idempotency_claim(
     *, pos_client: PosClient, key: str, method: str, path: str, fingerprint: str
 ) -> tuple[IdempotencyRecord, bool]:
@@ -82,12 +87,14 @@ def idempotency_claim(
     for _ in range(3):
         try:
             with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    pos_client=pos_client,
-                    key=key,
-                    method=method.upper(),
-                    path=path[:300],
-                    fingerprint=fingerprint,
+                record = _CLAIM_INSERT.save(
+                    IdempotencyRecord(
+                        pos_client=pos_client,
+                        key=key,
+                        method=method.upper(),
+                        path=path[:300],
+                        fingerprint=fingerprint,
+                    )
                 )
             return record, True
         except IntegrityError:

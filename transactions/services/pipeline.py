@@ -18,11 +18,12 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ecrportal.compiled_insert import CompiledInsert
 from ecrportal.compiled_query import Arg, CompiledQuery
 from stores.models import Store, Terminal
 from transactions.backoff import created_grace_seconds
 from transactions.errors import Code, IntentRuleError
-from transactions.events import Actor
+from transactions.events import Actor, event_write
 from transactions.gateway import CallHold, GatewayError, provider_calls_held
 from transactions.labels import PROVIDER_UNREACHABLE_MESSAGE
 from transactions.models import Intent, IntentEvent, remember_offered_terminals
@@ -99,6 +100,10 @@ _LOCK_TERMINALS = CompiledQuery(
 )
 
 
+# Every create inserts one: compiled once per connection (`CompiledInsert`).
+_INTENT_INSERT = CompiledInsert(Intent)
+
+
 def _prepare_row_checks(terminals, *, with_reference: bool) -> None:
     """Prepares `create_row`'s statements on the server before its transaction: planning them
     cost PostgreSQL more than running them, and inside the transaction only a statement
@@ -167,19 +172,21 @@ def create_row(
             # sweeper also looks again when a grace period turns out not to be over:
             # `backoff.next_poll_delay`).
             now = timezone.now()
-            intent = Intent.objects.create(
-                public_id=public_id,
-                store=store,
-                credential=credential,
-                requested_by_user=actor.user,
-                requested_by_pos=actor.pos_client,
-                ecr_transaction_id=_unique_ecr_transaction_id(
-                    store=store, base=ecr_base, public_id=public_id
-                ),
-                # If this process dies before recording the answer, the sweeper finds the row
-                # after the grace period and resolves it like an in-doubt create.
-                next_poll_at=None if held else now + timedelta(seconds=created_grace_seconds()),
-                **fields,
+            intent = _INTENT_INSERT.save(
+                Intent(
+                    public_id=public_id,
+                    store=store,
+                    credential=credential,
+                    requested_by_user=actor.user,
+                    requested_by_pos=actor.pos_client,
+                    ecr_transaction_id=_unique_ecr_transaction_id(
+                        store=store, base=ecr_base, public_id=public_id
+                    ),
+                    # If this process dies before recording the answer, the sweeper finds the row
+                    # after the grace period and resolves it like an in-doubt create.
+                    next_poll_at=None if held else now + timedelta(seconds=created_grace_seconds()),
+                    **fields,
+                )
             )
             # One INSERT of the new rows (`.set()` would first read the rows a new intent
             # cannot have), and the answer is built from them without reading them back.
@@ -188,7 +195,7 @@ def create_row(
                 [Offered(intent_id=intent.pk, terminal_id=t.pk) for t in terminals]
             )
             remember_offered_terminals(intent, terminals)
-            IntentEvent.objects.create(
+            event_write(
                 intent=intent,
                 type=IntentEvent.Type.CREATED,
                 to_state=intent.state,
