@@ -17,16 +17,19 @@ depends on it, are saved by `save()`.
 from __future__ import annotations
 
 import threading
+from typing import Any, Generic, TypeVar
 
 from django.db import connections
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
 
+M = TypeVar("M", bound=Model)
 
-class CompiledInsert:
+
+class CompiledInsert(Generic[M]):
     """The INSERT of one `model` instance, compiled once per connection (per thread)."""
 
-    def __init__(self, model: type[Model]):
+    def __init__(self, model: type[M]):
         self.model = model
         opts = model._meta
         # What `Model.save()` inserts for a new row with an automatic primary key.
@@ -38,7 +41,7 @@ class CompiledInsert:
         self.own_save = model.save is not Model.save
         self._local = threading.local()
 
-    def save(self, instance: Model, using: str = "default") -> Model:
+    def save(self, instance: M, using: str = "default") -> M:
         """Inserts `instance` as `instance.save()` would (a new row) and returns it."""
         assert isinstance(instance, self.model) and instance._state.adding
         if self.own_save:
@@ -53,14 +56,15 @@ class CompiledInsert:
         params = [
             statement.compiler.prepare_value(f, v) for f, v in zip(self.fields, values, strict=True)
         ]
+        ops: Any = connection.ops  # (`fetch_returned_insert_columns` is not in the stubs)
         with connection.cursor() as cursor:
             cursor.execute(statement.sql, params)
             if statement.returning:
-                (pk,) = connection.ops.fetch_returned_insert_columns(
+                (pk,) = ops.fetch_returned_insert_columns(
                     cursor, statement.compiler.returning_params
                 )
             else:
-                pk = connection.ops.last_insert_id(
+                pk = ops.last_insert_id(
                     cursor, self.model._meta.db_table, self.model._meta.pk.column
                 )
         instance.pk = pk

@@ -30,12 +30,14 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import DatabaseError, connections
 from django.db.models import Field, Model, QuerySet
 from django.db.models.base import ModelState
 
 _sentinels = itertools.count(1)
+M = TypeVar("M", bound=Model)
 
 
 def _sentinel(field: Field):
@@ -136,7 +138,7 @@ class CompiledQuery:
         return [instance_from_row(model, using, names, row) for row in self.rows(using, **values)]
 
 
-def instance_from_row(model: type[Model], using: str, names: list[str], values) -> Model:
+def instance_from_row(model: type[M], using: str, names: list[str], values) -> M:
     """What `model.from_db(using, names, values)` builds, without `Model.__init__`: that walks
     every field of the model (about seventy for an intent, most of them deferred here) and was
     most of the cost of loading a row read by a compiled query. The instance is the same: its

@@ -16,11 +16,12 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections, transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns, instance_from_row
@@ -51,14 +52,15 @@ def _due_queryset(now, watched_before=None):
     )
 
 
-def _claimed_paths() -> list[tuple[str, type]]:
+def _claimed_paths() -> list[tuple[str, type[Model]]]:
     """The claim's row: the intent and the objects its poll reads (`polling.POLL_RELATED`), as
     (column prefix, model), each parent before its children."""
-    paths: list[tuple[str, type]] = [("", Intent)]
+    paths: list[tuple[str, type[Model]]] = [("", Intent)]
     for path in POLL_RELATED:
-        model, prefix = Intent, ""
+        model: type[Model] = Intent
+        prefix = ""
         for name in path.split("__"):
-            model = model._meta.get_field(name).related_model
+            model = cast(type[Model], model._meta.get_field(name).related_model)
             prefix += f"{name}__"
             if (prefix, model) not in paths:
                 paths.append((prefix, model))
@@ -81,19 +83,18 @@ def _claim_statement(limit: int) -> CompiledQuery:
         names = [f"{prefix}{column}" for prefix, _, columns in _CLAIMED for column in columns]
         return queryset.values_list(*names)[:limit]
 
-    field = Intent._meta.get_field
     return CompiledQuery(
         f"sweeper_claim_{limit}",
         build,
-        now=Arg(field("next_poll_at")),
-        watched_before=Arg(field("watched_until")),
+        now=Arg(Intent._meta.get_field("next_poll_at")),
+        watched_before=Arg(Intent._meta.get_field("watched_until")),
     )
 
 
 def _claimed_intent(row: tuple, db: str) -> Intent:
     """The intent of a claim row with the objects its poll reads loaded, as `select_related`
     loads them (a null relation is cached as None)."""
-    loaded: dict[str, object] = {}
+    loaded: dict[str, Any] = {}
     start = 0
     for prefix, model, columns in _CLAIMED:
         values = row[start : start + len(columns)]
