@@ -17,6 +17,7 @@ puts them together. Nothing here logs or stores headers, keys or tokens.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ import httpx
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from ecrportal.compiled_insert import CompiledInsert
 from stores.crypto import SecretUnreadable
 from transactions.gateway.classify import (
     CallKind,
@@ -340,6 +342,14 @@ class UnrecordedCalls:
 UNRECORDED_CALLS = UnrecordedCalls()
 
 
+@functools.cache
+def _call_insert(model) -> CompiledInsert:
+    """The provider-call row's INSERT, compiled once per connection: every create and every read
+    that changed something writes one (`CompiledInsert`). (The model is passed in: this module is
+    imported before the models are loaded.)"""
+    return CompiledInsert(model)
+
+
 def _store_call(row: dict[str, Any]) -> None:
     """Writes one GatewayCall row. A failure to record never fails the call itself; it is logged
     at error level (with the row's operation, intent, status and outcome, so the audit can be
@@ -348,7 +358,7 @@ def _store_call(row: dict[str, Any]) -> None:
 
     try:
         with transaction.atomic():
-            GatewayCall.objects.create(**row)
+            _call_insert(GatewayCall).save(GatewayCall(**row))
     except DatabaseError:
         UNRECORDED_CALLS.add()
         logger.error(
@@ -493,7 +503,10 @@ class CallHold:
 
         if not self.rows:
             return
-        GatewayCall.objects.bulk_create([GatewayCall(**row) for row in self.rows])
+        if len(self.rows) == 1:  # nearly always: the create call alone
+            _call_insert(GatewayCall).save(GatewayCall(**self.rows[0]))
+        else:
+            GatewayCall.objects.bulk_create([GatewayCall(**row) for row in self.rows])
         self._written, self.rows = self.rows, []
         transaction.on_commit(self._mark_committed)
 

@@ -33,10 +33,13 @@ def test_a_call_whose_row_cannot_be_written_is_logged_at_error_level_and_counted
     gateway = fake_gateway()
     gateway.token()
 
-    def database_down(**row):
-        raise OperationalError("server closed the connection unexpectedly")
+    class DatabaseDown:
+        def save(self, row):
+            assert isinstance(row, GatewayCall)
+            raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(GatewayCall.objects, "create", database_down)
+    # Where the row is written (`client._store_call`, through its compiled INSERT).
+    monkeypatch.setattr(client, "_call_insert", lambda model: DatabaseDown())
     before = client.UNRECORDED_CALLS.count
     with caplog.at_level(logging.ERROR, logger="transactions.gateway"):
         answer = gateway.payment_create(
