@@ -14,6 +14,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
+from ecrportal.compiled_update import CompiledUpdate
 from stores.models import Terminal
 from transactions.backoff import next_poll_at
 from transactions.business_day import business_day_of, store_time_zone, transaction_moment
@@ -149,6 +150,10 @@ def payment_followup_refresh(*, payment_id: int) -> str:
     return status
 
 
+# Every state change: compiled once per connection and set of columns (`CompiledUpdate`).
+_GUARDED_UPDATE = CompiledUpdate(Intent, where=("pk", "state"))
+
+
 def intent_transition(
     intent: Intent,
     *,
@@ -185,7 +190,9 @@ def intent_transition(
         values["next_poll_at"] = None
         _set_business_day(intent, values, from_state=from_state, now=now)
     with transaction.atomic():
-        changed = Intent.objects.filter(pk=intent.pk, state=from_state).update(**values)
+        changed = _GUARDED_UPDATE.update(
+            where={"pk": intent.pk, "state": from_state}, values=values
+        )
         if changed != 1:
             intent.refresh_from_db()
             return False

@@ -38,6 +38,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ecrportal.compiled_insert import CompiledInsert
+from ecrportal.compiled_update import CompiledUpdate
 from stores.models import PosClient
 from transactions.api.models import IdempotencyRecord
 from transactions.errors import Code
@@ -75,8 +76,10 @@ def request_fingerprint(*, method: str, path: str, data) -> str:
     return hashlib.sha256(f"{method.upper()}\n{path}\n{canonical}".encode()).hexdigest()
 
 
-# Every POST claims its key with one: compiled once per connection (`CompiledInsert`).
+# Every POST claims its key with one, links it to its intent and stores its answer: compiled
+# once per connection (`CompiledInsert`, `CompiledUpdate`).
 _CLAIM_INSERT = CompiledInsert(IdempotencyRecord)
+_RECORD_UPDATE = CompiledUpdate(IdempotencyRecord, where=("pk",))
 
 
 def idempotency_claim(
@@ -132,7 +135,7 @@ def idempotency_finish(
     }
     if intent_id is not None:
         fields["intent_id"] = intent_id
-    IdempotencyRecord.objects.filter(pk=record.pk).update(**fields)
+    _RECORD_UPDATE.update(where={"pk": record.pk}, values=fields)
 
 
 # A request that holds its key longer than this without having created an intent has died:
@@ -143,7 +146,7 @@ ABANDONED_AFTER = timedelta(minutes=3)
 def idempotency_link(*, record: IdempotencyRecord, intent) -> None:
     """Points a running request's key at the intent it just committed (before the provider call),
     so a replay can answer with that intent even if the request never finishes."""
-    IdempotencyRecord.objects.filter(pk=record.pk).update(intent_id=intent.pk)
+    _RECORD_UPDATE.update(where={"pk": record.pk}, values={"intent_id": intent.pk})
     record.intent_id = intent.pk
 
 
