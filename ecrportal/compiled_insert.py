@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Generic, TypeVar
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
 
@@ -57,7 +57,8 @@ class CompiledInsert(Generic[M]):
             statement.compiler.prepare_value(f, v) for f, v in zip(self.fields, values, strict=True)
         ]
         ops: Any = connection.ops  # (`fetch_returned_insert_columns` is not in the stubs)
-        with connection.cursor() as cursor:
+        # As `save()` does: an error marks an enclosing atomic block for rollback.
+        with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
             cursor.execute(statement.sql, params)
             if statement.returning:
                 (pk,) = ops.fetch_returned_insert_columns(

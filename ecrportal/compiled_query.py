@@ -121,14 +121,10 @@ class CompiledQuery:
 
     def _statement(self, using: str, lengths: tuple[int, ...]) -> _Statement:
         connection = connections[using]
-        # Per thread (a connection is a thread's own): its connection and its statements.
-        cache = getattr(self._local, "statements", None)
-        if cache is None or cache[0] is not connection:
-            statements: dict[tuple[int, ...], _Statement] = {}
-            cache = self._local.statements = (connection, statements)
-        statement = cache[1].get(lengths)
+        statements = statements_of(self._local, connection)
+        statement = statements.get(lengths)
         if statement is None:
-            statement = cache[1][lengths] = _Statement(self, connection, lengths)
+            statement = statements[lengths] = _Statement(self, connection, lengths)
         return statement
 
     def instances(self, model: type[Model], using: str = "default", **values) -> list:
@@ -151,6 +147,15 @@ def instance_from_row(model: type[M], using: str, names: list[str], values) -> M
     state.adding = False
     state.db = using
     return instance
+
+
+def statements_of(local: threading.local, connection) -> dict:
+    """This thread's compiled statements for `connection`, kept in `local` (a connection is a
+    thread's own); a new, empty set when the thread's connection is another one."""
+    cache = getattr(local, "statements", None)
+    if cache is None or cache[0] is not connection:
+        cache = local.statements = (connection, {})
+    return cache[1]
 
 
 def concrete_columns(model: type[Model]) -> list[str]:

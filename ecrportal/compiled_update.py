@@ -21,7 +21,7 @@ from django.db.models import Field, Model
 from django.db.models.expressions import Expression
 from django.db.models.sql import UpdateQuery
 
-from ecrportal.compiled_query import _sentinel
+from ecrportal.compiled_query import _sentinel, statements_of
 
 
 class CompiledUpdate:
@@ -50,13 +50,10 @@ class CompiledUpdate:
         return self.model._base_manager.using(using).filter(**where).update(**values)
 
     def _statement(self, connection, columns: tuple[str, ...]) -> _Statement:
-        cache = getattr(self._local, "statements", None)
-        if cache is None or cache[0] is not connection:
-            statements: dict[tuple[str, ...], _Statement] = {}
-            cache = self._local.statements = (connection, statements)
-        statement = cache[1].get(columns)
+        statements = statements_of(self._local, connection)
+        statement = statements.get(columns)
         if statement is None:
-            statement = cache[1][columns] = _Statement(self, connection, columns)
+            statement = statements[columns] = _Statement(self, connection, columns)
         return statement
 
 

@@ -117,3 +117,19 @@ def test_a_duplicate_raises_integrity_error_and_writes_nothing(store_a):
     with pytest.raises(IntegrityError), transaction.atomic():
         insert.save(record())
     assert IdempotencyRecord.objects.filter(pos_client=pos_client, key=key).count() == 1
+
+
+def test_a_failed_insert_marks_the_enclosing_block_for_rollback_as_save_does(store_a):
+    pos_client, _ = factories.make_pos_client(store_a)
+    insert = CompiledInsert(IdempotencyRecord)
+
+    def record():
+        return IdempotencyRecord(
+            pos_client=pos_client, key="k-2", method="POST", path="/p", fingerprint="f"
+        )
+
+    insert.save(record())
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            insert.save(record())
+        assert transaction.get_connection().needs_rollback
