@@ -18,10 +18,14 @@ def open_terminal_screen(page, terminal_id: str):
     that already shows something is not navigated again: the screen opens in a new page of the
     same browser context (same cookies) and the old page is closed, taking its pending refresh
     with it. Callers keep the returned page.
+
+    The close is asked for, not waited for (`run_before_unload=True`; the screen has no unload
+    handler): once in CI, closing a screen whose refresh was starting never returned and the
+    test hung until its timeout. Nothing waits on the old page after this.
     """
     if page.url != "about:blank":
         fresh = page.context.new_page()
-        page.close()
+        page.close(run_before_unload=True)
         page = fresh
     page.goto(f"/simulator/terminals/{terminal_id}/")
     return page
