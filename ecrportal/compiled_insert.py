@@ -23,6 +23,8 @@ from django.db import connections, transaction
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
 
+from ecrportal.compiled_query import statements_of
+
 M = TypeVar("M", bound=Model)
 
 
@@ -47,10 +49,20 @@ class CompiledInsert(Generic[M]):
         if self.own_save:
             instance.save(force_insert=True, using=using)
             return instance
+        # What the ORM inserts (`pre_save` fills `auto_now` columns): an expression among them
+        # changes the SQL, so that instance is saved by `save()`.
+        values = [f.pre_save(instance, True) for f in self.fields]
+        if any(hasattr(v, "resolve_expression") for v in values):
+            instance.save(force_insert=True, using=using)
+            return instance
         connection = connections[using]
-        statement = self._statement(connection, instance)
-        values = [statement.compiler.pre_save_val(f, instance) for f in self.fields]
-        if statement.sql is None or any(hasattr(v, "resolve_expression") for v in values):
+        statements = statements_of(self._local, connection)
+        statement = statements.get(None)
+        if statement is None:
+            statement = statements[None] = _Statement(self, connection, instance)
+            # Compiling ran `pre_save` again (a new `auto_now`): insert what the instance holds.
+            values = [f.pre_save(instance, True) for f in self.fields]
+        if statement.sql is None:
             instance.save(force_insert=True, using=using)
             return instance
         params = [
@@ -73,12 +85,6 @@ class CompiledInsert(Generic[M]):
         instance._state.db = using
         return instance
 
-    def _statement(self, connection, instance: Model) -> _Statement:
-        cache = getattr(self._local, "statement", None)
-        if cache is None or cache.connection is not connection:
-            cache = self._local.statement = _Statement(self, connection, instance)
-        return cache
-
 
 class _Statement:
     """The INSERT compiled for one connection, from its first instance's values."""
@@ -91,16 +97,13 @@ class _Statement:
         self.returning = bool(connection.features.can_return_columns_from_insert)
         if self.returning:
             self.compiler.returning_fields = [insert.model._meta.pk]
-        values = [self.compiler.pre_save_val(f, instance) for f in insert.fields]
         statements = self.compiler.as_sql()
         self.sql: str | None = None
         # One statement with one plain placeholder per column: what the cached SQL must be to
-        # take any instance's values. Otherwise (an expression among the first instance's
-        # values, a column type with its own placeholder) every instance goes through `save()`.
+        # take any instance's values (a column type with a placeholder of its own would not).
         if (
             len(statements) == 1
             and len(statements[0][1]) == len(insert.fields)
-            and not any(hasattr(v, "resolve_expression") for v in values)
             and statements[0][0].count("%s") == len(insert.fields)
         ):
             self.sql = statements[0][0]

@@ -92,16 +92,18 @@ class _Statement:
         set_sql, _, where_sql = sql.partition(" WHERE ")
         where_params = params[len(columns) :]
         prepped = [self._prep_where(name, value) for name, value in sentinels.items()]
-        order = [prepped.index(p) if p in prepped else None for p in where_params]
+        # Which filter each WHERE parameter is (a parameter no filter gave is a constant).
+        order = [prepped.index(p) for p in where_params if p in prepped]
         # One placeholder per column in SET, then each filter's value once, in some order.
         if (
             set_sql.count("%s") == len(columns)
             and where_sql.count("%s") == len(where_params)
-            and sorted(order, key=lambda i: -1 if i is None else i) == list(range(len(prepped)))
+            and len(order) == len(where_params)
+            and sorted(order) == list(range(len(prepped)))
         ):
             self.sql = sql
             names = list(sentinels)
-            self.where_order = [names[i] for i in order if i is not None]
+            self.where_order = [names[i] for i in order]
 
     def _prep_where(self, name: str, value):
         return self.where_fields[name].get_db_prep_value(value, self.connection)
