@@ -4,6 +4,7 @@ Inputs only parse and scope (a terminal UUID becomes a Terminal *of the key's st
 never expose internal integer ids, only UUIDs and the provider's own identifiers.
 """
 
+import copy
 import re
 from decimal import Decimal
 
@@ -103,6 +104,18 @@ class _RecodingSerializer(serializers.Serializer):
 
     field_codes: dict[str, Code] = {}
 
+    def get_fields(self):
+        # DRF deep-copies every declared field for each serializer, re-running each field's
+        # `__init__`: for these small inputs that was most of the validation's cost, on every
+        # POST. Nothing here changes a field per instance, and `bind()` writes only the copy's
+        # own attributes, so a shallow copy is enough. A field with fields of its own (a
+        # `ListField`'s child, a nested serializer) is still deep-copied, so they are bound to
+        # the copy and not to the declared field.
+        return {
+            name: copy.deepcopy(field) if _has_subfields(field) else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }
+
     def to_internal_value(self, data):
         try:
             return super().to_internal_value(data)
@@ -119,6 +132,10 @@ class _RecodingSerializer(serializers.Serializer):
                             for e in errors
                         ]
             raise serializers.ValidationError(detail) from exc
+
+
+def _has_subfields(field) -> bool:
+    return hasattr(field, "child") or isinstance(field, serializers.BaseSerializer)
 
 
 _KEEP_CODES = frozenset({Code.AMOUNT_INVALID, Code.AMOUNT_TOO_LARGE, Code.TERMINAL_NOT_IN_STORE})

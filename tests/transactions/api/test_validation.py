@@ -184,3 +184,30 @@ def test_date_filters_with_odd_offsets_are_not_a_500(api_a, credential):
 def test_wrong_method_is_405_problem(api_a, credential):
     response = api_a.put(f"{API}/payments", {}, format="json")
     _refused(response, 405, "method_not_allowed")
+
+
+def test_each_input_serializer_binds_fields_of_its_own(store_a):
+    """Fields are copied per serializer (shallow, for speed): each instance's are bound to it,
+    the declared ones stay unbound, and a list's child is bound to its own copy of the list."""
+    from transactions.api.serializers import PaymentInputSerializer
+
+    first = PaymentInputSerializer(data={}, context={"store": store_a})
+    second = PaymentInputSerializer(data={}, context={"store": store_a})
+    declared = PaymentInputSerializer._declared_fields
+    for name in declared:
+        assert first.fields[name] is not second.fields[name] is not declared[name]
+        assert first.fields[name].parent is first and second.fields[name].parent is second
+        assert getattr(declared[name], "parent", None) is None
+    assert first.fields["terminals"].child.parent is first.fields["terminals"]
+    assert first.fields["terminals"].child is not declared["terminals"].child
+
+
+def test_validation_errors_are_the_same_for_every_request(api_a, terminal_a, fake_provider):
+    """A refusal does not leave anything on the shared declared fields that changes the next
+    request's answer."""
+    for _ in range(2):
+        response = post(api_a, "/payments", _payment(terminal_a, amount="abc", installments=0))
+        body = _refused(response, 400, "amount_invalid", "amount")
+        assert {e["field"] for e in body["errors"]} == {"amount", "installments"}
+    ok = post(api_a, "/payments", _payment(terminal_a, amount="10.00"))
+    assert ok.status_code == 201, ok.json()
