@@ -266,3 +266,31 @@ def test_a_provider_refusal_keeps_the_key_pointing_at_the_failed_intent(
     record = IdempotencyRecord.objects.get(key="refused-1")
     assert record.state == IdempotencyRecord.State.DONE
     assert record.intent_id == failed.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_outside_a_transaction_is_one_statement_that_commits_itself(key_a):
+    """Every request runs in autocommit: the claim is its INSERT alone (no BEGIN, SAVEPOINT or
+    COMMIT round trips), committed by itself, and a second claim of the key finds it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from transactions.api.idempotency import idempotency_claim
+
+    pos_client, _ = key_a
+    claim = {
+        "pos_client": pos_client,
+        "key": "k-autocommit",
+        "method": "post",
+        "path": "/p",
+        "fingerprint": "f",
+    }
+    assert not connection.in_atomic_block
+    with CaptureQueriesContext(connection) as ctx:
+        record, claimed = idempotency_claim(**claim)
+    assert claimed
+    statements = [q["sql"] for q in ctx.captured_queries]
+    assert len(statements) == 1 and statements[0].upper().startswith("INSERT"), statements
+    assert IdempotencyRecord.objects.get(key="k-autocommit").pk == record.pk  # committed
+    again, claimed_again = idempotency_claim(**claim)
+    assert not claimed_again and again.pk == record.pk
