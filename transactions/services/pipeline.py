@@ -100,8 +100,11 @@ _LOCK_TERMINALS = CompiledQuery(
 )
 
 
-# Every create inserts one: compiled once per connection (`CompiledInsert`).
+# Every create inserts one, and the row of the terminal it is offered to (most offer one):
+# compiled once per connection (`CompiledInsert`).
 _INTENT_INSERT = CompiledInsert(Intent)
+_Offered = Intent.offered_terminals.through
+_OFFERED_INSERT = CompiledInsert(_Offered)
 
 
 def _prepare_row_checks(terminals, *, with_reference: bool) -> None:
@@ -190,10 +193,11 @@ def create_row(
             )
             # One INSERT of the new rows (`.set()` would first read the rows a new intent
             # cannot have), and the answer is built from them without reading them back.
-            Offered = Intent.offered_terminals.through
-            Offered.objects.bulk_create(
-                [Offered(intent_id=intent.pk, terminal_id=t.pk) for t in terminals]
-            )
+            offered = [_Offered(intent_id=intent.pk, terminal_id=t.pk) for t in terminals]
+            if len(offered) == 1:
+                _OFFERED_INSERT.save(offered[0])
+            else:
+                _Offered.objects.bulk_create(offered)
             remember_offered_terminals(intent, terminals)
             event_write(
                 intent=intent,
