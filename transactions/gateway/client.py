@@ -270,7 +270,7 @@ class PrismaGateway(ProviderOperations, TokenCache):
     def _scrub(self, text: str) -> str:
         """Defence in depth: a provider echoing our secret or token never gets it stored, nor
         a full card number (masked to BIN + last four, as stored answers are)."""
-        for secret in (self._secret, self._cache_get(self._token_key)):
+        for secret in (self._secret, self._shared_token()):
             if secret and len(secret) >= 6:
                 text = text.replace(secret, "***")
         return redact(text)

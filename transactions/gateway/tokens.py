@@ -76,32 +76,55 @@ class TokenCache:
     _lock: threading.Lock
     _sleep: Callable[[float], None]
     _request: Callable[..., Any]
+    # The token this gateway last read or stored, and until when (epoch seconds) the shared
+    # cache keeps it: used without asking the cache again, which every provider call did.
+    _memo: tuple[str, float] | None = None
 
     def token(self, *, fresh: bool = False) -> str:
-        """A valid access token, from the shared cache or from the provider.
+        """A valid access token, from this process, the shared cache or the provider.
 
         `fresh=True` asks the provider for a new one even if one is cached (ecr_check uses it to
         prove the keys work now).
         """
-        cached = None if fresh else self._cache_get(self._token_key)
+        memo = self._memo
+        if not fresh and memo is not None and time.time() < memo[1]:
+            return memo[0]
+        cached = None if fresh else self._shared_token()
         if cached:
             return cached
         with self._lock:
             if not fresh:
-                cached = self._cache_get(self._token_key)
+                cached = self._shared_token()
                 if cached:
                     return cached
-            return self._fetch_token_locked(
-                stale=self._cache_get(self._token_key) if fresh else None
-            )
+            return self._fetch_token_locked(stale=self._shared_token() if fresh else None)
 
     def _renew_token(self, *, stale: str | None) -> str:
         """Replaces a token the provider refused, unless another thread or process already did."""
         with self._lock:
-            current = self._cache_get(self._token_key)
+            current = self._shared_token()
             if current and current != stale:
                 return current
             return self._fetch_token_locked(stale=stale)
+
+    def _shared_token(self) -> str | None:
+        """The credential's token in the shared cache, remembered in this gateway until the
+        cache's own entry ends. The entry ends `TOKEN_MARGIN_S` (or a fifth of a short lifetime)
+        before the provider's token does, so a remembered token is never one the provider has
+        let expire; one it revoked earlier is answered 401 and renewed (`_renew_token`)."""
+        value = self._cache_get(self._token_key)
+        if isinstance(value, tuple) and len(value) == 2:
+            token, until = value
+            self._memo = (token, until)
+            return token
+        self._memo = None
+        # A bare token (as stored before the expiry was kept with it): used, not remembered.
+        return value if isinstance(value, str) else None
+
+    def _store_token(self, token: str, ttl: int) -> None:
+        until = time.time() + ttl
+        self._cache_set(self._token_key, (token, until), ttl)
+        self._memo = (token, until)
 
     def _fetch_token_locked(self, *, stale: str | None) -> str:
         """Gets a token while holding the process lock; other processes are kept out by a
@@ -111,22 +134,22 @@ class TokenCache:
             if self._cache_add(self._token_lock_key, TOKEN_LOCK_TIMEOUT_S):
                 try:
                     # Another process may have finished while we waited for the lock.
-                    current = self._cache_get(self._token_key)
+                    current = self._shared_token()
                     if current and current != stale:
                         return current
                     token, ttl = self._request_token()
-                    self._cache_set(self._token_key, token, ttl)
+                    self._store_token(token, ttl)
                     return token
                 finally:
                     self._cache_delete(self._token_lock_key)
             self._sleep(TOKEN_LOCK_POLL_S)
-            current = self._cache_get(self._token_key)
+            current = self._shared_token()
             if current and current != stale:
                 return current
             if time.monotonic() > deadline:
                 # The other holder is gone or the cache misbehaves: fetch anyway.
                 token, ttl = self._request_token()
-                self._cache_set(self._token_key, token, ttl)
+                self._store_token(token, ttl)
                 return token
 
     def _request_token(self) -> tuple[str, int]:
@@ -158,14 +181,14 @@ class TokenCache:
     # The cache is shared infrastructure (Redis in production): if it fails, calls still work,
     # only without sharing the token.
 
-    def _cache_get(self, key: str) -> str | None:
+    def _cache_get(self, key: str) -> Any:
         try:
             return _shared_cache().get(key)
         except Exception:  # noqa: BLE001 - any backend error means "not cached"
             logger.warning("cache de tokens no disponible (lectura)", exc_info=False)
             return None
 
-    def _cache_set(self, key: str, value: str, timeout: int) -> None:
+    def _cache_set(self, key: str, value: Any, timeout: int) -> None:
         try:
             _shared_cache().set(key, value, timeout=timeout)
         except Exception:  # noqa: BLE001
@@ -178,6 +201,8 @@ class TokenCache:
             return True  # no shared lock available: act alone
 
     def _cache_delete(self, key: str) -> None:
+        if key == self._token_key:
+            self._memo = None
         try:
             _shared_cache().delete(key)
         except Exception:  # noqa: BLE001

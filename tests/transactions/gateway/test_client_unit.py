@@ -534,6 +534,54 @@ def test_token_is_renewed_shortly_before_expiry(fake_gateway, fake_prisma):
         assert fake_prisma.tokens_issued == 2
 
 
+def test_a_token_read_once_is_used_without_asking_the_cache_again(
+    fake_gateway, fake_prisma, monkeypatch
+):
+    """The shared cache is read once per token (its expiry is kept with it), not on every
+    provider call; when that entry would have ended, the cache is asked again."""
+    fake_prisma.on("GET", PID, payment_answer())
+    gateway = fake_gateway()
+    reads: list[str] = []
+    cache_get = type(gateway)._cache_get
+    monkeypatch.setattr(
+        type(gateway), "_cache_get", lambda self, key: reads.append(key) or cache_get(self, key)
+    )
+    with time_machine.travel(datetime(2026, 11, 27, 12, tzinfo=UTC), tick=False) as traveller:
+        gateway.payment_get(cuit=GW_CUIT, payment_id=PID)  # fetches and stores the token
+        reads.clear()
+        for _ in range(5):
+            gateway.payment_get(cuit=GW_CUIT, payment_id=PID)
+        assert reads == [] and fake_prisma.tokens_issued == 1
+        traveller.shift(timedelta(seconds=3545))  # the cache entry has ended (3599 - 60 s)
+        gateway.payment_get(cuit=GW_CUIT, payment_id=PID)
+        assert gateway._token_key in reads and fake_prisma.tokens_issued == 2
+
+
+def test_a_token_from_another_process_is_remembered_until_its_entry_ends(fake_prisma, db):
+    credential = make_credential()
+    transport = httpx.MockTransport(fake_prisma)
+    first = PrismaGateway(credential, transport=transport)
+    second = PrismaGateway(credential, transport=transport)
+    with time_machine.travel(datetime(2026, 11, 27, 12, tzinfo=UTC), tick=False) as traveller:
+        token = first.token()
+        assert second.token() == token  # from the shared cache
+        cache.delete(first._token_key)  # the entry is gone: the remembered token still serves
+        assert second.token() == token and fake_prisma.tokens_issued == 1
+        traveller.shift(timedelta(seconds=3545))  # past the end of the entry it was read from
+        assert second.token() != token and fake_prisma.tokens_issued == 2
+
+
+def test_a_remembered_token_the_provider_revoked_is_renewed_once(fake_gateway, fake_prisma):
+    fake_prisma.on("GET", PID, payment_answer())
+    gateway = fake_gateway()
+    gateway.payment_get(cuit=GW_CUIT, payment_id=PID)
+    fake_prisma.revoke_all()  # e.g. renewed by another process
+    gateway.payment_get(cuit=GW_CUIT, payment_id=PID)
+    gateway.payment_get(cuit=GW_CUIT, payment_id=PID)
+    assert fake_prisma.tokens_issued == 2
+    assert len(fake_prisma.business_requests()) == 4  # one refused with 401, then replayed
+
+
 def test_401_renews_the_token_once_and_replays(fake_gateway, fake_prisma):
     fake_prisma.on("POST", PAY, payment_answer())
     gateway = fake_gateway()
