@@ -23,7 +23,7 @@ from django.db import connections, transaction
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
 
-from ecrportal.compiled_query import statements_of
+from ecrportal.compiled_query import compiled_cursor, statements_of
 
 M = TypeVar("M", bound=Model)
 
@@ -70,7 +70,8 @@ class CompiledInsert(Generic[M]):
         ]
         ops: Any = connection.ops  # (`fetch_returned_insert_columns` is not in the stubs)
         # As `save()` does: an error marks an enclosing atomic block for rollback.
-        with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        with transaction.mark_for_rollback_on_error(using=using):
+            cursor = compiled_cursor(connection)
             cursor.execute(statement.sql, params)
             if statement.returning:
                 (pk,) = ops.fetch_returned_insert_columns(

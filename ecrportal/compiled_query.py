@@ -116,8 +116,7 @@ class CompiledQuery:
         key = tuple(lengths[n] if a.many else 1 for n, a in self.args.items())
         statement = self._statement(using, key)
         if statement.prepared:
-            with connection.cursor() as cursor:
-                statement.ensure_prepared(cursor)
+            statement.ensure_prepared(compiled_cursor(connection))
 
     def _statement(self, using: str, lengths: tuple[int, ...]) -> _Statement:
         connection = connections[using]
@@ -147,6 +146,26 @@ def instance_from_row(model: type[M], using: str, names: list[str], values) -> M
     state.adding = False
     state.db = using
     return instance
+
+
+_cursors = threading.local()
+
+
+def compiled_cursor(connection):
+    """A cursor for compiled statements: Django's wrapper (error translation, query logging
+    when it is on) around one driver cursor per thread and session, kept instead of a new one
+    per statement. psycopg caches the type adapters it looks up per cursor: on a new cursor
+    every parameter's adapter was looked up again, a cost that grows with the columns of an
+    insert. Not to be closed (no `with`); it ends with its session."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    session = connection.connection
+    kept = getattr(_cursors, connection.alias, None)
+    if kept is None or kept[0] is not session or getattr(kept[1], "closed", False):
+        with connection.wrap_database_errors:
+            kept = (session, connection.create_cursor())
+        setattr(_cursors, connection.alias, kept)
+    return connection._prepare_cursor(kept[1])
 
 
 def statements_of(local: threading.local, connection) -> dict:
@@ -239,7 +258,8 @@ class _Statement:
                 continue
             value = values[name][index] if name in self.many else values[name]
             params.append(self.fields[name].get_db_prep_value(value, self.connection))
-        with self.connection.cursor() as cursor, self._planner_settings(cursor):
+        cursor = compiled_cursor(self.connection)
+        with self._planner_settings(cursor):
             if self.prepared and not self.connection.in_atomic_block:
                 fetched = self._run_prepared(cursor, params)
             elif self.prepared and self._is_prepared():

@@ -21,7 +21,7 @@ from django.db.models import Field, Model
 from django.db.models.expressions import Expression
 from django.db.models.sql import UpdateQuery
 
-from ecrportal.compiled_query import _sentinel, statements_of
+from ecrportal.compiled_query import _sentinel, compiled_cursor, statements_of
 
 
 class CompiledUpdate:
@@ -42,7 +42,8 @@ class CompiledUpdate:
         if statement.sql is None:
             return self._orm_update(where, values, using)
         params = statement.params(values, where)
-        with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        with transaction.mark_for_rollback_on_error(using=using):
+            cursor = compiled_cursor(connection)
             cursor.execute(statement.sql, params)
             return cursor.rowcount
 

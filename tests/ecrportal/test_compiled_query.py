@@ -309,3 +309,31 @@ def test_an_instance_from_a_row_is_what_from_db_builds(store_a, terminal_a):
 def test_an_instance_from_a_row_refuses_a_row_that_does_not_fit_its_names(store_a):
     with pytest.raises(ValueError):
         instance_from_row(Terminal, "default", ["id", "public_id"], (1,))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compiled_statements_share_one_driver_cursor_per_session(store_a, terminal_a):
+    """Compiled statements run on one kept driver cursor (psycopg caches its type adapters per
+    cursor), wrapped as Django wraps every cursor: errors are Django's, and a new session gets a
+    new cursor."""
+    from django.db import IntegrityError, transaction
+
+    from ecrportal.compiled_query import compiled_cursor
+
+    first, second = compiled_cursor(connection), compiled_cursor(connection)
+    assert first.cursor is second.cursor
+    first.execute("SELECT 1")
+    assert first.fetchall() == [(1,)]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        compiled_cursor(connection).execute(
+            "INSERT INTO stores_terminal (id) SELECT id FROM stores_terminal WHERE id = %s",
+            [terminal_a.pk],
+        )
+    again = compiled_cursor(connection)
+    again.execute("SELECT 2")
+    assert again.fetchall() == [(2,)] and again.cursor is first.cursor
+    connection.close()
+    renewed = compiled_cursor(connection)
+    assert renewed.cursor is not first.cursor
+    renewed.execute("SELECT 3")
+    assert renewed.fetchall() == [(3,)]
