@@ -115,7 +115,8 @@ class CompiledQuery:
             return
         key = tuple(lengths[n] if a.many else 1 for n, a in self.args.items())
         statement = self._statement(using, key)
-        if statement.prepared:
+        # Already prepared in this session (every call after the first): nothing to send.
+        if statement.prepared and not statement._is_prepared():
             statement.ensure_prepared(compiled_cursor(connection))
 
     def _statement(self, using: str, lengths: tuple[int, ...]) -> _Statement:
