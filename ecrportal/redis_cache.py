@@ -13,6 +13,9 @@ thread anyway (`django.core.cache.caches`), so a client is not even shared acros
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
@@ -39,3 +42,20 @@ class RedisCacheReusingClients(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def add_many(self, keys, value, timeout=DEFAULT_TIMEOUT) -> set:
+        """`add(key, value, timeout)` for each of `keys` in one round trip (a pipeline of
+        `SET NX`); returns the keys it added. A positive timeout only (what a lease needs)."""
+        ttl = self.get_backend_timeout(timeout)
+        if ttl is not None and ttl <= 0:
+            raise ValueError("add_many needs a positive timeout or None")
+        made = {self.make_and_validate_key(key): key for key in keys}
+        if not made:
+            return set()
+        backend: Any = self._cache  # (its `_serializer` is not in the stubs)
+        client = backend.get_client(write=True)
+        stored = backend._serializer.dumps(value)
+        pipeline = client.pipeline(transaction=False)
+        for key in made:
+            pipeline.set(key, stored, ex=None if ttl is None else int(ttl), nx=True)
+        return {made[key] for key, added in zip(made, pipeline.execute(), strict=True) if added}

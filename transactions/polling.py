@@ -1,15 +1,18 @@
 """One poll of one intent: the provider read (or the in-doubt search) and the time rules.
 
 Who polls and when is the sweeper's business (`transactions.sweeper`) or a watcher's
-(`services.watch.intent_refresh`). A per-intent lock in the shared cache (`poll_lock`) makes sure
-one intent is never polled twice at once, even by a sweeper and a POS long-poll.
+(`services.watch.intent_refresh`). A per-intent lock in the shared cache (`poll_lock`; a sweep
+takes its claim's in one round trip, `PollLeases`) makes sure one intent is never polled twice at
+once, even by a sweeper and a POS long-poll.
 """
 
 import contextlib
 import logging
 import threading
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.utils import timezone
@@ -119,6 +122,66 @@ def poll_lock(intent_pk: int):
                 cache.delete(shared_key)
             with _local_guard:
                 _local_polls.discard(intent_pk)
+
+
+class PollLeases:
+    """`poll_lock` for a sweep's whole claim. The shared locks are taken in one round trip
+    (`cache.add_many` where the cache has it, the portal's Redis backend; else one `add` each)
+    and released in one, instead of two round trips per poll: those were a fifth of the
+    sweeper's CPU. A lock is held until the sweep ends; a watcher that finds one held re-reads
+    the database and tries again on its next round, as with `poll_lock`.
+
+    `may_poll(pk)` before each poll: whether the lock is this sweep's and its lease cannot end
+    during the poll. Late in a sweep that ran long (every read timing out) it can: that intent is
+    left to a later sweep (the claim already moved its `next_poll_at`), never polled unlocked.
+    """
+
+    def __init__(self, intent_pks: list[int]) -> None:
+        self.intent_pks = list(dict.fromkeys(intent_pks))
+        self.held: set[int] = set()
+        self._shared: dict[int, str] = {}
+        self._taken_at = 0.0
+
+    def __enter__(self) -> "PollLeases":
+        with _local_guard:
+            acquired = [pk for pk in self.intent_pks if pk not in _local_polls]
+            _local_polls.update(acquired)
+        self.held = set(acquired)
+        if acquired and _shared_lock_is_cheap():
+            keys = {f"ecr:poll-lock:{pk}": pk for pk in acquired}
+            add_many = getattr(cache, "add_many", None)
+            if add_many is not None:
+                added = add_many(list(keys), 1, timeout=POLL_LOCK_SECONDS)
+            else:
+                added = {key for key in keys if cache.add(key, 1, timeout=POLL_LOCK_SECONDS)}
+            self._shared = {pk: key for key, pk in keys.items() if key in added}
+            refused = self.held - set(self._shared)
+            if refused:
+                with _local_guard:
+                    _local_polls.difference_update(refused)
+                self.held -= refused
+        self._taken_at = time.monotonic()
+        return self
+
+    def may_poll(self, intent_pk: int) -> bool:
+        if intent_pk not in self.held:
+            return False
+        return not (intent_pk in self._shared and self._late())
+
+    def _late(self) -> bool:
+        return time.monotonic() - self._taken_at > POLL_LOCK_SECONDS - _longest_poll_s()
+
+    def __exit__(self, *exc_info) -> None:
+        if self._shared:
+            cache.delete_many(list(self._shared.values()))
+        with _local_guard:
+            _local_polls.difference_update(self.held)
+
+
+def _longest_poll_s() -> float:
+    """How long one provider read may take: its connect and read timeouts, with a margin."""
+    timeouts_ms = settings.ECR_GATEWAY_CONNECT_TIMEOUT_MS + settings.ECR_GATEWAY_READ_TIMEOUT_MS
+    return timeouts_ms / 1000 + 5
 
 
 def intent_poll(intent: Intent, *, actor: Actor = SWEEPER, watched: bool = False) -> bool:

@@ -28,7 +28,7 @@ from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns, insta
 from transactions.backoff import WATCHER_POLLED_STATES, next_poll_at
 from transactions.metrics import sweeper_heartbeat
 from transactions.models import Intent
-from transactions.polling import POLL_RELATED, intent_poll, poll_lock
+from transactions.polling import POLL_RELATED, PollLeases, intent_poll, poll_lock
 from transactions.states import FINAL_STATES
 
 logger = logging.getLogger(__name__)
@@ -144,8 +144,11 @@ def connections_bound(concurrency: int) -> int:
     return 1 + (concurrency if concurrency > 1 else 0)
 
 
-def _poll_claimed(intent: Intent) -> bool:
+def _poll_claimed(intent: Intent, leases: PollLeases | None = None) -> bool:
+    """Polls one claimed intent under its sweep's lease (`PollLeases`), or its own `poll_lock`."""
     try:
+        if leases is not None:
+            return leases.may_poll(intent.pk) and intent_poll(intent)
         with poll_lock(intent.pk) as acquired:
             if not acquired:
                 return False
@@ -174,16 +177,16 @@ class PollerPool:
         self._connections: list = []
         self._guard = threading.Lock()
 
-    def _poll(self, intent: Intent) -> bool:
+    def _poll(self, intent: Intent, leases: PollLeases | None) -> bool:
         # Django's connections are per thread: remember each poller thread's own, to close it.
         wrapper = connections[DEFAULT_DB_ALIAS]
         with self._guard:
             if not any(known is wrapper for known in self._connections):
                 self._connections.append(wrapper)
-        return _poll_claimed(intent)
+        return _poll_claimed(intent, leases)
 
-    def poll_all(self, intents: list[Intent]) -> None:
-        list(self._executor.map(self._poll, intents))
+    def poll_all(self, intents: list[Intent], leases: PollLeases | None = None) -> None:
+        list(self._executor.map(lambda intent: self._poll(intent, leases), intents))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -219,14 +222,17 @@ def sweep_once(
     intents = claim_due_intents(limit=limit or concurrency * 8)
     if not intents:
         return 0
-    if concurrency <= 1 or len(intents) == 1:
-        for intent in intents:
-            _poll_claimed(intent)
-    elif pool is not None:
-        pool.poll_all(intents)
-    else:
-        with PollerPool(min(concurrency, len(intents))) as own_pool:
-            own_pool.poll_all(intents)
+    # The claim's poll locks in one round trip each way, not two per poll (`PollLeases`).
+    with PollLeases([intent.pk for intent in intents]) as leases:
+        mine = [intent for intent in intents if intent.pk in leases.held]
+        if concurrency <= 1 or len(mine) <= 1:
+            for intent in mine:
+                _poll_claimed(intent, leases)
+        elif pool is not None:
+            pool.poll_all(mine, leases)
+        else:
+            with PollerPool(min(concurrency, len(mine))) as own_pool:
+                own_pool.poll_all(mine, leases)
     return len(intents)
 
 

@@ -80,3 +80,27 @@ def test_threads_share_the_pool_safely(redis_cache):
     for thread in threads:
         thread.join(timeout=30)
     assert failures == []
+
+
+def test_add_many_adds_only_the_absent_keys_in_one_round_trip(redis_cache, monkeypatch):
+    import redis
+
+    assert redis_cache.add("held", "theirs", timeout=30)
+    sent = []
+    real_execute = redis.client.Pipeline.execute
+
+    def counting_execute(self, *args, **kwargs):
+        sent.append(len(self.command_stack))
+        return real_execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counting_execute)
+    added = redis_cache.add_many(["held", "free-1", "free-2"], 1, timeout=30)
+    assert added == {"free-1", "free-2"}
+    assert sent == [3], "one pipeline of three SET NX"
+    assert redis_cache.get("held") == "theirs", "a held key is left as it was"
+    assert redis_cache.get("free-1") == 1 and redis_cache.get("free-2") == 1
+    client = redis_cache._cache.get_client(write=True)
+    assert 0 < client.ttl(redis_cache.make_key("free-1")) <= 30, "with the timeout"
+    assert redis_cache.add_many([], 1, timeout=30) == set()
+    with pytest.raises(ValueError):
+        redis_cache.add_many(["x"], 1, timeout=0)

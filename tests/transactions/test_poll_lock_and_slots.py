@@ -72,3 +72,68 @@ def test_a_loop_that_lost_its_slot_stops(settings, monkeypatch):
     tasks.sweeper_task(seconds=5)
     assert calls == [True]
     assert cache.get("ecr:sweeper-slot:0") == "someone-else", "never frees another loop's slot"
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_sweeps_leases_exclude_other_pollers_until_it_ends(monkeypatch, shared):
+    """A sweep's claim takes its poll locks at once: an intent another poller holds (in this
+    process or, through the shared cache, another) is left out; the others cannot be polled
+    by anyone else until the sweep ends."""
+    monkeypatch.setattr(polling, "_shared_lock_is_cheap", lambda: shared)
+    if shared:
+        cache.add("ecr:poll-lock:23", 1, timeout=60)  # another process polls 23
+    with polling.poll_lock(22) as watcher:  # a watcher of this process polls 22
+        assert watcher
+        with polling.PollLeases([21, 22, 23, 21]) as leases:
+            assert leases.held == ({21} if shared else {21, 23})
+            assert leases.may_poll(21) and not leases.may_poll(22)
+            with polling.poll_lock(21) as other:
+                assert not other, "held for the whole sweep"
+            if shared:
+                assert cache.get("ecr:poll-lock:21") == 1
+    assert cache.get("ecr:poll-lock:21") is None
+    assert cache.get("ecr:poll-lock:23") == (1 if shared else None), "another's lock is kept"
+    with polling.poll_lock(21) as again:
+        assert again, "released when the sweep ended"
+    assert polling._local_polls == set()
+
+
+def test_late_in_a_long_sweep_an_intent_is_left_for_the_next_one(monkeypatch):
+    """When every read timed out and the sweep ran long, a lease could end during the next
+    poll: that intent is skipped (its claim already rescheduled it), never polled unlocked."""
+    monkeypatch.setattr(polling, "_shared_lock_is_cheap", lambda: True)
+    clock = [1000.0]
+    monkeypatch.setattr(polling.time, "monotonic", lambda: clock[0])
+    with polling.PollLeases([31, 32]) as leases:
+        assert leases.may_poll(31)
+        clock[0] += polling.POLL_LOCK_SECONDS - polling._longest_poll_s() + 1
+        assert not leases.may_poll(32)
+    assert cache.get("ecr:poll-lock:32") is None
+
+
+@pytest.mark.django_db
+def test_a_sweep_takes_its_locks_once_and_polls_only_what_it_holds(monkeypatch):
+    """`sweep_once` polls its claimed intents under one `PollLeases`: the shared cache is asked
+    once to take them and once to free them, whatever their number."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(polling, "_shared_lock_is_cheap", lambda: True)
+    claimed = [SimpleNamespace(pk=pk) for pk in (41, 42, 43)]
+    monkeypatch.setattr(sweeper, "claim_due_intents", lambda limit: claimed)
+    polled = []
+    monkeypatch.setattr(sweeper, "intent_poll", lambda intent: polled.append(intent.pk) or True)
+    cache.add("ecr:poll-lock:43", 1, timeout=60)  # another process polls 43
+    calls = []
+    for name in ("add", "delete", "delete_many", "touch"):
+        real = getattr(cache, name)
+        monkeypatch.setattr(
+            cache,
+            name,
+            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
+        )
+    assert sweeper.sweep_once(concurrency=1) == 3
+    assert sorted(polled) == [41, 42]
+    # One add each (locmem has no add_many; Redis takes them in one pipeline), then one
+    # delete_many at the end (which locmem runs as a delete each), never a delete per poll.
+    assert calls[:4] == ["add", "add", "add", "delete_many"], calls
+    assert "touch" not in calls
