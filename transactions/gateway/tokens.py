@@ -56,7 +56,9 @@ def token_cache_key(credential_id: int, base_url: str, public_key: str, secret: 
         f"{base_url}\0{public_key}\0{secret}".encode(),
         hashlib.sha256,
     ).hexdigest()[:24]
-    return f"ecr:gateway:token:{credential_id}:{fingerprint}"
+    # "v2": the entry holds (token, expiry). A process of the previous release reads its own
+    # key (a bare token) during a rolling deploy, never this one as if it were a token.
+    return f"ecr:gateway:token:v2:{credential_id}:{fingerprint}"
 
 
 def token_lock_key(credential_id: int) -> str:

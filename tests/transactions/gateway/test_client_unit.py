@@ -571,6 +571,20 @@ def test_a_token_from_another_process_is_remembered_until_its_entry_ends(fake_pr
         assert second.token() != token and fake_prisma.tokens_issued == 2
 
 
+def test_the_previous_releases_bare_token_entry_is_not_read(fake_gateway, fake_prisma):
+    """The entry's format changed (token and expiry): it has a key of its own, so during a
+    rolling deploy neither release reads the other's value as a token."""
+    gateway = fake_gateway()
+    old_key = gateway._token_key.replace(":v2:", ":")
+    assert old_key != gateway._token_key
+    cache.set(old_key, "token-of-the-previous-release", 600)
+    assert gateway.token() != "token-of-the-previous-release"
+    assert fake_prisma.tokens_issued == 1
+    assert cache.get(old_key) == "token-of-the-previous-release", "left to that release"
+    token, until = cache.get(gateway._token_key)
+    assert token == gateway.token() and until > time.time()
+
+
 def test_a_remembered_token_the_provider_revoked_is_renewed_once(fake_gateway, fake_prisma):
     fake_prisma.on("GET", PID, payment_answer())
     gateway = fake_gateway()
