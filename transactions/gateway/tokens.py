@@ -120,7 +120,7 @@ class TokenCache:
             self._memo = (token, until)
             return token
         self._memo = None
-        # A bare token (as stored before the expiry was kept with it): used, not remembered.
+        # A bare token (an entry without its expiry, written by other code): used, not remembered.
         return value if isinstance(value, str) else None
 
     def _store_token(self, token: str, ttl: int) -> None:
