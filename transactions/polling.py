@@ -102,34 +102,18 @@ def _shared_lock_is_cheap() -> bool:
 
 @contextlib.contextmanager
 def poll_lock(intent_pk: int):
-    """Yields True if this caller may poll the intent now (nobody else is polling it)."""
-    with _local_guard:
-        acquired = intent_pk not in _local_polls
-        if acquired:
-            _local_polls.add(intent_pk)
-    shared_key = None
-    if acquired and _shared_lock_is_cheap():
-        shared_key = f"ecr:poll-lock:{intent_pk}"
-        if not cache.add(shared_key, 1, timeout=POLL_LOCK_SECONDS):
-            acquired, shared_key = False, None
-            with _local_guard:
-                _local_polls.discard(intent_pk)
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            if shared_key:
-                cache.delete(shared_key)
-            with _local_guard:
-                _local_polls.discard(intent_pk)
+    """Yields True if this caller may poll the intent now (nobody else is polling it): the
+    lease of one intent (`PollLeases`), held while the block runs."""
+    with PollLeases([intent_pk]) as leases:
+        yield intent_pk in leases.held
 
 
 class PollLeases:
-    """`poll_lock` for a sweep's whole claim. The shared locks are taken in one round trip
-    (`cache.add_many` where the cache has it, the portal's Redis backend; else one `add` each)
-    and released in one, instead of two round trips per poll: those were a fifth of the
-    sweeper's CPU. A lock is held until the sweep ends; a watcher that finds one held re-reads
-    the database and tries again on its next round, as with `poll_lock`.
+    """The poll locks of several intents (a sweep's whole claim; `poll_lock` takes one). The
+    shared locks are taken in one round trip (`cache.add_many` where the cache has it, the
+    portal's Redis backend; else one `add` each) and released in one, instead of two round trips
+    per poll: those were a fifth of the sweeper's CPU. A lock is held until the sweep ends; a
+    watcher that finds one held re-reads the database and tries again on its next round.
 
     `may_poll(pk)` before each poll: whether the lock is this sweep's and its lease cannot end
     during the poll. Late in a sweep that ran long (every read timing out) it can: that intent is
