@@ -1,6 +1,7 @@
 """The suite's own shape: helpers are imported from support modules (conftest files hold
 fixtures, which pytest injects), and intent rows come from the one factory,
-`tests.factories.make_intent`, so their defaults cannot drift apart again."""
+`tests.factories.make_intent`, so their defaults cannot drift apart again; browser tests wait
+through `tests.e2e.support.until`, never Playwright's `wait_for_function`."""
 
 import ast
 from pathlib import Path
@@ -54,6 +55,18 @@ def _intent_factories(tree: ast.Module) -> list[str]:
     return found
 
 
+def _string_evaluating_waits(tree: ast.Module) -> list[str]:
+    """Calls of `wait_for_function` in `tree`: Playwright re-runs its predicate through `eval`,
+    which the site's CSP refuses, so such a wait fails or passes by timing."""
+    return [
+        f"wait_for_function (line {node.lineno})"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "wait_for_function"
+    ]
+
+
 def test_no_module_imports_from_a_conftest():
     offenders = [name for name, tree in _modules() if _imports_a_conftest(tree)]
     assert offenders == [], "move the helpers to a support module and import them from there"
@@ -68,6 +81,13 @@ def test_intent_rows_come_from_the_one_factory():
         and (found := _intent_factories(tree))
     }
     assert offenders == {}, "use tests.factories.make_intent (pass what differs explicitly)"
+
+
+def test_browser_tests_never_wait_through_eval():
+    offenders = {
+        name: found for name, tree in _modules() if (found := _string_evaluating_waits(tree))
+    }
+    assert offenders == {}, "wait with tests.e2e.support.until (the CSP refuses eval)"
 
 
 def test_the_checks_see_what_they_look_for():
@@ -85,3 +105,6 @@ def test_the_checks_see_what_they_look_for():
         "Intent.objects.create( (line 3)",
     ]
     assert _intent_factories(dict(_modules())["tests/factories.py"])
+    assert _string_evaluating_waits(ast.parse("page.wait_for_function('x')")) == [
+        "wait_for_function (line 1)"
+    ]

@@ -1,6 +1,21 @@
 """Helpers of the browser tests."""
 
 
+def until(page, expression: str, timeout_s: float = 15) -> None:
+    """Waits for a JS expression to be true.
+
+    Never `page.wait_for_function`: Playwright runs its predicate through `eval` on later
+    polls, which the site's CSP (no 'unsafe-eval') refuses. Whether a test met that depended
+    on timing (true at the first poll, or not), so it failed once in CI and passed locally.
+    `evaluate` goes through the debugger, which the CSP does not govern.
+    """
+    for _ in range(int(timeout_s * 10)):
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never true: {expression}")
+
+
 def login(page, username: str, password: str) -> None:
     """Sign in through the login form and wait for the home page."""
     page.goto("/login/")

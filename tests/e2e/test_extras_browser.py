@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.support import login, open_terminal_screen
+from tests.e2e.support import login, open_terminal_screen, until
 from tests.factories import DEFAULT_PASSWORD, make_intent
 from transactions.states import State
 
@@ -20,7 +20,7 @@ def test_the_tab_title_carries_the_attention_count_and_follows_the_badge(
     make_intent(store_a, terminal=terminal_a, state=State.IN_DOUBT)
     page = new_page()
     login(page, "encargado_a", DEFAULT_PASSWORD)
-    page.wait_for_function("() => document.title.startsWith('(1) Hoy')")
+    until(page, "document.title.startsWith('(1) Hoy')")
     assert page.inner_text("#attention-badge .badge-count") == "1"
 
     # A new problem: the badge's own refresh (every 30 s; fired here at once) updates both.
@@ -28,7 +28,7 @@ def test_the_tab_title_carries_the_attention_count_and_follows_the_badge(
     page.evaluate(
         "htmx.ajax('GET', '/atencion/contador/', {target: '#attention-badge', swap: 'outerHTML'})"
     )
-    page.wait_for_function("() => document.title.startsWith('(2) Hoy')")
+    until(page, "document.title.startsWith('(2) Hoy')")
     assert page.inner_text("#attention-badge .badge-count") == "2"
     # Hoy re-fetches itself every 5 s (a whole page, with its <title>): the count stays, and
     # never blinks out of the tab between the swap and the badge's sync. Every title the tab
@@ -44,7 +44,7 @@ def test_the_tab_title_carries_the_attention_count_and_follows_the_badge(
             });
         }"""
     )
-    page.wait_for_function("() => window.homeRefreshes >= 1", timeout=15_000)
+    until(page, "window.homeRefreshes >= 1")
     assert page.title().startswith("(2) Hoy")
     seen = page.evaluate("window.seenTitles")
     assert all(title.startswith("(2) Hoy") for title in seen), seen

@@ -3,22 +3,12 @@
 
 import pytest
 
-from tests.e2e.support import login, open_terminal_screen
+from tests.e2e.support import login, open_terminal_screen, until
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
-
-
-def _until(page, expression: str, timeout_s: float = 15) -> None:
-    """Waits for a JS expression to be true. `page.wait_for_function` evaluates a string, which
-    the site's CSP (no 'unsafe-eval') refuses; `evaluate` goes through the debugger instead."""
-    for _ in range(int(timeout_s * 10)):
-        if page.evaluate(f"() => Boolean({expression})"):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"never true: {expression}")
 
 
 FOCUS_JS = """() => {
@@ -41,10 +31,10 @@ def test_the_charge_result_is_announced_and_focus_is_never_lost(
     page.keyboard.press("Enter")
     page.wait_for_selector(".intent-live[data-state=pending]")
     # The button that had focus is gone: focus goes to the box that replaced it.
-    _until(page, "document.activeElement && document.activeElement !== document.body")
+    until(page, "document.activeElement && document.activeElement !== document.body")
     focus = page.evaluate(FOCUS_JS)
     assert focus and focus["inCharge"], focus
-    _until(page, "document.getElementById('announcer').textContent.includes('Esperando')")
+    until(page, "document.getElementById('announcer').textContent.includes('Esperando')")
 
     terminal = new_page()
     open_terminal_screen(terminal, terminal_a.terminal_id)
@@ -52,7 +42,7 @@ def test_the_charge_result_is_announced_and_focus_is_never_lost(
     terminal.click("[data-testid=pay-visa_credito]")
 
     page.wait_for_selector(".intent-live[data-state=approved]")
-    page.wait_for_function("document.getElementById('announcer').textContent.includes('Aprobada')")
+    until(page, "document.getElementById('announcer').textContent.includes('Aprobada')")
     assert "$ 1.500,00" in page.inner_text("#announcer")
     # Several polls replaced the box meanwhile; focus followed it each time.
     focus = page.evaluate(FOCUS_JS)

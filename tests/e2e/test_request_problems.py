@@ -4,22 +4,13 @@ closed). Phone size, real browser."""
 
 import pytest
 
-from tests.e2e.support import login
+from tests.e2e.support import login, until
 from tests.factories import DEFAULT_PASSWORD
 from transactions.models import Intent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
-
-
-def _until(page, expression: str, timeout_s: float = 15) -> None:
-    """Waits for a JS expression through `evaluate` (the CSP refuses `wait_for_function`)."""
-    for _ in range(int(timeout_s * 10)):
-        if page.evaluate(f"() => Boolean({expression})"):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"never true: {expression}")
 
 
 BAR_SHOWN = "!document.getElementById('request-problem').hidden"
@@ -38,13 +29,13 @@ def test_a_lost_connection_shows_in_the_bar_and_the_live_box_keeps_polling(
     page.wait_for_selector(".intent-live[data-state=pending]")
 
     page.route("**/vivo/**", lambda route: route.abort())
-    _until(page, BAR_SHOWN)
+    until(page, BAR_SHOWN)
     assert "El portal no respondió" in page.inner_text("#request-problem")
     assert "no repitas el cobro" in page.inner_text("#request-problem")
     assert page.locator(".intent-live[data-state=pending]").count() == 1  # not replaced
 
     page.unroute("**/vivo/**")
-    _until(page, BAR_HIDDEN)  # the next poll worked
+    until(page, BAR_HIDDEN)  # the next poll worked
     assert page.locator(".intent-live[data-state=pending]").count() == 1
 
 
@@ -59,7 +50,7 @@ def test_an_expired_form_is_explained_in_the_bar_and_keeps_what_was_typed(
     page.context.clear_cookies(name="csrftoken")
     page.fill("#id_amount", "2500")
     page.click("[data-action=charge]")
-    _until(page, BAR_SHOWN)
+    until(page, BAR_SHOWN)
     text = page.inner_text("#request-problem")
     assert "el formulario venció" in text
     assert page.input_value("#id_amount") == "2500"
@@ -67,4 +58,4 @@ def test_an_expired_form_is_explained_in_the_bar_and_keeps_what_was_typed(
     page.wait_for_timeout(3500)  # a terminal status poll works meanwhile: the bar stays
     assert page.evaluate(f"() => {BAR_SHOWN}")
     page.click("[data-dismiss-problem]")
-    _until(page, BAR_HIDDEN)
+    until(page, BAR_HIDDEN)
