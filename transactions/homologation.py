@@ -42,7 +42,10 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Value,
+    When,
 )
+from django.db.models import Case as SqlCase
 
 from stores import golive
 from stores.models import Credential, Environment, Merchant, Store, Terminal, TerminalPurpose
@@ -342,9 +345,19 @@ def homologation_status(*, merchant: Merchant) -> list[CaseStatus]:
             flag: ExpressionWrapper(rules[code], output_field=BooleanField())
             for flag, code in flags.items()
         }
+        # The union of the rules is filtered as one CASE, not as an OR of 13 arms: on the
+        # OR, PostgreSQL's planner weighed bitmap-OR paths over the intent's indexes for every
+        # arm (100 ms of planning per page view, whatever the ledger held, against 2 ms to run).
         rows = (
             homologation_intents(merchant)
-            .filter(reduce(operator.or_, rules.values()))
+            .alias(
+                matches_a_case=SqlCase(
+                    When(reduce(operator.or_, rules.values()), then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(),
+                )
+            )
+            .filter(matches_a_case=True)
             .annotate(**annotations)
             .select_related("terminal")
             .order_by("-created_at", "-pk")[:CANDIDATE_LIMIT]

@@ -493,3 +493,41 @@ def test_no_pilot_size_warning_once_the_pilot_passed(merchant, store_a, store_b,
     merchant.pilot_passed_at = timezone.now()
     merchant.save(update_fields=["pilot_passed_at"])
     assert homologation.production_pilot_status(merchant=merchant).warnings == []
+
+
+# --- What the page costs the database -----------------------------------------------------------
+
+
+def _captured(merchant) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        homologation.homologation_status(merchant=merchant)
+    return [query["sql"] for query in ctx.captured_queries]
+
+
+def test_the_candidates_are_filtered_by_one_case_not_an_or_of_every_rule(merchant, mk):
+    """The union of the cases' rules is one CASE in the WHERE: as an OR of its 13 arms,
+    PostgreSQL's planner weighed index paths for every arm, about 100 ms of planning on each
+    page view whatever the ledger held (2 ms to run it)."""
+    mk()
+    (candidates,) = [sql for sql in _captured(merchant) if 'FROM "transactions_intent"' in sql]
+    where = candidates.split(" WHERE ", 1)[1]
+    assert "CASE WHEN" in where
+    # The rules' states appear only inside the CASE: none is an arm of the WHERE itself.
+    assert "'declined'" not in where.split("CASE WHEN", 1)[0]
+    assert "'declined'" in where.split("CASE WHEN", 1)[1]
+
+
+def test_the_token_renewals_are_read_through_their_partial_index(merchant, credential, mk):
+    """Only 401s are read (`gatewaycall_token_refused`), never every provider call recorded:
+    with sequential scans priced out, the plan uses that index (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    for _ in range(20):
+        call(credential, status=200, outcome="ok", intent=mk())
+    call(credential, status=401, outcome="retryable")
+    (renewals,) = [sql for sql in _captured(merchant) if "= 401" in sql]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + renewals)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "gatewaycall_token_refused" in plan, plan
