@@ -372,6 +372,16 @@ class GatewayCall(models.Model):
         verbose_name = "llamada a Prisma"
         verbose_name_plural = "llamadas a Prisma"
         ordering = ["-created_at"]
+        indexes = [
+            # The homologation page's token renewals (a 401 whose replay worked): partial, so
+            # it holds only the rare refused tokens; without it that page read every call ever
+            # recorded (48 ms at a store-month, growing with the ledger).
+            models.Index(
+                fields=["credential", "created_at"],
+                name="gatewaycall_token_refused",
+                condition=Q(http_status=401),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.http_status or '-'} {self.outcome}"
