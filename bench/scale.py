@@ -99,12 +99,8 @@ def _postgres_database(keep: bool, name: str) -> tuple[str, Callable[[], None]]:
     function. Only that database (`--db-name`) is ever created or dropped."""
     import psycopg
 
-    given = os.environ["DATABASE_URL"]
-    parts = urlsplit(given)
-    maintenance_name = parts.path.lstrip("/") or "postgres"
-    if maintenance_name == name:
-        maintenance_name = "postgres"
-    maintenance = urlunsplit(parts._replace(path=f"/{maintenance_name}"))
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    maintenance = _maintenance_url(avoid=name)
     with psycopg.connect(maintenance, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -121,6 +117,14 @@ def _postgres_database(keep: bool, name: str) -> tuple[str, Callable[[], None]]:
     return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
+def _maintenance_url(*, avoid: str) -> str:
+    """DATABASE_URL's server, on the database it names (or `postgres`), never on `avoid` (a
+    database that is about to be dropped or copied)."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    name = parts.path.lstrip("/") or "postgres"
+    return urlunsplit(parts._replace(path=f"/{'postgres' if name == avoid else name}"))
+
+
 def _snapshot_database(settings_dict: dict) -> tuple[str, Callable[[], None]]:
     """Copies the database of `settings_dict` as it is now (no session may be open on it):
     returns the copy's NAME and a function that removes the copy."""
@@ -131,8 +135,7 @@ def _snapshot_database(settings_dict: dict) -> tuple[str, Callable[[], None]]:
         return copy, lambda: Path(copy).unlink(missing_ok=True)
     import psycopg
 
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    maintenance = _maintenance_url(avoid=name)
     with psycopg.connect(maintenance, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
