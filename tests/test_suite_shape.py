@@ -1,7 +1,8 @@
 """The suite's own shape: helpers are imported from support modules (conftest files hold
 fixtures, which pytest injects), and intent rows come from the one factory,
 `tests.factories.make_intent`, so their defaults cannot drift apart again; browser tests wait
-through `tests.e2e.support.until`, never Playwright's `wait_for_function`."""
+through `tests.e2e.support.until`, never Playwright's `wait_for_function`, and whatever opens a
+browser context waits for the live server's requests before the database is flushed."""
 
 import ast
 from pathlib import Path
@@ -67,6 +68,24 @@ def _string_evaluating_waits(tree: ast.Module) -> list[str]:
     ]
 
 
+def _browser_contexts_left_running(tree: ast.Module) -> list[str]:
+    """Module-level functions that open a browser context without `requests_in_flight` among
+    their fixtures: the server may still be writing for that browser while the database is
+    flushed under it (CI failed on it once)."""
+    return [
+        f"{node.name} (line {node.lineno})"
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and "requests_in_flight" not in {arg.arg for arg in node.args.args}
+        and any(
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "new_context"
+            for call in ast.walk(node)
+        )
+    ]
+
+
 def test_no_module_imports_from_a_conftest():
     offenders = [name for name, tree in _modules() if _imports_a_conftest(tree)]
     assert offenders == [], "move the helpers to a support module and import them from there"
@@ -90,6 +109,13 @@ def test_browser_tests_never_wait_through_eval():
     assert offenders == {}, "wait with tests.e2e.support.until (the CSP refuses eval)"
 
 
+def test_browser_contexts_are_waited_for_before_the_flush():
+    offenders = {
+        name: found for name, tree in _modules() if (found := _browser_contexts_left_running(tree))
+    }
+    assert offenders == {}, "take requests_in_flight and call wait_idle() after closing contexts"
+
+
 def test_the_checks_see_what_they_look_for():
     """The scans above would pass vacuously if they never matched; pin that they do."""
     sample = ast.parse(
@@ -108,3 +134,9 @@ def test_the_checks_see_what_they_look_for():
     assert _string_evaluating_waits(ast.parse("page.wait_for_function('x')")) == [
         "wait_for_function (line 1)"
     ]
+    opens = "def test_x(browser):\n    def inner():\n        browser.new_context()\n"
+    assert _browser_contexts_left_running(ast.parse(opens)) == ["test_x (line 1)"]
+    assert not _browser_contexts_left_running(
+        ast.parse(opens.replace("(browser)", "(browser, requests_in_flight)"))
+    )
+    assert _browser_contexts_left_running(dict(_modules())["tests/e2e/conftest.py"]) == []

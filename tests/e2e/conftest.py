@@ -6,6 +6,8 @@ portal calls the simulator mounted on that same server over HTTP.
 
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -43,6 +45,93 @@ def browser():
         browser.close()
 
 
+class RequestsInFlight:
+    """Counts the live server's requests from the moment the portal's application starts on one
+    until its response is closed (Django's request_finished: the request's database work is over).
+
+    Closing a browser context does not stop what the server is already doing for it: a live box's
+    refresh may be writing the intent's answer while the test ends. Flushing the database under
+    such a request is what broke CI once: the flush failed on PostgreSQL, and the next test found
+    the last one's rows. Requests, not connections, are counted: a kept-alive connection (the
+    browser's, the portal's own client to the simulator) stays open between requests doing nothing.
+    """
+
+    # A request the browser sent just before its context closed may not have reached the
+    # application yet: the server must stay idle this long before it counts as idle.
+    QUIET_S = 0.3
+
+    def __init__(self, httpd) -> None:
+        self._count = 0
+        self._changes = 0
+        self._idle = threading.Condition()
+        application = httpd.get_app()
+
+        def counted(environ, start_response):
+            self._change(+1)
+            try:
+                response = application(environ, start_response)
+            except BaseException:
+                self._change(-1)
+                raise
+            return _ClosingResponse(response, lambda: self._change(-1))
+
+        httpd.set_app(counted)
+
+    @property
+    def in_flight(self) -> int:
+        with self._idle:
+            return self._count
+
+    def _change(self, step: int) -> None:
+        with self._idle:
+            self._count += step
+            self._changes += 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout_s: float = 60) -> None:
+        """Returns once no request has been in flight, nor started, for QUIET_S."""
+        deadline = time.monotonic() + timeout_s
+        with self._idle:
+            while True:
+                while self._count:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise AssertionError(
+                            f"the live server still had {self._count} request(s) in flight "
+                            f"{timeout_s:.0f} s after the test's browser closed"
+                        )
+                    self._idle.wait(left)
+                changes = self._changes
+                quiet_until = time.monotonic() + self.QUIET_S
+                while self._changes == changes and time.monotonic() < quiet_until:
+                    self._idle.wait(quiet_until - time.monotonic())
+                if self._changes == changes:
+                    return
+
+
+class _ClosingResponse:
+    """A WSGI response that calls `on_close` once the server has closed it (the server always
+    does, even when writing the response failed)."""
+
+    def __init__(self, response, on_close) -> None:
+        self._response, self._on_close = response, on_close
+
+    def __iter__(self):
+        return iter(self._response)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self._response, "close"):
+                self._response.close()
+        finally:
+            self._on_close()
+
+
+@pytest.fixture(scope="session")
+def requests_in_flight(live_server) -> RequestsInFlight:
+    return RequestsInFlight(live_server.thread.httpd)
+
+
 @pytest.fixture
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
@@ -76,7 +165,7 @@ def simulated(live_server, transactional_db, merchant, credential, terminal_a, t
 
 
 @pytest.fixture
-def new_page(browser, live_server):
+def new_page(browser, live_server, requests_in_flight):
     """`new_page()`: a page in a fresh browser context (its own cookies), with a list of the
     console errors and CSP violations it saw, checked at the end of the test. A test that
     provokes an error on purpose (a 403 the browser logs) names it: `new_page(expected=("403",))`.
@@ -108,4 +197,6 @@ def new_page(browser, live_server):
     yield _new_page
     for context in contexts:
         context.close()
+    # Before the database is flushed (transactional_db tears down after this fixture).
+    requests_in_flight.wait_idle()
     assert not [p for p in problems if "favicon" not in p], problems

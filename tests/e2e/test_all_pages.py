@@ -321,7 +321,15 @@ def _console_problems(who, url, status, console, problems) -> None:
 
 
 def test_every_page_fits_and_is_accessible_for_every_role(
-    browser, live_server, store_day, people, store_a, terminal_a, credential, manager_a
+    browser,
+    live_server,
+    requests_in_flight,
+    store_day,
+    people,
+    store_a,
+    terminal_a,
+    credential,
+    manager_a,
 ):
     from axe_playwright_python.sync_playwright import Axe
 
@@ -359,6 +367,8 @@ def test_every_page_fits_and_is_accessible_for_every_role(
                 visits += 1
         finally:
             context.close()
+    # The last page's live boxes may still be refreshing on the server: the flush waits for them.
+    requests_in_flight.wait_idle()
 
     assert visits == 2 + len(people) * len(pages)
     assert not problems, "\n".join(problems)
