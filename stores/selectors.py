@@ -10,7 +10,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
-from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns
+from ecrportal.compiled_query import Arg, CompiledQuery, concrete_columns, instance_from_row
 from stores.models import Credential, Membership, Merchant, PosClient, Store, Terminal
 from stores.permissions import roles_allowing
 
@@ -215,6 +215,47 @@ _STORE_CREDENTIAL = CompiledQuery(
     ),
     server_prepared=True,
     store_id=Arg(Store._meta.pk),
+)
+
+
+def pos_client_active_by_prefix(*, prefix: str) -> PosClient | None:
+    """The unrevoked POS key with this prefix, with its store and the store's merchant loaded
+    (what `select_related("store", "store__merchant")` loads), or None.
+
+    Every POS API request reads it, the cheapest ones too (a till polling its intent): the
+    ORM's compiling of the three-table queryset cost the portal about as much as the rest of
+    such a request, so it is compiled once per connection and prepared on PostgreSQL
+    (`_ACTIVE_KEY`)."""
+    db = PosClient.objects.db
+    rows = _ACTIVE_KEY.rows(db, prefix=prefix)
+    if not rows:
+        return None
+    row = rows[0]  # the prefix is unique
+    key_end = len(_KEY_COLUMNS)
+    store_end = key_end + len(_STORE_COLUMNS)
+    client = instance_from_row(PosClient, db, _KEY_COLUMNS, row[:key_end])
+    store = instance_from_row(Store, db, _STORE_COLUMNS, row[key_end:store_end])
+    store.merchant = instance_from_row(Merchant, db, _MERCHANT_COLUMNS, row[store_end:])
+    client.store = store
+    return client
+
+
+_KEY_COLUMNS = concrete_columns(PosClient)
+_STORE_COLUMNS = concrete_columns(Store)
+_MERCHANT_COLUMNS = concrete_columns(Merchant)
+_ACTIVE_KEY = CompiledQuery(
+    "pos_key",
+    lambda prefix: (
+        PosClient.objects.filter(prefix=prefix, revoked_at__isnull=True)
+        .order_by()
+        .values_list(
+            *_KEY_COLUMNS,
+            *(f"store__{name}" for name in _STORE_COLUMNS),
+            *(f"store__merchant__{name}" for name in _MERCHANT_COLUMNS),
+        )
+    ),
+    server_prepared=True,
+    prefix=Arg(PosClient._meta.get_field("prefix")),
 )
 
 

@@ -33,7 +33,7 @@ from stores.models import (
     TerminalPurpose,
 )
 from stores.roles import Action, Role
-from stores.selectors import merchant_list_for_user
+from stores.selectors import merchant_list_for_user, pos_client_active_by_prefix
 
 POS_KEY_PREFIX = "ecr_"
 # "Leave this field as it is" for optional keyword arguments of updates.
@@ -94,12 +94,9 @@ def pos_client_authenticate(*, raw_key: str) -> PosClient | None:
     prefix, _, rest = (raw_key or "").partition(".")
     if not prefix.startswith(POS_KEY_PREFIX) or not rest:
         return None
-    # One indexed lookup by the unique prefix (get() also drops the model's ordering: no sort).
-    try:
-        client = PosClient.objects.select_related("store", "store__merchant").get(
-            prefix=prefix, revoked_at__isnull=True
-        )
-    except PosClient.DoesNotExist:
+    # One indexed lookup by the unique prefix, with the key's store and merchant.
+    client = pos_client_active_by_prefix(prefix=prefix)
+    if client is None:
         return None
     if not hmac.compare_digest(client.key_hash, _hash_key(raw_key)):
         return None

@@ -128,3 +128,24 @@ def test_create_pos_key_command_makes_a_charge_only_key(store_a):
     key = PosClient.objects.get(name="Caja 9")
     assert key.can_charge and not (key.can_refund or key.can_reverse or key.can_close_batch)
     assert out.getvalue().startswith("ecr_")
+
+
+def test_the_key_comes_with_its_store_and_merchant_as_the_orm_loads_them(
+    store_a, django_assert_num_queries
+):
+    """The compiled look-up (`stores.selectors.pos_client_active_by_prefix`) loads every column
+    of the key, its store and the store's merchant, as `select_related` would, and nothing is
+    read again afterwards."""
+    raw_key = create_key("sucursal-a")
+    client = pos_client_authenticate(raw_key=raw_key)
+    expected = PosClient.objects.select_related("store", "store__merchant").get(pk=client.pk)
+    with django_assert_num_queries(0):
+        for model_of, got, want in (
+            (PosClient, client, expected),
+            (type(store_a), client.store, expected.store),
+            (type(store_a.merchant), client.store.merchant, expected.store.merchant),
+        ):
+            for field in model_of._meta.concrete_fields:
+                assert getattr(got, field.attname) == getattr(want, field.attname), field.name
+            assert not got._state.adding
+    assert client.store.merchant.cuit == store_a.merchant.cuit
