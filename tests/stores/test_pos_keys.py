@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from stores.models import PosClient
+from stores.models import Merchant, PosClient, Store
 from stores.services import pos_client_authenticate, pos_client_revoke
 from tests.factories import make_pos_client
 
@@ -142,8 +142,8 @@ def test_the_key_comes_with_its_store_and_merchant_as_the_orm_loads_them(
     with django_assert_num_queries(0):
         for model_of, got, want in (
             (PosClient, client, expected),
-            (type(store_a), client.store, expected.store),
-            (type(store_a.merchant), client.store.merchant, expected.store.merchant),
+            (Store, client.store, expected.store),
+            (Merchant, client.store.merchant, expected.store.merchant),
         ):
             for field in model_of._meta.concrete_fields:
                 assert getattr(got, field.attname) == getattr(want, field.attname), field.name
