@@ -36,10 +36,8 @@ MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "dd/mm/yyyy"
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm:ss"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-_FORMULA_START_CHARS = "".join(_FORMULA_STARTS)
+# The first characters that make a spreadsheet cell a formula.
+_FORMULA_STARTS = "=+-@\t\r"
 
 
 def spreadsheet_text(value) -> str:
@@ -48,7 +46,7 @@ def spreadsheet_text(value) -> str:
     typed (names, references, brands, statuses)."""
     # A str as it is (most cells; a merchant-day's CSV asks ~90k times): no str() of it.
     text = value if type(value) is str else str(value or "")
-    return "'" + text if text and text[0] in _FORMULA_START_CHARS else text
+    return "'" + text if text and text[0] in _FORMULA_STARTS else text
 
 
 # --- CSV ---------------------------------------------------------------------------------------
