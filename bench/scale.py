@@ -69,7 +69,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from support import FERNET_KEY
+from support import FERNET_KEY, insert_intents
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -678,54 +678,6 @@ class Seeder:
 _SQL_BRANDS = "ARRAY['VISA','MASTERCARD','AMEX','NARANJA','CABAL','Visa']"
 _SQL_CODES = "ARRAY['VI','MC','AM','NJ','CB','VI']"
 _SQL_ACQUIRERS = "ARRAY['PRISMA','PRISMA','AMEX','PRISMA','PRISMA','PRISMA']"
-_SQL_INTENT_DEFAULTS = {  # NOT NULL columns without a database default, as Django writes them
-    "installments": "1",
-    "brand_restriction": "''",
-    "method": "'card'",
-    "menu_text": "''",
-    "print_copies": "'BOTH'",
-    "receipt_notes": "''",
-    "print_receipt": "true",
-    "unknown_status": "false",
-    "entry_mode": "''",
-    "card_bin": "''",
-    "card_last_four": "''",
-    "authorization_code": "''",
-    "ticket_number": "''",
-    "response_code": "''",
-    "response_message": "''",
-    "client_receipt": "''",
-    "merchant_receipt": "''",
-    "cancel_attempts": "0",
-    "needs_attention": "false",
-    "attention_reason": "''",
-    "followup_status": "''",
-    "reference_held": "false",
-    "resolution": "''",
-    "change_amount": "0",
-    "reference": "''",
-    "payment_type": "''",
-    "acquirer": "''",
-    "card_brand": "''",
-    "card_brand_code": "''",
-    "provider_id": "''",
-    "provider_status": "''",
-    "ecr_transaction_id": "''",
-}
-
-
-def _insert_intents(cursor, columns: dict[str, str], source: str, params: dict) -> int:
-    """INSERT INTO the ledger the rows of `source` (SQL with the aliases used in `columns`),
-    completing the NOT NULL columns the expressions leave out with Django's defaults."""
-    full = {**_SQL_INTENT_DEFAULTS, **columns}
-    names = ", ".join(full)
-    values = ",\n  ".join(f"{expr}" for expr in full.values())
-    cursor.execute(
-        f"INSERT INTO transactions_intent (public_id, {names})\n"
-        f"SELECT gen_random_uuid(),\n  {values}\n{source}",
-        params,
-    )
-    return cursor.rowcount
 
 
 def _local(day_expr: str, seconds_expr: str) -> str:
@@ -810,7 +762,7 @@ def _sql_chunk(
         "COPIA %s\n"
     )
     client_copy, merchant_copy = receipt_copy("'CLIENTE'"), receipt_copy("'COMERCIO'")
-    counts.intents += _insert_intents(
+    counts.intents += insert_intents(
         cursor,
         {
             "kind": "'payment'",
@@ -885,7 +837,7 @@ def _sql_chunk(
         LATERAL (SELECT f.created + make_interval(secs => 10 + o.r_fin * 30) AS finished) e
         WHERE k.kind IS NOT NULL
     """
-    counts.intents += _insert_intents(
+    counts.intents += insert_intents(
         cursor,
         {
             "kind": "k.kind",
@@ -930,7 +882,7 @@ def _sql_chunk(
         LATERAL (SELECT {_local("t.day", "22 * 3600 + t.r_time * 180")} AS created) c,
         LATERAL (SELECT c.created + make_interval(secs => 20 + t.r_fin * 70) AS finished) e
     """
-    counts.intents += _insert_intents(
+    counts.intents += insert_intents(
         cursor,
         {
             "kind": "'settlement'",
