@@ -58,6 +58,14 @@ def _sentinel(field: Field):
 _SETTING = re.compile(r"[a-z_0-9.]+")
 
 
+def _literal(value) -> str:
+    """A constant of a queryset (code's, never a request's value) as an SQL literal, quoted by
+    the driver (PREPARE is sent without parameters)."""
+    from psycopg import sql  # noqa: PLC0415 (PostgreSQL only)
+
+    return sql.Literal(value).as_string()
+
+
 class Arg:
     """One argument of a compiled query: a value of `field`'s type, or `many` values of it (an
     `__in` filter; the statement is compiled once per list length)."""
@@ -232,14 +240,26 @@ class _Statement:
         parts = self.sql.split("%s")
         if len(parts) != len(params) + 1:  # a literal "%s" in the SQL: leave it plain
             self.prepared = False
-        body = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
-        body = body.replace("%%", "%")
+        # The queryset's constants (a state list, a flag) are written into the prepared
+        # statement, only the arguments are its parameters: PostgreSQL plans a prepared
+        # statement once for any parameters (its generic plan), and a plan that cannot see the
+        # constants cannot use a partial index whose condition names them. The busy check then
+        # read every offer the terminal ever had instead of the few live intents.
+        body = parts[0].replace("%%", "%")
+        arguments = 0
+        for slot, part in zip(self.slots, parts[1:], strict=False):
+            if slot[0] is not None:
+                arguments += 1
+                body += f"${arguments}"
+            elif self.prepared:
+                body += _literal(slot[1])
+            body += part.replace("%%", "%")
         digest = hashlib.sha256(body.encode()).hexdigest()[:12]
         self.statement_name = f"ecr_{query.name}_{digest}"
         self.prepare_sql = f"PREPARE {self.statement_name} AS {body}"
-        placeholders = ", ".join(["%s"] * len(params))
+        placeholders = ", ".join(["%s"] * arguments)
         self.execute_sql = f"EXECUTE {self.statement_name}" + (
-            f"({placeholders})" if params else ""
+            f"({placeholders})" if arguments else ""
         )
         self._prepared_on: weakref.ref | None = None  # the session (driver connection)
         self._stale = False
@@ -252,23 +272,24 @@ class _Statement:
         return field.get_db_prep_value(value, self.connection)
 
     def run(self, values: dict) -> list[tuple]:
-        params = []
+        params, arguments = [], []
         for name, index in self.slots:
             if name is None:
                 params.append(index)  # a constant of the queryset
                 continue
             value = values[name][index] if name in self.many else values[name]
             params.append(self.fields[name].get_db_prep_value(value, self.connection))
+            arguments.append(params[-1])
         cursor = compiled_cursor(self.connection)
         with self._planner_settings(cursor):
             if self.prepared and not self.connection.in_atomic_block:
-                fetched = self._run_prepared(cursor, params)
+                fetched = self._run_prepared(cursor, params, arguments)
             elif self.prepared and self._is_prepared():
                 # Prepared before this transaction (`CompiledQuery.prepare`). Should it fail
                 # anyway (a column's type changed under a running process), the transaction
                 # fails like on any database error, and the next preparation starts afresh.
                 try:
-                    cursor.execute(self.execute_sql, params)
+                    cursor.execute(self.execute_sql, arguments)
                 except DatabaseError as exc:
                     self._forget(exc)
                     raise
@@ -325,10 +346,10 @@ class _Statement:
                 raise
         self._prepared_on = weakref.ref(self.connection.connection)
 
-    def _run_prepared(self, cursor, params: list) -> list:
+    def _run_prepared(self, cursor, params: list, arguments: list) -> list:
         try:
             self.ensure_prepared(cursor)
-            cursor.execute(self.execute_sql, params)
+            cursor.execute(self.execute_sql, arguments)
             return cursor.fetchall()
         except DatabaseError as exc:
             # The session lost it (a `DISCARD ALL`) or it no longer fits the table after a

@@ -337,3 +337,51 @@ def test_compiled_statements_share_one_driver_cursor_per_session(store_a, termin
     assert renewed.cursor is not first.cursor
     renewed.execute("SELECT 3")
     assert renewed.fetchall() == [(3,)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_statement_holds_the_querysets_constants_and_takes_only_its_arguments(
+    store_a, terminal_a
+):
+    """The busy check's states are written into its prepared statement: PostgreSQL plans a
+    prepared statement once for any parameters (its generic plan), and a plan that cannot see
+    the states cannot use the partial index of the live intents. It then read every offer the
+    terminal ever had (a store-month: thousands per create) instead of the few live intents."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    from transactions.selectors import terminals_busy_prepare
+    from transactions.states import RESERVING_STATES
+
+    # A terminal's history: every finished intent keeps its offer (make_intent writes it).
+    for _ in range(200):
+        factories.make_intent(store_a, terminal=terminal_a, state="approved")
+    live = factories.make_intent(store_a, terminal=None, state="pending")
+    live.offered_terminals.set([terminal_a])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    connection.close()  # a new session: nothing prepared in it yet
+
+    terminals_busy_prepare(terminals=[terminal_a])
+    assert terminals_busy(terminals=[terminal_a]) == [terminal_a]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, statement, parameter_types::text[] FROM pg_prepared_statements "
+            "WHERE name LIKE %s",
+            ["ecr_terminals_busy_%"],
+        )
+        [(name, statement, types)] = cursor.fetchall()
+        # Its arguments, the in-doubt window and the terminal, are its only parameters.
+        assert types == ["timestamp with time zone", "bigint"]
+        for state in RESERVING_STATES:
+            assert f"'{state}'" in statement
+        # The plan made for any arguments reads the intents through a partial index of the
+        # live ones (which one, and how it reaches the offers, depends on the tables' sizes).
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            cursor.execute(f"EXPLAIN EXECUTE {name}(%s, %s)", [timezone.now(), terminal_a.pk])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET plan_cache_mode")
+    assert "intent_due_poll" in plan or "intent_live_created" in plan, plan
+    assert "offered_terminals_terminal_id" not in plan, plan
