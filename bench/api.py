@@ -379,25 +379,24 @@ print(json.dumps({"intents": n}))
 def seed_history(env: dict, intents: int) -> None:
     """`HISTORY` in the portal's database (PostgreSQL only: it is SQL of the server's)."""
     started = time.monotonic()
-    out = subprocess.run(
-        [
-            PY,
-            "-c",
-            "import django; django.setup(); exec(open(0).read())",
-            str(intents),
-            str(Path(__file__).resolve().parent),
-        ],
-        input=HISTORY,
-        env=env,
-        check=False,
-        cwd=ROOT,
-        timeout=900,
-        capture_output=True,
-        text=True,
-    )
+    out = run_script(env, HISTORY, str(intents), str(Path(__file__).resolve().parent), timeout=900)
     if out.returncode != 0:
         raise SystemExit(f"seeding the history failed:\n{out.stderr[-3000:]}")
     print(f"history: {intents} finished payments seeded in {time.monotonic() - started:.0f} s")
+
+
+def run_script(env: dict, script: str, *args: str, timeout: int = 300):
+    """Runs `script` in a Django process of the portal's (`sys.argv[1:]` = `args`)."""
+    return subprocess.run(
+        [PY, "-c", "import django; django.setup(); exec(open(0).read())", *args],
+        input=script,
+        env=env,
+        check=False,
+        cwd=ROOT,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
 
 
 def run_manage(env: dict, *args: str) -> None:
@@ -407,23 +406,7 @@ def run_manage(env: dict, *args: str) -> None:
 def seed(env: dict, n_terminals: int, n_keys: int, sim_base: str) -> dict:
     run_manage(env, "migrate", "--noinput", "-v", "0")
     run_manage(env, "createcachetable")
-    out = subprocess.run(
-        [
-            PY,
-            "-c",
-            "import django; django.setup(); exec(open(0).read())",
-            str(n_terminals),
-            str(n_keys),
-            sim_base,
-        ],
-        input=SEED,
-        env=env,
-        check=False,
-        cwd=ROOT,
-        timeout=300,
-        capture_output=True,
-        text=True,
-    )
+    out = run_script(env, SEED, str(n_terminals), str(n_keys), sim_base)
     if out.returncode != 0:
         raise SystemExit(f"seeding failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -442,16 +425,7 @@ print(json.dumps({"n": len(ms), "p50": statistics.median(ms) if ms else None,
 
 def provider_call_times(env: dict, since: float) -> dict:
     """The wall time of the provider create calls made since `since` (a Unix time)."""
-    out = subprocess.run(
-        [PY, "-c", "import django; django.setup(); exec(open(0).read())", str(since)],
-        input=PROVIDER_CALLS,
-        env=env,
-        check=False,
-        cwd=ROOT,
-        timeout=120,
-        capture_output=True,
-        text=True,
-    )
+    out = run_script(env, PROVIDER_CALLS, str(since), timeout=120)
     if out.returncode != 0:
         return {"n": 0, "p50": None, "p99": None}
     return json.loads(out.stdout.strip().splitlines()[-1])
