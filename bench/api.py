@@ -598,7 +598,9 @@ def main() -> int:
             }
         ).start()
 
-        limits = httpx.Limits(max_connections=args.concurrency * 2)
+        # Idle connections are dropped before gunicorn's keep-alive (2 s) closes them: reusing
+        # one the server is closing at that moment fails the request (a transport error).
+        limits = httpx.Limits(max_connections=args.concurrency * 2, keepalive_expiry=1.0)
         http = httpx.Client(timeout=60, limits=limits)
 
         def auth(i: int) -> dict:
