@@ -311,7 +311,7 @@ import json, sys
 from django.db import connection, transaction
 sys.path.insert(0, sys.argv[2])
 from support import insert_intents
-from stores.models import Credential, PosClient, Store
+from stores.models import Credential, Store
 store = Store.objects.get(code="bench")
 params = {
     "n": int(sys.argv[1]),
