@@ -23,8 +23,12 @@ class IdempotencyRecord(models.Model):
         IN_PROGRESS = "in_progress", "En curso"
         DONE = "done", "Terminada"
 
+    # No index of its own: the unique (pos_client, key) index leads with it.
     pos_client = models.ForeignKey(
-        "stores.PosClient", on_delete=models.CASCADE, related_name="idempotency_records"
+        "stores.PosClient",
+        on_delete=models.CASCADE,
+        related_name="idempotency_records",
+        db_index=False,
     )
     key = models.CharField(max_length=255)
     # sha256 of method, path and canonical JSON body: "the same request" means the same hash.
@@ -35,12 +39,17 @@ class IdempotencyRecord(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
     response_content_type = models.CharField(max_length=64, blank=True)
+    # Not indexed: nothing looks a key up by its intent (intents are never deleted, and the
+    # keys are pruned after `IDEMPOTENCY_TTL`), and without an index on it the UPDATE that
+    # links a key to its new intent changes no indexed column, so PostgreSQL can make it a HOT
+    # update (no index written) whenever the row's page has room.
     intent = models.ForeignKey(
         "transactions.Intent",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="idempotency_records",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
