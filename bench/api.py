@@ -29,10 +29,10 @@ alike):
 
 For each it prints requests/s, p50/p99 latency and the host CPU per request of each process, from
 `/proc/<pid>/stat` (user + system) sampled before and after: the gunicorn processes, the
-PostgreSQL backends of the bench database (sampled every 50 ms, so a backend that exits is
-still counted) and the simulator. `host` is portal + PostgreSQL; the simulator is the provider
-and is shown apart (it runs elsewhere in production), with the wall time of the provider call
-from the `GatewayCall` rows.
+PostgreSQL backends of the bench database (from `/proc/<pid>/schedstat`, in nanoseconds, not
+ticks; sampled every 50 ms, so a backend that exits is still counted) and the simulator. `host`
+is portal + PostgreSQL; the simulator is the provider and is shown apart (it runs elsewhere in
+production), with the wall time of the provider call from the `GatewayCall` rows.
 
 Goals: `POST /payments` >= 0.3x and `GET /intents/{id}` >= 0.8x the ping, as host CPU per
 request (ping's cost / the scenario's cost). The last line is `api: OK` or `api: FAILED (...)`.
@@ -128,6 +128,18 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a single-threaded process (a PostgreSQL backend) to the nanosecond, from
+    `/proc/<pid>/schedstat`. `/proc/<pid>/stat` counts in clock ticks (10 ms): a backend serves
+    a few milliseconds of one scenario's requests (dozens of backends share them), so each one's
+    ticks read 0 or 1 and the scenario's PostgreSQL figure was mostly rounding."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def children_of(pid: int) -> list[int]:
     kids: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -164,8 +176,9 @@ class CpuMeter:
     """CPU seconds used by named groups of processes, sampled every 50 ms so short-lived
     processes (a PostgreSQL backend that exits) are still counted up to their last sample."""
 
-    def __init__(self, groups: dict):
+    def __init__(self, groups: dict, readers: dict | None = None):
         self.groups = groups  # name -> callable returning the group's pids now
+        self.readers = readers or {}  # name -> how to read a pid's CPU seconds (`cpu_seconds`)
         self.seen: dict[str, dict[int, float]] = {name: {} for name in groups}
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -173,8 +186,9 @@ class CpuMeter:
 
     def sample(self) -> None:
         for name, pids in self.groups.items():
+            read = self.readers.get(name, cpu_seconds)
             for pid in pids():
-                value = cpu_seconds(pid)
+                value = read(pid)
                 if value is not None:
                     with self.lock:
                         self.seen[name][pid] = value
@@ -587,7 +601,7 @@ def main() -> int:
         )
         print(
             f"gunicorn -c gunicorn.conf.py ({args.workers} workers x "
-            f"{os.environ.get('GUNICORN_THREADS', '16')} threads) on {base}; simulator {sim_base}"
+            f"{env.get('GUNICORN_THREADS', '10')} threads) on {base}; simulator {sim_base}"
         )
 
         meter = CpuMeter(
@@ -595,7 +609,10 @@ def main() -> int:
                 "portal": lambda: process_tree(web.pid),
                 "postgres": (lambda: pg_backends(dbname)) if dbname else (lambda: []),
                 "simulator": lambda: process_tree(sim_proc.pid),
-            }
+            },
+            # The gunicorn workers and the simulator are multi-threaded (`stat` sums every
+            # thread, those that ended too) and use enough CPU for ticks to be precise.
+            readers={"postgres": backend_cpu_seconds},
         ).start()
 
         # Idle connections are dropped before gunicorn's keep-alive (2 s) closes them: reusing
