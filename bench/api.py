@@ -24,6 +24,9 @@ alike):
 
 - `GET /api/v1/ping`: a bare DRF GET (auth + throttle + JSON), the yardstick;
 - `POST /api/v1/payments` with new Idempotency-Keys (claim, rules, one provider create each);
+- the floor of that create (`bench/floor_app.py`: the same writes and provider call through the
+  portal's own code, without the checks, reads and document a create also needs), on terminals
+  of its own: what the create's goal can be read against;
 - the same POSTs replayed with their keys (the stored answer, no provider call);
 - `GET /api/v1/intents/{id}` (no wait) and `GET /api/v1/intents?limit=20`.
 
@@ -35,7 +38,9 @@ is portal + PostgreSQL; the simulator is the provider and is shown apart (it run
 production), with the wall time of the provider call from the `GatewayCall` rows.
 
 Goals: `POST /payments` >= 0.3x and `GET /intents/{id}` >= 0.8x the ping, as host CPU per
-request (ping's cost / the scenario's cost). The last line is `api: OK` or `api: FAILED (...)`.
+request (ping's cost / the scenario's cost). The floor's own ratio is printed beside the create's
+goal: a goal above the floor cannot be met by any create that keeps those writes. The last line
+is `api: OK` or `api: FAILED (...)`.
 Every loop is bounded (`--deadline`); the processes it started are stopped however it exits.
 """
 
@@ -66,6 +71,7 @@ PY = sys.executable
 MANAGE = str(ROOT / "manage.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GOALS = {"POST /payments (new key)": 0.3, "GET /intents/{id}": 0.8}
+FLOOR = "POST floor (writes only)"
 
 
 def free_port() -> int:
@@ -563,7 +569,9 @@ def main() -> int:
 
         env, dbname = portal_env(tmp, sim_base, run_id)
         env["GUNICORN_WORKERS"] = str(args.workers)
-        data = seed(env, args.payments + args.warmup, args.keys, sim_base)
+        # Terminals for the creates, their warm-up and the floor's creates (each its own: the
+        # provider refuses an intention on a terminal that holds one).
+        data = seed(env, 2 * (args.payments + args.warmup), args.keys, sim_base)
         if dbname and args.history:
             seed_history(env, args.history)
         sim = httpx.Client(base_url=sim_base, timeout=30)
@@ -584,8 +592,16 @@ def main() -> int:
             ).raise_for_status()
 
         gunicorn = str(Path(PY).parent / "gunicorn")
+        # The portal's application with the floor's route added (`bench/floor_app.py`).
         web = PROCS.start(
-            [gunicorn, "-c", str(ROOT / "gunicorn.conf.py"), "ecrportal.wsgi"],
+            [
+                gunicorn,
+                "-c",
+                str(ROOT / "gunicorn.conf.py"),
+                "--pythonpath",
+                str(ROOT / "bench"),
+                "floor_app:application",
+            ],
             env,
             tmp / "gunicorn.log",
         )
@@ -634,6 +650,9 @@ def main() -> int:
         for i, (terminal_uuid, _) in enumerate(data["terminals"]):
             body = {"terminal": terminal_uuid, "amount": f"{100 + i}.00", "reference": f"B-{i}"}
             posts.append((auth(i), str(uuid.uuid4()), body))
+        creates = args.payments + args.warmup
+        posts, floor_posts = posts[:creates], posts[creates:]
+        floor_created: list[str] = []
         created: list[str] = []
         answered: list[tuple] = []  # posts that created their intent: the replays' keys
 
@@ -645,6 +664,17 @@ def main() -> int:
             if response.status_code == 201:
                 created.append(response.json()["id"])
                 answered.append(post)
+            return response.status_code
+
+        def create_floor(post) -> int:
+            headers, key, body = post
+            response = http.post(
+                f"{base}/bench/payments-floor",
+                json=body,
+                headers={**headers, "Idempotency-Key": key},
+            )
+            if response.status_code == 201:
+                floor_created.append(response.json()["id"])
             return response.status_code
 
         def replay(i: int) -> int:
@@ -667,6 +697,7 @@ def main() -> int:
         # CONN_MAX_AGE in production, that cost fell on whichever scenario first reached a new
         # thread (and on few requests: a run is short), so it is paid here, for every scenario.
         warm_jobs = [lambda p=p: create(p) for p in posts[: args.warmup]]
+        warm_jobs += [lambda p=p: create_floor(p) for p in floor_posts[: args.warmup]]
         for call in (ping, replay, get_intent, list_intents):
             warm_jobs += [lambda i=i, call=call: call(i) for i in range(args.warmup)]
         with ThreadPoolExecutor(args.concurrency) as pool:
@@ -691,12 +722,14 @@ def main() -> int:
             for name in (
                 "GET /ping (yardstick)",
                 "POST /payments (new key)",
+                FLOOR,
                 "POST /payments (replay)",
                 "GET /intents/{id}",
                 "GET /intents?limit=20",
             )
         }
         post_rounds = chunks(posts[args.warmup :], args.rounds)
+        floor_rounds = chunks(floor_posts[args.warmup :], args.rounds)
         per_round = max(1, args.requests // args.rounds)
         c = args.concurrency
         for r in range(args.rounds):
@@ -704,12 +737,15 @@ def main() -> int:
             plan = [
                 ("GET /ping (yardstick)", ping, per_round),
                 ("POST /payments (new key)", None, 0),
+                (FLOOR, None, 0),
                 ("POST /payments (replay)", replay, per_round),
                 ("GET /intents/{id}", get_intent, per_round),
                 ("GET /intents?limit=20", list_intents, max(1, per_round // 3)),
             ]
             for name, call, count in plan:
-                if call is None:
+                if name == FLOOR:
+                    jobs = [lambda p=p: create_floor(p) for p in floor_rounds[r]]
+                elif call is None:
                     jobs = [lambda p=p: create(p) for p in post_rounds[r]]
                 else:
                     jobs = [lambda i=base_i + i, call=call: call(i) for i in range(count)]
@@ -749,13 +785,17 @@ def main() -> int:
             )
         print(
             f"provider creates: {counters.get('creates_total')} for {len(created)} new payments "
-            f"({args.warmup} of them warming up) and {replays_sent} replays (must equal the new "
-            "payments)"
+            f"({args.warmup} of them warming up), {len(floor_created)} floor creates and "
+            f"{replays_sent} replays (must equal the new payments and the floor's)"
         )
 
         failures = []
-        if not (counters.get("creates_total") == len(created) == len(posts)):
-            failures.append("provider creates != new payments")
+        if not (
+            counters.get("creates_total") == len(created) + len(floor_created)
+            and len(created) == len(posts)
+            and len(floor_created) == len(floor_posts)
+        ):
+            failures.append("provider creates != new payments + floor creates")
         by_name = {r["name"]: r for r in results}
         yard_rounds = scenarios["GET /ping (yardstick)"].round_costs()
         for name, goal in GOALS.items():
@@ -767,6 +807,12 @@ def main() -> int:
             ]
             spread = " ".join(f"{r:.2f}" for r in per_round)
             print(f"goal: {name} {ratio:.2f}x ping (>= {goal}); by round: {spread}")
+            if name == "POST /payments (new key)":
+                floor = yard_host / by_name[FLOOR]["host"]
+                print(
+                    f"      its floor (the same writes and provider call, nothing else): "
+                    f"{floor:.2f}x ping; the create costs {floor / ratio:.2f}x its floor"
+                )
             if ratio < goal:
                 failures.append(f"{name} {ratio:.2f}x ping < {goal}")
         for r in results:
