@@ -10,8 +10,8 @@ portal's own statements and gateway, and nothing else:
 - the intent row, its offered terminal and its `created` event, committed before the provider
   is called (`pipeline.create_row` writes them with the same `CompiledInsert`s);
 - the provider's create through the portal's gateway (`gateway_for(...).payment_create`);
-- the answer recorded by the guarded transition (`intent_record_answer`), with its event, the
-  provider-call row and the key's answer in the same transaction.
+- the answer recorded as the create records it (`pipeline.send`: the guarded transition, its
+  event, the provider-call row and the key's answer in one transaction).
 
 Left out, because a create needs them but they are not writes: the request's validation and
 the rules (amount, text, terminal of the store, go-live), the credential read (taken once per
@@ -48,12 +48,17 @@ from transactions.api.idempotency import (
 from transactions.api.views.base import PosApiView
 from transactions.backoff import created_grace_seconds
 from transactions.events import event_write
-from transactions.gateway import PaymentRequest, gateway_for, provider_calls_held
+from transactions.gateway import PaymentRequest, gateway_for
 from transactions.models import Intent, IntentEvent
 from transactions.services.common import actor_for
-from transactions.services.pipeline import _INTENT_INSERT, _OFFERED_INSERT, _Offered
+from transactions.services.pipeline import (
+    _INTENT_INSERT,
+    _OFFERED_INSERT,
+    _Offered,
+    intent_answered_listener,
+    send,
+)
 from transactions.states import Kind, State
-from transactions.transitions import intent_record_answer
 
 _credentials: dict[int, object] = {}
 _terminals: dict[str, Terminal] = {}
@@ -111,45 +116,41 @@ class PaymentFloorView(PosApiView):
                 **actor.event_fields(),
             )
             idempotency_link(record=record, intent=intent)
-        sent_at = timezone.now()
         answer_body = {"id": str(intent.public_id)}
-        with provider_calls_held(intent.pk) as calls:
-            answer = gateway_for(credential).payment_create(
-                cuit=store.merchant.cuit,
-                request=PaymentRequest(
-                    amount=amount,
-                    terminal_ids=[terminal.terminal_id],
-                    menu_text=intent.menu_text,
-                    reference=intent.ecr_transaction_id,
-                    installments=1,
-                    brand=None,
-                    method="CARD",
-                    print_copies="BOTH",
-                    receipt_notes=None,
-                    change_amount=None,
-                    qr_benefit_code=None,
-                ),
+
+        def store_answer(answered: Intent) -> None:
+            answer_body["state"] = answered.state
+            idempotency_finish(
+                record=record,
+                status_code=status.HTTP_201_CREATED,
+                body=answer_body,
+                content_type="application/json",
                 intent_id=intent.pk,
             )
 
-            def with_the_answer(answered: Intent) -> None:
-                calls.write()
-                answer_body["state"] = answered.state
-                idempotency_finish(
-                    record=record,
-                    status_code=status.HTTP_201_CREATED,
-                    body=answer_body,
-                    content_type="application/json",
-                    intent_id=intent.pk,
-                )
-
-            intent_record_answer(
+        request_body = PaymentRequest(
+            amount=amount,
+            terminal_ids=[terminal.terminal_id],
+            menu_text=intent.menu_text,
+            reference=intent.ecr_transaction_id,
+            installments=1,
+            brand=None,
+            method="CARD",
+            print_copies="BOTH",
+            receipt_notes=None,
+            change_amount=None,
+            qr_benefit_code=None,
+        )
+        gateway = gateway_for(credential)
+        # The create's own step 3-4 (`pipeline.send`): the call, then its answer, provider-call
+        # row and the key's answer in one transaction.
+        with intent_answered_listener(store_answer):
+            send(
                 intent,
-                answer,
+                lambda: gateway.payment_create(
+                    cuit=store.merchant.cuit, request=request_body, intent_id=intent.pk
+                ),
                 actor=actor,
-                reschedule=True,
-                extra_fields={"sent_at": sent_at},
-                in_transaction=with_the_answer,
             )
         return Response(answer_body, status=status.HTTP_201_CREATED)
 
